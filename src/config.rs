@@ -1,0 +1,237 @@
+//! `DATA/pipit.toml`: every key documented in README.md. Unknown keys are an error (a typo must
+//! not silently fall back to a default), and every error names the key or file it is about.
+
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+pub const CONFIG_FILE: &str = "pipit.toml";
+pub const DEFAULT_URL: &str = "http://127.0.0.1:8080";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_USERNAME: &str = "me";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Public base URL, scheme + host (+ port). The port is part of the handle's host.
+    pub url: String,
+    /// The owner's username: `@username@host`.
+    pub username: String,
+    /// Address to listen on.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// Let outgoing fetches reach loopback/private addresses (tests, LAN-only setups).
+    #[serde(default)]
+    pub allow_private_addresses: bool,
+    /// redb page cache in MiB. Small by default: the Pi has little memory and the OS caches too.
+    #[serde(default = "default_cache_mib")]
+    pub cache_mib: u32,
+    /// Largest request body accepted, in KiB (uploads included).
+    #[serde(default = "default_max_body_kib")]
+    pub max_body_kib: u32,
+    /// Largest avatar/header/image upload in KiB.
+    #[serde(default = "default_max_upload_kib")]
+    pub max_upload_kib: u32,
+    /// How long a login lasts, in seconds.
+    #[serde(default = "default_session_secs")]
+    pub session_secs: u64,
+    /// Seconds a client may take to send its request headers (slowloris guard) and body.
+    #[serde(default = "default_request_timeout_secs")]
+    pub request_timeout_secs: u64,
+    /// Log level: error, warn, info, debug, trace.
+    #[serde(default = "default_log")]
+    pub log: String,
+    #[serde(default)]
+    pub keys: KeyFiles,
+    /// Serve HTTPS directly; leave out when behind a reverse proxy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<Tls>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyFiles {
+    /// RSA-2048 PKCS#8 PEM, relative to the data folder unless absolute.
+    pub rsa: String,
+    /// Ed25519 PKCS#8 PEM.
+    pub ed25519: String,
+}
+
+impl Default for KeyFiles {
+    fn default() -> Self {
+        KeyFiles { rsa: "keys/actor-rsa.pem".into(), ed25519: "keys/actor-ed25519.pem".into() }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    pub cert: String,
+    pub key: String,
+}
+
+fn default_listen() -> String {
+    DEFAULT_LISTEN.into()
+}
+fn default_cache_mib() -> u32 {
+    4
+}
+fn default_max_body_kib() -> u32 {
+    10 * 1024
+}
+fn default_max_upload_kib() -> u32 {
+    8 * 1024
+}
+fn default_session_secs() -> u64 {
+    30 * 24 * 3600
+}
+fn default_request_timeout_secs() -> u64 {
+    30
+}
+fn default_log() -> String {
+    "info".into()
+}
+
+/// The parts of `url` that everything else needs.
+#[derive(Debug, Clone)]
+pub struct PublicUrl {
+    /// `https` or `http`.
+    pub scheme: String,
+    /// Host with port if not the scheme's default: the handle's host part.
+    pub host: String,
+    /// `scheme://host` without trailing slash.
+    pub base: String,
+}
+
+impl Config {
+    pub fn new(url: &str, username: &str, listen: &str) -> Config {
+        Config {
+            url: url.into(),
+            username: username.into(),
+            listen: listen.into(),
+            allow_private_addresses: false,
+            cache_mib: default_cache_mib(),
+            max_body_kib: default_max_body_kib(),
+            max_upload_kib: default_max_upload_kib(),
+            session_secs: default_session_secs(),
+            request_timeout_secs: default_request_timeout_secs(),
+            log: default_log(),
+            keys: KeyFiles::default(),
+            tls: None,
+        }
+    }
+
+    pub fn path(data: &Path) -> PathBuf {
+        data.join(CONFIG_FILE)
+    }
+
+    pub fn load(data: &Path) -> Result<Config> {
+        let path = Config::path(data);
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| Error::Config(format!("cannot read {}: {e}", path.display())))?;
+        let config: Config = basic_toml::from_str(&text)
+            .map_err(|e| Error::Config(format!("{}: {}", path.display(), one_line(&e.to_string()))))?;
+        config.validate().map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+        Ok(config)
+    }
+
+    pub fn save(&self, data: &Path) -> Result<()> {
+        let text = basic_toml::to_string(self).map_err(|e| Error::Internal(e.to_string()))?;
+        let header = "# pipit configuration: every key is explained in README.md (Configuration).\n";
+        crate::fsutil::write_atomic(&Config::path(data), format!("{header}{text}").as_bytes())?;
+        Ok(())
+    }
+
+    fn validate(&self) -> std::result::Result<(), String> {
+        parse_public_url(&self.url).map_err(|e| format!("key `url`: {e}"))?;
+        validate_username(&self.username).map_err(|e| format!("key `username`: {e}"))?;
+        self.listen_addr().map_err(|e| format!("key `listen`: {e}"))?;
+        if !["error", "warn", "info", "debug", "trace"].contains(&self.log.as_str()) {
+            return Err(format!("key `log`: `{}` is not one of error, warn, info, debug, trace", self.log));
+        }
+        if self.cache_mib == 0 || self.cache_mib > 4096 {
+            return Err("key `cache_mib`: must be between 1 and 4096".into());
+        }
+        if self.max_body_kib < 64 {
+            return Err("key `max_body_kib`: must be at least 64".into());
+        }
+        if self.session_secs == 0 {
+            return Err("key `session_secs`: must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> std::result::Result<SocketAddr, String> {
+        self.listen.parse().map_err(|_| format!("`{}` is not an address like 127.0.0.1:8080", self.listen))
+    }
+
+    pub fn public_url(&self) -> PublicUrl {
+        // validate() ran at load; a bad URL cannot get here.
+        parse_public_url(&self.url).unwrap_or_else(|_| parse_public_url(DEFAULT_URL).unwrap())
+    }
+
+    pub fn resolve(&self, data: &Path, file: &str) -> PathBuf {
+        let p = Path::new(file);
+        if p.is_absolute() { p.to_path_buf() } else { data.join(p) }
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+pub fn validate_username(name: &str) -> std::result::Result<(), String> {
+    if name.is_empty() || name.len() > 30 {
+        return Err("must be 1 to 30 characters".into());
+    }
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(format!("`{name}` may only use letters, digits and _"));
+    }
+    Ok(())
+}
+
+/// Accepts `https://host[:port]` or `http://host[:port]`, with no path, query or credentials.
+pub fn parse_public_url(url: &str) -> std::result::Result<PublicUrl, String> {
+    let url = url.trim_end_matches('/');
+    let uri: hyper::Uri = url.parse().map_err(|_| format!("`{url}` is not a URL"))?;
+    let scheme = uri.scheme_str().ok_or_else(|| format!("`{url}` needs http:// or https://"))?;
+    if scheme != "http" && scheme != "https" {
+        return Err(format!("`{url}`: scheme must be http or https"));
+    }
+    let auth = uri.authority().ok_or_else(|| format!("`{url}` has no host"))?;
+    if auth.as_str().contains('@') {
+        return Err(format!("`{url}` must not contain credentials"));
+    }
+    if uri.path() != "/" && !uri.path().is_empty() || uri.query().is_some() {
+        return Err(format!("`{url}` must be a bare origin, without a path"));
+    }
+    let host = auth.host().to_ascii_lowercase();
+    if host.is_empty() {
+        return Err(format!("`{url}` has no host"));
+    }
+    let default_port = if scheme == "https" { 443 } else { 80 };
+    let host = match auth.port_u16() {
+        Some(p) if p != default_port => format!("{host}:{p}"),
+        _ => host,
+    };
+    Ok(PublicUrl { scheme: scheme.into(), base: format!("{scheme}://{host}"), host })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn public_url_forms() {
+        let u = parse_public_url("https://Example.org/").unwrap();
+        assert_eq!((u.host.as_str(), u.base.as_str()), ("example.org", "https://example.org"));
+        let u = parse_public_url("http://127.0.0.1:8081").unwrap();
+        assert_eq!(u.host, "127.0.0.1:8081");
+        let u = parse_public_url("https://example.org:443").unwrap();
+        assert_eq!(u.host, "example.org");
+        assert!(parse_public_url("ftp://x").is_err());
+        assert!(parse_public_url("https://x/path").is_err());
+        assert!(parse_public_url("not a url").is_err());
+        assert!(parse_public_url("https://u:p@x").is_err());
+    }
+}

@@ -1,0 +1,142 @@
+//! The owner's posts: publish, edit, delete. Each is one store transaction (federation adds its
+//! deliveries to the same transaction).
+
+use crate::app::App;
+use crate::error::{Error, Result};
+use crate::model::{Attachment, Post, Visibility};
+use crate::time::now_ms;
+
+pub const MAX_CHARS: usize = 5000;
+pub const MAX_CW: usize = 500;
+
+pub struct NewPost {
+    pub text: String,
+    pub cw: String,
+    pub visibility: Visibility,
+    /// AP id or page URL of the post replied to.
+    pub in_reply_to: Option<String>,
+    /// (bytes, alt text)
+    pub image: Option<(Vec<u8>, String)>,
+}
+
+fn check_text(text: &str, cw: &str, has_media: bool) -> Result<()> {
+    if text.trim().is_empty() && !has_media {
+        return Err(Error::BadRequest("A post needs some text or an image".into()));
+    }
+    if text.chars().count() > MAX_CHARS {
+        return Err(Error::BadRequest(format!("A post can have at most {MAX_CHARS} characters")));
+    }
+    if cw.chars().count() > MAX_CW {
+        return Err(Error::BadRequest(format!("A content warning can have at most {MAX_CW} characters")));
+    }
+    Ok(())
+}
+
+/// Where a `@user@host` mention points until federation resolves it through WebFinger.
+fn mention_href(app: &App, user: &str, host: &str) -> Option<String> {
+    if host == app.urls.host {
+        return (user == app.urls.username).then(|| app.urls.actor());
+    }
+    // A host with a port or an IP literal is a test or LAN peer: keep our own scheme for it.
+    let scheme = if host.contains(':') || host.parse::<std::net::IpAddr>().is_ok() { app.urls.scheme.as_str() } else { "https" };
+    Some(format!("{scheme}://{host}/@{user}"))
+}
+
+fn format(app: &App, text: &str) -> crate::text::Formatted {
+    crate::text::format(text, &app.urls, &|u, h| mention_href(app, u, h))
+}
+
+/// Normalises a reply target: our own page URL becomes our post's AP id.
+fn reply_target(app: &App, target: &str) -> Result<String> {
+    let target = target.trim();
+    if let Some(id) = app.urls.local_post_id(target) {
+        let post = app.store.read(|r| r.post(id))?.ok_or(Error::NotFound)?;
+        return Ok(post.uri);
+    }
+    let uri: hyper::Uri = target.parse().map_err(|_| Error::BadRequest("in_reply_to is not a URL".into()))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return Err(Error::BadRequest("in_reply_to is not an http(s) URL".into()));
+    }
+    Ok(target.to_string())
+}
+
+pub fn publish(app: &App, new: NewPost) -> Result<Post> {
+    check_text(&new.text, &new.cw, new.image.is_some())?;
+    let in_reply_to = new.in_reply_to.as_deref().filter(|s| !s.trim().is_empty()).map(|t| reply_target(app, t)).transpose()?;
+    let mut attachments = Vec::new();
+    if let Some((bytes, alt)) = &new.image {
+        if alt.chars().count() > 1500 {
+            return Err(Error::BadRequest("Alt text: at most 1500 characters".into()));
+        }
+        let saved = crate::domain::media::save_image(app, bytes)?;
+        attachments.push(Attachment {
+            url: app.urls.media(&saved.file),
+            media_type: saved.media_type.into(),
+            alt: alt.trim().to_string(),
+            width: saved.width,
+            height: saved.height,
+        });
+    }
+    let f = format(app, &new.text);
+    let id = crate::ids::next_id();
+    let post = Post {
+        id,
+        uri: app.urls.post_uri(id),
+        url: app.urls.post_url(id),
+        author: app.urls.actor(),
+        local: true,
+        content: f.html,
+        source: new.text,
+        summary: new.cw.trim().to_string(),
+        visibility: new.visibility,
+        in_reply_to,
+        published_ms: crate::ids::id_ms(id),
+        edited_ms: None,
+        tags: f.tags,
+        mentions: f.mentions,
+        attachments,
+    };
+    let stored = app.store.write(|w| w.put_post(&post));
+    if let Err(e) = stored {
+        remove_media_files(app, &post);
+        return Err(e);
+    }
+    Ok(post)
+}
+
+pub fn edit(app: &App, id: u64, text: String, cw: String) -> Result<Post> {
+    app.store.write(|w| {
+        let mut post = w.post(id)?.filter(|p| p.local).ok_or(Error::NotFound)?;
+        check_text(&text, &cw, !post.attachments.is_empty())?;
+        let f = format(app, &text);
+        post.content = f.html;
+        post.source = text;
+        post.summary = cw.trim().to_string();
+        post.tags = f.tags;
+        post.mentions = f.mentions;
+        post.edited_ms = Some(now_ms());
+        w.put_post(&post)?;
+        Ok(post)
+    })
+}
+
+pub fn delete(app: &App, id: u64) -> Result<Post> {
+    let post = app.store.write(|w| {
+        let p = w.post(id)?.filter(|p| p.local).ok_or(Error::NotFound)?;
+        w.delete_post(id, now_ms())?;
+        Ok(p)
+    })?;
+    remove_media_files(app, &post);
+    Ok(post)
+}
+
+fn remove_media_files(app: &App, post: &Post) {
+    let prefix = app.urls.media("");
+    for a in &post.attachments {
+        if let Some(file) = a.url.strip_prefix(&prefix) {
+            if crate::domain::media::valid_name(file) {
+                let _ = std::fs::remove_file(app.media_dir().join(file));
+            }
+        }
+    }
+}

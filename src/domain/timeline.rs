@@ -1,0 +1,131 @@
+//! Read models for pages and feeds: the profile's posts, one post with its thread, a hashtag.
+//! Who may see what is decided here, once.
+
+use crate::app::App;
+use crate::error::{Error, Result};
+use crate::model::{Post, Visibility};
+use crate::store::PostPage;
+
+pub const PAGE: usize = 20;
+const MAX_ANCESTORS: usize = 40;
+const MAX_REPLIES: usize = 500;
+const MAX_DEPTH: usize = 30;
+
+/// Who is looking: the owner sees everything; visitors see what is addressed to the world.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Viewer {
+    Owner,
+    Public,
+}
+
+pub fn can_see(viewer: Viewer, p: &Post) -> bool {
+    viewer == Viewer::Owner || p.visibility.is_world_readable()
+}
+
+/// The profile: public and unlisted posts for visitors (as on Mastodon), everything for the owner.
+pub fn profile(app: &App, viewer: Viewer, before: Option<u64>) -> Result<PostPage> {
+    app.store.read(|r| r.own_posts(before, PAGE, |p| can_see(viewer, p)))
+}
+
+/// Feeds carry public posts only.
+pub fn feed(app: &App, before: Option<u64>) -> Result<PostPage> {
+    app.store.read(|r| r.own_posts(before, PAGE, |p| p.visibility == Visibility::Public))
+}
+
+pub fn post(app: &App, viewer: Viewer, id: u64) -> Result<Post> {
+    let p = app.store.read(|r| r.post(id))?;
+    match p {
+        Some(p) if can_see(viewer, &p) => Ok(p),
+        Some(_) => Err(Error::NotFound),
+        None => {
+            let uri = app.urls.post_uri(id);
+            if app.store.read(|r| r.deleted_at(&uri))?.is_some() { Err(Error::Gone) } else { Err(Error::NotFound) }
+        }
+    }
+}
+
+pub struct Reply {
+    pub post: Post,
+    pub depth: usize,
+}
+
+pub struct Thread {
+    /// Oldest first.
+    pub ancestors: Vec<Post>,
+    /// The first parent we do not have, if the chain stops at one.
+    pub missing_parent: Option<String>,
+    pub post: Post,
+    /// Depth-first, so a reply to a reply follows its parent.
+    pub replies: Vec<Reply>,
+}
+
+pub fn thread(app: &App, viewer: Viewer, id: u64) -> Result<Thread> {
+    let post = post(app, viewer, id)?;
+    app.store.read(|r| {
+        let mut ancestors = Vec::new();
+        let mut missing_parent = None;
+        let mut next = post.in_reply_to.clone();
+        while let Some(uri) = next.take() {
+            if ancestors.len() >= MAX_ANCESTORS {
+                break;
+            }
+            match r.post_by_uri(&uri)? {
+                Some(p) if can_see(viewer, &p) => {
+                    next = p.in_reply_to.clone();
+                    ancestors.push(p);
+                }
+                _ => missing_parent = Some(uri),
+            }
+        }
+        ancestors.reverse();
+        let mut replies = Vec::new();
+        // Explicit stack instead of recursion: depth and total are bounded.
+        let mut stack: Vec<(String, usize)> = vec![(post.uri.clone(), 0)];
+        while let Some((uri, depth)) = stack.pop() {
+            if depth >= MAX_DEPTH {
+                continue;
+            }
+            let children = r.replies(&uri, MAX_REPLIES)?;
+            let mut pending: Vec<(String, usize)> = Vec::new();
+            for c in children.into_iter().filter(|c| can_see(viewer, c)) {
+                if replies.len() >= MAX_REPLIES {
+                    break;
+                }
+                pending.push((c.uri.clone(), depth + 1));
+                replies.push(Reply { post: c, depth });
+            }
+            // Children need to come right after their parent: re-order by walking again below.
+            stack.extend(pending.into_iter().rev());
+        }
+        Ok(Thread { ancestors, missing_parent, post: post.clone(), replies: order_depth_first(replies, &post.uri) })
+    })
+}
+
+/// Rebuilds depth-first order (parent, its replies, next sibling...) from the collected set.
+fn order_depth_first(mut all: Vec<Reply>, root: &str) -> Vec<Reply> {
+    let mut out = Vec::with_capacity(all.len());
+    fn walk(parent: &str, all: &mut Vec<Reply>, out: &mut Vec<Reply>) {
+        let mut children: Vec<Reply> = Vec::new();
+        let mut i = 0;
+        while i < all.len() {
+            if all[i].post.in_reply_to.as_deref() == Some(parent) {
+                children.push(all.swap_remove(i));
+            } else {
+                i += 1;
+            }
+        }
+        children.sort_by_key(|c| c.post.id);
+        for c in children {
+            let uri = c.post.uri.clone();
+            out.push(c);
+            walk(&uri, all, out);
+        }
+    }
+    walk(root, &mut all, &mut out);
+    out
+}
+
+pub fn tag(app: &App, viewer: Viewer, tag: &str, before: Option<u64>) -> Result<PostPage> {
+    let tag = tag.to_lowercase();
+    app.store.read(|r| r.tagged(&tag, before, PAGE, |p| if viewer == Viewer::Owner { true } else { p.visibility == Visibility::Public }))
+}

@@ -1,0 +1,5 @@
+//! Thin HTTP handlers: parse the request, call one domain operation, render or serialise.
+
+pub mod assets;
+pub mod auth;
+pub mod web;

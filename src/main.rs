@@ -1,0 +1,127 @@
+//! `pipit` command line. Parsing and wiring only; the work is in the library.
+
+use pipit::cli::{self, Args};
+use pipit::config::Config;
+use pipit::control::{self, Command};
+use pipit::error::{Error, Result};
+use pipit::App;
+use std::io::Read;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args = match Args::parse(std::env::args()) {
+        Ok(a) => a,
+        Err(e) => return usage(&e),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        // A Pi has 1–4 cores and little memory: two workers are plenty for one person.
+        .worker_threads(2)
+        .max_blocking_threads(8)
+        .enable_all()
+        .build();
+    let runtime = match runtime {
+        Ok(r) => r,
+        Err(e) => return fail(&Error::Internal(format!("cannot start runtime: {e}"))),
+    };
+    let result = match args.verb.as_str() {
+        "--version" | "-V" | "version" => {
+            println!("pipit {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+        "--help" | "-h" | "help" => {
+            print!("{}", cli::HELP);
+            Ok(())
+        }
+        "serve" => match args.only(&["data"]) {
+            Ok(()) => runtime.block_on(serve(&args)),
+            Err(e) => return usage(&e),
+        },
+        "init" => match args.only(&["data", "url", "username", "listen", "allow-private-addresses"]) {
+            Ok(()) => init(&args),
+            Err(e) => return usage(&e),
+        },
+        "password" => match args.only(&["data"]) {
+            Ok(()) => runtime.block_on(password(&args)),
+            Err(e) => return usage(&e),
+        },
+        other => return usage(&format!("unknown command `{other}`")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}
+
+fn usage(msg: &str) -> ExitCode {
+    eprintln!("pipit: {msg}\n\n{}", cli::HELP);
+    ExitCode::from(2)
+}
+
+fn fail(e: &Error) -> ExitCode {
+    eprintln!("pipit: {e}");
+    ExitCode::FAILURE
+}
+
+fn init(args: &Args) -> Result<()> {
+    let (Some(url), Some(username)) = (args.get("url"), args.get("username")) else {
+        return Err(Error::Config("init needs --url URL and --username NAME".into()));
+    };
+    let data = args.data();
+    let cfg = cli::init(&data, url, username, args.get("listen").unwrap_or(pipit::config::DEFAULT_LISTEN), args.has("allow-private-addresses"))?;
+    let urls = pipit::urls::Urls::new(&cfg.public_url(), &cfg.username);
+    println!("Created {} for {}.", data.display(), urls.handle());
+    println!("Start it with: pipit serve --data {}", data.display());
+    Ok(())
+}
+
+async fn serve(args: &Args) -> Result<()> {
+    let data = args.data();
+    if !Config::path(&data).exists() {
+        cli::init_default(&data)?;
+        println!("First start: created {} with the default settings ({}).", data.display(), pipit::config::DEFAULT_URL);
+    }
+    let app = App::open(&data)?;
+    init_logging(&app.config.log);
+    pipit::domain::owner::ensure_profile(&app)?;
+    let addr = app.config.listen_addr().map_err(|e| Error::Config(format!("key `listen`: {e}")))?;
+    let listener = pipit::server::bind(addr).await?;
+    println!("pipit {} serving {} as {} on {}", env!("CARGO_PKG_VERSION"), app.urls.base, app.urls.handle(), addr);
+    if !pipit::domain::owner::has_password(&app)? {
+        let link = pipit::domain::owner::new_setup_link(&app)?;
+        println!("No password is set yet. Open this one-time link to choose one:\n\n    {link}\n");
+    }
+    let control = tokio::spawn(control::listen(app.clone()));
+    pipit::run(app.clone(), listener, shutdown_signal()).await?;
+    control.abort();
+    let _ = std::fs::remove_file(control::socket_path(&data));
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = tokio::signal::ctrl_c() => {},
+    }
+    tracing::info!("shutting down");
+}
+
+async fn password(args: &Args) -> Result<()> {
+    let mut input = String::new();
+    std::io::stdin().read_to_string(&mut input)?;
+    let password = input.lines().next().unwrap_or_default().to_string();
+    let msg = control::run(&args.data(), Command::Password { password }).await?;
+    println!("{msg}");
+    Ok(())
+}
+
+fn init_logging(level: &str) {
+    let level = std::env::var("PIPIT_LOG").unwrap_or_else(|_| level.to_string());
+    let filter = level.parse::<tracing::Level>().unwrap_or(tracing::Level::INFO);
+    let _ = tracing_subscriber::fmt().with_max_level(filter).with_target(false).try_init();
+}

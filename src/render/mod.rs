@@ -1,0 +1,70 @@
+//! Server-rendered pages and feeds with minijinja. Templates live in templates/ and are compiled
+//! into the binary. This module sees view structs only: no store, no network, no federation.
+
+pub mod views;
+
+use crate::error::Result;
+use crate::urls::Urls;
+use minijinja::{AutoEscape, Environment};
+
+/// Every template, embedded at build time (the single binary carries its pages).
+const TEMPLATES: &[(&str, &str)] = &[
+    ("base.html", include_str!("../../templates/base.html")),
+    ("macros.html", include_str!("../../templates/macros.html")),
+    ("profile.html", include_str!("../../templates/profile.html")),
+    ("post.html", include_str!("../../templates/post.html")),
+    ("edit.html", include_str!("../../templates/edit.html")),
+    ("login.html", include_str!("../../templates/login.html")),
+    ("setup.html", include_str!("../../templates/setup.html")),
+    ("settings.html", include_str!("../../templates/settings.html")),
+    ("about.html", include_str!("../../templates/about.html")),
+    ("tag.html", include_str!("../../templates/tag.html")),
+    ("error.html", include_str!("../../templates/error.html")),
+    ("feed.atom", include_str!("../../templates/feed.atom")),
+    ("feed.rss", include_str!("../../templates/feed.rss")),
+];
+
+pub struct Renderer {
+    env: Environment<'static>,
+}
+
+impl Renderer {
+    pub fn new(urls: Urls) -> Result<Renderer> {
+        let mut env = Environment::new();
+        // Feeds are XML: HTML escaping is also correct XML escaping for text and attributes.
+        env.set_auto_escape_callback(|name| {
+            if name.ends_with(".html") || name.ends_with(".atom") || name.ends_with(".rss") {
+                AutoEscape::Html
+            } else {
+                AutoEscape::None
+            }
+        });
+        // minijinja's HTML escaping also escapes '/', which turns every URL in a feed into
+        // `http:&#x2f;&#x2f;…`: valid, but noisy. Escape the five characters that matter.
+        env.set_formatter(|out, state, value| {
+            if state.auto_escape() != AutoEscape::None && !value.is_safe() {
+                if let Some(s) = value.as_str() {
+                    return out.write_str(&crate::text::escape(s)).map_err(minijinja::Error::from);
+                }
+                if value.is_undefined() || value.is_none() {
+                    return Ok(());
+                }
+                return out.write_str(&crate::text::escape(&value.to_string())).map_err(minijinja::Error::from);
+            }
+            minijinja::escape_formatter(out, state, value)
+        });
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
+        for (name, source) in TEMPLATES {
+            env.add_template(name, source)?;
+        }
+        env.add_global("site_base", urls.base.clone());
+        env.add_global("site_handle", urls.handle());
+        env.add_global("site_profile", urls.profile());
+        env.add_global("version", env!("CARGO_PKG_VERSION"));
+        Ok(Renderer { env })
+    }
+
+    pub fn render(&self, template: &str, ctx: impl serde::Serialize) -> Result<String> {
+        Ok(self.env.get_template(template)?.render(ctx)?)
+    }
+}

@@ -1,0 +1,80 @@
+//! The HTTP server: accept loop, optional TLS, one hyper HTTP/1.1 connection task per client,
+//! slow-client guards, graceful shutdown. `run` takes an already bound listener so tests can bind
+//! port 0 and run several instances in one process.
+
+pub mod request;
+pub mod response;
+pub mod routes;
+mod tls;
+
+use crate::app::App;
+use crate::error::Result;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// Serves until `shutdown` completes, then stops accepting, lets in-flight requests finish
+/// (bounded by 10 s) and returns.
+pub async fn run(app: App, listener: TcpListener, shutdown: impl Future<Output = ()>) -> Result<()> {
+    let tls = match &app.config.tls {
+        Some(t) => Some(tls::acceptor(&app.data, &app.config, t)?),
+        None => None,
+    };
+    let graceful = GracefulShutdown::new();
+    let timeout = Duration::from_secs(app.config.request_timeout_secs);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let watcher = graceful.watcher();
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            let mut builder = http1::Builder::new();
+            builder.timer(TokioTimer::new()).header_read_timeout(timeout).keep_alive(true).max_buf_size(64 * 1024);
+            let service = hyper::service::service_fn(move |req| {
+                let app = app.clone();
+                async move { Ok::<_, std::convert::Infallible>(routes::handle(app, req, peer).await) }
+            });
+            let result = match tls {
+                Some(acceptor) => match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+                    Ok(Ok(s)) => watcher.watch(builder.serve_connection(TokioIo::new(s), service)).await,
+                    Ok(Err(e)) => return tracing::debug!(%peer, "TLS handshake failed: {e}"),
+                    Err(_) => return tracing::debug!(%peer, "TLS handshake timed out"),
+                },
+                None => watcher.watch(builder.serve_connection(TokioIo::new(stream), service)).await,
+            };
+            if let Err(e) = result {
+                tracing::debug!(%peer, "connection ended: {e}");
+            }
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        _ = graceful.shutdown() => tracing::info!("all connections closed"),
+        _ = tokio::time::sleep(Duration::from_secs(10)) => tracing::warn!("shutdown: gave up waiting for open connections"),
+    }
+    Ok(())
+}
+
+/// Binds the configured address with a readable error (port in use, permission denied).
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener> {
+    TcpListener::bind(addr).await.map_err(|e| {
+        crate::error::Error::Config(format!("key `listen`: cannot listen on {addr}: {e}"))
+    })
+}

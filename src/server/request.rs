@@ -1,0 +1,231 @@
+//! Reading requests safely: bounded bodies with a deadline, forms, query strings, cookies,
+//! multipart uploads, Accept negotiation.
+
+use crate::error::{Error, Result};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{HeaderMap, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::Request;
+use std::time::Duration;
+
+/// Reads the whole body, refusing more than `limit` bytes (early, from Content-Length, when it
+/// is declared) and a client that takes longer than `deadline` to send it.
+pub async fn body(req: Request<Incoming>, limit: usize, deadline: Duration) -> Result<(hyper::http::request::Parts, Bytes)> {
+    let (parts, body) = req.into_parts();
+    if let Some(len) = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok()) {
+        if len > limit as u64 {
+            return Err(Error::PayloadTooLarge(limit as u64));
+        }
+    }
+    let collected = tokio::time::timeout(deadline, Limited::new(body, limit).collect()).await;
+    match collected {
+        Err(_) => Err(Error::Timeout),
+        Ok(Err(e)) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(Error::PayloadTooLarge(limit as u64)),
+        Ok(Err(e)) => Err(Error::BadRequest(format!("could not read request body: {e}"))),
+        Ok(Ok(c)) => Ok((parts, c.to_bytes())),
+    }
+}
+
+/// `application/x-www-form-urlencoded` or a query string, as ordered pairs.
+#[derive(Debug, Default)]
+pub struct Form(pub Vec<(String, String)>);
+
+impl Form {
+    pub fn parse(s: &str) -> Form {
+        Form(
+            s.split('&')
+                .filter(|p| !p.is_empty())
+                .map(|pair| {
+                    let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                    (percent_decode(k), percent_decode(v))
+                })
+                .collect(),
+        )
+    }
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+    pub fn text(&self, name: &str) -> String {
+        self.get(name).unwrap_or_default().to_string()
+    }
+}
+
+pub fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h * 16 + l);
+                    i += 3;
+                    continue;
+                }
+                _ => out.push(b'%'),
+            },
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::new();
+    for &c in s.as_bytes() {
+        if c.is_ascii_alphanumeric() || b"-._~".contains(&c) {
+            out.push(c as char);
+        } else {
+            out.push_str(&format!("%{c:02X}"));
+        }
+    }
+    out
+}
+
+fn hex(c: u8) -> Option<u8> {
+    (c as char).to_digit(16).map(|d| d as u8)
+}
+
+pub fn query(req: &Request<Incoming>) -> Form {
+    Form::parse(req.uri().query().unwrap_or_default())
+}
+
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(hyper::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+pub fn content_type(headers: &HeaderMap) -> &str {
+    headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("")
+}
+
+/// True when the client asked for ActivityPub JSON rather than a page (Mastodon's Accept rules).
+pub fn wants_activity_json(headers: &HeaderMap) -> bool {
+    headers.get_all(hyper::header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).any(|v| {
+        v.contains("application/activity+json") || v.contains("application/ld+json")
+    })
+}
+
+/// One part of a multipart/form-data body.
+pub struct Part {
+    pub name: String,
+    pub filename: Option<String>,
+    pub content_type: String,
+    pub data: Bytes,
+}
+
+/// A submitted form: urlencoded fields, or multipart fields plus files.
+pub struct Submitted {
+    pub form: Form,
+    pub files: Vec<Part>,
+}
+
+/// Parses a form body of either encoding.
+pub fn submitted(headers: &HeaderMap, body: &Bytes) -> Result<Submitted> {
+    let ct = content_type(headers);
+    if ct.starts_with("multipart/form-data") {
+        let boundary = ct
+            .split(';')
+            .filter_map(|p| p.trim().strip_prefix("boundary="))
+            .next()
+            .map(|b| b.trim_matches('"').to_string())
+            .ok_or_else(|| Error::BadRequest("multipart body without boundary".into()))?;
+        let parts = multipart(body, &boundary)?;
+        let mut form = Form::default();
+        let mut files = Vec::new();
+        for p in parts {
+            if p.filename.is_some() {
+                if !p.data.is_empty() {
+                    files.push(p);
+                }
+            } else {
+                form.0.push((p.name, String::from_utf8_lossy(&p.data).into_owned()));
+            }
+        }
+        Ok(Submitted { form, files })
+    } else if ct.starts_with("application/x-www-form-urlencoded") || ct.is_empty() {
+        let text = std::str::from_utf8(body).map_err(|_| Error::BadRequest("form is not UTF-8".into()))?;
+        Ok(Submitted { form: Form::parse(text), files: Vec::new() })
+    } else {
+        Err(Error::UnsupportedMediaType(format!("expected a form, got `{ct}`")))
+    }
+}
+
+fn multipart(body: &Bytes, boundary: &str) -> Result<Vec<Part>> {
+    let bad = || Error::BadRequest("malformed multipart body".into());
+    let delim = format!("--{boundary}");
+    let d = delim.as_bytes();
+    let mut parts = Vec::new();
+    let mut pos = find(body, d, 0).ok_or_else(bad)? + d.len();
+    loop {
+        if body.get(pos..pos + 2) == Some(b"--") {
+            return Ok(parts);
+        }
+        pos += 2; // CRLF after the delimiter
+        let header_end = find(body, b"\r\n\r\n", pos).ok_or_else(bad)?;
+        let headers = std::str::from_utf8(&body[pos..header_end]).map_err(|_| bad())?;
+        let data_start = header_end + 4;
+        let next = find(body, format!("\r\n{delim}").as_bytes(), data_start).ok_or_else(bad)?;
+        let (mut name, mut filename, mut ctype) = (String::new(), None, String::from("text/plain"));
+        for line in headers.split("\r\n") {
+            let Some((k, v)) = line.split_once(':') else { continue };
+            match k.trim().to_ascii_lowercase().as_str() {
+                "content-disposition" => {
+                    for param in v.split(';').skip(1) {
+                        if let Some((pk, pv)) = param.trim().split_once('=') {
+                            let pv = pv.trim_matches('"').to_string();
+                            match pk {
+                                "name" => name = pv,
+                                "filename" => filename = Some(pv),
+                                _ => {}
+                            }
+                        }
+                    }
+                }
+                "content-type" => ctype = v.trim().to_string(),
+                _ => {}
+            }
+        }
+        parts.push(Part { name, filename, content_type: ctype, data: body.slice(data_start..next) });
+        pos = next + 2 + d.len();
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    if from > hay.len() {
+        return None;
+    }
+    hay[from..].windows(needle.len()).position(|w| w == needle).map(|p| p + from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn forms_decode() {
+        let f = Form::parse("a=1+2&b=%41%zz&c");
+        assert_eq!(f.get("a"), Some("1 2"));
+        assert_eq!(f.get("b"), Some("A%zz"));
+        assert_eq!(f.get("c"), Some(""));
+        assert_eq!(percent_decode("%"), "%");
+        assert_eq!(percent_decode("%4"), "%4");
+    }
+    #[test]
+    fn multipart_parts() {
+        let body = Bytes::from_static(b"--XX\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nhello\r\n--XX\r\nContent-Disposition: form-data; name=\"f\"; filename=\"x.png\"\r\nContent-Type: image/png\r\n\r\n\x89PNG\r\n--XX--\r\n");
+        let parts = multipart(&body, "XX").unwrap();
+        assert_eq!(parts.len(), 2);
+        assert_eq!(&parts[0].data[..], b"hello");
+        assert_eq!(parts[1].filename.as_deref(), Some("x.png"));
+        assert_eq!(&parts[1].data[..], b"\x89PNG");
+        assert!(multipart(&Bytes::from_static(b"garbage"), "XX").is_err());
+    }
+}

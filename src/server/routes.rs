@@ -1,0 +1,77 @@
+//! The one routing table: `(method, path)` → handler. Also the request log line and the
+//! Error → response mapping, so every route behaves the same on failure.
+
+use crate::app::App;
+use crate::error::{Error, Result};
+use crate::handlers::{assets, auth, web};
+use crate::server::request::wants_activity_json;
+use crate::server::response::{self, Resp};
+use hyper::body::Incoming;
+use hyper::{Method, Request};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+pub async fn handle(app: App, req: Request<Incoming>, peer: SocketAddr) -> Resp {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let json = wants_activity_json(req.headers()) || path.starts_with("/api/") || path.starts_with("/.well-known/");
+    let owner_hint = auth::owner(&app, req.headers());
+    let mut resp = match route(&app, req, peer).await {
+        Ok(r) => r,
+        Err(e) => response::error(&app, &e, json, owner_hint),
+    };
+    let h = resp.headers_mut();
+    h.entry(hyper::header::X_CONTENT_TYPE_OPTIONS).or_insert(hyper::header::HeaderValue::from_static("nosniff"));
+    h.entry(hyper::header::REFERRER_POLICY).or_insert(hyper::header::HeaderValue::from_static("same-origin"));
+    h.entry("x-frame-options").or_insert(hyper::header::HeaderValue::from_static("DENY"));
+    let status = resp.status().as_u16();
+    tracing::debug!(%peer, %method, path, status, ms = start.elapsed().as_millis() as u64, "request");
+    resp
+}
+
+async fn route(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Result<Resp> {
+    let path = req.uri().path().to_string();
+    let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let me = app.urls.username.as_str();
+    let at_me = format!("@{me}");
+    let is_me = |s: &str| s == at_me;
+    let get = req.method() == Method::GET || req.method() == Method::HEAD;
+    let post = req.method() == Method::POST;
+    match segs.as_slice() {
+        [""] if get => Ok(response::moved(&app.urls.profile())),
+        [s] if get && is_me(s) => web::profile(app, &req),
+        [s] if get && *s == format!("{at_me}.atom") => web::feed(app, &req, true),
+        [s] if get && *s == format!("{at_me}.rss") => web::feed(app, &req, false),
+        [s, id] if get && is_me(s) => web::post_page(app, &req, parse_id(id)?),
+        [s, id, "edit"] if get && is_me(s) => web::edit_page(app, &req, parse_id(id)?),
+        [s, id, "edit"] if post && is_me(s) => web::edit(app, req, parse_id(id)?).await,
+        [s, id, "delete"] if post && is_me(s) => web::delete(app, req, parse_id(id)?).await,
+        ["users", u] if get && *u == me => Ok(response::moved(&app.urls.profile())),
+        ["users", u, "statuses", id] if get && *u == me => {
+            let id = parse_id(id)?;
+            Ok(response::moved(&app.urls.post_url(id)))
+        }
+        ["tags", tag] if get => web::tag_page(app, &req, &crate::server::request::percent_decode(tag)),
+        ["compose"] if post => web::compose(app, req).await,
+        ["login"] if get => auth::login_page(app, req.headers()),
+        ["login"] if post => auth::login(app, req, peer).await,
+        ["logout"] if post => auth::logout(app, req).await,
+        ["setup"] if get => auth::setup_page(app, &req),
+        ["setup"] if post => auth::setup(app, req).await,
+        ["settings"] if get => web::settings_page(app, &req),
+        ["settings"] if post => web::settings(app, req).await,
+        ["settings", "images"] if post => web::settings_images(app, req).await,
+        ["settings", "password"] if post => web::settings_password(app, req).await,
+        ["about"] | ["privacy"] if get => web::about(app, &req),
+        ["static", name] if get => assets::static_file(req.headers(), name),
+        ["media", name] if get => assets::media(app, name).await,
+        ["favicon.ico"] if get => assets::static_file(req.headers(), "favicon.svg"),
+        _ if !get && !post => Err(Error::BadRequest(format!("method {} not supported", req.method()))),
+        _ => Err(Error::NotFound),
+    }
+}
+
+fn parse_id(s: &str) -> Result<u64> {
+    s.parse().map_err(|_| Error::NotFound)
+}

@@ -1,0 +1,111 @@
+//! The only module that imports redb. Everything else reads and writes through `Store::read` and
+//! `Store::write`, whose closures get typed handles (`Read`, `Write`) with one method per thing
+//! the server keeps. A write that changes several tables happens in one transaction.
+
+mod tables;
+mod posts;
+mod meta;
+mod sessions;
+
+pub use posts::PostPage;
+
+use crate::error::{Error, Result};
+use redb::{Database, ReadableDatabase};
+use std::path::Path;
+use std::sync::Arc;
+use tables::*;
+
+/// Bumped when a table's layout changes; `migrate` walks old databases up the ladder.
+pub const SCHEMA_VERSION: u32 = 1;
+pub const DB_FILE: &str = "pipit.redb";
+
+#[derive(Clone)]
+pub struct Store {
+    db: Arc<Database>,
+}
+
+/// A read snapshot.
+pub struct Read {
+    tx: redb::ReadTransaction,
+}
+
+/// An open write transaction; committed when the `write` closure returns Ok.
+pub struct Write {
+    tx: redb::WriteTransaction,
+}
+
+impl Store {
+    /// Opens (or creates) `DATA/pipit.redb`. A second process on the same folder gets a clear error:
+    /// redb holds an exclusive lock on the file.
+    pub fn open(data: &Path, cache_mib: u32) -> Result<Store> {
+        let path = data.join(DB_FILE);
+        let db = Database::builder()
+            .set_cache_size(cache_mib as usize * 1024 * 1024)
+            .create(&path)
+            .map_err(|e| match e {
+                redb::DatabaseError::DatabaseAlreadyOpen => Error::Config(format!(
+                    "{} is in use: pipit is already running on this data folder",
+                    path.display()
+                )),
+                e => Error::Store(format!("{}: {e}", path.display())),
+            })?;
+        let store = Store { db: Arc::new(db) };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn migrate(&self) -> Result<()> {
+        self.write(|w| {
+            // Creating every table up front lets read transactions open them without checks.
+            w.tx.open_table(META_VALUE)?;
+            w.tx.open_table(POSTID_POST)?;
+            w.tx.open_table(POSTURI_POSTID)?;
+            w.tx.open_table(OWNPOSTID)?;
+            w.tx.open_table(PARENTURI_CHILDID)?;
+            w.tx.open_table(TAG_POSTID)?;
+            w.tx.open_table(URI_DELETEDMS)?;
+            w.tx.open_table(SESSIONHASH_EXPIRYMS)?;
+            let version = w.meta_u32("schema_version")?.unwrap_or(0);
+            if version > SCHEMA_VERSION {
+                return Err(Error::Config(format!(
+                    "the database has schema {version}, newer than this pipit ({SCHEMA_VERSION}): upgrade pipit"
+                )));
+            }
+            // The ladder: `if version < 2 { ...; }` steps go here as the layout evolves.
+            if version < SCHEMA_VERSION {
+                w.put_meta("schema_version", &SCHEMA_VERSION.to_le_bytes())?;
+            }
+            Ok(())
+        })
+    }
+
+    pub fn read<T>(&self, f: impl FnOnce(&Read) -> Result<T>) -> Result<T> {
+        let r = Read { tx: self.db.begin_read()? };
+        f(&r)
+    }
+
+    /// Runs `f` in one write transaction, committed durably if it returns Ok, aborted otherwise.
+    /// On a multi-threaded runtime the (blocking, fsyncing) commit moves off the async workers.
+    pub fn write<T>(&self, f: impl FnOnce(&mut Write) -> Result<T>) -> Result<T> {
+        let run = || {
+            let mut w = Write { tx: self.db.begin_write()? };
+            let out = f(&mut w)?;
+            w.tx.commit()?;
+            Ok(out)
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(run)
+            }
+            _ => run(),
+        }
+    }
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| Error::Store(format!("corrupt {what} record: {e}")))
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<Vec<u8>> {
+    Ok(serde_json::to_vec(v)?)
+}

@@ -1,0 +1,60 @@
+//! Every URL pipit hands out is minted here, from the configured public base URL. routes.rs is
+//! the inverse. Actor and post ids use Mastodon's shapes (/users/NAME, /users/NAME/statuses/ID),
+//! pages use /@NAME and /@NAME/ID; both answer HTML or ActivityPub by content negotiation.
+
+use crate::config::PublicUrl;
+
+#[derive(Debug, Clone)]
+pub struct Urls {
+    pub base: String,
+    pub host: String,
+    pub scheme: String,
+    pub username: String,
+}
+
+impl Urls {
+    pub fn new(public: &PublicUrl, username: &str) -> Urls {
+        Urls { base: public.base.clone(), host: public.host.clone(), scheme: public.scheme.clone(), username: username.into() }
+    }
+    /// `@name@host`
+    pub fn handle(&self) -> String {
+        format!("@{}@{}", self.username, self.host)
+    }
+    pub fn actor(&self) -> String {
+        format!("{}/users/{}", self.base, self.username)
+    }
+    pub fn key_id(&self) -> String {
+        format!("{}#main-key", self.actor())
+    }
+    pub fn profile(&self) -> String {
+        format!("{}/@{}", self.base, self.username)
+    }
+    pub fn post_uri(&self, id: u64) -> String {
+        format!("{}/statuses/{id}", self.actor())
+    }
+    pub fn post_url(&self, id: u64) -> String {
+        format!("{}/@{}/{id}", self.base, self.username)
+    }
+    /// Local post id from either of its URLs, if the URL is ours.
+    pub fn local_post_id(&self, url: &str) -> Option<u64> {
+        let rest = url
+            .strip_prefix(&format!("{}/statuses/", self.actor()))
+            .or_else(|| url.strip_prefix(&format!("{}/", self.profile())))?;
+        rest.parse().ok()
+    }
+    pub fn tag(&self, tag: &str) -> String {
+        format!("{}/tags/{tag}", self.base)
+    }
+    pub fn media(&self, file: &str) -> String {
+        format!("{}/media/{file}", self.base)
+    }
+    pub fn atom(&self) -> String {
+        format!("{}.atom", self.profile())
+    }
+    pub fn rss(&self) -> String {
+        format!("{}.rss", self.profile())
+    }
+    pub fn static_file(&self, name: &str) -> String {
+        format!("{}/static/{name}", self.base)
+    }
+}
