@@ -1,0 +1,246 @@
+//! Test harness: real pipit instances in this process on 127.0.0.1:0 with their own data folder,
+//! and a small HTTP client with a cookie jar. No mocks: real store, real server, real sockets.
+#![allow(dead_code)]
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+use pipit::App;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A temporary folder removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let p = std::env::temp_dir().join(format!("pipit-test-{}-{tag}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub struct Instance {
+    pub app: App,
+    pub base: String,
+    pub addr: std::net::SocketAddr,
+    pub dir: Arc<TempDir>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Options a test may change before the instance starts.
+pub type Tweak = Box<dyn FnOnce(&mut pipit::Config)>;
+
+impl Instance {
+    /// A fresh instance with username `name`, private addresses allowed (loopback peers).
+    pub async fn start(name: &str) -> Instance {
+        Instance::start_with(name, Box::new(|_| {})).await
+    }
+
+    pub async fn start_with(name: &str, tweak: Tweak) -> Instance {
+        let dir = Arc::new(TempDir::new(name));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let base = format!("http://{addr}");
+        let mut cfg = pipit::cli::init(dir.path(), &base, name, &addr.to_string(), true).expect("init");
+        tweak(&mut cfg);
+        cfg.save(dir.path()).unwrap();
+        Instance::serve(dir, listener).await
+    }
+
+    /// Starts (again) on an existing data folder, on the address its config names.
+    pub async fn restart(dir: Arc<TempDir>) -> Instance {
+        let cfg = pipit::Config::load(dir.path()).unwrap();
+        let listener = tokio::net::TcpListener::bind(&cfg.listen).await.unwrap();
+        Instance::serve(dir, listener).await
+    }
+
+    async fn serve(dir: Arc<TempDir>, listener: tokio::net::TcpListener) -> Instance {
+        let addr = listener.local_addr().unwrap();
+        let app = App::open(dir.path()).expect("open app");
+        pipit::domain::owner::ensure_profile(&app).unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let app2 = app.clone();
+        let task = tokio::spawn(async move {
+            pipit::run(app2, listener, async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+        Instance { base: app.urls.base.clone(), app, addr, dir, stop: Some(tx), task: Some(task) }
+    }
+
+    /// Stops the server and waits for it, releasing the database.
+    pub async fn stop(mut self) -> Arc<TempDir> {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.await.unwrap();
+        }
+        let dir = self.dir.clone();
+        drop(self);
+        dir
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn client(&self) -> Client {
+        Client::new(&self.base)
+    }
+
+    /// A client logged in as the owner (password set through the domain API).
+    pub async fn owner_client(&self) -> Client {
+        pipit::domain::owner::set_password(&self.app, "correct horse battery").unwrap();
+        let c = self.client();
+        c.login("correct horse battery").await;
+        c
+    }
+}
+
+pub struct Response {
+    pub status: u16,
+    pub headers: hyper::HeaderMap,
+    pub body: String,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+    pub fn location(&self) -> &str {
+        self.header("location").unwrap_or("")
+    }
+    /// The value of `<input ... name="NAME" value="...">` in the page.
+    pub fn input_value(&self, name: &str) -> Option<String> {
+        let marker = format!("name=\"{name}\" value=\"");
+        let start = self.body.find(&marker)? + marker.len();
+        let end = self.body[start..].find('"')? + start;
+        Some(self.body[start..end].replace("&amp;", "&"))
+    }
+    pub fn csrf(&self) -> String {
+        self.input_value("csrf").expect("page has a csrf field")
+    }
+}
+
+#[derive(Clone)]
+pub struct Client {
+    pub base: String,
+    pub cookies: Arc<Mutex<BTreeMap<String, String>>>,
+}
+
+impl Client {
+    pub fn new(base: &str) -> Client {
+        Client { base: base.to_string(), cookies: Default::default() }
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.send("GET", path, vec![], Bytes::new()).await
+    }
+
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Response {
+        self.send("GET", path, headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(), Bytes::new()).await
+    }
+
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Response {
+        let body: Vec<String> = fields
+            .iter()
+            .map(|(k, v)| format!("{}={}", pipit::server::request::percent_encode(k), pipit::server::request::percent_encode(v)))
+            .collect();
+        self.send(
+            "POST",
+            path,
+            vec![("content-type".into(), "application/x-www-form-urlencoded".into())],
+            Bytes::from(body.join("&")),
+        )
+        .await
+    }
+
+    /// multipart/form-data with text fields and (name, filename, content type, bytes) files.
+    pub async fn post_multipart(&self, path: &str, fields: &[(&str, &str)], files: &[(&str, &str, &str, &[u8])]) -> Response {
+        let boundary = "pipittestboundary7MA4YWxkTrZu0gW";
+        let mut body = Vec::new();
+        for (k, v) in fields {
+            body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n").as_bytes());
+        }
+        for (name, filename, ct, data) in files {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{filename}\"\r\nContent-Type: {ct}\r\n\r\n").as_bytes(),
+            );
+            body.extend_from_slice(data);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        self.send("POST", path, vec![("content-type".into(), format!("multipart/form-data; boundary={boundary}"))], Bytes::from(body)).await
+    }
+
+    pub async fn send(&self, method: &str, path: &str, headers: Vec<(String, String)>, body: Bytes) -> Response {
+        let url: hyper::Uri = if path.starts_with("http") { path.parse().unwrap() } else { format!("{}{path}", self.base).parse().unwrap() };
+        let authority = url.authority().unwrap().to_string();
+        let stream = tokio::net::TcpStream::connect(&authority).await.expect("connect");
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+        tokio::spawn(conn);
+        let mut req = Request::builder().method(method).uri(url.path_and_query().map(|p| p.as_str()).unwrap_or("/")).header("host", &authority);
+        let cookie = {
+            let jar = self.cookies.lock().unwrap();
+            jar.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+        };
+        if !cookie.is_empty() {
+            req = req.header("cookie", cookie);
+        }
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        let resp = sender.send_request(req.body(Full::new(body)).unwrap()).await.expect("request");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        for sc in headers.get_all("set-cookie") {
+            let sc = sc.to_str().unwrap();
+            let pair = sc.split(';').next().unwrap();
+            if let Some((k, v)) = pair.split_once('=') {
+                let mut jar = self.cookies.lock().unwrap();
+                if sc.contains("Max-Age=0") {
+                    jar.remove(k);
+                } else {
+                    jar.insert(k.to_string(), v.to_string());
+                }
+            }
+        }
+        let body = resp.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        Response { status, headers, body: String::from_utf8_lossy(&body).into_owned() }
+    }
+
+    pub async fn login(&self, password: &str) -> Response {
+        let page = self.get("/login").await;
+        let csrf = page.csrf();
+        let r = self.post_form("/login", &[("csrf", &csrf), ("password", password)]).await;
+        r
+    }
+
+    /// The owner's CSRF token, read from the profile page.
+    pub async fn owner_csrf(&self) -> String {
+        let page = self.get("/settings").await;
+        assert_eq!(page.status, 200, "not logged in: {}", page.body);
+        page.csrf()
+    }
+}
