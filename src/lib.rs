@@ -17,6 +17,7 @@ pub mod config;
 pub mod control;
 pub mod domain;
 pub mod error;
+pub mod federation;
 pub mod fsutil;
 pub mod handlers;
 pub mod ids;

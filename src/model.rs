@@ -119,4 +119,163 @@ pub struct Profile {
     /// When the account was created (ms).
     #[serde(default)]
     pub created_ms: u64,
+    /// Accounts this one was before (migration in): `alsoKnownAs`.
+    #[serde(default)]
+    pub also_known_as: Vec<String>,
+    /// The account this one moved to (migration out): `movedTo`.
+    #[serde(default)]
+    pub moved_to: Option<String>,
+    /// Hold follow requests for approval instead of accepting them.
+    #[serde(default)]
+    pub approve_followers: bool,
+}
+
+/// A remote account as we cached it from its actor document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct RemoteActor {
+    pub id: String,
+    /// Person, Service, Group, Application, Organization.
+    #[serde(default)]
+    pub kind: String,
+    pub inbox: String,
+    #[serde(default)]
+    pub shared_inbox: Option<String>,
+    #[serde(default)]
+    pub outbox: Option<String>,
+    #[serde(default)]
+    pub followers: Option<String>,
+    pub preferred_username: String,
+    /// Host of the actor id (with port): `@preferred_username@host`.
+    pub host: String,
+    #[serde(default)]
+    pub name: String,
+    /// Sanitised HTML.
+    #[serde(default)]
+    pub summary: String,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub icon: Option<String>,
+    #[serde(default)]
+    pub image: Option<String>,
+    #[serde(default)]
+    pub key_id: String,
+    #[serde(default)]
+    pub public_key_pem: String,
+    /// FEP-521a Multikey (Ed25519) keys: (id, publicKeyMultibase).
+    #[serde(default)]
+    pub multikeys: Vec<(String, String)>,
+    #[serde(default)]
+    pub also_known_as: Vec<String>,
+    #[serde(default)]
+    pub moved_to: Option<String>,
+    #[serde(default)]
+    pub manually_approves_followers: bool,
+    pub fetched_ms: u64,
+}
+
+impl RemoteActor {
+    pub fn handle(&self) -> String {
+        format!("@{}@{}", self.preferred_username, self.host)
+    }
+    pub fn display_name(&self) -> &str {
+        if self.name.is_empty() { &self.preferred_username } else { &self.name }
+    }
+    /// Where to deliver: the shared inbox when the server has one.
+    pub fn delivery_inbox(&self) -> &str {
+        self.shared_inbox.as_deref().unwrap_or(&self.inbox)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Follower {
+    pub since_ms: u64,
+    /// The Follow activity id, echoed in Accept/Reject.
+    pub follow_id: String,
+    /// Delivery target, kept here so fan-out reads one table.
+    pub inbox: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FollowState {
+    Pending,
+    Accepted,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Following {
+    pub state: FollowState,
+    pub since_ms: u64,
+    /// Our Follow activity id (Accept/Reject and Undo refer to it).
+    pub follow_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Interaction {
+    pub activity_id: String,
+    pub at_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HomeEntry {
+    pub post_id: u64,
+    /// Actor id of the booster when this entry is a boost.
+    #[serde(default)]
+    pub boosted_by: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationKind {
+    Follow,
+    FollowRequest,
+    Mention,
+    Reply,
+    Like,
+    Boost,
+    Reaction,
+    Quote,
+    Move,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    pub kind: NotificationKind,
+    pub actor: String,
+    #[serde(default)]
+    pub post_uri: Option<String>,
+    /// Emoji for reactions, new account for moves.
+    #[serde(default)]
+    pub detail: Option<String>,
+    pub at_ms: u64,
+}
+
+/// Who a fan-out goes to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Audience {
+    /// Every follower (their shared inboxes, deduplicated).
+    pub followers: bool,
+    /// Extra actor inboxes (mentions, the author replied to, the account followed).
+    pub inboxes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum JobKind {
+    /// Expands into one Deliver per unique inbox, in batches (`cursor` = last follower done).
+    Fanout { activity: u64, audience: Audience, #[serde(default)] cursor: Option<String> },
+    /// POST one stored activity to one inbox.
+    Deliver { activity: u64, inbox: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    pub id: u64,
+    pub what: JobKind,
+    pub attempts: u32,
+    pub due_ms: u64,
+    pub created_ms: u64,
+    #[serde(default)]
+    pub last_error: Option<String>,
 }

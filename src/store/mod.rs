@@ -6,8 +6,13 @@ mod tables;
 mod posts;
 mod meta;
 mod sessions;
+mod queue;
+mod actors;
+mod social;
 
+pub use actors::ActorPage;
 pub use posts::PostPage;
+pub use queue::QueueStats;
 
 use crate::error::{Error, Result};
 use redb::{Database, ReadableDatabase};
@@ -22,6 +27,10 @@ pub const DB_FILE: &str = "pipit.redb";
 #[derive(Clone)]
 pub struct Store {
     db: Arc<Database>,
+    /// Woken after a commit that enqueued deliveries (the delivery worker waits on it).
+    pub queue_wake: Arc<tokio::sync::Notify>,
+    /// Bumped after a commit that added home entries or notifications (live pages wait on it).
+    pub live: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 /// A read snapshot.
@@ -32,6 +41,8 @@ pub struct Read {
 /// An open write transaction; committed when the `write` closure returns Ok.
 pub struct Write {
     tx: redb::WriteTransaction,
+    wake_queue: bool,
+    notify_live: bool,
 }
 
 impl Store {
@@ -49,7 +60,7 @@ impl Store {
                 )),
                 e => Error::Store(format!("{}: {e}", path.display())),
             })?;
-        let store = Store { db: Arc::new(db) };
+        let store = Store { db: Arc::new(db), queue_wake: Default::default(), live: Arc::new(tokio::sync::watch::channel(0).0) };
         store.migrate()?;
         Ok(store)
     }
@@ -65,6 +76,22 @@ impl Store {
             w.tx.open_table(TAG_POSTID)?;
             w.tx.open_table(URI_DELETEDMS)?;
             w.tx.open_table(SESSIONHASH_EXPIRYMS)?;
+            w.tx.open_table(ACTORURI_ACTOR)?;
+            w.tx.open_table(KEYID_ACTORURI)?;
+            w.tx.open_table(FOLLOWERURI_FOLLOWER)?;
+            w.tx.open_table(REQUESTERURI_REQUEST)?;
+            w.tx.open_table(FOLLOWINGURI_FOLLOWING)?;
+            w.tx.open_table(ACTIVITYID_ACTIVITY)?;
+            w.tx.open_table(SEENURI_MS)?;
+            w.tx.open_table(POSTURI_KIND_ACTOR)?;
+            w.tx.open_table(INTERACTIONURI_KEY)?;
+            w.tx.open_table(AUTHOR_POSTID)?;
+            w.tx.open_table(HOMEID_ENTRY)?;
+            w.tx.open_table(NOTIFID_NOTIF)?;
+            w.tx.open_table(DUE_JOBID)?;
+            w.tx.open_table(JOBID_JOB)?;
+            w.tx.open_table(FANOUT_INBOX)?;
+            w.tx.open_table(DEADID_JOB)?;
             let version = w.meta_u32("schema_version")?.unwrap_or(0);
             if version > SCHEMA_VERSION {
                 return Err(Error::Config(format!(
@@ -88,9 +115,16 @@ impl Store {
     /// On a multi-threaded runtime the (blocking, fsyncing) commit moves off the async workers.
     pub fn write<T>(&self, f: impl FnOnce(&mut Write) -> Result<T>) -> Result<T> {
         let run = || {
-            let mut w = Write { tx: self.db.begin_write()? };
+            let mut w = Write { tx: self.db.begin_write()?, wake_queue: false, notify_live: false };
             let out = f(&mut w)?;
+            let (wake, live) = (w.wake_queue, w.notify_live);
             w.tx.commit()?;
+            if wake {
+                self.queue_wake.notify_one();
+            }
+            if live {
+                self.live.send_modify(|n| *n += 1);
+            }
             Ok(out)
         };
         match tokio::runtime::Handle::try_current() {

@@ -130,6 +130,7 @@ impl Write {
         if p.local {
             self.tx.open_table(OWNPOSTID)?.insert(p.id, ())?;
         }
+        self.tx.open_table(AUTHOR_POSTID)?.insert((p.author.as_str(), p.id), ())?;
         if let Some(parent) = &p.in_reply_to {
             self.tx.open_table(PARENTURI_CHILDID)?.insert((parent.as_str(), p.id), ())?;
         }
@@ -143,6 +144,7 @@ impl Write {
     fn unindex(&mut self, p: &Post) -> Result<()> {
         self.tx.open_table(POSTURI_POSTID)?.remove(p.uri.as_str())?;
         self.tx.open_table(OWNPOSTID)?.remove(p.id)?;
+        self.tx.open_table(AUTHOR_POSTID)?.remove((p.author.as_str(), p.id))?;
         if let Some(parent) = &p.in_reply_to {
             self.tx.open_table(PARENTURI_CHILDID)?.remove((parent.as_str(), p.id))?;
         }

@@ -29,3 +29,55 @@ pub const URI_DELETEDMS: TableDefinition<&str, u64> = TableDefinition::new("uri_
 
 /// Login sessions: sha256 hex of the cookie token → expiry (ms). The token itself is never stored.
 pub const SESSIONHASH_EXPIRYMS: TableDefinition<&str, u64> = TableDefinition::new("sessionhash_expiryms");
+
+// ---- federation ----
+
+/// Remote actors we know: actor id → JSON `RemoteActor` (inbox, shared inbox, key, names, icon).
+pub const ACTORURI_ACTOR: TableDefinition<&str, &[u8]> = TableDefinition::new("actoruri_actor");
+
+/// Key ids → actor id: `keyId` of a signature to the actor whose key it is.
+pub const KEYID_ACTORURI: TableDefinition<&str, &str> = TableDefinition::new("keyid_actoruri");
+
+/// Accounts following the owner: actor id → JSON `Follower` (since, follow activity id).
+pub const FOLLOWERURI_FOLLOWER: TableDefinition<&str, &[u8]> = TableDefinition::new("followeruri_follower");
+
+/// Follow requests awaiting the owner's approval: actor id → JSON `Follower`.
+pub const REQUESTERURI_REQUEST: TableDefinition<&str, &[u8]> = TableDefinition::new("requesteruri_request");
+
+/// Accounts the owner follows (or asked to): actor id → JSON `Following` (state, follow id).
+pub const FOLLOWINGURI_FOLLOWING: TableDefinition<&str, &[u8]> = TableDefinition::new("followinguri_following");
+
+/// Activities the owner sent, by id (served at /users/NAME/activities/ID, referenced by jobs).
+pub const ACTIVITYID_ACTIVITY: TableDefinition<u64, &[u8]> = TableDefinition::new("activityid_activity");
+
+/// Incoming activity ids already applied → time seen: duplicate deliveries are no-ops.
+pub const SEENURI_MS: TableDefinition<&str, u64> = TableDefinition::new("seenuri_ms");
+
+/// Interactions with posts: (post AP id, kind "like"|"boost"|"react:EMOJI", actor id) → JSON
+/// `Interaction` (activity id, time). A range over the post gives who liked/boosted.
+pub const POSTURI_KIND_ACTOR: TableDefinition<(&str, &str, &str), &[u8]> = TableDefinition::new("posturi_kind_actor");
+
+/// Activity id of an interaction → its key in POSTURI_KIND_ACTOR, so Undo finds it.
+pub const INTERACTIONURI_KEY: TableDefinition<&str, &[u8]> = TableDefinition::new("interactionuri_key");
+
+/// Posts by author: (author actor id, post id), for Delete of an actor and account pages.
+pub const AUTHOR_POSTID: TableDefinition<(&str, u64), ()> = TableDefinition::new("author_postid");
+
+/// The owner's home timeline: entry id (time-sortable) → JSON `HomeEntry` (post id, boosted by).
+pub const HOMEID_ENTRY: TableDefinition<u64, &[u8]> = TableDefinition::new("homeid_entry");
+
+/// Notifications: id (time-sortable) → JSON `Notification`.
+pub const NOTIFID_NOTIF: TableDefinition<u64, &[u8]> = TableDefinition::new("notifid_notif");
+
+/// Delivery queue, due order: (due ms, job id) → (). The worker scans from the front.
+pub const DUE_JOBID: TableDefinition<(u64, u64), ()> = TableDefinition::new("due_jobid");
+
+/// Delivery jobs: job id → JSON `Job` (what, attempts, due, last error).
+pub const JOBID_JOB: TableDefinition<u64, &[u8]> = TableDefinition::new("jobid_job");
+
+/// Fan-out dedupe: (fan-out job id, inbox URL) → () while that fan-out runs; one delivery per
+/// shared inbox however many followers live behind it, without a set in memory.
+pub const FANOUT_INBOX: TableDefinition<(u64, &str), ()> = TableDefinition::new("fanout_inbox");
+
+/// Deliveries that gave up: job id → JSON `Job` with the last error, kept for `pipit queue`.
+pub const DEADID_JOB: TableDefinition<u64, &[u8]> = TableDefinition::new("deadid_job");

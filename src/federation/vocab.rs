@@ -1,0 +1,519 @@
+//! ActivityPub vocabulary in one place: our records → AS2 JSON (`*_json`), and remote AS2 JSON
+//! → our records (`parse_*`), leniently (a value or an array, a string or an object with `id`,
+//! missing fields), as Threads, Lemmy, PeerTube and Misskey send them.
+
+use crate::model::{Attachment, Mention, Post, Profile, RemoteActor, Visibility};
+use crate::urls::Urls;
+use serde_json::{json, Map, Value};
+
+pub const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
+pub const AS_CONTEXT: &str = "https://www.w3.org/ns/activitystreams";
+
+/// The JSON-LD context of our documents. Only contexts that implementations preload (so none
+/// has to be fetched), plus inline terms for the Mastodon extensions we use.
+pub fn context() -> Value {
+    json!([
+        AS_CONTEXT,
+        "https://w3id.org/security/v1",
+        "https://w3id.org/security/data-integrity/v1",
+        {
+            "manuallyApprovesFollowers": "as:manuallyApprovesFollowers",
+            "sensitive": "as:sensitive",
+            "Hashtag": "as:Hashtag",
+            "alsoKnownAs": {"@id": "as:alsoKnownAs", "@type": "@id"},
+            "movedTo": {"@id": "as:movedTo", "@type": "@id"},
+            "toot": "http://joinmastodon.org/ns#",
+            "featured": {"@id": "toot:featured", "@type": "@id"},
+            "featuredTags": {"@id": "toot:featuredTags", "@type": "@id"},
+            "discoverable": "toot:discoverable",
+            "indexable": "toot:indexable",
+            "memorial": "toot:memorial",
+            "schema": "http://schema.org#",
+            "PropertyValue": "schema:PropertyValue",
+            "value": "schema:value",
+            "Multikey": "https://w3id.org/security#Multikey",
+            "publicKeyMultibase": "https://w3id.org/security#publicKeyMultibase",
+            "assertionMethod": {"@id": "https://w3id.org/security#assertionMethod", "@type": "@id", "@container": "@set"},
+            "webfinger": "https://purl.archive.org/socialweb/webfinger#webfinger"
+        }
+    ])
+}
+
+// ---------- reading remote JSON ----------
+
+/// `x` or `[x, y]` → items.
+pub fn one_or_many(v: Option<&Value>) -> Vec<&Value> {
+    match v {
+        None | Some(Value::Null) => vec![],
+        Some(Value::Array(a)) => a.iter().collect(),
+        Some(x) => vec![x],
+    }
+}
+
+/// The id of a reference: `"https://…"` or `{"id": "https://…"}` (or `{"href": …}` for Links).
+pub fn id_of(v: &Value) -> Option<&str> {
+    match v {
+        Value::String(s) => Some(s),
+        Value::Object(o) => o.get("id").or_else(|| o.get("href")).and_then(Value::as_str),
+        _ => None,
+    }
+}
+
+pub fn ids(v: Option<&Value>) -> Vec<String> {
+    one_or_many(v).into_iter().filter_map(id_of).map(str::to_string).collect()
+}
+
+pub fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key).and_then(Value::as_str)
+}
+
+/// The object's types (`type` may be a string or an array).
+pub fn types(v: &Value) -> Vec<&str> {
+    one_or_many(v.get("type")).into_iter().filter_map(Value::as_str).collect()
+}
+
+pub fn has_type(v: &Value, t: &str) -> bool {
+    types(v).iter().any(|x| *x == t)
+}
+
+/// Host (with non-default port) of a URL, lower-case.
+pub fn host_of(url: &str) -> Option<String> {
+    let uri: hyper::Uri = url.parse().ok()?;
+    let scheme = uri.scheme_str()?;
+    if scheme != "https" && scheme != "http" {
+        return None;
+    }
+    let host = uri.host()?.to_ascii_lowercase();
+    let default = if scheme == "https" { 443 } else { 80 };
+    Some(match uri.port_u16() {
+        Some(p) if p != default => format!("{host}:{p}"),
+        _ => host,
+    })
+}
+
+pub fn same_origin(a: &str, b: &str) -> bool {
+    matches!((host_of(a), host_of(b)), (Some(x), Some(y)) if x == y)
+}
+
+/// Object types we can show as a post.
+pub const POST_TYPES: &[&str] = &["Note", "Article", "Page", "Question", "Video", "Event", "Image", "Audio", "ChatMessage"];
+
+pub fn is_post_object(v: &Value) -> bool {
+    types(v).iter().any(|t| POST_TYPES.contains(t))
+}
+
+pub const ACTOR_TYPES: &[&str] = &["Person", "Service", "Group", "Application", "Organization"];
+
+pub fn parse_actor(v: &Value, now_ms: u64) -> Option<RemoteActor> {
+    let id = str_of(v, "id")?.to_string();
+    if !types(v).iter().any(|t| ACTOR_TYPES.contains(t)) {
+        return None;
+    }
+    let inbox = str_of(v, "inbox")?.to_string();
+    let host = host_of(&id)?;
+    // publicKey may be one object or several; take the one that is ours or the first.
+    let keys = one_or_many(v.get("publicKey"));
+    let key = keys.iter().find(|k| str_of(k, "owner") == Some(&id)).or(keys.first()).copied();
+    let multikeys = one_or_many(v.get("assertionMethod"))
+        .into_iter()
+        .filter(|k| has_type(k, "Multikey"))
+        .filter_map(|k| Some((str_of(k, "id")?.to_string(), str_of(k, "publicKeyMultibase")?.to_string())))
+        .collect();
+    let image_url = |key: &str| one_or_many(v.get(key)).into_iter().filter_map(|i| match i {
+        Value::String(s) => Some(s.clone()),
+        o => o.get("url").and_then(|u| one_or_many(Some(u)).into_iter().filter_map(id_of).next().map(str::to_string)),
+    }).next();
+    Some(RemoteActor {
+        kind: types(v).first().map(|s| s.to_string()).unwrap_or_default(),
+        inbox,
+        shared_inbox: v.get("endpoints").and_then(|e| str_of(e, "sharedInbox")).map(str::to_string),
+        outbox: str_of(v, "outbox").map(str::to_string),
+        followers: v.get("followers").and_then(id_of).map(str::to_string),
+        preferred_username: str_of(v, "preferredUsername").unwrap_or_default().to_string(),
+        host,
+        name: str_of(v, "name").unwrap_or_default().chars().take(200).collect(),
+        summary: sanitize_html(str_of(v, "summary").unwrap_or_default()),
+        url: one_or_many(v.get("url")).into_iter().filter_map(id_of).next().map(str::to_string),
+        icon: image_url("icon"),
+        image: image_url("image"),
+        key_id: key.and_then(|k| str_of(k, "id")).unwrap_or_default().to_string(),
+        public_key_pem: key.and_then(|k| str_of(k, "publicKeyPem")).unwrap_or_default().to_string(),
+        multikeys,
+        also_known_as: ids(v.get("alsoKnownAs")),
+        moved_to: v.get("movedTo").and_then(id_of).map(str::to_string),
+        manually_approves_followers: v.get("manuallyApprovesFollowers").and_then(Value::as_bool).unwrap_or(false),
+        fetched_ms: now_ms,
+        id,
+    })
+}
+
+/// Remote HTML → Mastodon's allowed subset. Scripts, styles, event handlers, `javascript:`
+/// URLs and everything else outside the list are removed.
+pub fn sanitize_html(html: &str) -> String {
+    use std::collections::HashSet;
+    let tags: HashSet<&str> = ["p", "br", "a", "span", "del", "s", "pre", "code", "em", "strong", "b", "i", "u", "ul", "ol", "li", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "sup", "sub"].into_iter().collect();
+    let mut attrs = std::collections::HashMap::new();
+    attrs.insert("a", ["href", "class", "translate"].into_iter().collect::<HashSet<_>>());
+    attrs.insert("span", ["class", "translate"].into_iter().collect());
+    attrs.insert("ol", ["start", "reversed"].into_iter().collect());
+    attrs.insert("li", ["value"].into_iter().collect());
+    let mut classes = std::collections::HashMap::new();
+    let kept: HashSet<&str> = ["h-card", "u-url", "mention", "hashtag", "invisible", "ellipsis", "quote-inline"].into_iter().collect();
+    classes.insert("a", kept.clone());
+    classes.insert("span", kept);
+    ammonia::Builder::new()
+        .tags(tags)
+        .tag_attributes(attrs)
+        .allowed_classes(classes)
+        .generic_attributes(HashSet::new())
+        .url_schemes(["http", "https", "mailto"].into_iter().collect())
+        .link_rel(Some("nofollow noopener noreferrer"))
+        .clean(html)
+        .to_string()
+}
+
+/// Visibility from addressing, as Mastodon reads it.
+pub fn visibility(obj: &Value, author_followers: Option<&str>) -> Visibility {
+    let to = ids(obj.get("to"));
+    let cc = ids(obj.get("cc"));
+    let is_public = |s: &String| s == PUBLIC || s == "as:Public" || s == "Public";
+    if to.iter().any(is_public) {
+        Visibility::Public
+    } else if cc.iter().any(is_public) {
+        Visibility::Unlisted
+    } else if author_followers.map(|f| to.iter().chain(cc.iter()).any(|x| x == f)).unwrap_or(false) || to.iter().chain(cc.iter()).any(|x| x.ends_with("/followers")) {
+        Visibility::Followers
+    } else {
+        Visibility::Direct
+    }
+}
+
+/// A remote post object → a Post (id 0: the store assigns it). None for what we cannot show.
+pub fn parse_post(obj: &Value, author: &RemoteActor) -> Option<Post> {
+    let uri = str_of(obj, "id")?.to_string();
+    let kind = types(obj).first().map(|s| s.to_string()).unwrap_or_default();
+    let mut content = String::new();
+    // Lemmy/PeerTube/WriteFreely: a title (name) and a link are the heart of the post.
+    let url = one_or_many(obj.get("url"))
+        .into_iter()
+        .find(|u| u.is_string() || str_of(u, "mediaType").map(|m| m.starts_with("text/html")).unwrap_or(true))
+        .and_then(id_of)
+        .map(str::to_string);
+    let name = str_of(obj, "name").unwrap_or_default();
+    if kind != "Note" && !name.is_empty() {
+        content.push_str(&format!("<p><strong>{}</strong></p>", crate::text::escape(name)));
+    }
+    let body = str_of(obj, "content")
+        .or_else(|| obj.get("contentMap").and_then(|m| m.as_object()).and_then(|m| m.values().next()).and_then(Value::as_str))
+        .unwrap_or_default();
+    content.push_str(&sanitize_html(body));
+    if kind != "Note" {
+        if let Some(u) = &url {
+            content.push_str(&format!("<p><a href=\"{0}\" rel=\"nofollow noopener noreferrer\">{0}</a></p>", crate::text::escape(u)));
+        }
+    }
+    // Question options as text, so a poll reads even before it can be voted on.
+    for opt in one_or_many(obj.get("oneOf")).into_iter().chain(one_or_many(obj.get("anyOf"))) {
+        if let Some(n) = str_of(opt, "name") {
+            let votes = opt.get("replies").and_then(|r| r.get("totalItems")).and_then(Value::as_u64).unwrap_or(0);
+            content.push_str(&format!("<p>○ {} ({votes})</p>", crate::text::escape(n)));
+        }
+    }
+    let mut tags = Vec::new();
+    let mut mentions = Vec::new();
+    for t in one_or_many(obj.get("tag")) {
+        let name = str_of(t, "name").unwrap_or_default();
+        if has_type(t, "Hashtag") {
+            let n = name.trim_start_matches('#').to_lowercase();
+            if !n.is_empty() && n.len() <= 100 && !tags.contains(&n) {
+                tags.push(n);
+            }
+        } else if has_type(t, "Mention") {
+            if let Some(href) = str_of(t, "href") {
+                mentions.push(Mention { name: name.to_string(), href: href.to_string() });
+            }
+        }
+    }
+    let attachments = one_or_many(obj.get("attachment"))
+        .into_iter()
+        .chain(if kind == "Image" || kind == "Video" || kind == "Audio" { one_or_many(obj.get("url")) } else { vec![] })
+        .filter_map(|a| {
+            let url = match a {
+                Value::String(s) => s.clone(),
+                o => one_or_many(o.get("url")).into_iter().filter_map(id_of).next().or_else(|| str_of(o, "href"))?.to_string(),
+            };
+            let media_type = str_of(a, "mediaType").unwrap_or("application/octet-stream").to_string();
+            if media_type.starts_with("text/html") || has_type(a, "PropertyValue") {
+                return None;
+            }
+            Some(Attachment {
+                url,
+                // Pixelfed and Mastodon put alt text in `name`; some put it in `summary`.
+                alt: str_of(a, "name").or_else(|| str_of(a, "summary")).unwrap_or_default().chars().take(1500).collect(),
+                media_type,
+                width: a.get("width").and_then(Value::as_u64).map(|w| w as u32),
+                height: a.get("height").and_then(Value::as_u64).map(|h| h as u32),
+            })
+        })
+        .take(16)
+        .collect();
+    let published_ms = str_of(obj, "published").and_then(crate::time::parse_rfc3339).unwrap_or_else(crate::time::now_ms);
+    Some(Post {
+        id: 0,
+        url: url.unwrap_or_else(|| uri.clone()),
+        uri,
+        author: author.id.clone(),
+        local: false,
+        content,
+        source: String::new(),
+        summary: str_of(obj, "summary").map(|s| crate::render::views::strip_tags(s).trim().to_string()).unwrap_or_default().chars().take(500).collect(),
+        visibility: visibility(obj, author.followers.as_deref()),
+        in_reply_to: obj.get("inReplyTo").and_then(id_of).map(str::to_string),
+        published_ms,
+        edited_ms: str_of(obj, "updated").and_then(crate::time::parse_rfc3339).filter(|&u| u > published_ms),
+        tags,
+        mentions,
+        attachments,
+    })
+}
+
+// ---------- writing our JSON ----------
+
+pub fn actor_json(urls: &Urls, profile: &Profile, rsa_public_pem: &str, ed25519_multibase: &str, manually_approves: bool) -> Value {
+    let actor = urls.actor();
+    let mut v = json!({
+        "@context": context(),
+        "id": actor,
+        "type": "Person",
+        "preferredUsername": urls.username,
+        "name": if profile.display_name.is_empty() { urls.username.clone() } else { profile.display_name.clone() },
+        "summary": crate::text::format_plain(&profile.bio, urls),
+        "url": urls.profile(),
+        "inbox": format!("{actor}/inbox"),
+        "outbox": format!("{actor}/outbox"),
+        "followers": format!("{actor}/followers"),
+        "following": format!("{actor}/following"),
+        "featured": format!("{actor}/collections/featured"),
+        "featuredTags": format!("{actor}/collections/tags"),
+        "endpoints": { "sharedInbox": format!("{}/inbox", urls.base) },
+        "publicKey": { "id": urls.key_id(), "owner": actor, "publicKeyPem": rsa_public_pem },
+        "assertionMethod": [{
+            "id": format!("{actor}#ed25519-key"),
+            "type": "Multikey",
+            "controller": actor,
+            "publicKeyMultibase": ed25519_multibase,
+        }],
+        "manuallyApprovesFollowers": manually_approves,
+        "discoverable": true,
+        "indexable": true,
+        "published": crate::time::rfc3339(profile.created_ms),
+        "attachment": profile.fields.iter().map(|f| json!({
+            "type": "PropertyValue",
+            "name": f.name,
+            "value": crate::text::format(&f.value, urls, &|_, _| None).html.trim_start_matches("<p>").trim_end_matches("</p>"),
+        })).collect::<Vec<_>>(),
+        "alsoKnownAs": profile.also_known_as,
+        "webfinger": format!("acct:{}@{}", urls.username, urls.host),
+        "icon": {
+            "type": "Image",
+            "url": crate::render::views::avatar_url(profile, urls),
+            "mediaType": profile.avatar.as_deref().map(media_type_of).unwrap_or("image/svg+xml"),
+        },
+    });
+    if let Some(h) = &profile.header {
+        v["image"] = json!({ "type": "Image", "url": urls.media(h), "mediaType": media_type_of(h) });
+    }
+    if let Some(m) = &profile.moved_to {
+        v["movedTo"] = json!(m);
+    }
+    v
+}
+
+/// The instance actor: signs our fetches (servers in authorized-fetch mode want a signed GET).
+pub fn instance_actor_json(urls: &Urls, rsa_public_pem: &str) -> Value {
+    let id = format!("{}/actor", urls.base);
+    json!({
+        "@context": [AS_CONTEXT, "https://w3id.org/security/v1"],
+        "id": id,
+        "type": "Application",
+        "preferredUsername": urls.host.replace(':', "."),
+        "name": urls.host,
+        "inbox": format!("{id}/inbox"),
+        "outbox": format!("{id}/outbox"),
+        "url": format!("{}/about", urls.base),
+        "manuallyApprovesFollowers": true,
+        "publicKey": { "id": format!("{id}#main-key"), "owner": id, "publicKeyPem": rsa_public_pem },
+    })
+}
+
+fn media_type_of(file: &str) -> &'static str {
+    match file.rsplit('.').next() {
+        Some("png") => "image/png",
+        Some("jpg") => "image/jpeg",
+        Some("gif") => "image/gif",
+        Some("webp") => "image/webp",
+        _ => "application/octet-stream",
+    }
+}
+
+/// (to, cc) for one of the owner's posts.
+pub fn addressing(urls: &Urls, p: &Post) -> (Vec<String>, Vec<String>) {
+    let followers = format!("{}/followers", urls.actor());
+    let mentions: Vec<String> = p.mentions.iter().map(|m| m.href.clone()).collect();
+    match p.visibility {
+        Visibility::Public => (vec![PUBLIC.into()], [vec![followers], mentions].concat()),
+        Visibility::Unlisted => (vec![followers], [vec![PUBLIC.into()], mentions].concat()),
+        Visibility::Followers => (vec![followers], mentions),
+        Visibility::Direct => (mentions, vec![]),
+    }
+}
+
+pub struct Counts {
+    pub replies: u64,
+    pub likes: u64,
+    pub shares: u64,
+}
+
+pub fn note_json(urls: &Urls, p: &Post, counts: &Counts, with_context: bool) -> Value {
+    let (to, cc) = addressing(urls, p);
+    let mut tag: Vec<Value> = p.tags.iter().map(|t| json!({ "type": "Hashtag", "name": format!("#{t}"), "href": urls.tag(t) })).collect();
+    tag.extend(p.mentions.iter().map(|m| json!({ "type": "Mention", "name": m.name, "href": m.href })));
+    let mut v = json!({
+        "id": p.uri,
+        "type": "Note",
+        "attributedTo": p.author,
+        "content": p.content,
+        "source": { "content": p.source, "mediaType": "text/plain" },
+        "summary": if p.summary.is_empty() { Value::Null } else { json!(p.summary) },
+        "sensitive": !p.summary.is_empty(),
+        "published": crate::time::rfc3339(p.published_ms),
+        "url": p.url,
+        "to": to,
+        "cc": cc,
+        "inReplyTo": p.in_reply_to,
+        "tag": tag,
+        "attachment": p.attachments.iter().map(|a| {
+            let mut d = json!({ "type": "Document", "mediaType": a.media_type, "url": a.url, "name": if a.alt.is_empty() { Value::Null } else { json!(a.alt) } });
+            if let (Some(w), Some(h)) = (a.width, a.height) {
+                d["width"] = json!(w);
+                d["height"] = json!(h);
+            }
+            d
+        }).collect::<Vec<_>>(),
+        "replies": {
+            "id": format!("{}/replies", p.uri),
+            "type": "Collection",
+            "totalItems": counts.replies,
+            "first": format!("{}/replies?page=1", p.uri),
+        },
+        "likes": { "id": format!("{}/likes", p.uri), "type": "Collection", "totalItems": counts.likes },
+        "shares": { "id": format!("{}/shares", p.uri), "type": "Collection", "totalItems": counts.shares },
+    });
+    if let Some(e) = p.edited_ms {
+        v["updated"] = json!(crate::time::rfc3339(e));
+    }
+    if with_context {
+        with_ctx(v)
+    } else {
+        v
+    }
+}
+
+pub fn with_ctx(mut v: Value) -> Value {
+    if let Value::Object(o) = &mut v {
+        let mut m = Map::new();
+        m.insert("@context".into(), context());
+        m.extend(std::mem::take(o));
+        *o = m;
+    }
+    v
+}
+
+pub fn create_json(urls: &Urls, p: &Post, kind: &str, activity_id: &str) -> Value {
+    let note = note_json(urls, p, &Counts { replies: 0, likes: 0, shares: 0 }, false);
+    with_ctx(json!({
+        "id": activity_id,
+        "type": kind,
+        "actor": urls.actor(),
+        "published": crate::time::rfc3339(p.edited_ms.unwrap_or(p.published_ms)),
+        "to": note["to"],
+        "cc": note["cc"],
+        "object": note,
+    }))
+}
+
+pub fn delete_json(urls: &Urls, p: &Post, activity_id: &str) -> Value {
+    let (to, cc) = addressing(urls, p);
+    with_ctx(json!({
+        "id": activity_id,
+        "type": "Delete",
+        "actor": urls.actor(),
+        "to": to,
+        "cc": cc,
+        "object": { "id": p.uri, "type": "Tombstone", "formerType": "Note" },
+    }))
+}
+
+/// Follow, Like, Announce, Block…: `{type, actor: us, object}` plus addressing.
+pub fn simple_json(urls: &Urls, kind: &str, activity_id: &str, object: Value, to: Vec<String>, cc: Vec<String>) -> Value {
+    with_ctx(json!({
+        "id": activity_id,
+        "type": kind,
+        "actor": urls.actor(),
+        "object": object,
+        "to": to,
+        "cc": cc,
+        "published": crate::time::rfc3339(crate::time::now_ms()),
+    }))
+}
+
+/// Ordered collection head: totalItems and a link to the first page.
+pub fn collection_json(id: &str, total: u64, first: Option<String>) -> Value {
+    let mut v = json!({ "@context": AS_CONTEXT, "id": id, "type": "OrderedCollection", "totalItems": total });
+    if let Some(f) = first {
+        v["first"] = json!(f);
+    }
+    v
+}
+
+pub fn collection_page_json(id: &str, part_of: &str, items: Vec<Value>, next: Option<String>) -> Value {
+    let mut v = json!({ "@context": context(), "id": id, "type": "OrderedCollectionPage", "partOf": part_of, "orderedItems": items });
+    if let Some(n) = next {
+        v["next"] = json!(n);
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn sanitizer_removes_active_content() {
+        let dirty = r#"<p onclick="x()">hi<script>alert(1)</script><a href="javascript:alert(1)">j</a><img src=x onerror=alert(1)><style>*{}</style><a href="https://ok.example" class="mention evil">ok</a></p>"#;
+        let clean = sanitize_html(dirty);
+        assert!(!clean.contains("script") && !clean.contains("onclick") && !clean.contains("javascript") && !clean.contains("<img") && !clean.contains("style"), "{clean}");
+        assert!(clean.contains(r#"href="https://ok.example""#) && clean.contains(r#"class="mention""#), "{clean}");
+    }
+    #[test]
+    fn lenient_actor() {
+        let a = json!({"id":"https://t.example/ap/users/1","type":["Person"],"inbox":"https://t.example/ap/users/1/inbox","preferredUsername":"x",
+            "publicKey":[{"id":"https://t.example/ap/users/1#k","owner":"https://t.example/ap/users/1","publicKeyPem":"PEM"}],
+            "icon":[{"type":"Image","url":"https://t.example/i.png"}],"url":{"type":"Link","href":"https://t.example/@x"}});
+        let r = parse_actor(&a, 1).unwrap();
+        assert_eq!(r.key_id, "https://t.example/ap/users/1#k");
+        assert_eq!(r.icon.as_deref(), Some("https://t.example/i.png"));
+        assert_eq!(r.url.as_deref(), Some("https://t.example/@x"));
+        assert_eq!(r.handle(), "@x@t.example");
+    }
+    #[test]
+    fn lemmy_page_and_pixelfed_alt() {
+        let actor = RemoteActor { id: "https://l.example/u/a".into(), ..Default::default() };
+        let page = json!({"id":"https://l.example/post/1","type":"Page","name":"Title <b>","content":"<p>body</p>","url":"https://link.example/x","to":[PUBLIC],
+            "attachment":[{"type":"Link","href":"https://link.example/x"}]});
+        let p = parse_post(&page, &actor).unwrap();
+        assert!(p.content.starts_with("<p><strong>Title &lt;b&gt;</strong></p><p>body</p>"), "{}", p.content);
+        let pf = json!({"id":"https://p.example/p/1","type":"Note","content":"pic","to":[PUBLIC],"attachment":[{"type":"Image","mediaType":"image/jpeg","url":"https://p.example/i.jpg","name":"a cat"}]});
+        let p = parse_post(&pf, &actor).unwrap();
+        assert_eq!(p.attachments[0].alt, "a cat");
+    }
+}

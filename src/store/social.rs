@@ -1,0 +1,194 @@
+//! What others do to posts and to the owner: interactions (likes, boosts, reactions), seen
+//! activity ids, the home timeline and notifications.
+
+use super::{from_json, tables::*, to_json, Read, Write};
+use crate::error::Result;
+use crate::model::{HomeEntry, Interaction, Notification, Post};
+use redb::{ReadableTable, ReadableTableMetadata};
+
+/// How many seen activity ids to keep: older duplicates are rare and still idempotent.
+const SEEN_KEEP_MS: u64 = 7 * 24 * 3600 * 1000;
+
+impl Read {
+    /// Actors who did `kind` ("like", "boost", "react:…") to a post, oldest first, at most `limit`.
+    pub fn interactions(&self, post_uri: &str, kind: &str, limit: usize) -> Result<Vec<(String, Interaction)>> {
+        let t = self.tx.open_table(POSTURI_KIND_ACTOR)?;
+        let mut out = Vec::new();
+        for e in t.range((post_uri, kind, "")..(post_uri, kind, "\u{10FFFF}"))?.take(limit) {
+            let (k, v) = e?;
+            out.push((k.value().2.to_string(), from_json(v.value(), "interaction")?));
+        }
+        Ok(out)
+    }
+
+    /// Counts per kind for a post (bounded scan of its own range).
+    pub fn interaction_count(&self, post_uri: &str, kind: &str) -> Result<u64> {
+        let t = self.tx.open_table(POSTURI_KIND_ACTOR)?;
+        let mut n = 0;
+        for e in t.range((post_uri, kind, "")..(post_uri, kind, "\u{10FFFF}"))? {
+            e?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// All reaction kinds on a post: ("react:🎉", actor) entries.
+    pub fn reactions(&self, post_uri: &str, limit: usize) -> Result<Vec<(String, String)>> {
+        let t = self.tx.open_table(POSTURI_KIND_ACTOR)?;
+        let mut out = Vec::new();
+        for e in t.range((post_uri, "react:", "")..(post_uri, "react;", ""))?.take(limit) {
+            let (k, _) = e?;
+            let k = k.value();
+            out.push((k.1.trim_start_matches("react:").to_string(), k.2.to_string()));
+        }
+        Ok(out)
+    }
+
+    pub fn seen(&self, activity_id: &str) -> Result<bool> {
+        Ok(self.tx.open_table(SEENURI_MS)?.get(activity_id)?.is_some())
+    }
+
+    /// Home timeline entries, newest first.
+    pub fn home(&self, before: Option<u64>, limit: usize) -> Result<(Vec<(u64, HomeEntry, Post)>, Option<u64>)> {
+        let t = self.tx.open_table(HOMEID_ENTRY)?;
+        let posts = self.tx.open_table(POSTID_POST)?;
+        let mut out = Vec::new();
+        let mut next = None;
+        for e in t.range(..before.unwrap_or(u64::MAX))?.rev() {
+            let (k, v) = e?;
+            if out.len() == limit {
+                next = Some(out.last().map(|(id, _, _): &(u64, HomeEntry, Post)| *id).unwrap_or(0));
+                break;
+            }
+            let entry: HomeEntry = from_json(v.value(), "home entry")?;
+            if let Some(p) = posts.get(entry.post_id)? {
+                let p: Post = from_json(p.value(), "post")?;
+                out.push((k.value(), entry, p));
+            }
+        }
+        Ok((out, next))
+    }
+
+    pub fn notifications(&self, before: Option<u64>, limit: usize) -> Result<(Vec<(u64, Notification)>, Option<u64>)> {
+        let t = self.tx.open_table(NOTIFID_NOTIF)?;
+        let mut out = Vec::new();
+        let mut next = None;
+        for e in t.range(..before.unwrap_or(u64::MAX))?.rev() {
+            let (k, v) = e?;
+            if out.len() == limit {
+                next = out.last().map(|(id, _)| *id);
+                break;
+            }
+            out.push((k.value(), from_json(v.value(), "notification")?));
+        }
+        Ok((out, next))
+    }
+
+    pub fn notification_count(&self) -> Result<u64> {
+        Ok(self.tx.open_table(NOTIFID_NOTIF)?.len()?)
+    }
+
+    /// Posts by one author, newest first.
+    pub fn posts_by(&self, author: &str, before: Option<u64>, limit: usize) -> Result<Vec<Post>> {
+        let idx = self.tx.open_table(AUTHOR_POSTID)?;
+        let posts = self.tx.open_table(POSTID_POST)?;
+        let mut out = Vec::new();
+        for e in idx.range((author, 0u64)..(author, before.unwrap_or(u64::MAX)))?.rev().take(limit) {
+            let id = e?.0.value().1;
+            if let Some(v) = posts.get(id)? {
+                out.push(from_json(v.value(), "post")?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Write {
+    /// Records an interaction; false if it was already there (duplicate delivery).
+    pub fn put_interaction(&mut self, post_uri: &str, kind: &str, actor: &str, i: &Interaction) -> Result<bool> {
+        let mut t = self.tx.open_table(POSTURI_KIND_ACTOR)?;
+        let existed = t.insert((post_uri, kind, actor), to_json(i)?.as_slice())?.is_some();
+        drop(t);
+        let key = serde_json::to_vec(&(post_uri, kind, actor))?;
+        self.tx.open_table(INTERACTIONURI_KEY)?.insert(i.activity_id.as_str(), key.as_slice())?;
+        Ok(!existed)
+    }
+
+    /// Removes an interaction by its activity id (Undo); returns (post uri, kind, actor).
+    pub fn remove_interaction_by_activity(&mut self, activity_id: &str) -> Result<Option<(String, String, String)>> {
+        let key = {
+            let mut t = self.tx.open_table(INTERACTIONURI_KEY)?;
+            let v = t.remove(activity_id)?;
+            v.map(|v| v.value().to_vec())
+        };
+        let Some(key) = key else { return Ok(None) };
+        let (p, k, a): (String, String, String) = from_json(&key, "interaction key")?;
+        self.tx.open_table(POSTURI_KIND_ACTOR)?.remove((p.as_str(), k.as_str(), a.as_str()))?;
+        Ok(Some((p, k, a)))
+    }
+
+    /// Removes an interaction by its natural key (Undo that names the object, not the activity id).
+    pub fn remove_interaction(&mut self, post_uri: &str, kind: &str, actor: &str) -> Result<Option<Interaction>> {
+        let old: Option<Interaction> = {
+            let mut t = self.tx.open_table(POSTURI_KIND_ACTOR)?;
+            let v = t.remove((post_uri, kind, actor))?;
+            v.map(|v| from_json(v.value(), "interaction")).transpose()?
+        };
+        if let Some(i) = &old {
+            self.tx.open_table(INTERACTIONURI_KEY)?.remove(i.activity_id.as_str())?;
+        }
+        Ok(old)
+    }
+
+    pub fn interaction(&self, post_uri: &str, kind: &str, actor: &str) -> Result<Option<Interaction>> {
+        let t = self.tx.open_table(POSTURI_KIND_ACTOR)?;
+        let v = t.get((post_uri, kind, actor))?;
+        v.map(|v| from_json(v.value(), "interaction")).transpose()
+    }
+
+    /// Marks an activity id as applied; false if it already was. Old marks are swept a few at a
+    /// time so the table stays bounded without a full scan.
+    pub fn mark_seen(&mut self, activity_id: &str, now_ms: u64) -> Result<bool> {
+        let mut t = self.tx.open_table(SEENURI_MS)?;
+        let fresh = t.insert(activity_id, now_ms)?.is_none();
+        Ok(fresh)
+    }
+
+    pub fn sweep_seen(&mut self, now_ms: u64, limit: usize) -> Result<()> {
+        let mut t = self.tx.open_table(SEENURI_MS)?;
+        let mut n = 0;
+        t.retain(|_, ms| {
+            if n < limit && ms + SEEN_KEEP_MS < now_ms {
+                n += 1;
+                false
+            } else {
+                true
+            }
+        })?;
+        Ok(())
+    }
+
+    pub fn add_home(&mut self, entry: &HomeEntry, at_ms: u64) -> Result<u64> {
+        let id = crate::ids::next_id_at(at_ms);
+        self.tx.open_table(HOMEID_ENTRY)?.insert(id, to_json(entry)?.as_slice())?;
+        self.notify_live = true;
+        Ok(id)
+    }
+
+    pub fn add_notification(&mut self, n: &Notification) -> Result<u64> {
+        let id = crate::ids::next_id();
+        self.tx.open_table(NOTIFID_NOTIF)?.insert(id, to_json(n)?.as_slice())?;
+        self.notify_live = true;
+        Ok(id)
+    }
+
+    /// Ids of posts by an author (for Delete of an actor), at most `limit`.
+    pub fn post_ids_by(&self, author: &str, limit: usize) -> Result<Vec<u64>> {
+        let idx = self.tx.open_table(AUTHOR_POSTID)?;
+        let mut out = Vec::new();
+        for e in idx.range((author, 0u64)..=(author, u64::MAX))?.take(limit) {
+            out.push(e?.0.value().1);
+        }
+        Ok(out)
+    }
+}
