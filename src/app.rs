@@ -22,6 +22,10 @@ pub struct Inner {
     /// Server secret for CSRF tokens (stored in the database, created on first start).
     pub secret: Vec<u8>,
     pub login_limiter: crate::handlers::auth::LoginLimiter,
+    /// Outgoing HTTP (federation only), SSRF-guarded.
+    pub http: crate::federation::client::HttpClient,
+    /// The actor's keys, parsed once for ring.
+    pub actor_keys: Arc<crate::federation::keys::ActorKeys>,
 }
 
 /// The actor's private keys as PKCS#8 DER, checked to parse at startup.
@@ -51,7 +55,12 @@ impl App {
         let store = Store::open(data, config.cache_mib)?;
         let secret = store.write(|w| w.ensure_secret())?;
         let urls = Urls::new(&config.public_url(), &config.username);
+        let actor_keys = crate::federation::keys::ActorKeys::from_pkcs8(&keys.rsa_pkcs8, &keys.ed25519_pkcs8)
+            .map_err(|e| Error::Config(format!("key `keys`: {e}")))?;
+        let override_addr = config.connect_override.as_deref().and_then(|a| a.parse().ok());
         Ok(App(Arc::new(Inner {
+            http: crate::federation::client::HttpClient::new(config.allow_private_addresses, override_addr),
+            actor_keys: Arc::new(actor_keys),
             data: data.to_path_buf(),
             render: Renderer::new(urls.clone())?,
             urls,
@@ -65,6 +74,22 @@ impl App {
 
     pub fn media_dir(&self) -> PathBuf {
         self.data.join("media")
+    }
+
+    /// Signs deliveries as the owner.
+    pub fn owner_signer(&self) -> crate::federation::signer::Signer {
+        crate::federation::signer::Signer { key_id: self.urls.key_id(), keys: self.actor_keys.clone() }
+    }
+
+    /// Signs fetches as the instance actor (`/actor`).
+    pub fn instance_signer(&self) -> crate::federation::signer::Signer {
+        crate::federation::signer::Signer { key_id: format!("{}/actor#main-key", self.urls.base), keys: self.actor_keys.clone() }
+    }
+
+    /// Adds an FEP-8b32 integrity proof (Ed25519, eddsa-jcs-2022) to an outgoing activity.
+    pub fn sign_object(&self, activity: &mut serde_json::Value) {
+        let vm = format!("{}#ed25519-key", self.urls.actor());
+        crate::federation::sign::add_proof(activity, &self.actor_keys, &vm, &crate::time::rfc3339(crate::time::now_ms()));
     }
 }
 

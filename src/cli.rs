@@ -14,6 +14,13 @@ USAGE:
   pipit init --data DIR --url URL --username NAME [--listen ADDR] [--allow-private-addresses]
                                     create a data folder non-interactively
   pipit password [--data DIR]       set the owner's password (read from standard input)
+  pipit post TEXT [--visibility public|unlisted|followers|direct] [--cw TEXT] [--reply-to URL]
+  pipit follow|unfollow @user@host|URL
+  pipit approve|reject @user@host|URL   answer a follow request (reject also removes a follower)
+  pipit like|boost URL              like or boost a post
+  pipit delete URL                  delete one of your posts
+  pipit queue                       pending, failing and dead deliveries
+                                    (these talk to a running `pipit serve`, or work offline)
   pipit --version | --help
 
 DIR defaults to ./pipit-data. Configuration: DIR/pipit.toml (see README.md).

@@ -42,6 +42,23 @@ pub struct Config {
     /// Log level: error, warn, info, debug, trace.
     #[serde(default = "default_log")]
     pub log: String,
+    /// Deliveries in flight at once, and to one host at once.
+    #[serde(default = "default_delivery_concurrency")]
+    pub delivery_concurrency: u32,
+    #[serde(default = "default_delivery_per_host")]
+    pub delivery_per_host: u32,
+    /// Attempts before a delivery becomes a dead letter (Mastodon: 16, about 2–3 days).
+    #[serde(default = "default_delivery_max_attempts")]
+    pub delivery_max_attempts: u32,
+    /// Unit of the retry schedule (attempt⁴ + 15 units): 1000 = seconds, as Mastodon.
+    #[serde(default = "default_delivery_backoff_unit_ms")]
+    pub delivery_backoff_unit_ms: u64,
+    /// Answer unsigned GETs of ActivityPub JSON with 401 (Mastodon's "secure mode").
+    #[serde(default)]
+    pub authorized_fetch: bool,
+    /// Benchmarks only: send every outgoing connection to this address (a local sink).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_override: Option<String>,
     #[serde(default)]
     pub keys: KeyFiles,
     /// Serve HTTPS directly; leave out when behind a reverse proxy.
@@ -89,6 +106,18 @@ fn default_session_secs() -> u64 {
 fn default_request_timeout_secs() -> u64 {
     30
 }
+fn default_delivery_concurrency() -> u32 {
+    16
+}
+fn default_delivery_per_host() -> u32 {
+    2
+}
+fn default_delivery_max_attempts() -> u32 {
+    16
+}
+fn default_delivery_backoff_unit_ms() -> u64 {
+    1000
+}
 fn default_log() -> String {
     "info".into()
 }
@@ -117,6 +146,12 @@ impl Config {
             session_secs: default_session_secs(),
             request_timeout_secs: default_request_timeout_secs(),
             log: default_log(),
+            delivery_concurrency: default_delivery_concurrency(),
+            delivery_per_host: default_delivery_per_host(),
+            delivery_max_attempts: default_delivery_max_attempts(),
+            delivery_backoff_unit_ms: default_delivery_backoff_unit_ms(),
+            authorized_fetch: false,
+            connect_override: None,
             keys: KeyFiles::default(),
             tls: None,
         }
@@ -155,6 +190,12 @@ impl Config {
         }
         if self.max_body_kib < 64 {
             return Err("key `max_body_kib`: must be at least 64".into());
+        }
+        if let Some(a) = &self.connect_override {
+            a.parse::<SocketAddr>().map_err(|_| format!("key `connect_override`: `{a}` is not an address"))?;
+        }
+        if self.delivery_max_attempts == 0 {
+            return Err("key `delivery_max_attempts`: must be at least 1".into());
         }
         if self.session_secs == 0 {
             return Err("key `session_secs`: must be at least 1".into());

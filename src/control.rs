@@ -2,11 +2,13 @@
 //! is locked by it). One JSON request line in, one JSON reply line out. Only the user that can
 //! open the data folder can connect (the socket file is 0600).
 
+use crate::actions;
 use crate::app::App;
 use crate::error::{Error, Result};
+use crate::model::Visibility;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
 pub const SOCKET: &str = "pipit.sock";
@@ -15,6 +17,15 @@ pub const SOCKET: &str = "pipit.sock";
 #[serde(tag = "cmd", rename_all = "snake_case")]
 pub enum Command {
     Password { password: String },
+    Post { text: String, visibility: String, cw: String, reply_to: Option<String> },
+    Follow { account: String },
+    Unfollow { account: String },
+    Approve { account: String },
+    Reject { account: String },
+    Like { url: String },
+    Boost { url: String },
+    Delete { url: String },
+    Queue,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -37,6 +48,55 @@ pub async fn execute(app: &App, cmd: Command) -> Result<String> {
                 .map_err(|e| Error::Internal(e.to_string()))??;
             Ok("password set; existing sessions were logged out".into())
         }
+        Command::Post { text, visibility, cw, reply_to } => {
+            let visibility = Visibility::parse(&visibility).ok_or_else(|| Error::BadRequest(format!("unknown visibility `{visibility}` (public, unlisted, followers, direct)")))?;
+            let p = actions::publish(app, actions::Compose { text, cw, visibility, in_reply_to: reply_to, image: None }).await?;
+            Ok(p.url)
+        }
+        Command::Follow { account } => {
+            let a = actions::follow(app, &account).await?;
+            Ok(format!("follow request sent to {} ({})", a.handle(), a.id))
+        }
+        Command::Unfollow { account } => Ok(format!("unfollowed {}", actions::unfollow(app, &account).await?)),
+        Command::Approve { account } => {
+            let id = actions::known_account(app, &account).await?;
+            crate::domain::follows::approve(app, &id)?;
+            Ok(format!("{id} now follows you"))
+        }
+        Command::Reject { account } => {
+            let id = actions::known_account(app, &account).await?;
+            crate::domain::follows::reject(app, &id)?;
+            Ok(format!("{id} does not follow you"))
+        }
+        Command::Like { url } => Ok(format!("liked {}", actions::like(app, &url).await?.uri)),
+        Command::Boost { url } => Ok(format!("boosted {}", actions::boost(app, &url).await?.uri)),
+        Command::Delete { url } => Ok(format!("deleted {}", actions::delete(app, &url)?.uri)),
+        Command::Queue => queue_report(app),
+    }
+}
+
+/// `pipit queue`: pending (with failing ones marked) and dead deliveries.
+fn queue_report(app: &App) -> Result<String> {
+    app.store.read(|r| {
+        let stats = r.queue_stats()?;
+        let mut out = format!("pending: {}  dead: {}\n", stats.pending, stats.dead);
+        let now = crate::time::now_ms();
+        for j in r.pending_jobs(50)? {
+            let state = if j.attempts > 0 { "failing" } else { "pending" };
+            let due = if j.due_ms > now { format!("in {}s", (j.due_ms - now) / 1000) } else { "now".into() };
+            out.push_str(&format!("{state:8} {:>3} tries  due {due:>8}  {}  {}\n", j.attempts, describe(&j.what), j.last_error.as_deref().unwrap_or("")));
+        }
+        for j in r.dead_jobs(50)? {
+            out.push_str(&format!("dead     {:>3} tries  {}  {}\n", j.attempts, describe(&j.what), j.last_error.as_deref().unwrap_or("")));
+        }
+        Ok(out.trim_end().to_string())
+    })
+}
+
+fn describe(k: &crate::model::JobKind) -> String {
+    match k {
+        crate::model::JobKind::Fanout { activity, .. } => format!("fan-out of activity {activity}"),
+        crate::model::JobKind::Deliver { activity, inbox } => format!("activity {activity} → {inbox}"),
     }
 }
 
@@ -56,7 +116,7 @@ pub async fn listen(app: App) -> Result<()> {
             let (read, mut write) = stream.into_split();
             let mut line = String::new();
             // One line, bounded: the socket is local but still input.
-            let mut reader = BufReader::new(read).take(1024 * 1024);
+            let mut reader = BufReader::new(read.take(1024 * 1024));
             let reply = match reader.read_line(&mut line).await {
                 Ok(_) => match serde_json::from_str::<Command>(&line) {
                     Ok(cmd) => match execute(&app, cmd).await {
@@ -74,8 +134,6 @@ pub async fn listen(app: App) -> Result<()> {
     }
 }
 
-use tokio::io::AsyncReadExt;
-
 /// Sends a command to a running server; Ok(None) if none is listening.
 pub async fn send(data: &Path, cmd: &Command) -> Result<Option<Reply>> {
     let stream = match UnixStream::connect(socket_path(data)).await {
@@ -91,7 +149,8 @@ pub async fn send(data: &Path, cmd: &Command) -> Result<Option<Reply>> {
     Ok(Some(serde_json::from_str(&reply)?))
 }
 
-/// Runs a command through the running server if there is one, otherwise directly on the store.
+/// Runs a command through the running server if there is one, otherwise directly on the store
+/// (deliveries then wait in the queue until `pipit serve` runs).
 pub async fn run(data: &Path, cmd: Command) -> Result<String> {
     if let Some(reply) = send(data, &cmd).await? {
         return if reply.ok { Ok(reply.message) } else { Err(Error::BadRequest(reply.message)) };

@@ -11,6 +11,7 @@
 //! - `control`  the command-line ↔ running-server socket
 //! - `model`, `ids`, `urls`, `text`, `time`, `secret`: shared vocabulary and helpers
 
+pub mod actions;
 pub mod app;
 pub mod cli;
 pub mod config;

@@ -44,12 +44,49 @@ fn main() -> ExitCode {
             Ok(()) => runtime.block_on(password(&args)),
             Err(e) => return usage(&e),
         },
+        "post" | "follow" | "unfollow" | "approve" | "reject" | "like" | "boost" | "delete" | "queue" => {
+            let allowed: &[&str] = if args.verb == "post" { &["data", "visibility", "cw", "reply-to"] } else { &["data"] };
+            match args.only(allowed).and_then(|_| command(&args)) {
+                Ok(cmd) => runtime.block_on(async {
+                    let msg = control::run(&args.data(), cmd).await?;
+                    println!("{msg}");
+                    Ok(())
+                }),
+                Err(e) => return usage(&e),
+            }
+        }
         other => return usage(&format!("unknown command `{other}`")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e),
     }
+}
+
+/// Builds the control command for a verb from its arguments.
+fn command(args: &Args) -> std::result::Result<Command, String> {
+    let one = |what: &str| -> std::result::Result<String, String> {
+        match args.positional.as_slice() {
+            [x] => Ok(x.clone()),
+            _ => Err(format!("`pipit {}` takes one {what}", args.verb)),
+        }
+    };
+    Ok(match args.verb.as_str() {
+        "post" => Command::Post {
+            text: args.positional.join(" "),
+            visibility: args.get("visibility").unwrap_or("public").to_string(),
+            cw: args.get("cw").unwrap_or_default().to_string(),
+            reply_to: args.get("reply-to").map(str::to_string),
+        },
+        "follow" => Command::Follow { account: one("@user@host or URL")? },
+        "unfollow" => Command::Unfollow { account: one("@user@host or URL")? },
+        "approve" => Command::Approve { account: one("@user@host or URL")? },
+        "reject" => Command::Reject { account: one("@user@host or URL")? },
+        "like" => Command::Like { url: one("post URL")? },
+        "boost" => Command::Boost { url: one("post URL")? },
+        "delete" => Command::Delete { url: one("post URL")? },
+        _ => Command::Queue,
+    })
 }
 
 fn usage(msg: &str) -> ExitCode {

@@ -1,7 +1,10 @@
 //! The rules of a one-person server. No hyper, no minijinja, no redb here: handlers call these,
 //! these call the store (and, for federation, enqueue deliveries in the same transaction).
 
+pub mod follows;
+pub mod inbox;
 pub mod media;
+pub mod outbox;
 pub mod owner;
 pub mod posts;
 pub mod timeline;

@@ -5,6 +5,8 @@ use crate::app::App;
 use crate::error::{Error, Result};
 use crate::model::{Attachment, Post, Visibility};
 use crate::time::now_ms;
+use crate::domain::outbox;
+use crate::federation::vocab;
 
 pub const MAX_CHARS: usize = 5000;
 pub const MAX_CW: usize = 500;
@@ -17,6 +19,8 @@ pub struct NewPost {
     pub in_reply_to: Option<String>,
     /// (bytes, alt text)
     pub image: Option<(Vec<u8>, String)>,
+    /// `user@host` → actor id, resolved by WebFinger before publishing (federation::fetch).
+    pub resolved: Vec<(String, String)>,
 }
 
 fn check_text(text: &str, cw: &str, has_media: bool) -> Result<()> {
@@ -33,7 +37,11 @@ fn check_text(text: &str, cw: &str, has_media: bool) -> Result<()> {
 }
 
 /// Where a `@user@host` mention points until federation resolves it through WebFinger.
-fn mention_href(app: &App, user: &str, host: &str) -> Option<String> {
+fn mention_href(app: &App, resolved: &[(String, String)], user: &str, host: &str) -> Option<String> {
+    let key = format!("{}@{host}", user.to_lowercase());
+    if let Some((_, actor)) = resolved.iter().find(|(k, _)| k.to_lowercase() == key) {
+        return Some(actor.clone());
+    }
     if host == app.urls.host {
         return (user == app.urls.username).then(|| app.urls.actor());
     }
@@ -42,8 +50,17 @@ fn mention_href(app: &App, user: &str, host: &str) -> Option<String> {
     Some(format!("{scheme}://{host}/@{user}"))
 }
 
-fn format(app: &App, text: &str) -> crate::text::Formatted {
-    crate::text::format(text, &app.urls, &|u, h| mention_href(app, u, h))
+fn format(app: &App, text: &str, resolved: &[(String, String)]) -> crate::text::Formatted {
+    crate::text::format(text, &app.urls, &|u, h| mention_href(app, resolved, u, h))
+}
+
+/// The `user@host` mentions in a text, for resolving before publishing.
+pub fn mentioned_accounts(app: &App, text: &str) -> Vec<(String, String)> {
+    let f = crate::text::format(text, &app.urls, &|u, h| Some(format!("{u}@{h}")));
+    f.mentions.into_iter().filter(|m| !m.href.ends_with(&format!("@{}", app.urls.host))).map(|m| {
+        let (u, h) = m.href.split_once('@').unwrap_or(("", ""));
+        (u.to_string(), h.to_string())
+    }).collect()
 }
 
 /// Normalises a reply target: our own page URL becomes our post's AP id.
@@ -77,7 +94,7 @@ pub fn publish(app: &App, new: NewPost) -> Result<Post> {
             height: saved.height,
         });
     }
-    let f = format(app, &new.text);
+    let f = format(app, &new.text, &new.resolved);
     let id = crate::ids::next_id();
     let post = Post {
         id,
@@ -96,7 +113,13 @@ pub fn publish(app: &App, new: NewPost) -> Result<Post> {
         mentions: f.mentions,
         attachments,
     };
-    let stored = app.store.write(|w| w.put_post(&post));
+    let stored = app.store.write(|w| {
+        w.put_post(&post)?;
+        let audience = outbox::post_audience(w, app, &post)?;
+        let create = vocab::create_json(&app.urls, &post, "Create", &format!("{}/activity", post.uri));
+        outbox::send(w, app, create, audience)?;
+        Ok(())
+    });
     if let Err(e) = stored {
         remove_media_files(app, &post);
         return Err(e);
@@ -108,7 +131,9 @@ pub fn edit(app: &App, id: u64, text: String, cw: String) -> Result<Post> {
     app.store.write(|w| {
         let mut post = w.post(id)?.filter(|p| p.local).ok_or(Error::NotFound)?;
         check_text(&text, &cw, !post.attachments.is_empty())?;
-        let f = format(app, &text);
+        // Mentions keep what they resolved to when first posted.
+        let resolved: Vec<(String, String)> = post.mentions.iter().map(|m| (m.name.trim_start_matches('@').to_string(), m.href.clone())).collect();
+        let f = format(app, &text, &resolved);
         post.content = f.html;
         post.source = text;
         post.summary = cw.trim().to_string();
@@ -116,6 +141,9 @@ pub fn edit(app: &App, id: u64, text: String, cw: String) -> Result<Post> {
         post.mentions = f.mentions;
         post.edited_ms = Some(now_ms());
         w.put_post(&post)?;
+        let audience = outbox::post_audience(w, app, &post)?;
+        let update = vocab::create_json(&app.urls, &post, "Update", &outbox::new_activity_id(app));
+        outbox::send(w, app, update, audience)?;
         Ok(post)
     })
 }
@@ -123,7 +151,10 @@ pub fn edit(app: &App, id: u64, text: String, cw: String) -> Result<Post> {
 pub fn delete(app: &App, id: u64) -> Result<Post> {
     let post = app.store.write(|w| {
         let p = w.post(id)?.filter(|p| p.local).ok_or(Error::NotFound)?;
+        let audience = outbox::post_audience(w, app, &p)?;
         w.delete_post(id, now_ms())?;
+        let delete = vocab::delete_json(&app.urls, &p, &outbox::new_activity_id(app));
+        outbox::send(w, app, delete, audience)?;
         Ok(p)
     })?;
     remove_media_files(app, &post);

@@ -195,7 +195,7 @@ impl HttpClient {
     }
 
     /// One request, no redirects. `prepare` may add headers (signatures) to the built request.
-    pub async fn send(&self, method: Method, url: &str, headers: &[(&str, String)], body: Option<Bytes>, prepare: &dyn Fn(&mut Request<Full<Bytes>>)) -> Result<Fetched> {
+    pub async fn send(&self, method: Method, url: &str, headers: &[(&str, String)], body: Option<Bytes>, prepare: &(dyn Fn(&mut Request<Full<Bytes>>) + Send + Sync)) -> Result<Fetched> {
         let uri: Uri = url.parse().map_err(|_| Error::BadRequest(format!("not a URL: {url}")))?;
         let mut req = Request::builder().method(method).uri(uri).header("user-agent", USER_AGENT);
         for (k, v) in headers {
@@ -218,7 +218,7 @@ impl HttpClient {
 
     /// GET following up to MAX_REDIRECTS redirects; `prepare` is applied to each hop (each is
     /// signed for its own URL).
-    pub async fn get(&self, url: &str, headers: &[(&str, String)], prepare: &dyn Fn(&mut Request<Full<Bytes>>)) -> Result<Fetched> {
+    pub async fn get(&self, url: &str, headers: &[(&str, String)], prepare: &(dyn Fn(&mut Request<Full<Bytes>>) + Send + Sync)) -> Result<Fetched> {
         let mut url = url.to_string();
         for _ in 0..=MAX_REDIRECTS {
             let r = self.send(Method::GET, &url, headers, None, prepare).await?;

@@ -1,2 +1,12 @@
+//! ActivityPub: signatures, fetching, the inbox, delivery. Produces and consumes AS2 JSON; never
+//! renders HTML.
+
 pub mod client;
+pub mod deliver;
+pub mod fetch;
+pub mod inbox;
+pub mod jcs;
+pub mod keys;
+pub mod sign;
+pub mod signer;
 pub mod vocab;

@@ -150,26 +150,31 @@ pub fn parse_actor(v: &Value, now_ms: u64) -> Option<RemoteActor> {
 /// Remote HTML → Mastodon's allowed subset. Scripts, styles, event handlers, `javascript:`
 /// URLs and everything else outside the list are removed.
 pub fn sanitize_html(html: &str) -> String {
-    use std::collections::HashSet;
+    static CLEANER: std::sync::OnceLock<ammonia::Builder<'static>> = std::sync::OnceLock::new();
+    CLEANER.get_or_init(cleaner).clean(html).to_string()
+}
+
+fn cleaner() -> ammonia::Builder<'static> {
+    use std::collections::{HashMap, HashSet};
     let tags: HashSet<&str> = ["p", "br", "a", "span", "del", "s", "pre", "code", "em", "strong", "b", "i", "u", "ul", "ol", "li", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "sup", "sub"].into_iter().collect();
-    let mut attrs = std::collections::HashMap::new();
-    attrs.insert("a", ["href", "class", "translate"].into_iter().collect::<HashSet<_>>());
-    attrs.insert("span", ["class", "translate"].into_iter().collect());
+    let mut attrs = HashMap::new();
+    attrs.insert("a", ["href", "translate"].into_iter().collect::<HashSet<_>>());
+    attrs.insert("span", ["translate"].into_iter().collect());
     attrs.insert("ol", ["start", "reversed"].into_iter().collect());
     attrs.insert("li", ["value"].into_iter().collect());
-    let mut classes = std::collections::HashMap::new();
+    // Only the microformat/Mastodon classes our stylesheet knows survive.
     let kept: HashSet<&str> = ["h-card", "u-url", "mention", "hashtag", "invisible", "ellipsis", "quote-inline"].into_iter().collect();
+    let mut classes = HashMap::new();
     classes.insert("a", kept.clone());
     classes.insert("span", kept);
-    ammonia::Builder::new()
-        .tags(tags)
+    let mut b = ammonia::Builder::new();
+    b.tags(tags)
         .tag_attributes(attrs)
         .allowed_classes(classes)
         .generic_attributes(HashSet::new())
         .url_schemes(["http", "https", "mailto"].into_iter().collect())
-        .link_rel(Some("nofollow noopener noreferrer"))
-        .clean(html)
-        .to_string()
+        .link_rel(Some("nofollow noopener noreferrer"));
+    b
 }
 
 /// Visibility from addressing, as Mastodon reads it.

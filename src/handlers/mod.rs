@@ -1,5 +1,7 @@
 //! Thin HTTP handlers: parse the request, call one domain operation, render or serialise.
 
+pub mod ap;
 pub mod assets;
 pub mod auth;
 pub mod web;
+pub mod wellknown;

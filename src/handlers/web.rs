@@ -124,6 +124,7 @@ pub async fn compose(app: &App, req: Request<Incoming>) -> Result<Resp> {
             visibility,
             in_reply_to: sub.form.get("in_reply_to").map(str::to_string),
             image,
+            resolved: vec![],
         },
     )?;
     let back = match &post.in_reply_to {

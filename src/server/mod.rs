@@ -25,6 +25,8 @@ pub async fn run(app: App, listener: TcpListener, shutdown: impl Future<Output =
         None => None,
     };
     let graceful = GracefulShutdown::new();
+    // The delivery worker lives as long as the server; queued jobs survive in the store.
+    let worker = tokio::spawn(crate::federation::deliver::run(app.clone()));
     let timeout = Duration::from_secs(app.config.request_timeout_secs);
     tokio::pin!(shutdown);
     loop {
@@ -65,6 +67,7 @@ pub async fn run(app: App, listener: TcpListener, shutdown: impl Future<Output =
         });
     }
     drop(listener);
+    worker.abort();
     tokio::select! {
         _ = graceful.shutdown() => tracing::info!("all connections closed"),
         _ = tokio::time::sleep(Duration::from_secs(10)) => tracing::warn!("shutdown: gave up waiting for open connections"),

@@ -3,7 +3,7 @@
 
 use crate::app::App;
 use crate::error::{Error, Result};
-use crate::handlers::{assets, auth, web};
+use crate::handlers::{ap, assets, auth, web, wellknown};
 use crate::server::request::wants_activity_json;
 use crate::server::response::{self, Resp};
 use hyper::body::Incoming;
@@ -38,8 +38,30 @@ async fn route(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Result<Re
     let is_me = |s: &str| s == at_me;
     let get = req.method() == Method::GET || req.method() == Method::HEAD;
     let post = req.method() == Method::POST;
+    let json = wants_activity_json(req.headers());
     match segs.as_slice() {
         [""] if get => Ok(response::moved(&app.urls.profile())),
+        // ActivityPub, content-negotiated on the same URLs as the pages.
+        [s] if get && json && is_me(s) => ap::actor(app, &req).await,
+        [s, id] if get && json && is_me(s) => ap::note(app, &req, parse_id(id)?).await,
+        ["users", u] if get && json && *u == me => ap::actor(app, &req).await,
+        ["users", u, "statuses", id] if get && json && *u == me => ap::note(app, &req, parse_id(id)?).await,
+        ["users", u, "statuses", id, "activity"] if get && *u == me => ap::note_activity(app, &req, parse_id(id)?).await,
+        ["users", u, "statuses", id, "replies"] if get && *u == me => ap::replies(app, &req, parse_id(id)?).await,
+        ["users", u, "statuses", id, "likes"] if get && *u == me => ap::interactions(app, &req, parse_id(id)?, "like").await,
+        ["users", u, "statuses", id, "shares"] if get && *u == me => ap::interactions(app, &req, parse_id(id)?, "boost").await,
+        ["users", u, "outbox"] if get && *u == me => ap::outbox(app, &req).await,
+        ["users", u, "followers"] if get && *u == me => ap::relations(app, &req, true).await,
+        ["users", u, "following"] if get && *u == me => ap::relations(app, &req, false).await,
+        ["users", u, "collections", what @ ("featured" | "tags")] if get && *u == me => ap::featured(app, what),
+        ["users", u, "activities", id] if get && *u == me => ap::activity(app, parse_id(id)?),
+        ["users", u, "inbox"] if post && *u == me => ap::inbox(app, req).await,
+        ["inbox"] | ["actor", "inbox"] if post => ap::inbox(app, req).await,
+        ["actor"] if get => ap::instance_actor(app),
+        [".well-known", "webfinger"] if get => wellknown::webfinger(app, &req),
+        [".well-known", "host-meta"] if get => Ok(wellknown::host_meta(app)),
+        [".well-known", "nodeinfo"] if get => Ok(wellknown::nodeinfo_links(app)),
+        ["nodeinfo", v @ ("2.0" | "2.1")] if get => wellknown::nodeinfo(app, v),
         [s] if get && is_me(s) => web::profile(app, &req),
         [s] if get && *s == format!("{at_me}.atom") => web::feed(app, &req, true),
         [s] if get && *s == format!("{at_me}.rss") => web::feed(app, &req, false),

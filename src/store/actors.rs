@@ -113,6 +113,12 @@ impl Write {
         let v = t.get(uri)?;
         v.map(|v| from_json(v.value(), "follower")).transpose()
     }
+    /// The shared inbox of the server behind a personal inbox, if we know that actor. Looked up
+    /// through the actor whose id is the inbox's parent (`…/users/x/inbox` → `…/users/x`).
+    pub fn actor_by_inbox_shared(&self, inbox: &str) -> Result<Option<String>> {
+        let Some(actor_id) = inbox.strip_suffix("/inbox") else { return Ok(None) };
+        Ok(self.actor(actor_id)?.and_then(|a| a.shared_inbox))
+    }
     pub fn put_follower(&mut self, uri: &str, f: &Follower) -> Result<()> {
         self.tx.open_table(FOLLOWERURI_FOLLOWER)?.insert(uri, to_json(f)?.as_slice())?;
         Ok(())

@@ -114,6 +114,10 @@ impl Read {
 }
 
 impl Write {
+    pub fn post_id_by_uri(&self, uri: &str) -> Result<Option<u64>> {
+        Ok(self.tx.open_table(POSTURI_POSTID)?.get(uri)?.map(|v| v.value()))
+    }
+
     pub fn post(&self, id: u64) -> Result<Option<Post>> {
         let t = self.tx.open_table(POSTID_POST)?;
         let v = t.get(id)?;

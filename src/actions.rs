@@ -1,0 +1,109 @@
+//! The owner's actions as the web pages and the command line both offer them. Each resolves
+//! what it needs over the network first (WebFinger, remote posts), then makes one domain call.
+
+use crate::app::App;
+use crate::domain::{follows, posts};
+use crate::error::{Error, Result};
+use crate::federation::fetch::{self, Budget};
+use crate::model::{Post, RemoteActor, Visibility};
+
+/// Resolves `@user@host` mentions in `text` (unknown ones stay plain text).
+pub async fn resolve_mentions(app: &App, text: &str) -> Vec<(String, String)> {
+    let budget = Budget::new(12);
+    let mut out = Vec::new();
+    for (user, host) in posts::mentioned_accounts(app, text).into_iter().take(10) {
+        match fetch::resolve_account(app, &format!("{user}@{host}"), &budget).await {
+            Ok(a) => out.push((format!("{user}@{host}"), a.id)),
+            Err(e) => tracing::info!("mention @{user}@{host} not resolved: {e}"),
+        }
+    }
+    out
+}
+
+pub struct Compose {
+    pub text: String,
+    pub cw: String,
+    pub visibility: Visibility,
+    pub in_reply_to: Option<String>,
+    pub image: Option<(Vec<u8>, String)>,
+}
+
+/// Publishes a post: mentions resolved, a remote parent fetched and stored so the thread holds.
+pub async fn publish(app: &App, c: Compose) -> Result<Post> {
+    let resolved = resolve_mentions(app, &c.text).await;
+    let mut in_reply_to = c.in_reply_to.filter(|s| !s.trim().is_empty());
+    if let Some(target) = &in_reply_to {
+        if app.urls.local_post_id(target).is_none() {
+            let p = remote_post(app, target).await?;
+            in_reply_to = Some(p.uri);
+        }
+    }
+    let app2 = app.clone();
+    let new = posts::NewPost { text: c.text, cw: c.cw, visibility: c.visibility, in_reply_to, image: c.image, resolved };
+    tokio::task::spawn_blocking(move || posts::publish(&app2, new)).await.map_err(|e| Error::Internal(e.to_string()))?
+}
+
+/// A post by URL: stored already, or fetched (with its author) and stored now.
+pub async fn remote_post(app: &App, url: &str) -> Result<Post> {
+    if let Some(id) = app.urls.local_post_id(url) {
+        return app.store.read(|r| r.post(id))?.ok_or(Error::NotFound);
+    }
+    if let Some(p) = app.store.read(|r| r.post_by_uri(url))? {
+        return Ok(p);
+    }
+    let budget = Budget::new(6);
+    let p = crate::federation::inbox::fetch_post(app, url, &budget).await?;
+    // The URL may have been a page URL: look up again by the canonical id.
+    if let Some(existing) = app.store.read(|r| r.post_by_uri(&p.uri))? {
+        return Ok(existing);
+    }
+    let id = follows::store_remote_post(app, p)?;
+    app.store.read(|r| r.post(id))?.ok_or(Error::NotFound)
+}
+
+pub async fn account(app: &App, handle_or_url: &str) -> Result<RemoteActor> {
+    fetch::resolve_account(app, handle_or_url, &Budget::new(6)).await
+}
+
+pub async fn follow(app: &App, who: &str) -> Result<RemoteActor> {
+    let a = account(app, who).await?;
+    follows::follow(app, &a)?;
+    Ok(a)
+}
+
+/// Unfollow by handle, actor URL, or (offline) an actor id we follow.
+pub async fn unfollow(app: &App, who: &str) -> Result<String> {
+    let id = match app.store.read(|r| r.following(who))? {
+        Some(_) => who.to_string(),
+        None => account(app, who).await?.id,
+    };
+    follows::unfollow(app, &id)?;
+    Ok(id)
+}
+
+pub async fn like(app: &App, url: &str) -> Result<Post> {
+    let p = remote_post(app, url).await?;
+    follows::like(app, &p.uri)?;
+    Ok(p)
+}
+
+pub async fn boost(app: &App, url: &str) -> Result<Post> {
+    let p = remote_post(app, url).await?;
+    follows::boost(app, &p.uri)?;
+    Ok(p)
+}
+
+/// Deletes one of the owner's posts by its page URL or id URL.
+pub fn delete(app: &App, url: &str) -> Result<Post> {
+    let id = app.urls.local_post_id(url).ok_or_else(|| Error::BadRequest(format!("{url} is not one of your posts")))?;
+    posts::delete(app, id)
+}
+
+/// The account id for approve/reject/remove: a stored relationship key, or resolved.
+pub async fn known_account(app: &App, who: &str) -> Result<String> {
+    let known = app.store.read(|r| Ok(r.follow_request(who)?.is_some() || r.follower(who)?.is_some()))?;
+    if known {
+        return Ok(who.to_string());
+    }
+    Ok(account(app, who).await?.id)
+}

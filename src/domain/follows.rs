@@ -1,0 +1,149 @@
+//! What the owner does to other accounts and their posts: follow/unfollow, approve/reject
+//! follow requests, remove a follower, like, boost. Each is one transaction with its delivery.
+
+use crate::app::App;
+use crate::domain::outbox::{self, new_activity_id};
+use crate::error::{Error, Result};
+use crate::federation::vocab::{self, PUBLIC};
+use crate::model::{Audience, FollowState, Follower, Following, Interaction, Post, RemoteActor};
+use crate::time::now_ms;
+use serde_json::json;
+
+fn to(inbox: &str) -> Audience {
+    Audience { followers: false, inboxes: vec![inbox.to_string()] }
+}
+
+/// Asks to follow `target` (the actor is already cached by the caller's resolve step).
+pub fn follow(app: &App, target: &RemoteActor) -> Result<Following> {
+    app.store.write(|w| {
+        if let Some(f) = w.following(&target.id)? {
+            return Ok(f);
+        }
+        let id = new_activity_id(app);
+        let f = Following { state: FollowState::Pending, since_ms: now_ms(), follow_id: id.clone() };
+        w.put_following(&target.id, &f)?;
+        let act = vocab::simple_json(&app.urls, "Follow", &id, json!(target.id), vec![target.id.clone()], vec![]);
+        outbox::send(w, app, act, to(&target.inbox))?;
+        Ok(f)
+    })
+}
+
+pub fn unfollow(app: &App, target: &str) -> Result<()> {
+    app.store.write(|w| {
+        let f = w.remove_following(target)?.ok_or(Error::NotFound)?;
+        let inbox = w.actor(target)?.map(|a| a.inbox).ok_or(Error::NotFound)?;
+        let follow = json!({ "id": f.follow_id, "type": "Follow", "actor": app.urls.actor(), "object": target });
+        let act = vocab::simple_json(&app.urls, "Undo", &new_activity_id(app), follow, vec![target.to_string()], vec![]);
+        outbox::send(w, app, act, to(&inbox))?;
+        Ok(())
+    })
+}
+
+fn follow_object(app: &App, follower: &str, f: &Follower) -> serde_json::Value {
+    json!({ "id": f.follow_id, "type": "Follow", "actor": follower, "object": app.urls.actor() })
+}
+
+/// Accepts a held follow request.
+pub fn approve(app: &App, requester: &str) -> Result<()> {
+    app.store.write(|w| {
+        let f = w.remove_follow_request(requester)?.ok_or(Error::NotFound)?;
+        w.put_follower(requester, &f)?;
+        let inbox = w.actor(requester)?.map(|a| a.inbox).unwrap_or_else(|| f.inbox.clone());
+        let act = vocab::simple_json(&app.urls, "Accept", &new_activity_id(app), follow_object(app, requester, &f), vec![requester.into()], vec![]);
+        outbox::send(w, app, act, to(&inbox))?;
+        Ok(())
+    })
+}
+
+/// Rejects a held follow request, or (for an existing follower) removes them: Mastodon treats
+/// a Reject of an accepted Follow as "you no longer follow".
+pub fn reject(app: &App, who: &str) -> Result<()> {
+    app.store.write(|w| {
+        let f = match w.remove_follow_request(who)? {
+            Some(f) => f,
+            None => w.remove_follower(who)?.ok_or(Error::NotFound)?,
+        };
+        let inbox = w.actor(who)?.map(|a| a.inbox).unwrap_or_else(|| f.inbox.clone());
+        let act = vocab::simple_json(&app.urls, "Reject", &new_activity_id(app), follow_object(app, who, &f), vec![who.into()], vec![]);
+        outbox::send(w, app, act, to(&inbox))?;
+        Ok(())
+    })
+}
+
+/// The inbox of a post's author, from the actor cache.
+fn author_inbox(w: &crate::store::Write, p: &Post) -> Result<Option<String>> {
+    Ok(w.actor(&p.author)?.map(|a| a.inbox))
+}
+
+/// Likes a stored post (the caller fetched and stored remote posts first).
+pub fn like(app: &App, post_uri: &str) -> Result<()> {
+    interact(app, post_uri, "like", "Like")
+}
+
+pub fn boost(app: &App, post_uri: &str) -> Result<()> {
+    interact(app, post_uri, "boost", "Announce")
+}
+
+pub fn unlike(app: &App, post_uri: &str) -> Result<()> {
+    undo_interaction(app, post_uri, "like")
+}
+
+pub fn unboost(app: &App, post_uri: &str) -> Result<()> {
+    undo_interaction(app, post_uri, "boost")
+}
+
+fn interact(app: &App, post_uri: &str, kind: &str, ap_type: &str) -> Result<()> {
+    app.store.write(|w| {
+        let pid = w.post_id_by_uri(post_uri)?.ok_or(Error::NotFound)?;
+        let p = w.post(pid)?.ok_or(Error::NotFound)?;
+        if kind == "boost" && !p.visibility.is_world_readable() {
+            return Err(Error::BadRequest("Only public and unlisted posts can be boosted".into()));
+        }
+        let me = app.urls.actor();
+        if w.interaction(post_uri, kind, &me)?.is_some() {
+            return Ok(());
+        }
+        let id = new_activity_id(app);
+        w.put_interaction(post_uri, kind, &me, &Interaction { activity_id: id.clone(), at_ms: now_ms() })?;
+        let inbox = author_inbox(w, &p)?;
+        let (act, audience) = if kind == "boost" {
+            let followers = format!("{me}/followers");
+            let act = vocab::simple_json(&app.urls, ap_type, &id, json!(post_uri), vec![PUBLIC.into()], vec![followers, p.author.clone()]);
+            (act, Audience { followers: true, inboxes: inbox.into_iter().collect() })
+        } else {
+            let act = vocab::simple_json(&app.urls, ap_type, &id, json!(post_uri), vec![p.author.clone()], vec![]);
+            (act, Audience { followers: false, inboxes: inbox.into_iter().collect() })
+        };
+        outbox::send(w, app, act, audience)?;
+        Ok(())
+    })
+}
+
+fn undo_interaction(app: &App, post_uri: &str, kind: &str) -> Result<()> {
+    app.store.write(|w| {
+        let me = app.urls.actor();
+        let old = w.remove_interaction(post_uri, kind, &me)?.ok_or(Error::NotFound)?;
+        let p = w.post_id_by_uri(post_uri)?.and_then(|id| w.post(id).ok().flatten());
+        let inbox = match &p {
+            Some(p) => author_inbox(w, p)?,
+            None => None,
+        };
+        let ap_type = if kind == "boost" { "Announce" } else { "Like" };
+        let inner = json!({ "id": old.activity_id, "type": ap_type, "actor": me, "object": post_uri });
+        let act = vocab::simple_json(&app.urls, "Undo", &new_activity_id(app), inner, vec![PUBLIC.into()], vec![]);
+        outbox::send(w, app, act, Audience { followers: kind == "boost", inboxes: inbox.into_iter().collect() })?;
+        Ok(())
+    })
+}
+
+/// Stores a remote post (fetched by the caller) if it is not stored yet; returns its local id.
+pub fn store_remote_post(app: &App, mut p: Post) -> Result<u64> {
+    app.store.write(|w| {
+        if let Some(id) = w.post_id_by_uri(&p.uri)? {
+            return Ok(id);
+        }
+        p.id = crate::ids::next_id_at(p.published_ms.min(now_ms()));
+        w.put_post(&p)?;
+        Ok(p.id)
+    })
+}

@@ -1,0 +1,384 @@
+//! Applying a verified incoming activity: one function per type, each one store transaction.
+//! Federation (federation/inbox.rs) has already checked the signature and the origin rules and
+//! fetched whatever the activity referenced; nothing here touches the network.
+
+use crate::app::App;
+use crate::domain::outbox::{self, new_activity_id};
+use crate::error::Result;
+use crate::federation::vocab::{self, id_of, str_of, types};
+use crate::model::{Audience, FollowState, Follower, HomeEntry, Interaction, Notification, NotificationKind, Post, RemoteActor};
+use crate::store::Write;
+use crate::time::now_ms;
+use serde_json::{json, Value};
+
+pub struct Incoming<'a> {
+    pub activity: &'a Value,
+    /// The verified sender (the activity's actor).
+    pub actor: &'a RemoteActor,
+    /// The activity's object as a full document when it had to be fetched (Announce of a URI,
+    /// Lemmy's Announce of an activity), already checked to come from its origin.
+    pub object: Option<Value>,
+    /// Move: the new account. Announce: the boosted post's author.
+    pub other: Option<RemoteActor>,
+}
+
+/// What federation should do next, outside the transaction.
+#[derive(Default, Debug)]
+pub struct Outcome {
+    /// A post whose ancestors we do not have: fetch them in the background.
+    pub fetch_context: Option<String>,
+    /// Move: follow this account now (actor is cached).
+    pub follow: Option<RemoteActor>,
+}
+
+fn notify(w: &mut Write, kind: NotificationKind, actor: &str, post_uri: Option<&str>, detail: Option<String>) -> Result<()> {
+    w.add_notification(&Notification { kind, actor: actor.to_string(), post_uri: post_uri.map(str::to_string), detail, at_ms: now_ms() })?;
+    Ok(())
+}
+
+pub fn apply(app: &App, inc: Incoming) -> Result<Outcome> {
+    let act = inc.activity;
+    let kind = types(act).first().map(|s| s.to_string()).unwrap_or_default();
+    let activity_id = str_of(act, "id").unwrap_or_default().to_string();
+    app.store.write(|w| {
+        let now = now_ms();
+        if !activity_id.is_empty() && !w.mark_seen(&activity_id, now)? {
+            return Ok(Outcome::default()); // duplicate delivery: already applied
+        }
+        if now % 64 == 0 {
+            w.sweep_seen(now, 200)?;
+        }
+        match kind.as_str() {
+            "Follow" => follow(w, app, &inc, &activity_id),
+            "Accept" => accept_or_reject(w, app, &inc, true),
+            "Reject" => accept_or_reject(w, app, &inc, false),
+            "Undo" => undo(w, app, &inc),
+            "Create" => create(w, app, &inc),
+            "Update" => update(w, app, &inc),
+            "Delete" => delete(w, app, &inc),
+            "Like" | "EmojiReact" | "Dislike" => like(w, app, &inc, &kind, &activity_id),
+            "Announce" => announce(w, app, &inc, &activity_id),
+            "Move" => moved(w, app, &inc),
+            "Block" => block(w, app, &inc),
+            "Add" | "Remove" => featured(w, app, &inc, kind == "Add", &activity_id),
+            other => {
+                tracing::debug!("ignoring {other} from {}", inc.actor.id);
+                Ok(Outcome::default())
+            }
+        }
+    })
+}
+
+fn object_id(inc: &Incoming) -> Option<String> {
+    inc.activity.get("object").and_then(id_of).map(str::to_string)
+}
+
+fn follow(w: &mut Write, app: &App, inc: &Incoming, activity_id: &str) -> Result<Outcome> {
+    if object_id(inc).as_deref() != Some(app.urls.actor().as_str()) {
+        return Ok(Outcome::default());
+    }
+    let who = &inc.actor.id;
+    let f = Follower { since_ms: now_ms(), follow_id: activity_id.to_string(), inbox: inc.actor.delivery_inbox().to_string() };
+    let profile = w.profile()?;
+    let already = w.follower(who)?.is_some();
+    if profile.approve_followers && !already {
+        if w.follow_request(who)?.is_none() {
+            notify(w, NotificationKind::FollowRequest, who, None, None)?;
+        }
+        w.put_follow_request(who, &f)?;
+        return Ok(Outcome::default());
+    }
+    w.put_follower(who, &f)?;
+    if !already {
+        notify(w, NotificationKind::Follow, who, None, None)?;
+    }
+    // Accept again even for a known follower: their server may have lost our first Accept.
+    let obj = json!({ "id": activity_id, "type": "Follow", "actor": who, "object": app.urls.actor() });
+    let accept = vocab::simple_json(&app.urls, "Accept", &new_activity_id(app), obj, vec![who.clone()], vec![]);
+    outbox::send(w, app, accept, Audience { followers: false, inboxes: vec![inc.actor.inbox.clone()] })?;
+    Ok(Outcome::default())
+}
+
+fn accept_or_reject(w: &mut Write, app: &App, inc: &Incoming, accepted: bool) -> Result<Outcome> {
+    let who = &inc.actor.id;
+    let Some(f) = w.following(who)? else { return Ok(Outcome::default()) };
+    // The object is our Follow: by id, or embedded (some servers mint a new id for it).
+    let obj = inc.activity.get("object");
+    let matches = match obj {
+        Some(Value::String(id)) => *id == f.follow_id || id == &app.urls.actor(),
+        Some(o) => str_of(o, "id") == Some(f.follow_id.as_str()) || (vocab::has_type(o, "Follow") && o.get("actor").and_then(id_of) == Some(app.urls.actor().as_str())),
+        None => false,
+    };
+    if !matches {
+        return Ok(Outcome::default());
+    }
+    if accepted {
+        w.put_following(who, &crate::model::Following { state: FollowState::Accepted, ..f })?;
+    } else {
+        w.remove_following(who)?;
+    }
+    Ok(Outcome::default())
+}
+
+fn undo(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
+    let who = &inc.actor.id;
+    let Some(inner) = inc.activity.get("object") else { return Ok(Outcome::default()) };
+    let inner_id = id_of(inner).unwrap_or_default();
+    // By activity id first (works even when the inner object is only a reference).
+    if let Some((_, _, actor)) = w.remove_interaction_by_activity(inner_id)? {
+        if actor != *who {
+            tracing::warn!("{who} tried to undo {inner_id} of {actor}");
+        }
+        return Ok(Outcome::default());
+    }
+    let inner_kind = types(inner).first().copied().unwrap_or_default();
+    match inner_kind {
+        "Follow" | "" => {
+            let was_follower = w.remove_follower(who)?.is_some();
+            let was_request = w.remove_follow_request(who)?.is_some();
+            if !was_follower && !was_request && inner_kind.is_empty() {
+                tracing::debug!("Undo of unknown {inner_id} from {who}");
+            }
+        }
+        "Like" | "EmojiReact" | "Announce" | "Dislike" => {
+            if let Some(post) = inner.get("object").and_then(id_of) {
+                let kind = interaction_kind(inner, inner_kind);
+                w.remove_interaction(post, &kind, who)?;
+            }
+        }
+        _ => {}
+    }
+    let _ = app;
+    Ok(Outcome::default())
+}
+
+/// "like", "boost", or "react:EMOJI" for Misskey/Pleroma reactions (a Like with content).
+fn interaction_kind(act: &Value, ap_type: &str) -> String {
+    let emoji = str_of(act, "_misskey_reaction").or_else(|| str_of(act, "content")).filter(|s| !s.trim().is_empty() && s.chars().count() <= 64);
+    match (ap_type, emoji) {
+        ("Announce", _) => "boost".into(),
+        ("EmojiReact", Some(e)) | ("Like", Some(e)) => format!("react:{e}"),
+        ("EmojiReact", None) => "react:⭐".into(),
+        ("Dislike", _) => "dislike".into(),
+        _ => "like".into(),
+    }
+}
+
+/// Is this post something the owner should keep? Followed author, mentions the owner, replies
+/// to something stored, or the owner asked for it (fetched thread context).
+fn relevant(w: &Write, app: &App, p: &Post, author_followed: bool) -> Result<bool> {
+    if author_followed || p.mentions.iter().any(|m| m.href == app.urls.actor()) {
+        return Ok(true);
+    }
+    if let Some(parent) = &p.in_reply_to {
+        if w.post_id_by_uri(parent)?.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Stores or refreshes a remote post; returns (id, is_new).
+fn upsert_post(w: &mut Write, mut p: Post) -> Result<(u64, bool)> {
+    if let Some(id) = w.post_id_by_uri(&p.uri)? {
+        p.id = id;
+        if let Some(old) = w.post(id)? {
+            if old.local {
+                return Ok((id, false)); // never overwrite our own posts with remote data
+            }
+        }
+        w.put_post(&p)?;
+        return Ok((id, false));
+    }
+    p.id = crate::ids::next_id_at(p.published_ms.min(now_ms()));
+    w.put_post(&p)?;
+    Ok((p.id, true))
+}
+
+fn create(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
+    let Some(obj) = inc.object.as_ref().or(inc.activity.get("object")) else { return Ok(Outcome::default()) };
+    if !vocab::is_post_object(obj) {
+        return Ok(Outcome::default());
+    }
+    let Some(p) = vocab::parse_post(obj, inc.actor) else { return Ok(Outcome::default()) };
+    let followed = matches!(w.following(&inc.actor.id)?, Some(f) if f.state == FollowState::Accepted);
+    if !relevant(w, app, &p, followed)? {
+        return Ok(Outcome::default());
+    }
+    let uri = p.uri.clone();
+    let parent = p.in_reply_to.clone();
+    let mentions_me = p.mentions.iter().any(|m| m.href == app.urls.actor());
+    let (id, is_new) = upsert_post(w, p)?;
+    let mut out = Outcome::default();
+    if is_new {
+        let reply_to_mine = match &parent {
+            Some(par) => w.post_id_by_uri(par)?.and_then(|pid| w.post(pid).ok().flatten()).map(|pp| pp.local).unwrap_or(false),
+            None => false,
+        };
+        if followed || mentions_me {
+            w.add_home(&HomeEntry { post_id: id, boosted_by: None }, now_ms())?;
+        }
+        if reply_to_mine {
+            notify(w, NotificationKind::Reply, &inc.actor.id, Some(&uri), None)?;
+        } else if mentions_me {
+            notify(w, NotificationKind::Mention, &inc.actor.id, Some(&uri), None)?;
+        }
+        if let Some(par) = parent {
+            if w.post_id_by_uri(&par)?.is_none() {
+                out.fetch_context = Some(par);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn update(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
+    let Some(obj) = inc.object.as_ref().or(inc.activity.get("object")) else { return Ok(Outcome::default()) };
+    if vocab::types(obj).iter().any(|t| vocab::ACTOR_TYPES.contains(t)) {
+        if str_of(obj, "id") == Some(inc.actor.id.as_str()) {
+            if let Some(a) = vocab::parse_actor(obj, now_ms()) {
+                w.put_actor(&a)?;
+            }
+        }
+        return Ok(Outcome::default());
+    }
+    let Some(p) = vocab::parse_post(obj, inc.actor) else { return Ok(Outcome::default()) };
+    match w.post_id_by_uri(&p.uri)? {
+        Some(id) => {
+            let old = w.post(id)?;
+            if let Some(old) = old {
+                if old.local || old.author != inc.actor.id {
+                    return Ok(Outcome::default()); // only the author edits, and never our posts
+                }
+            }
+            upsert_post(w, p)?;
+        }
+        None => {
+            let followed = matches!(w.following(&inc.actor.id)?, Some(f) if f.state == FollowState::Accepted);
+            if relevant(w, app, &p, followed)? {
+                upsert_post(w, p)?;
+            }
+        }
+    }
+    Ok(Outcome::default())
+}
+
+fn delete(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
+    let Some(target) = object_id(inc) else { return Ok(Outcome::default()) };
+    let who = &inc.actor.id;
+    if target == *who {
+        // The account is gone: forget the relationship and its posts (bounded per delivery).
+        w.remove_follower(who)?;
+        w.remove_follow_request(who)?;
+        w.remove_following(who)?;
+        for id in w.post_ids_by(who, 1000)? {
+            w.delete_post(id, now_ms())?;
+        }
+        w.delete_actor(who)?;
+        return Ok(Outcome::default());
+    }
+    if let Some(id) = w.post_id_by_uri(&target)? {
+        if let Some(p) = w.post(id)? {
+            if !p.local && p.author == *who {
+                w.delete_post(id, now_ms())?;
+            }
+        }
+    }
+    let _ = app;
+    Ok(Outcome::default())
+}
+
+fn like(w: &mut Write, app: &App, inc: &Incoming, ap_type: &str, activity_id: &str) -> Result<Outcome> {
+    let Some(target) = object_id(inc) else { return Ok(Outcome::default()) };
+    let Some(pid) = w.post_id_by_uri(&target)? else { return Ok(Outcome::default()) };
+    let Some(p) = w.post(pid)? else { return Ok(Outcome::default()) };
+    let kind = interaction_kind(inc.activity, ap_type);
+    let fresh = w.put_interaction(&target, &kind, &inc.actor.id, &Interaction { activity_id: activity_id.to_string(), at_ms: now_ms() })?;
+    if fresh && p.local {
+        let (nk, detail) = match kind.strip_prefix("react:") {
+            Some(e) => (NotificationKind::Reaction, Some(e.to_string())),
+            None if kind == "like" => (NotificationKind::Like, None),
+            None => return Ok(Outcome::default()),
+        };
+        notify(w, nk, &inc.actor.id, Some(&target), detail)?;
+    }
+    let _ = app;
+    Ok(Outcome::default())
+}
+
+fn announce(w: &mut Write, app: &App, inc: &Incoming, activity_id: &str) -> Result<Outcome> {
+    let Some(target) = object_id(inc) else { return Ok(Outcome::default()) };
+    let who = &inc.actor.id;
+    // A boost of one of our stored posts (ours or remote): record who boosted.
+    if let Some(pid) = w.post_id_by_uri(&target)? {
+        if let Some(p) = w.post(pid)? {
+            let fresh = w.put_interaction(&target, "boost", who, &Interaction { activity_id: activity_id.to_string(), at_ms: now_ms() })?;
+            if fresh && p.local {
+                notify(w, NotificationKind::Boost, who, Some(&target), None)?;
+            }
+            let followed = matches!(w.following(who)?, Some(f) if f.state == FollowState::Accepted);
+            if fresh && followed && !p.local {
+                w.add_home(&HomeEntry { post_id: pid, boosted_by: Some(who.clone()) }, now_ms())?;
+            }
+            return Ok(Outcome::default());
+        }
+    }
+    let followed = matches!(w.following(who)?, Some(f) if f.state == FollowState::Accepted);
+    if !followed {
+        return Ok(Outcome::default());
+    }
+    // A followed account (or Lemmy community) boosted something new: keep it, fetched from origin.
+    let (Some(obj), Some(author)) = (inc.object.as_ref(), inc.other.as_ref()) else { return Ok(Outcome::default()) };
+    let post_obj = if vocab::is_post_object(obj) { Some(obj) } else { obj.get("object").filter(|o| vocab::is_post_object(o)) };
+    let Some(post_obj) = post_obj else { return Ok(Outcome::default()) };
+    let Some(p) = vocab::parse_post(post_obj, author) else { return Ok(Outcome::default()) };
+    w.put_actor(author)?;
+    let uri = p.uri.clone();
+    let parent = p.in_reply_to.clone();
+    let (pid, _) = upsert_post(w, p)?;
+    w.put_interaction(&uri, "boost", who, &Interaction { activity_id: activity_id.to_string(), at_ms: now_ms() })?;
+    w.add_home(&HomeEntry { post_id: pid, boosted_by: Some(who.clone()) }, now_ms())?;
+    let _ = app;
+    Ok(Outcome { fetch_context: parent.filter(|par| w.post_id_by_uri(par).ok().flatten().is_none()), ..Default::default() })
+}
+
+fn moved(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
+    let old = &inc.actor.id;
+    let Some(new) = inc.other.as_ref() else { return Ok(Outcome::default()) };
+    // Mastodon's rule: the new account must name the old one in alsoKnownAs.
+    if !new.also_known_as.iter().any(|a| a == old) {
+        tracing::info!("ignoring Move of {old} to {}: not in its alsoKnownAs", new.id);
+        return Ok(Outcome::default());
+    }
+    notify(w, NotificationKind::Move, old, None, Some(new.id.clone()))?;
+    if w.following(old)?.is_some() {
+        w.put_actor(new)?;
+        return Ok(Outcome { follow: Some(new.clone()), ..Default::default() });
+    }
+    let _ = app;
+    Ok(Outcome::default())
+}
+
+fn block(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
+    if object_id(inc).as_deref() == Some(app.urls.actor().as_str()) {
+        let who = &inc.actor.id;
+        w.remove_follower(who)?;
+        w.remove_following(who)?;
+    }
+    Ok(Outcome::default())
+}
+
+fn featured(w: &mut Write, _app: &App, inc: &Incoming, add: bool, activity_id: &str) -> Result<Outcome> {
+    // Only pins to the sender's own featured collection count.
+    let target = inc.activity.get("target").and_then(id_of).unwrap_or_default();
+    if !vocab::same_origin(target, &inc.actor.id) {
+        return Ok(Outcome::default());
+    }
+    let Some(post) = object_id(inc) else { return Ok(Outcome::default()) };
+    if add {
+        w.put_interaction(&post, "pin", &inc.actor.id, &Interaction { activity_id: activity_id.to_string(), at_ms: now_ms() })?;
+    } else {
+        w.remove_interaction(&post, "pin", &inc.actor.id)?;
+    }
+    Ok(Outcome::default())
+}

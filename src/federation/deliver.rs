@@ -1,0 +1,252 @@
+//! The delivery worker: drains the redb queue. A Fanout job expands, in batches, into one Deliver
+//! job per unique inbox (shared inboxes preferred, deduplicated in the store); a Deliver job signs
+//! and POSTs one activity to one inbox. Global and per-host concurrency are bounded; failures back
+//! off like Mastodon (attempt⁴ + 15 s + jitter, ~2–3 days over 16 attempts); a host that keeps
+//! failing opens a circuit breaker. Jobs are only removed after the outcome is known, so a
+//! crash re-delivers (at least once), never loses.
+
+use crate::app::App;
+use crate::federation::signer::Format;
+use crate::model::{Job, JobKind};
+use crate::time::now_ms;
+use hyper::body::Bytes;
+use hyper::{Method, StatusCode};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+/// Followers handled per fan-out transaction.
+const FANOUT_BATCH: usize = 200;
+/// Consecutive failures that open a host's circuit, and for how long.
+const BREAKER_FAILURES: u32 = 10;
+const BREAKER_OPEN_MS: u64 = 60_000;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Delivered,
+    /// Try again later (network error, 401/408/429, 5xx); Some(ms) = the server's Retry-After.
+    Retry(String, Option<u64>),
+    /// Will never work (other 4xx, bad URL): keep as a dead letter.
+    Drop(String),
+}
+
+#[derive(Default)]
+struct Hosts {
+    limits: HashMap<String, Arc<Semaphore>>,
+    /// host → (consecutive failures, circuit open until)
+    breaker: HashMap<String, (u32, u64)>,
+}
+
+/// Runs until the process ends (the task is aborted on shutdown; jobs in flight are retried
+/// after restart because they are still in the queue).
+pub async fn run(app: App) {
+    let global = Arc::new(Semaphore::new(app.config.delivery_concurrency.max(1) as usize));
+    let running: Arc<Mutex<HashSet<u64>>> = Default::default();
+    let hosts: Arc<Mutex<Hosts>> = Default::default();
+    loop {
+        let now = now_ms();
+        let jobs = {
+            let running = running.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            app.store.read(|r| r.due_jobs(now, 64, &|id| running.contains(&id)))
+        };
+        let jobs = match jobs {
+            Ok(j) => j,
+            Err(e) => {
+                tracing::warn!("delivery queue: {e}");
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                continue;
+            }
+        };
+        if jobs.is_empty() {
+            let next = app.store.read(|r| r.next_due()).ok().flatten();
+            let wait = match next {
+                Some(due) if due > now => Duration::from_millis((due - now).min(60_000)),
+                Some(_) => Duration::from_millis(50), // due but all running
+                None => Duration::from_secs(60),
+            };
+            tokio::select! {
+                _ = app.store.queue_wake.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+            continue;
+        }
+        for job in jobs {
+            let permit = match global.clone().acquire_owned().await {
+                Ok(p) => p,
+                Err(_) => return,
+            };
+            running.lock().unwrap_or_else(|e| e.into_inner()).insert(job.id);
+            let (app, running, hosts) = (app.clone(), running.clone(), hosts.clone());
+            tokio::spawn(async move {
+                let id = job.id;
+                process(&app, job, &hosts).await;
+                running.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+                drop(permit);
+                app.store.queue_wake.notify_one();
+            });
+        }
+    }
+}
+
+async fn process(app: &App, job: Job, hosts: &Mutex<Hosts>) {
+    let result = match &job.what {
+        JobKind::Fanout { activity, audience, cursor } => fanout(app, job.id, *activity, audience, cursor.clone()),
+        JobKind::Deliver { activity, inbox } => {
+            deliver_job(app, &job, *activity, inbox, hosts).await;
+            Ok(())
+        }
+    };
+    if let Err(e) = result {
+        tracing::warn!("job {}: {e}", job.id);
+        let _ = app.store.write(|w| w.retry_job(job.id, now_ms() + 60_000, &e.to_string(), true));
+    }
+}
+
+/// One batch of a fan-out: claims each follower's (shared) inbox and enqueues a Deliver for the
+/// new ones, all in one transaction with the cursor, so a crash resumes where it stopped.
+fn fanout(app: &App, id: u64, activity: u64, audience: &crate::model::Audience, cursor: Option<String>) -> crate::error::Result<()> {
+    app.store.write(|w| {
+        let now = now_ms();
+        let mut next_cursor = None;
+        if audience.followers {
+            let batch = w.followers_batch(cursor.as_deref(), FANOUT_BATCH)?;
+            let full = batch.len() == FANOUT_BATCH;
+            for (uri, f) in &batch {
+                if w.fanout_claim(id, &f.inbox)? {
+                    w.enqueue(JobKind::Deliver { activity, inbox: f.inbox.clone() }, now)?;
+                }
+                next_cursor = Some(uri.clone());
+            }
+            if full {
+                w.update_fanout_cursor(id, next_cursor)?;
+                return Ok(());
+            }
+        }
+        for inbox in &audience.inboxes {
+            // A follower's server with a shared inbox already gets it there.
+            let shared = w.actor_by_inbox_shared(inbox)?;
+            let target = shared.unwrap_or_else(|| inbox.clone());
+            if w.fanout_claim(id, &target)? {
+                w.enqueue(JobKind::Deliver { activity, inbox: target }, now)?;
+            }
+        }
+        w.fanout_clear(id)?;
+        w.finish_job(id)
+    })
+}
+
+async fn deliver_job(app: &App, job: &Job, activity: u64, inbox: &str, hosts: &Mutex<Hosts>) {
+    let host = crate::federation::vocab::host_of(inbox).unwrap_or_default();
+    let now = now_ms();
+    let open_until = {
+        let h = hosts.lock().unwrap_or_else(|e| e.into_inner());
+        h.breaker.get(&host).filter(|(n, _)| *n >= BREAKER_FAILURES).map(|(_, until)| *until).filter(|&u| u > now)
+    };
+    if let Some(until) = open_until {
+        let _ = app.store.write(|w| w.retry_job(job.id, until, "host circuit open: too many failures", false));
+        return;
+    }
+    let limit = {
+        let mut h = hosts.lock().unwrap_or_else(|e| e.into_inner());
+        h.limits.entry(host.clone()).or_insert_with(|| Arc::new(Semaphore::new(app.config.delivery_per_host.max(1) as usize))).clone()
+    };
+    let Ok(_permit) = limit.acquire_owned().await else { return };
+    let body = match app.store.read(|r| r.activity(activity)) {
+        Ok(Some(b)) => Bytes::from(b),
+        Ok(None) => {
+            let _ = app.store.write(|w| w.kill_job(job.id, "activity no longer stored"));
+            return;
+        }
+        Err(e) => {
+            tracing::warn!("delivery {}: {e}", job.id);
+            return;
+        }
+    };
+    let outcome = post(app, inbox, body).await;
+    let mut h = hosts.lock().unwrap_or_else(|e| e.into_inner());
+    let result = match &outcome {
+        Outcome::Delivered => {
+            h.breaker.remove(&host);
+            drop(h);
+            app.store.write(|w| w.finish_job(job.id))
+        }
+        Outcome::Retry(why, retry_after) => {
+            let e = h.breaker.entry(host.clone()).or_insert((0, 0));
+            e.0 += 1;
+            if e.0 >= BREAKER_FAILURES {
+                e.1 = now_ms() + BREAKER_OPEN_MS;
+            }
+            drop(h);
+            if job.attempts + 1 >= app.config.delivery_max_attempts {
+                app.store.write(|w| w.kill_job(job.id, &format!("gave up after {} attempts: {why}", job.attempts + 1)))
+            } else {
+                let delay = retry_after.unwrap_or_else(|| backoff_ms(app, job.attempts + 1));
+                app.store.write(|w| w.retry_job(job.id, now_ms() + delay, why, true))
+            }
+        }
+        Outcome::Drop(why) => {
+            drop(h);
+            app.store.write(|w| w.kill_job(job.id, why))
+        }
+    };
+    if let Err(e) = result {
+        tracing::warn!("delivery {}: recording outcome: {e}", job.id);
+    }
+    tracing::debug!(inbox, attempts = job.attempts + 1, ?outcome, "delivery");
+}
+
+/// Mastodon's schedule: attempt⁴ + 15 s, plus up to half of attempt⁴ again as jitter. The unit
+/// is configurable so tests can run the real schedule in milliseconds.
+pub fn backoff_ms(app: &App, attempt: u32) -> u64 {
+    let base = (attempt as u64).pow(4) + 15;
+    let mut r = [0u8; 4];
+    crate::secret::fill(&mut r);
+    let jitter = (u32::from_le_bytes(r) as u64) % ((attempt as u64).pow(4) / 2 + 1);
+    (base + jitter) * app.config.delivery_backoff_unit_ms
+}
+
+/// Signs and POSTs one activity. On 401 it knocks again with the other signature format
+/// (servers differ in which they accept); the format that worked is not remembered yet.
+pub async fn post(app: &App, inbox: &str, body: Bytes) -> Outcome {
+    let signer = app.owner_signer();
+    let mut last = Outcome::Retry("not sent".into(), None);
+    for format in [Format::Cavage, Format::Rfc9421] {
+        let b = body.clone();
+        let r = app
+            .http
+            .send(Method::POST, inbox, &[("content-type", "application/activity+json".to_string()), ("accept", "application/activity+json".to_string())], Some(b.clone()), &|req| signer.sign(req, Some(&b), format))
+            .await;
+        last = classify(r);
+        match &last {
+            Outcome::Retry(why, _) if why.starts_with("HTTP 401") => continue,
+            _ => return last,
+        }
+    }
+    last
+}
+
+fn classify(r: crate::error::Result<crate::federation::client::Fetched>) -> Outcome {
+    match r {
+        Err(e) => {
+            let msg = e.to_string();
+            // A URL we refuse to reach (private address, bad scheme) will never work.
+            if msg.contains("private or loopback") || msg.contains("only http and https") || msg.contains("not a URL") {
+                Outcome::Drop(msg)
+            } else {
+                Outcome::Retry(msg, None)
+            }
+        }
+        Ok(f) => {
+            let s = f.status;
+            let retry_after = f.headers.get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok()).map(|secs| secs.min(86_400) * 1000);
+            if s.is_success() {
+                Outcome::Delivered
+            } else if s == StatusCode::UNAUTHORIZED || s == StatusCode::REQUEST_TIMEOUT || s == StatusCode::TOO_MANY_REQUESTS || s.is_server_error() {
+                Outcome::Retry(format!("HTTP {}", s.as_u16()), retry_after)
+            } else {
+                Outcome::Drop(format!("HTTP {}", s.as_u16()))
+            }
+        }
+    }
+}
