@@ -26,6 +26,8 @@ pub struct Inner {
     pub http: crate::federation::client::HttpClient,
     /// The actor's keys, parsed once for ring.
     pub actor_keys: Arc<crate::federation::keys::ActorKeys>,
+    /// Post id → when its thread was last refreshed from the network (rate limit).
+    pub thread_refresh: std::sync::Mutex<std::collections::HashMap<u64, u64>>,
 }
 
 /// The actor's private keys as PKCS#8 DER, checked to parse at startup.
@@ -61,6 +63,7 @@ impl App {
         Ok(App(Arc::new(Inner {
             http: crate::federation::client::HttpClient::new(config.allow_private_addresses, override_addr),
             actor_keys: Arc::new(actor_keys),
+            thread_refresh: Default::default(),
             data: data.to_path_buf(),
             render: Renderer::new(urls.clone())?,
             urls,

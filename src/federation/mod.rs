@@ -9,4 +9,5 @@ pub mod jcs;
 pub mod keys;
 pub mod sign;
 pub mod signer;
+pub mod thread;
 pub mod vocab;

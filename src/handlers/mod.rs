@@ -3,5 +3,6 @@
 pub mod ap;
 pub mod assets;
 pub mod auth;
+pub mod social;
 pub mod web;
 pub mod wellknown;

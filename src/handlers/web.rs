@@ -7,6 +7,7 @@ use crate::domain::posts::{self, NewPost};
 use crate::domain::timeline::{self, Viewer};
 use crate::error::{Error, Result};
 use crate::handlers::auth::{self, require_owner_post};
+use crate::handlers::social;
 use crate::model::{ProfileField, Visibility};
 use crate::render::views::{OwnerView, PostView, ProfileView};
 use crate::server::request;
@@ -43,7 +44,7 @@ pub fn profile(app: &App, req: &Request<Incoming>) -> Result<Resp> {
     let page = timeline::profile(app, viewer(&o), cursor(req)?)?;
     let p = owner::profile(app)?;
     let count = app.store.read(|r| r.own_post_count())?;
-    let posts: Vec<PostView> = page.posts.iter().map(|x| PostView::new(x, &p, &app.urls)).collect();
+    let posts: Vec<PostView> = page.posts.iter().map(|x| social::post_view(app, x, &p, false)).collect();
     let body = app.render.render(
         "profile.html",
         context! {
@@ -59,13 +60,17 @@ pub fn profile(app: &App, req: &Request<Incoming>) -> Result<Resp> {
 pub fn post_page(app: &App, req: &Request<Incoming>, id: u64) -> Result<Resp> {
     let o = auth::owner(app, req.headers());
     let t = timeline::thread(app, viewer(&o), id)?;
+    if o.is_some() {
+        // Replies to the replies may live on servers that never wrote to us: look for them.
+        crate::federation::thread::refresh_in_background(app, &t.post);
+    }
     let p = owner::profile(app)?;
-    let view = |x: &crate::model::Post| PostView::new(x, &p, &app.urls);
+    let view = |x: &crate::model::Post| social::post_view(app, x, &p, false);
     let replies: Vec<_> = t.replies.iter().map(|r| context! { post => view(&r.post), depth => r.depth }).collect();
     let body = app.render.render(
         "post.html",
         context! {
-            post => view(&t.post),
+            post => social::post_view(app, &t.post, &p, true),
             ancestors => t.ancestors.iter().map(view).collect::<Vec<_>>(),
             missing_parent => t.missing_parent,
             replies, owner => o, notice => notice(req),
@@ -79,7 +84,7 @@ pub fn tag_page(app: &App, req: &Request<Incoming>, tag: &str) -> Result<Resp> {
     let o = auth::owner(app, req.headers());
     let page = timeline::tag(app, viewer(&o), tag, cursor(req)?)?;
     let p = owner::profile(app)?;
-    let posts: Vec<PostView> = page.posts.iter().map(|x| PostView::new(x, &p, &app.urls)).collect();
+    let posts: Vec<PostView> = page.posts.iter().map(|x| social::post_view(app, x, &p, false)).collect();
     let body = app.render.render("tag.html", context! { tag, posts, next => page.next.map(|n| n.to_string()), owner => o })?;
     Ok(response::html(body))
 }
@@ -96,7 +101,7 @@ pub fn feed(app: &App, req: &Request<Incoming>, atom: bool) -> Result<Resp> {
     let p = owner::profile(app)?;
     let count = app.store.read(|r| r.own_post_count())?;
     let updated = crate::time::rfc3339(page.posts.first().map(|x| x.edited_ms.unwrap_or(x.published_ms)).unwrap_or(p.created_ms));
-    let posts: Vec<PostView> = page.posts.iter().map(|x| PostView::new(x, &p, &app.urls)).collect();
+    let posts: Vec<PostView> = page.posts.iter().map(|x| social::post_view(app, x, &p, false)).collect();
     let ctx = context! { profile => ProfileView::new(&p, &app.urls, count), posts, updated, next => page.next.map(|n| n.to_string()) };
     let (template, ct) = if atom { ("feed.atom", "application/atom+xml; charset=utf-8") } else { ("feed.rss", "application/rss+xml; charset=utf-8") };
     Ok(response::with_type(200, ct, app.render.render(template, ctx)?))
@@ -148,7 +153,7 @@ pub fn edit_page(app: &App, req: &Request<Incoming>, id: u64) -> Result<Resp> {
         return Err(Error::NotFound);
     }
     let p = owner::profile(app)?;
-    Ok(response::html(app.render.render("edit.html", context! { post => PostView::new(&post, &p, &app.urls), owner => o })?))
+    Ok(response::html(app.render.render("edit.html", context! { post => social::post_view(app, &post, &p, false), owner => o })?))
 }
 
 /// POST /@NAME/ID/edit

@@ -19,6 +19,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("settings.html", include_str!("../../templates/settings.html")),
     ("about.html", include_str!("../../templates/about.html")),
     ("tag.html", include_str!("../../templates/tag.html")),
+    ("home.html", include_str!("../../templates/home.html")),
+    ("people.html", include_str!("../../templates/people.html")),
     ("error.html", include_str!("../../templates/error.html")),
     ("feed.atom", include_str!("../../templates/feed.atom")),
     ("feed.rss", include_str!("../../templates/feed.rss")),

@@ -1,7 +1,7 @@
 //! View structs: exactly what templates get. Built from model records plus what the page needs
 //! (owner session, CSRF token). Dates come pre-formatted.
 
-use crate::model::{Post, Profile};
+use crate::model::{Post, Profile, RemoteActor};
 use crate::time;
 use crate::urls::Urls;
 use serde::Serialize;
@@ -34,9 +34,63 @@ pub struct FieldView {
     pub value_html: String,
 }
 
+/// Who wrote or did something: the owner or a remote account.
+#[derive(Serialize, Clone)]
+pub struct AuthorView {
+    pub id: String,
+    pub name: String,
+    pub handle: String,
+    /// Their profile page (remote: on their server).
+    pub url: String,
+    pub avatar: String,
+    pub local: bool,
+}
+
+impl AuthorView {
+    pub fn owner(p: &Profile, urls: &Urls) -> AuthorView {
+        AuthorView {
+            id: urls.actor(),
+            name: if p.display_name.is_empty() { urls.username.clone() } else { p.display_name.clone() },
+            handle: urls.handle(),
+            url: urls.profile(),
+            avatar: avatar_url(p, urls),
+            local: true,
+        }
+    }
+    pub fn remote(a: &RemoteActor, urls: &Urls) -> AuthorView {
+        AuthorView {
+            id: a.id.clone(),
+            name: a.display_name().to_string(),
+            handle: a.handle(),
+            url: a.url.clone().unwrap_or_else(|| a.id.clone()),
+            avatar: a.icon.clone().unwrap_or_else(|| urls.static_file("avatar.svg")),
+            local: false,
+        }
+    }
+    /// An account we have no document for: show its id.
+    pub fn unknown(id: &str, urls: &Urls) -> AuthorView {
+        AuthorView { id: id.into(), name: id.into(), handle: id.into(), url: id.into(), avatar: urls.static_file("avatar.svg"), local: false }
+    }
+}
+
+/// Counts and who-did-what for one post, as the owner sees it.
+#[derive(Serialize, Default)]
+pub struct Social {
+    pub likes: u64,
+    pub boosts: u64,
+    pub liked: bool,
+    pub boosted: bool,
+    /// Filled on the post's own page only.
+    pub liked_by: Vec<AuthorView>,
+    pub boosted_by: Vec<AuthorView>,
+    pub reactions: Vec<(String, AuthorView)>,
+}
+
 #[derive(Serialize)]
 pub struct PostView {
     pub id: String,
+    /// Its page here: the owner's posts at /@NAME/ID, others at /posts/ID.
+    pub page: String,
     pub url: String,
     pub uri: String,
     pub local: bool,
@@ -57,6 +111,9 @@ pub struct PostView {
     pub attachments: Vec<AttachmentView>,
     /// Plain-text excerpt for titles and OpenGraph.
     pub excerpt: String,
+    pub social: Social,
+    /// Set when this entry is a boost in a timeline.
+    pub boosted_by: Option<AuthorView>,
 }
 
 #[derive(Serialize)]
@@ -100,11 +157,10 @@ pub fn avatar_url(p: &Profile, urls: &Urls) -> String {
 }
 
 impl PostView {
-    /// For the owner's posts and (later) remote ones; `author` is the owner's profile for local posts.
-    pub fn new(p: &Post, owner: &Profile, urls: &Urls) -> PostView {
-        let display = if owner.display_name.is_empty() { urls.username.clone() } else { owner.display_name.clone() };
+    pub fn new(p: &Post, author: &AuthorView, urls: &Urls) -> PostView {
         PostView {
             id: p.id.to_string(),
+            page: if p.local { p.url.clone() } else { format!("{}/posts/{}", urls.base, p.id) },
             url: p.url.clone(),
             uri: p.uri.clone(),
             local: p.local,
@@ -117,10 +173,10 @@ impl PostView {
             published_rfc2822: time::rfc2822(p.published_ms),
             edited: p.edited_ms.map(time::human_date),
             in_reply_to: p.in_reply_to.clone(),
-            author_name: display,
-            author_handle: urls.handle(),
-            author_url: urls.profile(),
-            author_avatar: avatar_url(owner, urls),
+            author_name: author.name.clone(),
+            author_handle: author.handle.clone(),
+            author_url: author.url.clone(),
+            author_avatar: author.avatar.clone(),
             tags: p.tags.clone(),
             attachments: p
                 .attachments
@@ -128,6 +184,8 @@ impl PostView {
                 .map(|a| AttachmentView { url: a.url.clone(), media_type: a.media_type.clone(), alt: a.alt.clone() })
                 .collect(),
             excerpt: excerpt(&p.source, &p.content, 140),
+            social: Social::default(),
+            boosted_by: None,
         }
     }
 }

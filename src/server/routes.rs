@@ -3,7 +3,7 @@
 
 use crate::app::App;
 use crate::error::{Error, Result};
-use crate::handlers::{ap, assets, auth, web, wellknown};
+use crate::handlers::{ap, assets, auth, social, web, wellknown};
 use crate::server::request::wants_activity_json;
 use crate::server::response::{self, Resp};
 use hyper::body::Incoming;
@@ -76,6 +76,13 @@ async fn route(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Result<Re
         }
         ["tags", tag] if get => web::tag_page(app, &req, &crate::server::request::percent_decode(tag)),
         ["compose"] if post => web::compose(app, req).await,
+        ["home"] if get => social::home(app, &req),
+        ["posts", id] if get => social::post_page(app, &req, parse_id(id)?),
+        ["posts", id, a @ ("like" | "unlike" | "boost" | "unboost")] if post => social::post_action(app, req, parse_id(id)?, a).await,
+        [w @ ("following" | "followers" | "requests")] if get => social::people(app, &req, w),
+        [a @ ("follow" | "unfollow")] if post => social::relation_action(app, req, a).await,
+        ["requests", a @ ("approve" | "reject")] if post => social::relation_action(app, req, a).await,
+        ["followers", "remove"] if post => social::relation_action(app, req, "remove").await,
         ["login"] if get => auth::login_page(app, req.headers()),
         ["login"] if post => auth::login(app, req, peer).await,
         ["logout"] if post => auth::logout(app, req).await,

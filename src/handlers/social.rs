@@ -1,0 +1,188 @@
+//! The owner's fediverse pages: home timeline, any stored post (/posts/ID), following/followers/
+//! requests, and the actions on them (follow, unfollow, approve, reject, like, boost).
+
+use crate::actions;
+use crate::app::App;
+use crate::domain::follows;
+use crate::domain::timeline::{self, Viewer};
+use crate::error::{Error, Result};
+use crate::handlers::auth::{self, require_owner_post};
+use crate::model::{Post, Profile};
+use crate::render::views::{AuthorView, PostView, Social};
+use crate::server::request;
+use crate::server::response::{self, Resp};
+use hyper::body::Incoming;
+use hyper::Request;
+use minijinja::context;
+
+/// Who an account id is, for display.
+pub fn author(app: &App, owner: &Profile, id: &str) -> AuthorView {
+    if id == app.urls.actor() {
+        return AuthorView::owner(owner, &app.urls);
+    }
+    match app.store.read(|r| r.actor(id)) {
+        Ok(Some(a)) => AuthorView::remote(&a, &app.urls),
+        _ => AuthorView::unknown(id, &app.urls),
+    }
+}
+
+/// A post as pages show it; `full` adds who liked, boosted and reacted (the post's own page).
+pub fn post_view(app: &App, p: &Post, owner: &Profile, full: bool) -> PostView {
+    let mut v = PostView::new(p, &author(app, owner, &p.author), &app.urls);
+    let me = app.urls.actor();
+    let social = app.store.read(|r| {
+        let likes = r.interactions(&p.uri, "like", if full { 200 } else { 0 })?;
+        let boosts = r.interactions(&p.uri, "boost", if full { 200 } else { 0 })?;
+        let mut s = Social {
+            likes: r.interaction_count(&p.uri, "like")?,
+            boosts: r.interaction_count(&p.uri, "boost")?,
+            ..Default::default()
+        };
+        s.liked = r.interactions(&p.uri, "like", 10_000)?.iter().any(|(a, _)| *a == me);
+        s.boosted = r.interactions(&p.uri, "boost", 10_000)?.iter().any(|(a, _)| *a == me);
+        if full {
+            s.liked_by = likes.iter().map(|(a, _)| author(app, owner, a)).collect();
+            s.boosted_by = boosts.iter().map(|(a, _)| author(app, owner, a)).collect();
+            s.reactions = r.reactions(&p.uri, 200)?.into_iter().map(|(e, a)| (e, author(app, owner, &a))).collect();
+        }
+        Ok(s)
+    });
+    v.social = social.unwrap_or_default();
+    v
+}
+
+fn owner_or_login(app: &App, req: &Request<Incoming>) -> std::result::Result<crate::render::views::OwnerView, Resp> {
+    auth::require_owner_page(app, req.headers())
+}
+
+/// GET /home: posts and boosts from followed accounts, newest first.
+pub fn home(app: &App, req: &Request<Incoming>) -> Result<Resp> {
+    let o = match owner_or_login(app, req) {
+        Ok(o) => o,
+        Err(r) => return Ok(r),
+    };
+    let before = request::query(req).get("before").and_then(|s| s.parse().ok());
+    let profile = app.store.read(|r| r.profile())?;
+    let (entries, next) = app.store.read(|r| r.home(before, timeline::PAGE))?;
+    let posts: Vec<PostView> = entries
+        .iter()
+        .map(|(_, e, p)| {
+            let mut v = post_view(app, p, &profile, false);
+            v.boosted_by = e.boosted_by.as_ref().map(|b| author(app, &profile, b));
+            v
+        })
+        .collect();
+    let body = app.render.render("home.html", context! { posts, next => next.map(|n| n.to_string()), owner => o, notice => request::query(req).get("done").map(str::to_string) })?;
+    Ok(response::html(body))
+}
+
+/// GET /posts/ID: any stored post with its thread (remote ones: the owner only, or when public).
+pub fn post_page(app: &App, req: &Request<Incoming>, id: u64) -> Result<Resp> {
+    let o = auth::owner(app, req.headers());
+    let viewer = if o.is_some() { Viewer::Owner } else { Viewer::Public };
+    let t = timeline::thread(app, viewer, id)?;
+    if t.post.local {
+        return Ok(response::moved(&t.post.url));
+    }
+    if o.is_some() {
+        crate::federation::thread::refresh_in_background(app, &t.post);
+    }
+    let p = app.store.read(|r| r.profile())?;
+    let replies: Vec<_> = t.replies.iter().map(|r| context! { post => post_view(app, &r.post, &p, false), depth => r.depth }).collect();
+    let body = app.render.render(
+        "post.html",
+        context! {
+            post => post_view(app, &t.post, &p, true),
+            ancestors => t.ancestors.iter().map(|x| post_view(app, x, &p, false)).collect::<Vec<_>>(),
+            missing_parent => t.missing_parent, replies, owner => o,
+        },
+    )?;
+    Ok(response::html(body))
+}
+
+/// GET /following, /followers, /requests
+pub fn people(app: &App, req: &Request<Incoming>, which: &str) -> Result<Resp> {
+    let o = match owner_or_login(app, req) {
+        Ok(o) => o,
+        Err(r) => return Ok(r),
+    };
+    let after = request::query(req).get("after").map(str::to_string);
+    let profile = app.store.read(|r| r.profile())?;
+    let (ids, next): (Vec<(String, String)>, Option<String>) = app.store.read(|r| {
+        Ok(match which {
+            "following" => {
+                let p = r.following_page(after.as_deref(), 50)?;
+                (p.items.into_iter().map(|(k, f)| (k, format!("{:?}", f.state).to_lowercase())).collect(), p.next)
+            }
+            "followers" => {
+                let p = r.followers_page(after.as_deref(), 50)?;
+                (p.items.into_iter().map(|(k, _)| (k, String::new())).collect(), p.next)
+            }
+            _ => {
+                let p = r.requests_page(after.as_deref(), 50)?;
+                (p.items.into_iter().map(|(k, _)| (k, String::new())).collect(), p.next)
+            }
+        })
+    })?;
+    let people: Vec<_> = ids.iter().map(|(id, state)| context! { who => author(app, &profile, id), state }).collect();
+    let counts = app.store.read(|r| Ok((r.following_count()?, r.follower_count()?)))?;
+    let body = app.render.render(
+        "people.html",
+        context! { which, people, next => next.map(|n| request::percent_encode(&n)), owner => o, following_count => counts.0, followers_count => counts.1,
+                   notice => request::query(req).get("done").map(str::to_string) },
+    )?;
+    Ok(response::html(body))
+}
+
+/// POST /follow, /unfollow, /requests/approve, /requests/reject, /followers/remove (field `account`)
+pub async fn relation_action(app: &App, req: Request<Incoming>, action: &str) -> Result<Resp> {
+    let (parts, body) = auth::read_small(app, req).await?;
+    let form = request::submitted(&parts.headers, &body)?.form;
+    require_owner_post(app, &parts.headers, &form)?;
+    let account = form.text("account");
+    if account.trim().is_empty() {
+        return Err(Error::BadRequest("Give an account as @user@host or a URL".into()));
+    }
+    let back = match action {
+        "follow" => {
+            let a = actions::follow(app, account.trim()).await.map_err(|e| match e {
+                Error::NotFound => Error::BadRequest(format!("No account found for {account}")),
+                e => e,
+            })?;
+            format!("/following?done=Asked+to+follow+{}", request::percent_encode(&a.handle()))
+        }
+        "unfollow" => {
+            actions::unfollow(app, account.trim()).await?;
+            "/following?done=Unfollowed".to_string()
+        }
+        "approve" => {
+            follows::approve(app, &actions::known_account(app, &account).await?)?;
+            "/requests?done=Approved".to_string()
+        }
+        "reject" => {
+            follows::reject(app, &actions::known_account(app, &account).await?)?;
+            "/requests?done=Rejected".to_string()
+        }
+        _ => {
+            follows::reject(app, &actions::known_account(app, &account).await?)?;
+            "/followers?done=Removed".to_string()
+        }
+    };
+    Ok(response::redirect(&back))
+}
+
+/// POST /posts/ID/like|unlike|boost|unboost
+pub async fn post_action(app: &App, req: Request<Incoming>, id: u64, action: &str) -> Result<Resp> {
+    let (parts, body) = auth::read_small(app, req).await?;
+    let form = request::submitted(&parts.headers, &body)?.form;
+    require_owner_post(app, &parts.headers, &form)?;
+    let p = app.store.read(|r| r.post(id))?.ok_or(Error::NotFound)?;
+    match action {
+        "like" => follows::like(app, &p.uri)?,
+        "unlike" => follows::unlike(app, &p.uri)?,
+        "boost" => follows::boost(app, &p.uri)?,
+        _ => follows::unboost(app, &p.uri)?,
+    }
+    let back = form.get("back").filter(|b| b.starts_with('/')).map(str::to_string).unwrap_or_else(|| format!("/posts/{id}"));
+    Ok(response::redirect(&back))
+}
