@@ -117,7 +117,7 @@ async fn serve(args: &Args) -> Result<()> {
         cli::init_default(&data)?;
         println!("First start: created {} with the default settings ({}).", data.display(), pipit::config::DEFAULT_URL);
     }
-    let app = App::open(&data)?;
+    let app = open_waiting(&data).await?;
     init_logging(&app.config.log);
     pipit::domain::owner::ensure_profile(&app)?;
     let addr = app.config.listen_addr().map_err(|e| Error::Config(format!("key `listen`: {e}")))?;
@@ -133,6 +133,21 @@ async fn serve(args: &Args) -> Result<()> {
     let _ = std::fs::remove_file(control::socket_path(&data));
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Opens the data folder; if a short command-line verb holds it right now, waits for it a few
+/// seconds before concluding that another server is running.
+async fn open_waiting(data: &std::path::Path) -> Result<App> {
+    let mut tries = 0;
+    loop {
+        match App::open(data) {
+            Err(Error::Config(msg)) if msg.contains("already running") && tries < 50 => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            other => return other,
+        }
+    }
 }
 
 async fn shutdown_signal() {

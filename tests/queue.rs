@@ -99,8 +99,11 @@ async fn kill_9_with_1000_queued_deliveries_loses_none() {
         }).unwrap();
     }
     let data = dir.path().to_str().unwrap().to_string();
-    let mut server = pipit_cmd(&["serve", "--data", &data]).stdout(Stdio::null()).spawn().unwrap();
-    // The CLI reaches the running server through its control socket.
+    let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
+    let mut server = pipit_cmd(&["serve", "--data", &data]).env("PIPIT_LOG", "debug").stdout(Stdio::null()).stderr(log).spawn().unwrap();
+    // The CLI reaches the running server through its control socket; wait for it, or the post
+    // would run offline and hold the folder while the server starts.
+    eventually("control socket up", 10, || dir.path().join("pipit.sock").exists()).await;
     let mut posted = None;
     for _ in 0..100 {
         let out = pipit_cmd(&["post", "--data", &data, "to a thousand inboxes"]).output().unwrap();
@@ -111,7 +114,16 @@ async fn kill_9_with_1000_queued_deliveries_loses_none() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(posted.unwrap().starts_with(&base), "post printed its URL");
-    eventually("some deliveries made", 30, || seen.lock().unwrap().len() >= 50).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while seen.lock().unwrap().len() < 50 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    if seen.lock().unwrap().len() < 50 {
+        let q = pipit_cmd(&["queue", "--data", &data]).output().unwrap();
+        let log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(40).collect();
+        panic!("no deliveries: queue={}\nlog tail:\n{}", String::from_utf8_lossy(&q.stdout), tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
+    }
     server.kill().unwrap(); // SIGKILL: no graceful anything
     server.wait().unwrap();
     let before = seen.lock().unwrap().len();

@@ -11,10 +11,10 @@ use crate::store::Write;
 use crate::time::now_ms;
 use serde_json::{json, Value};
 
-pub struct Incoming<'a> {
-    pub activity: &'a Value,
+pub struct Incoming {
+    pub activity: Value,
     /// The verified sender (the activity's actor).
-    pub actor: &'a RemoteActor,
+    pub actor: RemoteActor,
     /// The activity's object as a full document when it had to be fetched (Announce of a URI,
     /// Lemmy's Announce of an activity), already checked to come from its origin.
     pub object: Option<Value>,
@@ -36,11 +36,17 @@ fn notify(w: &mut Write, kind: NotificationKind, actor: &str, post_uri: Option<&
     Ok(())
 }
 
-pub fn apply(app: &App, inc: Incoming) -> Result<Outcome> {
-    let act = inc.activity;
+/// Applies the activity in a group-committed transaction (many deliveries share one fsync).
+pub async fn apply(app: &App, inc: Incoming) -> Result<Outcome> {
+    let app2 = app.clone();
+    app.store.write_grouped(move |w| apply_in(w, &app2, &inc)).await
+}
+
+fn apply_in(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
+    let act = &inc.activity;
     let kind = types(act).first().map(|s| s.to_string()).unwrap_or_default();
     let activity_id = str_of(act, "id").unwrap_or_default().to_string();
-    app.store.write(|w| {
+    {
         let now = now_ms();
         if !activity_id.is_empty() && !w.mark_seen(&activity_id, now)? {
             return Ok(Outcome::default()); // duplicate delivery: already applied
@@ -49,24 +55,24 @@ pub fn apply(app: &App, inc: Incoming) -> Result<Outcome> {
             w.sweep_seen(now, 200)?;
         }
         match kind.as_str() {
-            "Follow" => follow(w, app, &inc, &activity_id),
-            "Accept" => accept_or_reject(w, app, &inc, true),
-            "Reject" => accept_or_reject(w, app, &inc, false),
-            "Undo" => undo(w, app, &inc),
-            "Create" => create(w, app, &inc),
-            "Update" => update(w, app, &inc),
-            "Delete" => delete(w, app, &inc),
-            "Like" | "EmojiReact" | "Dislike" => like(w, app, &inc, &kind, &activity_id),
-            "Announce" => announce(w, app, &inc, &activity_id),
-            "Move" => moved(w, app, &inc),
-            "Block" => block(w, app, &inc),
-            "Add" | "Remove" => featured(w, app, &inc, kind == "Add", &activity_id),
+            "Follow" => follow(w, app, inc, &activity_id),
+            "Accept" => accept_or_reject(w, app, inc, true),
+            "Reject" => accept_or_reject(w, app, inc, false),
+            "Undo" => undo(w, app, inc),
+            "Create" => create(w, app, inc),
+            "Update" => update(w, app, inc),
+            "Delete" => delete(w, app, inc),
+            "Like" | "EmojiReact" | "Dislike" => like(w, app, inc, &kind, &activity_id),
+            "Announce" => announce(w, app, inc, &activity_id),
+            "Move" => moved(w, app, inc),
+            "Block" => block(w, app, inc),
+            "Add" | "Remove" => featured(w, app, inc, kind == "Add", &activity_id),
             other => {
                 tracing::debug!("ignoring {other} from {}", inc.actor.id);
                 Ok(Outcome::default())
             }
         }
-    })
+    }
 }
 
 fn object_id(inc: &Incoming) -> Option<String> {
@@ -200,7 +206,7 @@ fn create(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
     if !vocab::is_post_object(obj) {
         return Ok(Outcome::default());
     }
-    let Some(p) = vocab::parse_post(obj, inc.actor) else { return Ok(Outcome::default()) };
+    let Some(p) = vocab::parse_post(obj, &inc.actor) else { return Ok(Outcome::default()) };
     let followed = matches!(w.following(&inc.actor.id)?, Some(f) if f.state == FollowState::Accepted);
     if !relevant(w, app, &p, followed)? {
         return Ok(Outcome::default());
@@ -242,7 +248,7 @@ fn update(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
         }
         return Ok(Outcome::default());
     }
-    let Some(p) = vocab::parse_post(obj, inc.actor) else { return Ok(Outcome::default()) };
+    let Some(p) = vocab::parse_post(obj, &inc.actor) else { return Ok(Outcome::default()) };
     match w.post_id_by_uri(&p.uri)? {
         Some(id) => {
             let old = w.post(id)?;
@@ -292,7 +298,7 @@ fn like(w: &mut Write, app: &App, inc: &Incoming, ap_type: &str, activity_id: &s
     let Some(target) = object_id(inc) else { return Ok(Outcome::default()) };
     let Some(pid) = w.post_id_by_uri(&target)? else { return Ok(Outcome::default()) };
     let Some(p) = w.post(pid)? else { return Ok(Outcome::default()) };
-    let kind = interaction_kind(inc.activity, ap_type);
+    let kind = interaction_kind(&inc.activity, ap_type);
     let fresh = w.put_interaction(&target, &kind, &inc.actor.id, &Interaction { activity_id: activity_id.to_string(), at_ms: now_ms() })?;
     if fresh && p.local {
         let (nk, detail) = match kind.strip_prefix("react:") {

@@ -88,8 +88,8 @@ pub async fn receive(app: &App, method: &Method, uri: &Uri, headers: &HeaderMap,
         }
     }
     let (object, other) = hydrate(app, &activity, &actor, &budget).await?;
-    let inc = Incoming { activity: &activity, actor: &actor, object, other };
-    let outcome = apply::apply(app, inc)?;
+    let inc = Incoming { activity, actor, object, other };
+    let outcome = apply::apply(app, inc).await?;
     after(app, outcome);
     Ok(())
 }

@@ -9,6 +9,7 @@ mod sessions;
 mod queue;
 mod actors;
 mod social;
+mod group;
 
 pub use actors::ActorPage;
 pub use posts::PostPage;
@@ -31,6 +32,8 @@ pub struct Store {
     pub queue_wake: Arc<tokio::sync::Notify>,
     /// Bumped after a commit that added home entries or notifications (live pages wait on it).
     pub live: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Queue of the group-commit writer thread (store/group.rs).
+    group: Arc<std::sync::Mutex<std::sync::mpsc::Sender<group::Item>>>,
 }
 
 /// A read snapshot.
@@ -60,7 +63,11 @@ impl Store {
                 )),
                 e => Error::Store(format!("{}: {e}", path.display())),
             })?;
-        let store = Store { db: Arc::new(db), queue_wake: Default::default(), live: Arc::new(tokio::sync::watch::channel(0).0) };
+        let db = Arc::new(db);
+        let queue_wake: Arc<tokio::sync::Notify> = Default::default();
+        let live = Arc::new(tokio::sync::watch::channel(0).0);
+        let group = group::start(Arc::downgrade(&db), queue_wake.clone(), live.clone());
+        let store = Store { db, queue_wake, live, group: Arc::new(std::sync::Mutex::new(group)) };
         store.migrate()?;
         Ok(store)
     }
