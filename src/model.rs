@@ -279,3 +279,15 @@ pub struct Job {
     #[serde(default)]
     pub last_error: Option<String>,
 }
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct List {
+    pub name: String,
+    /// Members' posts show only in this list, not on /home.
+    #[serde(default)]
+    pub exclusive: bool,
+    /// Anyone may see the member list at /lists/ID (a starter pack).
+    #[serde(default)]
+    pub public: bool,
+    pub created_ms: u64,
+}

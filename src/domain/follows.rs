@@ -46,7 +46,9 @@ fn follow_object(app: &App, follower: &str, f: &Follower) -> serde_json::Value {
 /// Accepts a held follow request.
 pub fn approve(app: &App, requester: &str) -> Result<()> {
     app.store.write(|w| {
-        let f = w.remove_follow_request(requester)?.ok_or(Error::NotFound)?;
+        let mut f = w.remove_follow_request(requester)?.ok_or(Error::NotFound)?;
+        // A follower from now on: earlier posts' deliveries must not reach them (deliver.rs).
+        f.since_ms = now_ms();
         w.put_follower(requester, &f)?;
         let inbox = w.actor(requester)?.map(|a| a.inbox).unwrap_or_else(|| f.inbox.clone());
         let act = vocab::simple_json(&app.urls, "Accept", &new_activity_id(app), follow_object(app, requester, &f), vec![requester.into()], vec![]);

@@ -94,6 +94,11 @@ fn follow(w: &mut Write, app: &App, inc: &Incoming, activity_id: &str) -> Result
         w.put_follow_request(who, &f)?;
         return Ok(Outcome::default());
     }
+    // A known follower keeps the date they first followed (delivery cut-off, deliver.rs).
+    let f = match w.follower(who)? {
+        Some(old) => Follower { since_ms: old.since_ms, ..f },
+        None => f,
+    };
     w.put_follower(who, &f)?;
     if !already {
         notify(w, NotificationKind::Follow, who, None, None)?;
@@ -173,11 +178,23 @@ fn interaction_kind(act: &Value, ap_type: &str) -> String {
 /// Is this post something the owner should keep? Followed author, mentions the owner, replies
 /// to something stored, or the owner asked for it (fetched thread context).
 fn relevant(w: &Write, app: &App, p: &Post, author_followed: bool) -> Result<bool> {
-    if author_followed || p.mentions.iter().any(|m| m.href == app.urls.actor()) {
+    if author_followed || p.mentions.iter().any(|m| m.href == app.urls.actor()) || follows_a_tag(w, p)? {
         return Ok(true);
     }
     if let Some(parent) = &p.in_reply_to {
         if w.post_id_by_uri(parent)?.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+fn follows_a_tag(w: &Write, p: &Post) -> Result<bool> {
+    if p.visibility != crate::model::Visibility::Public {
+        return Ok(false);
+    }
+    for t in &p.tags {
+        if w.follows_tag(t)? {
             return Ok(true);
         }
     }
@@ -214,6 +231,7 @@ fn create(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
     let uri = p.uri.clone();
     let parent = p.in_reply_to.clone();
     let mentions_me = p.mentions.iter().any(|m| m.href == app.urls.actor());
+    let tagged = follows_a_tag(w, &p)?;
     let (id, is_new) = upsert_post(w, p)?;
     let mut out = Outcome::default();
     if is_new {
@@ -221,7 +239,7 @@ fn create(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
             Some(par) => w.post_id_by_uri(par)?.and_then(|pid| w.post(pid).ok().flatten()).map(|pp| pp.local).unwrap_or(false),
             None => false,
         };
-        if followed || mentions_me {
+        if followed || mentions_me || tagged {
             w.add_home(&HomeEntry { post_id: id, boosted_by: None }, now_ms())?;
         }
         if reply_to_mine {

@@ -91,7 +91,7 @@ pub async fn run(app: App) {
 
 async fn process(app: &App, job: Job, hosts: &Mutex<Hosts>) {
     let result = match &job.what {
-        JobKind::Fanout { activity, audience, cursor } => fanout(app, job.id, *activity, audience, cursor.clone()),
+        JobKind::Fanout { activity, audience, cursor } => fanout(app, job.id, job.created_ms, *activity, audience, cursor.clone()),
         JobKind::Deliver { activity, inbox } => {
             deliver_job(app, &job, *activity, inbox, hosts).await;
             Ok(())
@@ -105,7 +105,9 @@ async fn process(app: &App, job: Job, hosts: &Mutex<Hosts>) {
 
 /// One batch of a fan-out: claims each follower's (shared) inbox and enqueues a Deliver for the
 /// new ones, all in one transaction with the cursor, so a crash resumes where it stopped.
-fn fanout(app: &App, id: u64, activity: u64, audience: &crate::model::Audience, cursor: Option<String>) -> crate::error::Result<()> {
+/// Followers who arrived after the activity was created are skipped: a followers-only post goes
+/// to those who were followers when it was written, not to whoever is approved later.
+fn fanout(app: &App, id: u64, created_ms: u64, activity: u64, audience: &crate::model::Audience, cursor: Option<String>) -> crate::error::Result<()> {
     app.store.write(|w| {
         let now = now_ms();
         let mut next_cursor = None;
@@ -113,7 +115,7 @@ fn fanout(app: &App, id: u64, activity: u64, audience: &crate::model::Audience, 
             let batch = w.followers_batch(cursor.as_deref(), FANOUT_BATCH)?;
             let full = batch.len() == FANOUT_BATCH;
             for (uri, f) in &batch {
-                if w.fanout_claim(id, &f.inbox)? {
+                if f.since_ms < created_ms && w.fanout_claim(id, &f.inbox)? {
                     w.enqueue(JobKind::Deliver { activity, inbox: f.inbox.clone() }, now)?;
                 }
                 next_cursor = Some(uri.clone());

@@ -3,6 +3,8 @@
 pub mod ap;
 pub mod assets;
 pub mod auth;
+pub mod lists;
+pub mod notifications;
 pub mod social;
 pub mod web;
 pub mod wellknown;

@@ -40,6 +40,7 @@ pub fn post_view(app: &App, p: &Post, owner: &Profile, full: bool) -> PostView {
         };
         s.liked = r.interactions(&p.uri, "like", 10_000)?.iter().any(|(a, _)| *a == me);
         s.boosted = r.interactions(&p.uri, "boost", 10_000)?.iter().any(|(a, _)| *a == me);
+        s.bookmarked = r.is_bookmarked(p.id)?;
         if full {
             s.liked_by = likes.iter().map(|(a, _)| author(app, owner, a)).collect();
             s.boosted_by = boosts.iter().map(|(a, _)| author(app, owner, a)).collect();
@@ -64,8 +65,11 @@ pub fn home(app: &App, req: &Request<Incoming>) -> Result<Resp> {
     let before = request::query(req).get("before").and_then(|s| s.parse().ok());
     let profile = app.store.read(|r| r.profile())?;
     let (entries, next) = app.store.read(|r| r.home(before, timeline::PAGE))?;
+    // Members of exclusive lists are read in their list, not here.
+    let hidden = |actor: &str| app.store.read(|r| r.in_exclusive_list(actor)).unwrap_or(false);
     let posts: Vec<PostView> = entries
         .iter()
+        .filter(|(_, e, p)| !hidden(e.boosted_by.as_deref().unwrap_or(&p.author)))
         .map(|(_, e, p)| {
             let mut v = post_view(app, p, &profile, false);
             v.boosted_by = e.boosted_by.as_ref().map(|b| author(app, &profile, b));
@@ -181,6 +185,9 @@ pub async fn post_action(app: &App, req: Request<Incoming>, id: u64, action: &st
         "like" => follows::like(app, &p.uri)?,
         "unlike" => follows::unlike(app, &p.uri)?,
         "boost" => follows::boost(app, &p.uri)?,
+        "bookmark" => {
+            app.store.write(|w| w.toggle_bookmark(id))?;
+        }
         _ => follows::unboost(app, &p.uri)?,
     }
     let back = form.get("back").filter(|b| b.starts_with('/')).map(str::to_string).unwrap_or_else(|| format!("/posts/{id}"));

@@ -85,7 +85,8 @@ pub fn tag_page(app: &App, req: &Request<Incoming>, tag: &str) -> Result<Resp> {
     let page = timeline::tag(app, viewer(&o), tag, cursor(req)?)?;
     let p = owner::profile(app)?;
     let posts: Vec<PostView> = page.posts.iter().map(|x| social::post_view(app, x, &p, false)).collect();
-    let body = app.render.render("tag.html", context! { tag, posts, next => page.next.map(|n| n.to_string()), owner => o })?;
+    let followed = app.store.read(|r| r.follows_tag(&tag.to_lowercase()))?;
+    let body = app.render.render("tag.html", context! { tag, posts, followed, next => page.next.map(|n| n.to_string()), owner => o })?;
     Ok(response::html(body))
 }
 

@@ -80,6 +80,7 @@ pub struct Social {
     pub boosts: u64,
     pub liked: bool,
     pub boosted: bool,
+    pub bookmarked: bool,
     /// Filled on the post's own page only.
     pub liked_by: Vec<AuthorView>,
     pub boosted_by: Vec<AuthorView>,

@@ -3,7 +3,7 @@
 
 use crate::app::App;
 use crate::error::{Error, Result};
-use crate::handlers::{ap, assets, auth, social, web, wellknown};
+use crate::handlers::{ap, assets, auth, lists, notifications, social, web, wellknown};
 use crate::server::request::wants_activity_json;
 use crate::server::response::{self, Resp};
 use hyper::body::Incoming;
@@ -77,8 +77,19 @@ async fn route(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Result<Re
         ["tags", tag] if get => web::tag_page(app, &req, &crate::server::request::percent_decode(tag)),
         ["compose"] if post => web::compose(app, req).await,
         ["home"] if get => social::home(app, &req),
+        ["notifications"] if get => notifications::page(app, &req),
+        ["lists"] if get => lists::index(app, &req),
+        ["lists"] if post => lists::create(app, req).await,
+        ["lists", id] if get => lists::show(app, &req, parse_id(id)?),
+        ["lists", id, "edit"] if post => lists::edit(app, req, parse_id(id)?, false).await,
+        ["lists", id, "delete"] if post => lists::edit(app, req, parse_id(id)?, true).await,
+        ["lists", id, "add"] if post => lists::member(app, req, parse_id(id)?, true).await,
+        ["lists", id, "remove"] if post => lists::member(app, req, parse_id(id)?, false).await,
+        ["tags", tag, "follow"] if post => lists::follow_tag(app, req, &crate::server::request::percent_decode(tag), true).await,
+        ["tags", tag, "unfollow"] if post => lists::follow_tag(app, req, &crate::server::request::percent_decode(tag), false).await,
+        ["bookmarks"] if get => lists::bookmarks(app, &req),
         ["posts", id] if get => social::post_page(app, &req, parse_id(id)?),
-        ["posts", id, a @ ("like" | "unlike" | "boost" | "unboost")] if post => social::post_action(app, req, parse_id(id)?, a).await,
+        ["posts", id, a @ ("like" | "unlike" | "boost" | "unboost" | "bookmark")] if post => social::post_action(app, req, parse_id(id)?, a).await,
         [w @ ("following" | "followers" | "requests")] if get => social::people(app, &req, w),
         [a @ ("follow" | "unfollow")] if post => social::relation_action(app, req, a).await,
         ["requests", a @ ("approve" | "reject")] if post => social::relation_action(app, req, a).await,

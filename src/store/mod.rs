@@ -10,6 +10,7 @@ mod queue;
 mod actors;
 mod social;
 mod group;
+mod lists;
 
 pub use actors::ActorPage;
 pub use posts::PostPage;
@@ -99,6 +100,12 @@ impl Store {
             w.tx.open_table(JOBID_JOB)?;
             w.tx.open_table(FANOUT_INBOX)?;
             w.tx.open_table(DEADID_JOB)?;
+            w.tx.open_table(LISTID_LIST)?;
+            w.tx.open_table(LIST_MEMBER)?;
+            w.tx.open_table(MEMBER_LIST)?;
+            w.tx.open_table(FOLLOWEDTAG_MS)?;
+            w.tx.open_table(BOOKMARKID_POSTID)?;
+            w.tx.open_table(POSTID_BOOKMARKID)?;
             let version = w.meta_u32("schema_version")?.unwrap_or(0);
             if version > SCHEMA_VERSION {
                 return Err(Error::Config(format!(

@@ -70,16 +70,28 @@ impl Read {
     }
 
     pub fn notifications(&self, before: Option<u64>, limit: usize) -> Result<(Vec<(u64, Notification)>, Option<u64>)> {
+        self.notifications_where(before, limit, &|_| true)
+    }
+
+    /// Newest first, those passing `keep`; scans at most a bounded number of rows per page.
+    pub fn notifications_where(&self, before: Option<u64>, limit: usize, keep: &dyn Fn(&Notification) -> bool) -> Result<(Vec<(u64, Notification)>, Option<u64>)> {
         let t = self.tx.open_table(NOTIFID_NOTIF)?;
         let mut out = Vec::new();
         let mut next = None;
-        for e in t.range(..before.unwrap_or(u64::MAX))?.rev() {
+        for (scanned, e) in t.range(..before.unwrap_or(u64::MAX))?.rev().enumerate() {
             let (k, v) = e?;
             if out.len() == limit {
                 next = out.last().map(|(id, _)| *id);
                 break;
             }
-            out.push((k.value(), from_json(v.value(), "notification")?));
+            if scanned >= 2000 {
+                next = Some(k.value() + 1);
+                break;
+            }
+            let n: Notification = from_json(v.value(), "notification")?;
+            if keep(&n) {
+                out.push((k.value(), n));
+            }
         }
         Ok((out, next))
     }

@@ -81,3 +81,19 @@ pub const FANOUT_INBOX: TableDefinition<(u64, &str), ()> = TableDefinition::new(
 
 /// Deliveries that gave up: job id → JSON `Job` with the last error, kept for `pipit queue`.
 pub const DEADID_JOB: TableDefinition<u64, &[u8]> = TableDefinition::new("deadid_job");
+
+// ---- the owner's reading tools (issue: lists, tags, bookmarks, safety) ----
+
+/// Lists: list id → JSON `List` (name, exclusive, public).
+pub const LISTID_LIST: TableDefinition<u64, &[u8]> = TableDefinition::new("listid_list");
+
+/// List membership, both ways: (list id, actor id) and (actor id, list id).
+pub const LIST_MEMBER: TableDefinition<(u64, &str), ()> = TableDefinition::new("list_member");
+pub const MEMBER_LIST: TableDefinition<(&str, u64), ()> = TableDefinition::new("member_list");
+
+/// Hashtags the owner follows: tag → since (ms).
+pub const FOLLOWEDTAG_MS: TableDefinition<&str, u64> = TableDefinition::new("followedtag_ms");
+
+/// Bookmarks: (bookmark time-id) → post id, and post id → bookmark id for toggling.
+pub const BOOKMARKID_POSTID: TableDefinition<u64, u64> = TableDefinition::new("bookmarkid_postid");
+pub const POSTID_BOOKMARKID: TableDefinition<u64, u64> = TableDefinition::new("postid_bookmarkid");
