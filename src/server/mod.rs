@@ -68,6 +68,7 @@ pub async fn run(app: App, listener: TcpListener, shutdown: impl Future<Output =
     }
     drop(listener);
     worker.abort();
+    let _ = worker.await; // its App handle is released before run() returns
     tokio::select! {
         _ = graceful.shutdown() => tracing::info!("all connections closed"),
         _ = tokio::time::sleep(Duration::from_secs(10)) => tracing::warn!("shutdown: gave up waiting for open connections"),

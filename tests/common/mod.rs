@@ -74,7 +74,17 @@ impl Instance {
 
     async fn serve(dir: Arc<TempDir>, listener: tokio::net::TcpListener) -> Instance {
         let addr = listener.local_addr().unwrap();
-        let app = App::open(dir.path()).expect("open app");
+        // A stopped instance's last tasks may hold the database for a moment.
+        let mut tries = 0;
+        let app = loop {
+            match App::open(dir.path()) {
+                Err(pipit::error::Error::Config(m)) if m.contains("already running") && tries < 100 => {
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                other => break other.expect("open app"),
+            }
+        };
         pipit::domain::owner::ensure_profile(&app).unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let app2 = app.clone();
