@@ -291,3 +291,23 @@ pub struct List {
     pub public: bool,
     pub created_ms: u64,
 }
+
+/// A keyword filter: hide matching posts, or show them behind a warning.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Filter {
+    pub keyword: String,
+    /// "hide" or "warn".
+    pub action: String,
+    /// Where it applies: "home", "notifications", "public" (profiles, tags, lists), "thread".
+    pub contexts: Vec<String>,
+}
+
+/// One column of the deck.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Column {
+    /// "home", "notifications", "list", "tag", "search".
+    pub kind: String,
+    /// List id, hashtag or search words.
+    #[serde(default)]
+    pub arg: String,
+}

@@ -7,4 +7,5 @@ pub mod media;
 pub mod outbox;
 pub mod owner;
 pub mod posts;
+pub mod safety;
 pub mod timeline;

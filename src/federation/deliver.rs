@@ -115,7 +115,8 @@ fn fanout(app: &App, id: u64, created_ms: u64, activity: u64, audience: &crate::
             let batch = w.followers_batch(cursor.as_deref(), FANOUT_BATCH)?;
             let full = batch.len() == FANOUT_BATCH;
             for (uri, f) in &batch {
-                if f.since_ms < created_ms && w.fanout_claim(id, &f.inbox)? {
+                let blocked_host = crate::federation::vocab::host_of(&f.inbox).map(|h| w.is_domain_blocked(&h)).transpose()?.unwrap_or(false);
+                if f.since_ms < created_ms && !blocked_host && w.fanout_claim(id, &f.inbox)? {
                     w.enqueue(JobKind::Deliver { activity, inbox: f.inbox.clone() }, now)?;
                 }
                 next_cursor = Some(uri.clone());
@@ -141,6 +142,10 @@ fn fanout(app: &App, id: u64, created_ms: u64, activity: u64, audience: &crate::
 async fn deliver_job(app: &App, job: &Job, activity: u64, inbox: &str, hosts: &Mutex<Hosts>) {
     let host = crate::federation::vocab::host_of(inbox).unwrap_or_default();
     let now = now_ms();
+    if app.store.read(|r| r.is_domain_blocked(&host)).unwrap_or(false) {
+        let _ = app.store.write(|w| w.kill_job(job.id, "domain blocked"));
+        return;
+    }
     let open_until = {
         let h = hosts.lock().unwrap_or_else(|e| e.into_inner());
         h.breaker.get(&host).filter(|(n, _)| *n >= BREAKER_FAILURES).map(|(_, until)| *until).filter(|&u| u > now)

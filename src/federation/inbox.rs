@@ -62,6 +62,11 @@ pub async fn receive(app: &App, method: &Method, uri: &Uri, headers: &HeaderMap,
     }
     let actor_id = activity.get("actor").and_then(vocab::id_of).ok_or_else(|| Error::BadRequest("activity without actor".into()))?.to_string();
     let kind = vocab::types(&activity)[0].to_string();
+    // Blocked accounts and servers: accepted (so they do not retry) and dropped unread.
+    if app.store.read(|r| r.is_blocked(&actor_id))? {
+        tracing::debug!("dropped {kind} from blocked {actor_id}");
+        return Ok(());
+    }
     let budget = Budget::new(FETCH_BUDGET);
     let signer = match verify_request(app, method, uri, headers, body, &budget).await {
         Ok(s) => s,

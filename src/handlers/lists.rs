@@ -77,7 +77,8 @@ pub async fn member(app: &App, req: Request<Incoming>, id: u64, add: bool) -> Re
     if app.store.read(|r| r.list(id))?.is_none() {
         return Err(Error::NotFound);
     }
-    let actor = if add { actions::account(app, account.trim()).await?.id } else { account.trim().to_string() };
+    let known = app.store.read(|r| r.actor(account.trim()))?.is_some();
+    let actor = if add && !known { actions::account(app, account.trim()).await?.id } else { account.trim().to_string() };
     app.store.write(|w| if add { w.add_list_member(id, &actor) } else { w.remove_list_member(id, &actor) })?;
     let back = form.get("back").filter(|b| b.starts_with('/')).map(str::to_string).unwrap_or_else(|| format!("/lists/{id}"));
     Ok(response::redirect(&back))
@@ -95,7 +96,7 @@ pub fn show(app: &App, req: &Request<Incoming>, id: u64) -> Result<Resp> {
     let members: Vec<_> = app.store.read(|r| r.list_members(id, 1000))?.iter().map(|m| social::author(app, &profile, m)).collect();
     let before = request::query(req).get("before").and_then(|s| s.parse().ok());
     let (posts, next) = if o.is_some() { app.store.read(|r| r.list_posts(id, before, 20))? } else { (vec![], None) };
-    let posts: Vec<_> = posts.iter().map(|p| social::post_view(app, p, &profile, false)).collect();
+    let posts = social::screened(app, posts.iter().map(|p| (p, None)), &profile, "public");
     let body = app.render.render(
         "list.html",
         context! { id => id.to_string(), list => context! { name => list.name, exclusive => list.exclusive, public => list.public }, members, posts, next => next.map(|n| n.to_string()), owner => o },

@@ -3,8 +3,11 @@
 pub mod ap;
 pub mod assets;
 pub mod auth;
+pub mod deck;
 pub mod lists;
 pub mod notifications;
+pub mod safety;
+pub mod search;
 pub mod social;
 pub mod web;
 pub mod wellknown;

@@ -45,7 +45,13 @@ pub fn page(app: &App, req: &Request<Incoming>) -> Result<Resp> {
     let q = request::query(req);
     let filter = q.get("type").filter(|t| KINDS.iter().any(|(k, _)| k == t)).map(str::to_string);
     let before = q.get("before").and_then(|s| s.parse().ok());
-    let (items, next) = app.store.read(|r| r.notifications_where(before, 30, &|n| filter.as_deref().map(|f| kind_name(&n.kind) == f).unwrap_or(true)))?;
+    let now = crate::time::now_ms();
+    // Blocked and muted accounts do not notify.
+    let (items, next) = app.store.read(|r| {
+        r.notifications_where(before, 30, &|n| {
+            filter.as_deref().map(|f| kind_name(&n.kind) == f).unwrap_or(true) && !r.is_blocked(&n.actor).unwrap_or(false) && !r.is_muted(&n.actor, now).unwrap_or(false)
+        })
+    })?;
     let profile = app.store.read(|r| r.profile())?;
     let views: Vec<_> = items
         .iter()

@@ -52,6 +52,25 @@ pub fn post_view(app: &App, p: &Post, owner: &Profile, full: bool) -> PostView {
     v
 }
 
+/// Views of posts for a page in `context`, with blocks, mutes and filters applied.
+pub fn screened<'a>(app: &App, posts: impl Iterator<Item = (&'a Post, Option<&'a str>)>, owner: &Profile, context: &'static str) -> Vec<PostView> {
+    let screener = crate::domain::safety::Screener::new(app, context);
+    posts
+        .filter_map(|(p, by)| {
+            let s = screener.screen(p, by);
+            if s == crate::domain::safety::Screen::Hide {
+                return None;
+            }
+            let mut v = post_view(app, p, owner, false);
+            v.boosted_by = by.map(|b| author(app, owner, b));
+            if let crate::domain::safety::Screen::Warn(k) = s {
+                v.filtered = Some(k);
+            }
+            Some(v)
+        })
+        .collect()
+}
+
 fn owner_or_login(app: &App, req: &Request<Incoming>) -> std::result::Result<crate::render::views::OwnerView, Resp> {
     auth::require_owner_page(app, req.headers())
 }
@@ -67,15 +86,12 @@ pub fn home(app: &App, req: &Request<Incoming>) -> Result<Resp> {
     let (entries, next) = app.store.read(|r| r.home(before, timeline::PAGE))?;
     // Members of exclusive lists are read in their list, not here.
     let hidden = |actor: &str| app.store.read(|r| r.in_exclusive_list(actor)).unwrap_or(false);
-    let posts: Vec<PostView> = entries
-        .iter()
-        .filter(|(_, e, p)| !hidden(e.boosted_by.as_deref().unwrap_or(&p.author)))
-        .map(|(_, e, p)| {
-            let mut v = post_view(app, p, &profile, false);
-            v.boosted_by = e.boosted_by.as_ref().map(|b| author(app, &profile, b));
-            v
-        })
-        .collect();
+    let posts = screened(
+        app,
+        entries.iter().filter(|(_, e, p)| !hidden(e.boosted_by.as_deref().unwrap_or(&p.author))).map(|(_, e, p)| (p, e.boosted_by.as_deref())),
+        &profile,
+        "home",
+    );
     let body = app.render.render("home.html", context! { posts, next => next.map(|n| n.to_string()), owner => o, notice => request::query(req).get("done").map(str::to_string) })?;
     Ok(response::html(body))
 }
@@ -92,7 +108,13 @@ pub fn post_page(app: &App, req: &Request<Incoming>, id: u64) -> Result<Resp> {
         crate::federation::thread::refresh_in_background(app, &t.post);
     }
     let p = app.store.read(|r| r.profile())?;
-    let replies: Vec<_> = t.replies.iter().map(|r| context! { post => post_view(app, &r.post, &p, false), depth => r.depth }).collect();
+    let screener = crate::domain::safety::Screener::new(app, "thread");
+    let replies: Vec<_> = t
+        .replies
+        .iter()
+        .filter(|r| screener.screen(&r.post, None) != crate::domain::safety::Screen::Hide)
+        .map(|r| context! { post => post_view(app, &r.post, &p, false), depth => r.depth })
+        .collect();
     let body = app.render.render(
         "post.html",
         context! {

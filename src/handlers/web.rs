@@ -66,7 +66,13 @@ pub fn post_page(app: &App, req: &Request<Incoming>, id: u64) -> Result<Resp> {
     }
     let p = owner::profile(app)?;
     let view = |x: &crate::model::Post| social::post_view(app, x, &p, false);
-    let replies: Vec<_> = t.replies.iter().map(|r| context! { post => view(&r.post), depth => r.depth }).collect();
+    let screener = crate::domain::safety::Screener::new(app, "thread");
+    let replies: Vec<_> = t
+        .replies
+        .iter()
+        .filter(|r| screener.screen(&r.post, None) != crate::domain::safety::Screen::Hide)
+        .map(|r| context! { post => view(&r.post), depth => r.depth })
+        .collect();
     let body = app.render.render(
         "post.html",
         context! {
@@ -84,7 +90,7 @@ pub fn tag_page(app: &App, req: &Request<Incoming>, tag: &str) -> Result<Resp> {
     let o = auth::owner(app, req.headers());
     let page = timeline::tag(app, viewer(&o), tag, cursor(req)?)?;
     let p = owner::profile(app)?;
-    let posts: Vec<PostView> = page.posts.iter().map(|x| social::post_view(app, x, &p, false)).collect();
+    let posts: Vec<PostView> = social::screened(app, page.posts.iter().map(|x| (x, None)), &p, "public");
     let followed = app.store.read(|r| r.follows_tag(&tag.to_lowercase()))?;
     let body = app.render.render("tag.html", context! { tag, posts, followed, next => page.next.map(|n| n.to_string()), owner => o })?;
     Ok(response::html(body))

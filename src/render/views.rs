@@ -115,6 +115,8 @@ pub struct PostView {
     pub social: Social,
     /// Set when this entry is a boost in a timeline.
     pub boosted_by: Option<AuthorView>,
+    /// The keyword of a "warn" filter that matched: shown collapsed behind it.
+    pub filtered: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -187,6 +189,7 @@ impl PostView {
             excerpt: excerpt(&p.source, &p.content, 140),
             social: Social::default(),
             boosted_by: None,
+            filtered: None,
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::app::App;
 use crate::error::{Error, Result};
-use crate::handlers::{ap, assets, auth, lists, notifications, social, web, wellknown};
+use crate::handlers::{ap, assets, auth, deck, lists, notifications, safety, search, social, web, wellknown};
 use crate::server::request::wants_activity_json;
 use crate::server::response::{self, Resp};
 use hyper::body::Incoming;
@@ -88,6 +88,16 @@ async fn route(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Result<Re
         ["tags", tag, "follow"] if post => lists::follow_tag(app, req, &crate::server::request::percent_decode(tag), true).await,
         ["tags", tag, "unfollow"] if post => lists::follow_tag(app, req, &crate::server::request::percent_decode(tag), false).await,
         ["bookmarks"] if get => lists::bookmarks(app, &req),
+        ["settings", "safety"] if get => safety::page(app, &req),
+        ["search"] if get => search::search(app, &req).await,
+        ["deck"] if get => deck::page(app, &req),
+        ["deck"] if post => deck::edit(app, req).await,
+        ["deck", "column", n] if get => deck::column(app, &req, n.parse().map_err(|_| Error::NotFound)?),
+        ["deck", "events"] if get => deck::events(app, &req),
+        [s] if get && s.starts_with('@') && s[1..].contains('@') => search::account(app, &req, &crate::server::request::percent_decode(s)).await,
+        ["settings", "approval"] if post => safety::action(app, req, "approval", None).await,
+        [a @ ("block" | "unblock" | "mute" | "unmute" | "domain-block" | "domain-unblock" | "filters")] if post => safety::action(app, req, a, None).await,
+        ["filters", id, "delete"] if post => safety::action(app, req, "filter-delete", Some(parse_id(id)?)).await,
         ["posts", id] if get => social::post_page(app, &req, parse_id(id)?),
         ["posts", id, a @ ("like" | "unlike" | "boost" | "unboost" | "bookmark")] if post => social::post_action(app, req, parse_id(id)?, a).await,
         [w @ ("following" | "followers" | "requests")] if get => social::people(app, &req, w),

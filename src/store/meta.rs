@@ -25,6 +25,13 @@ impl Read {
     pub fn secret(&self) -> Result<Option<Vec<u8>>> {
         self.meta("secret")
     }
+    /// The deck's columns (JSON list), empty when never configured.
+    pub fn deck(&self) -> Result<Vec<crate::model::Column>> {
+        match self.meta("deck")? {
+            Some(b) => from_json(&b, "deck"),
+            None => Ok(vec![]),
+        }
+    }
 }
 
 impl Write {
@@ -51,6 +58,9 @@ impl Write {
     }
     pub fn put_profile(&mut self, p: &Profile) -> Result<()> {
         self.put_meta("profile", &to_json(p)?)
+    }
+    pub fn put_deck(&mut self, cols: &[crate::model::Column]) -> Result<()> {
+        self.put_meta("deck", &to_json(&cols)?)
     }
     pub fn put_password_hash(&mut self, phc: &str) -> Result<()> {
         self.put_meta("password_hash", phc.as_bytes())

@@ -11,6 +11,8 @@ mod actors;
 mod social;
 mod group;
 mod lists;
+mod search;
+pub use search::query_terms;
 
 pub use actors::ActorPage;
 pub use posts::PostPage;
@@ -23,7 +25,7 @@ use std::sync::Arc;
 use tables::*;
 
 /// Bumped when a table's layout changes; `migrate` walks old databases up the ladder.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 pub const DB_FILE: &str = "pipit.redb";
 
 #[derive(Clone)]
@@ -106,13 +108,41 @@ impl Store {
             w.tx.open_table(FOLLOWEDTAG_MS)?;
             w.tx.open_table(BOOKMARKID_POSTID)?;
             w.tx.open_table(POSTID_BOOKMARKID)?;
+            w.tx.open_table(TERM_POSTID)?;
+            w.tx.open_table(BLOCKEDACTOR_MS)?;
+            w.tx.open_table(BLOCKEDDOMAIN_MS)?;
+            w.tx.open_table(MUTEDACTOR_UNTIL)?;
+            w.tx.open_table(FILTERID_FILTER)?;
             let version = w.meta_u32("schema_version")?.unwrap_or(0);
             if version > SCHEMA_VERSION {
                 return Err(Error::Config(format!(
                     "the database has schema {version}, newer than this pipit ({SCHEMA_VERSION}): upgrade pipit"
                 )));
             }
-            // The ladder: `if version < 2 { ...; }` steps go here as the layout evolves.
+            // The ladder: one step per layout change.
+            if version >= 1 && version < 2 {
+                // 2: the full-text index; fill it for posts stored before it existed.
+                // In batches of ids, so the table is never held in memory.
+                let mut from = 0u64;
+                loop {
+                    let ids: Vec<u64> = {
+                        use redb::ReadableTable;
+                        let t = w.tx.open_table(POSTID_POST)?;
+                        let mut v = Vec::new();
+                        for e in t.range(from..)?.take(1000) {
+                            v.push(e?.0.value());
+                        }
+                        v
+                    };
+                    let Some(&last) = ids.last() else { break };
+                    for id in ids {
+                        if let Some(p) = w.post(id)? {
+                            w.index_terms(&p, true)?;
+                        }
+                    }
+                    from = last + 1;
+                }
+            }
             if version < SCHEMA_VERSION {
                 w.put_meta("schema_version", &SCHEMA_VERSION.to_le_bytes())?;
             }

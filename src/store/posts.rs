@@ -130,6 +130,7 @@ impl Write {
             self.unindex(&old)?;
         }
         self.tx.open_table(POSTID_POST)?.insert(p.id, to_json(p)?.as_slice())?;
+        self.notify_live = true; // live columns (deck) may show it
         self.tx.open_table(POSTURI_POSTID)?.insert(p.uri.as_str(), p.id)?;
         if p.local {
             self.tx.open_table(OWNPOSTID)?.insert(p.id, ())?;
@@ -142,7 +143,8 @@ impl Write {
         for t in &p.tags {
             tags.insert((t.as_str(), p.id), ())?;
         }
-        Ok(())
+        drop(tags);
+        self.index_terms(p, true)
     }
 
     fn unindex(&mut self, p: &Post) -> Result<()> {
@@ -156,7 +158,8 @@ impl Write {
         for t in &p.tags {
             tags.remove((t.as_str(), p.id))?;
         }
-        Ok(())
+        drop(tags);
+        self.index_terms(p, false)
     }
 
     /// Removes a post and its indexes and leaves a tombstone for its URI.

@@ -97,3 +97,13 @@ pub const FOLLOWEDTAG_MS: TableDefinition<&str, u64> = TableDefinition::new("fol
 /// Bookmarks: (bookmark time-id) → post id, and post id → bookmark id for toggling.
 pub const BOOKMARKID_POSTID: TableDefinition<u64, u64> = TableDefinition::new("bookmarkid_postid");
 pub const POSTID_BOOKMARKID: TableDefinition<u64, u64> = TableDefinition::new("postid_bookmarkid");
+
+/// Full-text index: (term, post id) → (). Terms are lower-cased words of a post's text.
+pub const TERM_POSTID: TableDefinition<(&str, u64), ()> = TableDefinition::new("term_postid");
+
+/// Safety: blocked accounts and domains (→ since ms), muted accounts (→ until ms, 0 = forever),
+/// keyword filters (id → JSON `Filter`).
+pub const BLOCKEDACTOR_MS: TableDefinition<&str, u64> = TableDefinition::new("blockedactor_ms");
+pub const BLOCKEDDOMAIN_MS: TableDefinition<&str, u64> = TableDefinition::new("blockeddomain_ms");
+pub const MUTEDACTOR_UNTIL: TableDefinition<&str, u64> = TableDefinition::new("mutedactor_until");
+pub const FILTERID_FILTER: TableDefinition<u64, &[u8]> = TableDefinition::new("filterid_filter");
