@@ -55,10 +55,19 @@ impl Instance {
     }
 
     pub async fn start_with(name: &str, tweak: Tweak) -> Instance {
+        Instance::start_as(name, "127.0.0.1", tweak).await
+    }
+
+    /// Named `localhost` in its URL (peers that refuse IP-literal hosts need a domain).
+    pub async fn start_localhost(name: &str) -> Instance {
+        Instance::start_as(name, "localhost", Box::new(|_| {})).await
+    }
+
+    async fn start_as(name: &str, host: &str, tweak: Tweak) -> Instance {
         let dir = Arc::new(TempDir::new(name));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let base = format!("http://{addr}");
+        let base = format!("http://{host}:{}", addr.port());
         let mut cfg = pipit::cli::init(dir.path(), &base, name, &addr.to_string(), true).expect("init");
         tweak(&mut cfg);
         cfg.save(dir.path()).unwrap();
