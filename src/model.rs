@@ -95,12 +95,18 @@ pub struct Post {
     pub mentions: Vec<Mention>,
     #[serde(default)]
     pub attachments: Vec<Attachment>,
+    /// Media hidden until asked for (remote `sensitive`, or a content warning).
+    #[serde(default)]
+    pub sensitive: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct ProfileField {
     pub name: String,
     pub value: String,
+    /// When the linked page was seen linking back with rel="me" (None: not verified).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified_ms: Option<u64>,
 }
 
 /// The owner's public profile.

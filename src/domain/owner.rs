@@ -108,7 +108,7 @@ pub fn update_profile(app: &App, edit: ProfileEdit) -> Result<Profile> {
     let fields: Vec<ProfileField> = edit
         .fields
         .into_iter()
-        .map(|f| ProfileField { name: f.name.trim().to_string(), value: f.value.trim().to_string() })
+        .map(|f| ProfileField { name: f.name.trim().to_string(), value: f.value.trim().to_string(), verified_ms: None })
         .filter(|f| !f.name.is_empty() || !f.value.is_empty())
         .collect();
     if fields.len() > MAX_FIELDS || fields.iter().any(|f| f.name.chars().count() > 255 || f.value.chars().count() > 255) {
@@ -118,6 +118,14 @@ pub fn update_profile(app: &App, edit: ProfileEdit) -> Result<Profile> {
         let mut p = w.profile()?;
         p.display_name = edit.display_name.trim().to_string();
         p.bio = edit.bio.trim().to_string();
+        // A field keeps its verification while its link stays the same.
+        let fields = fields
+            .into_iter()
+            .map(|mut f| {
+                f.verified_ms = p.fields.iter().find(|o| o.value == f.value).and_then(|o| o.verified_ms);
+                f
+            })
+            .collect();
         p.fields = fields;
         w.put_profile(&p)?;
         Ok(p)
@@ -146,6 +154,20 @@ pub fn set_image(app: &App, which: ProfileImage, bytes: &[u8]) -> Result<Profile
         let _ = std::fs::remove_file(app.media_dir().join(old));
     }
     Ok(p)
+}
+
+/// Marks which profile fields link to a page that links back (rel="me"); `checked` holds the
+/// field values that were checked, with the result.
+pub fn set_verified(app: &App, checked: &[(String, bool)]) -> Result<()> {
+    app.store.write(|w| {
+        let mut p = w.profile()?;
+        for f in &mut p.fields {
+            if let Some((_, ok)) = checked.iter().find(|(v, _)| *v == f.value) {
+                f.verified_ms = if *ok { Some(now_ms()) } else { None };
+            }
+        }
+        w.put_profile(&p)
+    })
 }
 
 /// First-start profile: created_ms set once.

@@ -111,6 +111,7 @@ pub fn publish(app: &App, new: NewPost) -> Result<Post> {
         edited_ms: None,
         tags: f.tags,
         mentions: f.mentions,
+        sensitive: !new.cw.trim().is_empty(),
         attachments,
     };
     let stored = app.store.write(|w| {
@@ -137,6 +138,7 @@ pub fn edit(app: &App, id: u64, text: String, cw: String) -> Result<Post> {
         post.content = f.html;
         post.source = text;
         post.summary = cw.trim().to_string();
+        post.sensitive = !post.summary.is_empty();
         post.tags = f.tags;
         post.mentions = f.mentions;
         post.edited_ms = Some(now_ms());

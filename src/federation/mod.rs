@@ -6,6 +6,7 @@ pub mod deliver;
 pub mod fetch;
 pub mod inbox;
 pub mod jcs;
+pub mod relme;
 pub mod keys;
 pub mod sign;
 pub mod signer;

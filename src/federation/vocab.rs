@@ -239,8 +239,11 @@ pub fn parse_post(obj: &Value, author: &RemoteActor) -> Option<Post> {
             }
         }
     }
+    // PeerTube videos: the thumbnail (icon) stands in for the video, linked to its page.
+    let thumbnails: Vec<&Value> = if kind == "Video" { one_or_many(obj.get("icon")).into_iter().take(1).collect() } else { vec![] };
     let attachments = one_or_many(obj.get("attachment"))
         .into_iter()
+        .chain(thumbnails)
         .chain(if kind == "Image" || kind == "Video" || kind == "Audio" { one_or_many(obj.get("url")) } else { vec![] })
         .filter_map(|a| {
             let url = match a {
@@ -278,6 +281,7 @@ pub fn parse_post(obj: &Value, author: &RemoteActor) -> Option<Post> {
         edited_ms: str_of(obj, "updated").and_then(crate::time::parse_rfc3339).filter(|&u| u > published_ms),
         tags,
         mentions,
+        sensitive: obj.get("sensitive").and_then(Value::as_bool).unwrap_or(false) || str_of(obj, "summary").map(|s| !s.trim().is_empty()).unwrap_or(false),
         attachments,
     })
 }
@@ -315,7 +319,7 @@ pub fn actor_json(urls: &Urls, profile: &Profile, rsa_public_pem: &str, ed25519_
         "attachment": profile.fields.iter().map(|f| json!({
             "type": "PropertyValue",
             "name": f.name,
-            "value": crate::text::format(&f.value, urls, &|_, _| None).html.trim_start_matches("<p>").trim_end_matches("</p>"),
+            "value": crate::text::format(&f.value, urls, &|_, _| None).html.trim_start_matches("<p>").trim_end_matches("</p>").replace("rel=\"nofollow noopener noreferrer\"", "rel=\"me nofollow noopener noreferrer\""),
         })).collect::<Vec<_>>(),
         "alsoKnownAs": profile.also_known_as,
         "webfinger": format!("acct:{}@{}", urls.username, urls.host),
@@ -390,7 +394,7 @@ pub fn note_json(urls: &Urls, p: &Post, counts: &Counts, with_context: bool) -> 
         "content": p.content,
         "source": { "content": p.source, "mediaType": "text/plain" },
         "summary": if p.summary.is_empty() { Value::Null } else { json!(p.summary) },
-        "sensitive": !p.summary.is_empty(),
+        "sensitive": !p.summary.is_empty() || p.sensitive,
         "published": crate::time::rfc3339(p.published_ms),
         "url": p.url,
         "to": to,

@@ -201,9 +201,12 @@ pub async fn settings(app: &App, req: Request<Incoming>) -> Result<Resp> {
     let form = request::submitted(&parts.headers, &body)?.form;
     require_owner_post(app, &parts.headers, &form)?;
     let fields = (0..owner::MAX_FIELDS)
-        .map(|i| ProfileField { name: form.text(&format!("field_name_{i}")), value: form.text(&format!("field_value_{i}")) })
+        .map(|i| ProfileField { name: form.text(&format!("field_name_{i}")), value: form.text(&format!("field_value_{i}")), verified_ms: None })
         .collect();
     owner::update_profile(app, ProfileEdit { display_name: form.text("display_name"), bio: form.text("bio"), fields })?;
+    // Links in the fields are checked for a rel="me" link back, in the background.
+    let app2 = app.clone();
+    tokio::spawn(async move { crate::federation::relme::verify_fields(&app2).await });
     Ok(response::redirect("/settings?done=saved"))
 }
 

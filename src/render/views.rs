@@ -32,6 +32,9 @@ pub struct FieldView {
     pub name: String,
     pub value: String,
     pub value_html: String,
+    /// The linked page links back with rel="me".
+    pub verified: bool,
+    pub is_link: bool,
 }
 
 /// Who wrote or did something: the owner or a remote account.
@@ -117,6 +120,7 @@ pub struct PostView {
     pub boosted_by: Option<AuthorView>,
     /// The keyword of a "warn" filter that matched: shown collapsed behind it.
     pub filtered: Option<String>,
+    pub sensitive: bool,
 }
 
 #[derive(Serialize)]
@@ -141,7 +145,14 @@ impl ProfileView {
                 .map(|f| FieldView {
                     name: f.name.clone(),
                     value: f.value.clone(),
-                    value_html: crate::text::format(&f.value, urls, &|_, _| None).html.trim_start_matches("<p>").trim_end_matches("</p>").to_string(),
+                    // rel="me" on our side of the link, so others can verify us the same way.
+                    value_html: crate::text::format(&f.value, urls, &|_, _| None)
+                        .html
+                        .trim_start_matches("<p>")
+                        .trim_end_matches("</p>")
+                        .replace("rel=\"nofollow noopener noreferrer\"", "rel=\"me nofollow noopener noreferrer\""),
+                    verified: f.verified_ms.is_some(),
+                    is_link: f.value.starts_with("https://") || f.value.starts_with("http://"),
                 })
                 .collect(),
             avatar_url: avatar_url(p, urls),
@@ -190,6 +201,7 @@ impl PostView {
             social: Social::default(),
             boosted_by: None,
             filtered: None,
+            sensitive: p.sensitive,
         }
     }
 }
