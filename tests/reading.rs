@@ -125,3 +125,26 @@ async fn followed_hashtags_bookmarks_and_notifications() {
 async fn publish_quiet(app: &pipit::App, text: &str) -> pipit::model::Post {
     actions::publish(app, actions::Compose { text: text.into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, image: None }).await.unwrap()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pins_show_first_and_federate() {
+    let me = Instance::start("me").await;
+    let f = Instance::start("fan").await;
+    follow(&f, &me).await;
+    let owner = me.owner_client().await;
+    let csrf = owner.owner_csrf().await;
+    let p = publish(&me, "pin me please").await;
+    publish(&me, "a later post").await;
+    let r = owner.post_form(&format!("/posts/{}/pin", p.id), &[("csrf", &csrf)]).await;
+    assert_eq!(r.status, 303);
+    let page = me.client().get("/@me").await;
+    let pinned_at = page.body.find("aria-label=\"Pinned posts\"").expect("pinned section");
+    assert!(page.body[pinned_at..].find("pin me please").unwrap() < page.body[pinned_at..].find("a later post").unwrap(), "pinned first");
+    let featured: serde_json::Value = serde_json::from_str(&me.client().get_with("/users/me/collections/featured", &[("accept", "application/activity+json")]).await.body).unwrap();
+    assert_eq!(featured["orderedItems"][0]["id"], p.uri, "featured collection lists it");
+    let me_id = me.app.urls.actor();
+    eventually("the follower hears the Add", 10, || f.app.store.read(|r| r.interactions(&p.uri, "pin", 5)).unwrap().iter().any(|(a, _)| *a == me_id)).await;
+    owner.post_form(&format!("/posts/{}/pin", p.id), &[("csrf", &csrf)]).await;
+    assert!(!me.client().get("/@me").await.body.contains("aria-label=\"Pinned posts\""), "unpinned");
+    eventually("the follower hears the Remove", 10, || f.app.store.read(|r| r.interactions(&p.uri, "pin", 5)).unwrap().is_empty()).await;
+}

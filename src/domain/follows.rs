@@ -149,3 +149,20 @@ pub fn store_remote_post(app: &App, mut p: Post) -> Result<u64> {
         Ok(p.id)
     })
 }
+
+/// Pins or unpins one of the owner's public posts, and tells followers (Add/Remove to the
+/// `featured` collection, as Mastodon does). Returns whether it is now pinned.
+pub fn toggle_pin(app: &App, post_id: u64) -> Result<bool> {
+    app.store.write(|w| {
+        let p = w.post(post_id)?.filter(|p| p.local).ok_or(Error::NotFound)?;
+        if !p.visibility.is_world_readable() {
+            return Err(Error::BadRequest("Only public and unlisted posts can be pinned".into()));
+        }
+        let pinned = w.toggle_pin(post_id, now_ms())?;
+        let me = app.urls.actor();
+        let mut act = vocab::simple_json(&app.urls, if pinned { "Add" } else { "Remove" }, &new_activity_id(app), json!(p.uri), vec![PUBLIC.into()], vec![format!("{me}/followers")]);
+        act["target"] = json!(format!("{me}/collections/featured"));
+        outbox::send(w, app, act, Audience { followers: true, inboxes: vec![] })?;
+        Ok(pinned)
+    })
+}

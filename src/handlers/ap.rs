@@ -177,9 +177,13 @@ pub async fn relations(app: &App, req: &Request<Incoming>, followers: bool) -> R
 /// GET /users/NAME/collections/featured and /collections/tags
 pub fn featured(app: &App, what: &str) -> Result<Resp> {
     let id = format!("{}/collections/{what}", app.urls.actor());
-    // Pinning posts is not built yet, so both collections are empty but well-formed (GoToSocial
-    // polls `featured` and fails on a 404).
-    let items: Vec<Value> = vec![];
+    // GoToSocial polls `featured` (it ignores Add/Remove); featured tags are not kept yet, so
+    // that collection is empty but well-formed.
+    let items: Vec<Value> = if what == "featured" {
+        app.store.read(|r| r.pinned(20))?.iter().map(|p| vocab::note_json(&app.urls, p, &Counts { replies: 0, likes: 0, shares: 0 }, false)).collect()
+    } else {
+        vec![]
+    };
     Ok(ap(&json!({ "@context": vocab::context(), "id": id, "type": "OrderedCollection", "totalItems": items.len(), "orderedItems": items })))
 }
 

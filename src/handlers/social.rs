@@ -41,6 +41,7 @@ pub fn post_view(app: &App, p: &Post, owner: &Profile, full: bool) -> PostView {
         s.liked = r.interactions(&p.uri, "like", 10_000)?.iter().any(|(a, _)| *a == me);
         s.boosted = r.interactions(&p.uri, "boost", 10_000)?.iter().any(|(a, _)| *a == me);
         s.bookmarked = r.is_bookmarked(p.id)?;
+        s.pinned = p.local && r.is_pinned(p.id)?;
         if full {
             s.liked_by = likes.iter().map(|(a, _)| author(app, owner, a)).collect();
             s.boosted_by = boosts.iter().map(|(a, _)| author(app, owner, a)).collect();
@@ -209,6 +210,9 @@ pub async fn post_action(app: &App, req: Request<Incoming>, id: u64, action: &st
         "boost" => follows::boost(app, &p.uri)?,
         "bookmark" => {
             app.store.write(|w| w.toggle_bookmark(id))?;
+        }
+        "pin" => {
+            follows::toggle_pin(app, id)?;
         }
         _ => follows::unboost(app, &p.uri)?,
     }

@@ -45,9 +45,12 @@ pub fn profile(app: &App, req: &Request<Incoming>) -> Result<Resp> {
     let p = owner::profile(app)?;
     let count = app.store.read(|r| r.own_post_count())?;
     let posts: Vec<PostView> = page.posts.iter().map(|x| social::post_view(app, x, &p, false)).collect();
+    // Pinned posts head the first page.
+    let pinned: Vec<PostView> = if cursor(req)?.is_none() { app.store.read(|r| r.pinned(5))?.iter().map(|x| social::post_view(app, x, &p, false)).collect() } else { vec![] };
     let body = app.render.render(
         "profile.html",
         context! {
+            pinned,
             profile => ProfileView::new(&p, &app.urls, count),
             posts, next => page.next.map(|n| n.to_string()), owner => o, notice => notice(req),
             actor_url => app.urls.actor(),

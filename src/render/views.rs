@@ -84,6 +84,7 @@ pub struct Social {
     pub liked: bool,
     pub boosted: bool,
     pub bookmarked: bool,
+    pub pinned: bool,
     /// Filled on the post's own page only.
     pub liked_by: Vec<AuthorView>,
     pub boosted_by: Vec<AuthorView>,

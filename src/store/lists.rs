@@ -82,6 +82,26 @@ impl Read {
     pub fn follows_tag(&self, tag: &str) -> Result<bool> {
         Ok(self.tx.open_table(FOLLOWEDTAG_MS)?.get(tag)?.is_some())
     }
+    /// The owner's pinned posts, at most `limit`, most recently pinned first.
+    pub fn pinned(&self, limit: usize) -> Result<Vec<Post>> {
+        let t = self.tx.open_table(PINNED_POSTID_MS)?;
+        let mut pins: Vec<(u64, u64)> = Vec::new();
+        for e in t.iter()?.take(100) {
+            let (k, v) = e?;
+            pins.push((v.value(), k.value()));
+        }
+        pins.sort_unstable_by(|a, b| b.cmp(a));
+        let mut out = Vec::new();
+        for (_, id) in pins.into_iter().take(limit) {
+            if let Some(p) = self.post(id)? {
+                out.push(p);
+            }
+        }
+        Ok(out)
+    }
+    pub fn is_pinned(&self, post_id: u64) -> Result<bool> {
+        Ok(self.tx.open_table(PINNED_POSTID_MS)?.get(post_id)?.is_some())
+    }
     pub fn is_bookmarked(&self, post_id: u64) -> Result<bool> {
         Ok(self.tx.open_table(POSTID_BOOKMARKID)?.get(post_id)?.is_some())
     }
@@ -152,6 +172,15 @@ impl Write {
     }
     pub fn follows_tag(&self, tag: &str) -> Result<bool> {
         Ok(self.tx.open_table(FOLLOWEDTAG_MS)?.get(tag)?.is_some())
+    }
+    /// Toggles a pin; returns whether the post is now pinned.
+    pub fn toggle_pin(&mut self, post_id: u64, now_ms: u64) -> Result<bool> {
+        let mut t = self.tx.open_table(PINNED_POSTID_MS)?;
+        if t.remove(post_id)?.is_some() {
+            return Ok(false);
+        }
+        t.insert(post_id, now_ms)?;
+        Ok(true)
     }
     /// Toggles a bookmark; returns whether the post is now bookmarked.
     pub fn toggle_bookmark(&mut self, post_id: u64) -> Result<bool> {

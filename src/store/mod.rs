@@ -113,6 +113,7 @@ impl Store {
             w.tx.open_table(BLOCKEDDOMAIN_MS)?;
             w.tx.open_table(MUTEDACTOR_UNTIL)?;
             w.tx.open_table(FILTERID_FILTER)?;
+            w.tx.open_table(PINNED_POSTID_MS)?;
             let version = w.meta_u32("schema_version")?.unwrap_or(0);
             if version > SCHEMA_VERSION {
                 return Err(Error::Config(format!(

@@ -167,6 +167,7 @@ impl Write {
         let Some(p) = self.post(id)? else { return Ok(None) };
         self.unindex(&p)?;
         self.tx.open_table(POSTID_POST)?.remove(id)?;
+        self.tx.open_table(PINNED_POSTID_MS)?.remove(id)?;
         self.tx.open_table(URI_DELETEDMS)?.insert(p.uri.as_str(), now_ms)?;
         Ok(Some(p))
     }

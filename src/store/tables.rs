@@ -107,3 +107,6 @@ pub const BLOCKEDACTOR_MS: TableDefinition<&str, u64> = TableDefinition::new("bl
 pub const BLOCKEDDOMAIN_MS: TableDefinition<&str, u64> = TableDefinition::new("blockeddomain_ms");
 pub const MUTEDACTOR_UNTIL: TableDefinition<&str, u64> = TableDefinition::new("mutedactor_until");
 pub const FILTERID_FILTER: TableDefinition<u64, &[u8]> = TableDefinition::new("filterid_filter");
+
+/// The owner's pinned posts: post id → when pinned (ms). Served as the `featured` collection.
+pub const PINNED_POSTID_MS: TableDefinition<u64, u64> = TableDefinition::new("pinned_postid_ms");
