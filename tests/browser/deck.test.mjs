@@ -147,3 +147,60 @@ test('live deck, threads, interactions and hostile HTML', async () => {
   await page.screenshot({ path: join(ARTIFACTS, 'deck-phone.png'), fullPage: false });
   await ctx.close();
 });
+
+test('lists, search, block and keyword filter from the pages', async () => {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await login(ctx, A);
+
+  // A list with ben, exclusive: his posts leave /home and show in the list.
+  await page.goto(`${A.base}/lists`);
+  await page.fill('input[name=name]', 'Close friends');
+  await page.check('input[name=exclusive]');
+  await page.click('button:text("Create list")');
+  await page.waitForURL(/\/lists\/\d+$/);
+  const listUrl = page.url();
+  await page.fill('input[name=account]', B.handle);
+  await page.click('form[action$="/add"] button');
+  await page.waitForURL(listUrl);
+  assert.ok(await page.isVisible(`text=${B.handle}`), 'member added by handle');
+  B.cli('post', 'Only for the list readers');
+  await waitFor('list timeline shows the member', async () => { await page.goto(listUrl); return page.isVisible('article:has-text("Only for the list readers")'); });
+  await page.goto(`${A.base}/home`);
+  assert.equal(await page.locator('article:has-text("Only for the list readers")').count(), 0, 'exclusive list member hidden from home');
+
+  // Search by a word, and resolve a remote handle.
+  await page.goto(`${A.base}/search`);
+  await page.fill('input[name=q]', 'readers');
+  await page.click('button:text("Search")');
+  assert.ok(await page.isVisible('article:has-text("Only for the list readers")'), 'found by a word');
+  await page.fill('input[name=q]', peer.handle);
+  await page.click('button:text("Search")');
+  assert.ok(await page.isVisible(`text=${peer.handle}`), 'remote handle resolved');
+
+  // A keyword filter hides matching posts on home.
+  await page.goto(`${A.base}/settings/safety`);
+  await page.fill('input[name=keyword]', 'pineapple');
+  await page.selectOption('select[name=action]', 'hide');
+  await page.click('button:text("Add filter")');
+  await page.goto(`${listUrl}`);
+  await page.click('summary:text("List settings")');
+  await page.uncheck('input[name=exclusive]');
+  await page.click('form[action$="/edit"] button');
+  B.cli('post', 'pineapple belongs on pizza');
+  B.cli('post', 'a plain post after it');
+  await waitFor('the later post arrives', async () => { await page.goto(`${A.base}/home`); return page.isVisible('text=a plain post after it'); });
+  assert.equal(await page.locator('article:has-text("pineapple")').count(), 0, 'filtered post hidden');
+
+  // Blocking the hostile peer hides what it sent and refuses what it sends next.
+  await page.goto(`${A.base}/settings/safety`);
+  await page.fill('#block-account', peer.handle);
+  await page.click('form[action="/block"] button');
+  await page.goto(`${A.base}/notifications`);
+  assert.equal(await page.locator('text=fine link').count(), 0, 'blocked account hidden');
+  const { status } = await peer.post(`${A.base}/inbox`, `<p>after the block @ann</p>`, { tag: [{ type: 'Mention', href: `${A.base}/users/ann`, name: A.handle }] });
+  assert.equal(status, 202, 'accepted and dropped');
+  await sleep(500);
+  await page.goto(`${A.base}/search?q=after+the+block`);
+  assert.ok(await page.isVisible('text=No posts found'), 'nothing from the blocked account was stored');
+  await ctx.close();
+});
