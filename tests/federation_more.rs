@@ -150,3 +150,20 @@ async fn move_of_a_followed_account_follows_the_new_one() {
     let (notes, _) = me.app.store.read(|r| r.notifications(None, 10)).unwrap();
     assert!(notes.iter().any(|(_, n)| n.kind == pipit::model::NotificationKind::Move), "a Move notification");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mention_written_in_the_compose_form_is_delivered() {
+    let a = Instance::start("alice").await;
+    let b = Instance::start("bob").await;
+    let owner = b.owner_client().await;
+    let csrf = owner.owner_csrf().await;
+    let text = format!("a private word for {}", a.app.urls.handle());
+    let r = owner.post_multipart("/compose", &[("csrf", &csrf), ("content", &text), ("visibility", "direct")], &[]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let post = b.app.store.read(|r| r.own_posts(None, 1, |_| true)).unwrap().posts[0].clone();
+    assert_eq!(post.mentions[0].href, a.app.urls.actor(), "the mention was resolved by WebFinger");
+    eventually("alice gets the direct message", 10, || a.app.store.read(|r| r.post_by_uri(&post.uri)).unwrap().is_some()).await;
+    let (notes, _) = a.app.store.read(|r| r.notifications(None, 5)).unwrap();
+    assert!(notes.iter().any(|(_, n)| n.kind == pipit::model::NotificationKind::Mention));
+    assert_eq!(a.app.store.read(|r| r.post_by_uri(&post.uri)).unwrap().unwrap().visibility, Visibility::Direct);
+}

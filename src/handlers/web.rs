@@ -3,7 +3,7 @@
 
 use crate::app::App;
 use crate::domain::owner::{self, ProfileEdit, ProfileImage};
-use crate::domain::posts::{self, NewPost};
+use crate::domain::posts;
 use crate::domain::timeline::{self, Viewer};
 use crate::error::{Error, Result};
 use crate::handlers::auth::{self, require_owner_post};
@@ -131,17 +131,19 @@ pub async fn compose(app: &App, req: Request<Incoming>) -> Result<Resp> {
     let visibility = Visibility::parse(sub.form.get("visibility").unwrap_or("public"))
         .ok_or_else(|| Error::BadRequest("Unknown visibility".into()))?;
     let image = sub.files.into_iter().find(|f| f.name == "image").map(|f| (f.data.to_vec(), sub.form.text("alt")));
-    let post = posts::publish(
+    // Through actions: mentions are resolved by WebFinger (so they are delivered) and a remote
+    // parent is fetched, exactly as `pipit post` does.
+    let post = crate::actions::publish(
         app,
-        NewPost {
+        crate::actions::Compose {
             text: sub.form.text("content"),
             cw: sub.form.text("cw"),
             visibility,
             in_reply_to: sub.form.get("in_reply_to").map(str::to_string),
             image,
-            resolved: vec![],
         },
-    )?;
+    )
+    .await?;
     let back = match &post.in_reply_to {
         Some(parent) => match app.urls.local_post_id(parent) {
             Some(pid) => format!("{}?done=posted#post-{}", app.urls.post_url(pid), post.id),

@@ -1,0 +1,67 @@
+//! Direct HTTPS with `[tls] cert/key`: a real TLS handshake (rustls client trusting the test's
+//! self-signed certificate) gets the page; plain HTTP to the TLS port gets nothing; a missing
+//! certificate file is a startup error naming `tls.cert`.
+mod common;
+use common::*;
+use std::process::Command;
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn self_signed(dir: &std::path::Path) -> bool {
+    Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost", "-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout").arg(dir.join("key.pem"))
+        .arg("-out").arg(dir.join("cert.pem"))
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_https_with_configured_certificate() {
+    let certs = TempDir::new("certs");
+    assert!(self_signed(certs.path()), "openssl made a test certificate");
+    let (cert, key) = (certs.path().join("cert.pem"), certs.path().join("key.pem"));
+    let (c2, k2) = (cert.to_str().unwrap().to_string(), key.to_str().unwrap().to_string());
+    let a = Instance::start_with("alice", Box::new(move |c| c.tls = Some(pipit::config::Tls { cert: c2, key: k2 }))).await;
+
+    let mut roots = rustls::RootCertStore::empty();
+    use rustls::pki_types::pem::PemObject;
+    for c in rustls::pki_types::CertificateDer::pem_file_iter(&cert).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(a.addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = connector.connect(name, tcp).await.expect("TLS handshake");
+    tls.write_all(b"GET /about HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await.unwrap();
+    let mut resp = Vec::new();
+    tls.read_to_end(&mut resp).await.ok();
+    let resp = String::from_utf8_lossy(&resp);
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    assert!(resp.contains("Privacy policy"));
+
+    // Plain HTTP to the TLS port does not get a page.
+    let mut plain = tokio::net::TcpStream::connect(a.addr).await.unwrap();
+    plain.write_all(b"GET /about HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), plain.read_to_end(&mut buf)).await;
+    assert!(!String::from_utf8_lossy(&buf).contains("Privacy policy"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_certificate_is_a_startup_error() {
+    let dir = TempDir::new("badtls");
+    let mut cfg = pipit::cli::init(dir.path(), "https://localhost:1", "a", "127.0.0.1:0", true).unwrap();
+    cfg.tls = Some(pipit::config::Tls { cert: "nope.pem".into(), key: "nope-key.pem".into() });
+    cfg.save(dir.path()).unwrap();
+    let app = pipit::App::open(dir.path()).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let err = pipit::run(app, listener, std::future::pending()).await.expect_err("no certificate");
+    assert!(err.to_string().contains("tls.cert"), "{err}");
+}
