@@ -26,6 +26,8 @@ pub struct Compose {
     pub visibility: Visibility,
     pub in_reply_to: Option<String>,
     pub image: Option<(Vec<u8>, String)>,
+    /// URL of a post to quote (fetched and stored first).
+    pub quote: Option<String>,
 }
 
 /// Publishes a post: mentions resolved, a remote parent fetched and stored so the thread holds.
@@ -38,8 +40,12 @@ pub async fn publish(app: &App, c: Compose) -> Result<Post> {
             in_reply_to = Some(p.uri);
         }
     }
+    let quote = match c.quote.filter(|s| !s.trim().is_empty()) {
+        Some(q) => Some(remote_post(app, q.trim()).await?.uri),
+        None => None,
+    };
     let app2 = app.clone();
-    let new = posts::NewPost { text: c.text, cw: c.cw, visibility: c.visibility, in_reply_to, image: c.image, resolved };
+    let new = posts::NewPost { text: c.text, cw: c.cw, visibility: c.visibility, in_reply_to, image: c.image, resolved, quote };
     tokio::task::spawn_blocking(move || posts::publish(&app2, new)).await.map_err(|e| Error::Internal(e.to_string()))?
 }
 

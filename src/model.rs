@@ -98,6 +98,27 @@ pub struct Post {
     /// Media hidden until asked for (remote `sensitive`, or a content warning).
     #[serde(default)]
     pub sensitive: bool,
+    /// The post this one quotes (FEP-044f `quote`, or Misskey's `_misskey_quote`/`quoteUri`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quote: Option<String>,
+    /// A poll (ActivityPub `Question`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll: Option<Poll>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Poll {
+    /// (option text, votes)
+    pub options: Vec<(String, u64)>,
+    /// anyOf (several choices) rather than oneOf.
+    pub multiple: bool,
+    #[serde(default)]
+    pub ends_ms: Option<u64>,
+    #[serde(default)]
+    pub closed: bool,
+    /// What the owner voted for, once they did.
+    #[serde(default)]
+    pub voted: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]

@@ -23,7 +23,7 @@ async fn eventually(what: &str, secs: u64, mut check: impl FnMut() -> bool) {
 }
 
 async fn publish(i: &Instance, text: &str, vis: Visibility) -> pipit::model::Post {
-    actions::publish(&i.app, actions::Compose { text: text.into(), cw: String::new(), visibility: vis, in_reply_to: None, image: None }).await.unwrap()
+    actions::publish(&i.app, actions::Compose { text: text.into(), cw: String::new(), visibility: vis, in_reply_to: None, image: None, quote: None }).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -18,7 +18,7 @@ async fn eventually(what: &str, secs: u64, mut check: impl FnMut() -> bool) {
 }
 
 async fn publish(i: &Instance, text: &str) -> pipit::model::Post {
-    actions::publish(&i.app, actions::Compose { text: text.into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, image: None }).await.unwrap()
+    actions::publish(&i.app, actions::Compose { text: text.into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, image: None, quote: None }).await.unwrap()
 }
 
 async fn follow(me: &Instance, other: &Instance) {
@@ -123,7 +123,7 @@ async fn followed_hashtags_bookmarks_and_notifications() {
 }
 
 async fn publish_quiet(app: &pipit::App, text: &str) -> pipit::model::Post {
-    actions::publish(app, actions::Compose { text: text.into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, image: None }).await.unwrap()
+    actions::publish(app, actions::Compose { text: text.into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, image: None, quote: None }).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

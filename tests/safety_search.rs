@@ -19,7 +19,7 @@ async fn eventually(what: &str, secs: u64, mut check: impl FnMut() -> bool) {
 }
 
 async fn publish(i: &Instance, text: &str) -> pipit::model::Post {
-    actions::publish(&i.app, actions::Compose { text: text.into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, image: None }).await.unwrap()
+    actions::publish(&i.app, actions::Compose { text: text.into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, image: None, quote: None }).await.unwrap()
 }
 
 async fn mutual(a: &Instance, b: &Instance) {

@@ -166,3 +166,33 @@ pub fn toggle_pin(app: &App, post_id: u64) -> Result<bool> {
         Ok(pinned)
     })
 }
+
+/// Votes in a remote poll: one `Create(Note{name})` per choice to the poll's author, as
+/// Mastodon does; the owner's choices are remembered and counted locally at once.
+pub fn vote(app: &App, post_id: u64, choices: &[String]) -> Result<()> {
+    app.store.write(|w| {
+        let mut p = w.post(post_id)?.filter(|p| !p.local).ok_or(Error::NotFound)?;
+        let poll = p.poll.as_mut().ok_or_else(|| Error::BadRequest("This post has no poll".into()))?;
+        if poll.closed || poll.ends_ms.map(|e| e < now_ms()).unwrap_or(false) {
+            return Err(Error::BadRequest("This poll has ended".into()));
+        }
+        if !poll.voted.is_empty() {
+            return Err(Error::BadRequest("You already voted".into()));
+        }
+        if choices.is_empty() || (!poll.multiple && choices.len() > 1) || !choices.iter().all(|c| poll.options.iter().any(|(o, _)| o == c)) {
+            return Err(Error::BadRequest("Choose one of the poll's options".into()));
+        }
+        let inbox = w.actor(&p.author)?.map(|a| a.inbox).ok_or(Error::NotFound)?;
+        for c in choices {
+            let note_id = new_activity_id(app);
+            let note = json!({ "id": note_id, "type": "Note", "name": c, "attributedTo": app.urls.actor(), "inReplyTo": p.uri, "to": [p.author] });
+            let act = vocab::simple_json(&app.urls, "Create", &format!("{note_id}/activity"), note, vec![p.author.clone()], vec![]);
+            outbox::send(w, app, act, Audience { followers: false, inboxes: vec![inbox.clone()] })?;
+            if let Some(o) = poll.options.iter_mut().find(|(o, _)| o == c) {
+                o.1 += 1;
+            }
+        }
+        poll.voted = choices.to_vec();
+        w.put_post(&p)
+    })
+}

@@ -186,6 +186,13 @@ fn relevant(w: &Write, app: &App, p: &Post, author_followed: bool) -> Result<boo
             return Ok(true);
         }
     }
+    if let Some(q) = &p.quote {
+        if let Some(id) = w.post_id_by_uri(q)? {
+            if w.post(id)?.map(|qp| qp.local).unwrap_or(false) {
+                return Ok(true);
+            }
+        }
+    }
     Ok(false)
 }
 
@@ -208,6 +215,10 @@ fn upsert_post(w: &mut Write, mut p: Post) -> Result<(u64, bool)> {
         if let Some(old) = w.post(id)? {
             if old.local {
                 return Ok((id, false)); // never overwrite our own posts with remote data
+            }
+            // The owner's vote is ours to remember; the poll's update does not carry it.
+            if let (Some(new_poll), Some(old_poll)) = (p.poll.as_mut(), old.poll.as_ref()) {
+                new_poll.voted = old_poll.voted.clone();
             }
         }
         w.put_post(&p)?;
@@ -232,6 +243,10 @@ fn create(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
     let parent = p.in_reply_to.clone();
     let mentions_me = p.mentions.iter().any(|m| m.href == app.urls.actor());
     let tagged = follows_a_tag(w, &p)?;
+    let quotes_mine = match &p.quote {
+        Some(q) => w.post_id_by_uri(q)?.and_then(|id| w.post(id).ok().flatten()).map(|qp| qp.local).unwrap_or(false),
+        None => false,
+    };
     let (id, is_new) = upsert_post(w, p)?;
     let mut out = Outcome::default();
     if is_new {
@@ -244,6 +259,8 @@ fn create(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
         }
         if reply_to_mine {
             notify(w, NotificationKind::Reply, &inc.actor.id, Some(&uri), None)?;
+        } else if quotes_mine {
+            notify(w, NotificationKind::Quote, &inc.actor.id, Some(&uri), None)?;
         } else if mentions_me {
             notify(w, NotificationKind::Mention, &inc.actor.id, Some(&uri), None)?;
         }

@@ -38,13 +38,12 @@ pub fn post_audience(w: &Write, _app: &App, p: &Post) -> Result<Audience> {
             add(a.inbox.clone());
         }
     }
-    if let Some(parent) = &p.in_reply_to {
+    // The author of a replied-to or quoted post hears about it, as on Mastodon.
+    for parent in p.in_reply_to.iter().chain(p.quote.iter()) {
         if let Some(pid) = w.post_id_by_uri(parent)? {
             if let Some(pp) = w.post(pid)? {
                 if !pp.local {
                     if let Some(a) = w.actor(&pp.author)? {
-                        // Direct replies only reach the author if they are mentioned; Mastodon
-                        // also delivers to the replied-to author, so we do the same.
                         add(a.inbox.clone());
                     }
                 }

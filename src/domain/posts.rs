@@ -21,6 +21,8 @@ pub struct NewPost {
     pub image: Option<(Vec<u8>, String)>,
     /// `user@host` → actor id, resolved by WebFinger before publishing (federation::fetch).
     pub resolved: Vec<(String, String)>,
+    /// AP id of a stored post this one quotes.
+    pub quote: Option<String>,
 }
 
 fn check_text(text: &str, cw: &str, has_media: bool) -> Result<()> {
@@ -96,7 +98,7 @@ pub fn publish(app: &App, new: NewPost) -> Result<Post> {
     }
     let f = format(app, &new.text, &new.resolved);
     let id = crate::ids::next_id();
-    let post = Post {
+    let mut post = Post {
         id,
         uri: app.urls.post_uri(id),
         url: app.urls.post_url(id),
@@ -113,7 +115,13 @@ pub fn publish(app: &App, new: NewPost) -> Result<Post> {
         mentions: f.mentions,
         sensitive: !new.cw.trim().is_empty(),
         attachments,
+        quote: new.quote.clone(),
+        poll: None,
     };
+    if let Some(q) = &post.quote {
+        // Readers on servers that do not show quotes still see what was quoted.
+        post.content.push_str(&format!("<p class=\"quote-inline\">RE: <a href=\"{0}\">{0}</a></p>", crate::text::escape(q)));
+    }
     let stored = app.store.write(|w| {
         w.put_post(&post)?;
         let audience = outbox::post_audience(w, app, &post)?;

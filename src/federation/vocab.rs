@@ -34,7 +34,10 @@ pub fn context() -> Value {
             "Multikey": "https://w3id.org/security#Multikey",
             "publicKeyMultibase": "https://w3id.org/security#publicKeyMultibase",
             "assertionMethod": {"@id": "https://w3id.org/security#assertionMethod", "@type": "@id", "@container": "@set"},
-            "webfinger": "https://purl.archive.org/socialweb/webfinger#webfinger"
+            "webfinger": "https://purl.archive.org/socialweb/webfinger#webfinger",
+            "quote": {"@id": "https://w3id.org/fep/044f#quote", "@type": "@id"},
+            "quoteUri": "http://fedibird.com/ns#quoteUri",
+            "_misskey_quote": "https://misskey-hub.net/ns#_misskey_quote"
         }
     ])
 }
@@ -217,13 +220,21 @@ pub fn parse_post(obj: &Value, author: &RemoteActor) -> Option<Post> {
             content.push_str(&format!("<p><a href=\"{0}\" rel=\"nofollow noopener noreferrer\">{0}</a></p>", crate::text::escape(u)));
         }
     }
-    // Question options as text, so a poll reads even before it can be voted on.
-    for opt in one_or_many(obj.get("oneOf")).into_iter().chain(one_or_many(obj.get("anyOf"))) {
-        if let Some(n) = str_of(opt, "name") {
-            let votes = opt.get("replies").and_then(|r| r.get("totalItems")).and_then(Value::as_u64).unwrap_or(0);
-            content.push_str(&format!("<p>○ {} ({votes})</p>", crate::text::escape(n)));
-        }
-    }
+    let poll = if kind == "Question" {
+        let multiple = obj.get("anyOf").is_some();
+        let options: Vec<(String, u64)> = one_or_many(obj.get(if multiple { "anyOf" } else { "oneOf" }))
+            .into_iter()
+            .filter_map(|o| Some((str_of(o, "name")?.chars().take(200).collect(), o.get("replies").and_then(|r| r.get("totalItems")).and_then(Value::as_u64).unwrap_or(0))))
+            .take(20)
+            .collect();
+        let ends_ms = str_of(obj, "endTime").and_then(crate::time::parse_rfc3339);
+        let closed = obj.get("closed").map(|c| !c.is_null() && c != &Value::Bool(false)).unwrap_or(false);
+        (!options.is_empty()).then_some(crate::model::Poll { options, multiple, ends_ms, closed, voted: vec![] })
+    } else {
+        None
+    };
+    // Quotes: FEP-044f `quote`, then the older names Mastodon also reads.
+    let quote = ["quote", "quoteUri", "quoteUrl", "_misskey_quote"].iter().find_map(|k| obj.get(*k).and_then(id_of)).map(str::to_string);
     let mut tags = Vec::new();
     let mut mentions = Vec::new();
     for t in one_or_many(obj.get("tag")) {
@@ -283,6 +294,8 @@ pub fn parse_post(obj: &Value, author: &RemoteActor) -> Option<Post> {
         mentions,
         sensitive: obj.get("sensitive").and_then(Value::as_bool).unwrap_or(false) || str_of(obj, "summary").map(|s| !s.trim().is_empty()).unwrap_or(false),
         attachments,
+        quote,
+        poll,
     })
 }
 
@@ -420,6 +433,12 @@ pub fn note_json(urls: &Urls, p: &Post, counts: &Counts, with_context: bool) -> 
     });
     if let Some(e) = p.edited_ms {
         v["updated"] = json!(crate::time::rfc3339(e));
+    }
+    if let Some(q) = &p.quote {
+        // FEP-044f plus the names Misskey, Akkoma and older Mastodon read.
+        v["quote"] = json!(q);
+        v["quoteUri"] = json!(q);
+        v["_misskey_quote"] = json!(q);
     }
     if with_context {
         with_ctx(v)

@@ -50,6 +50,13 @@ pub fn post_view(app: &App, p: &Post, owner: &Profile, full: bool) -> PostView {
         Ok(s)
     });
     v.social = social.unwrap_or_default();
+    if let Some(q) = &p.quote {
+        if let Ok(Some(qp)) = app.store.read(|r| r.post_by_uri(q)) {
+            let qa = author(app, owner, &qp.author);
+            let page = if qp.local { qp.url.clone() } else { format!("{}/posts/{}", app.urls.base, qp.id) };
+            v.quoted = Some(crate::render::views::QuotedView { page, author_name: qa.name, author_handle: qa.handle, content: qp.content.clone(), summary: qp.summary.clone() });
+        }
+    }
     v
 }
 
@@ -124,6 +131,23 @@ pub fn post_page(app: &App, req: &Request<Incoming>, id: u64) -> Result<Resp> {
             missing_parent => t.missing_parent, replies, owner => o,
         },
     )?;
+    Ok(response::html(body))
+}
+
+/// GET /compose[?quote=URL&in_reply_to=URL]: the compose form on its own page (quoting).
+pub async fn compose_page(app: &App, req: &Request<Incoming>) -> Result<Resp> {
+    let o = match owner_or_login(app, req) {
+        Ok(o) => o,
+        Err(r) => return Ok(r),
+    };
+    let q = request::query(req);
+    let profile = app.store.read(|r| r.profile())?;
+    let quote = match q.get("quote").filter(|s| !s.is_empty()) {
+        Some(u) => Some(actions::remote_post(app, u).await?),
+        None => None,
+    };
+    let quoted = quote.as_ref().map(|p| post_view(app, p, &profile, false));
+    let body = app.render.render("compose.html", context! { quoted, quote_uri => quote.map(|p| p.uri), owner => o })?;
     Ok(response::html(body))
 }
 
@@ -213,6 +237,10 @@ pub async fn post_action(app: &App, req: Request<Incoming>, id: u64, action: &st
         }
         "pin" => {
             follows::toggle_pin(app, id)?;
+        }
+        "vote" => {
+            let choices: Vec<String> = form.0.iter().filter(|(k, _)| k == "choice").map(|(_, v)| v.clone()).collect();
+            follows::vote(app, id, &choices)?;
         }
         _ => follows::unboost(app, &p.uri)?,
     }

@@ -141,6 +141,7 @@ pub async fn compose(app: &App, req: Request<Incoming>) -> Result<Resp> {
             visibility,
             in_reply_to: sub.form.get("in_reply_to").map(str::to_string),
             image,
+            quote: sub.form.get("quote").map(str::to_string),
         },
     )
     .await?;

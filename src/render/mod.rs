@@ -29,6 +29,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("search.html", include_str!("../../templates/search.html")),
     ("account.html", include_str!("../../templates/account.html")),
     ("deck.html", include_str!("../../templates/deck.html")),
+    ("compose.html", include_str!("../../templates/compose.html")),
     ("deck_column.html", include_str!("../../templates/deck_column.html")),
     ("error.html", include_str!("../../templates/error.html")),
     ("feed.atom", include_str!("../../templates/feed.atom")),

@@ -122,6 +122,51 @@ pub struct PostView {
     /// The keyword of a "warn" filter that matched: shown collapsed behind it.
     pub filtered: Option<String>,
     pub sensitive: bool,
+    /// The quoted post: shown inline when we have it, else linked.
+    pub quote_url: Option<String>,
+    pub quoted: Option<QuotedView>,
+    pub poll: Option<PollView>,
+}
+
+#[derive(Serialize)]
+pub struct QuotedView {
+    pub page: String,
+    pub author_name: String,
+    pub author_handle: String,
+    pub content: String,
+    pub summary: String,
+}
+
+#[derive(Serialize)]
+pub struct PollView {
+    pub options: Vec<PollOption>,
+    pub multiple: bool,
+    pub open: bool,
+    pub voted: bool,
+    pub total: u64,
+    pub ends: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct PollOption {
+    pub name: String,
+    pub votes: u64,
+    pub percent: u64,
+    pub mine: bool,
+}
+
+impl PollView {
+    pub fn new(p: &crate::model::Poll) -> PollView {
+        let total: u64 = p.options.iter().map(|(_, v)| v).sum();
+        PollView {
+            options: p.options.iter().map(|(n, v)| PollOption { name: n.clone(), votes: *v, percent: if total == 0 { 0 } else { v * 100 / total }, mine: p.voted.contains(n) }).collect(),
+            multiple: p.multiple,
+            open: !p.closed && p.ends_ms.map(|e| e > crate::time::now_ms()).unwrap_or(true),
+            voted: !p.voted.is_empty(),
+            total,
+            ends: p.ends_ms.map(time::human_date),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -203,6 +248,9 @@ impl PostView {
             boosted_by: None,
             filtered: None,
             sensitive: p.sensitive,
+            quote_url: p.quote.clone(),
+            quoted: None,
+            poll: p.poll.as_ref().map(PollView::new),
         }
     }
 }

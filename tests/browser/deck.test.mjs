@@ -191,6 +191,33 @@ test('lists, search, block and keyword filter from the pages', async () => {
   await waitFor('the later post arrives', async () => { await page.goto(`${A.base}/home`); return page.isVisible('text=a plain post after it'); });
   assert.equal(await page.locator('article:has-text("pineapple")').count(), 0, 'filtered post hidden');
 
+  // Quote ben's post through the Quote link; ben is told, and the quote shows inline.
+  const benPost = B.cli('post', 'Worth quoting, says ben');
+  await waitFor('ben\'s post at ann', async () => { await page.goto(`${A.base}/home`); return page.isVisible('article:has-text("Worth quoting")'); });
+  await page.locator('article:has-text("Worth quoting") a:text("Quote")').click();
+  await page.waitForURL(/\/compose\?quote=/);
+  await page.fill('textarea[name=content]', 'I agree with this');
+  await page.click('button:text("Post")');
+  await page.waitForURL(/done=posted/);
+  assert.ok(await page.isVisible('article:has-text("I agree with this") blockquote.quoted:has-text("Worth quoting")'), 'quoted post shown inline');
+  const benCtx = await browser.newContext();
+  const benPage = await login(benCtx, B);
+  await waitFor('ben notified of the quote', async () => { await benPage.goto(`${B.base}/notifications?type=quote`); return benPage.isVisible('text=quoted your post'); });
+  await benCtx.close();
+
+  // A poll from a remote server: ann votes; the vote reaches the poll's author.
+  const question = { type: 'Question', oneOf: [{ type: 'Note', name: 'Tomatoes', replies: { type: 'Collection', totalItems: 3 } }, { type: 'Note', name: 'Basil', replies: { type: 'Collection', totalItems: 1 } }], endTime: new Date(Date.now() + 86400000).toISOString() };
+  const { note: q } = await peer.post(`${A.base}/inbox`, `<p>Which grows faster? @ann</p>`, { ...question, tag: [{ type: 'Mention', href: `${A.base}/users/ann`, name: A.handle }] });
+  await waitFor('poll shown', async () => { await page.goto(`${A.base}/notifications`); return page.isVisible('text=Which grows faster'); });
+  const poll = page.locator('article:has-text("Which grows faster")');
+  await poll.locator('input[value="Basil"]').check();
+  await poll.locator('button:text("Vote")').click();
+  await page.waitForLoadState();
+  await page.goto(`${A.base}/notifications`);
+  assert.ok(await page.locator('article:has-text("Which grows faster") .poll-results').isVisible(), 'results after voting');
+  assert.ok(await page.isVisible('text=Basil ✓'), 'own choice marked');
+  await waitFor('vote delivered to the poll\'s author', async () => peer.received.some(a => a.type === 'Create' && a.object && a.object.name === 'Basil' && a.object.inReplyTo === q.id));
+
   // Blocking the hostile peer hides what it sent and refuses what it sends next.
   await page.goto(`${A.base}/settings/safety`);
   await page.fill('#block-account', peer.handle);
