@@ -38,8 +38,8 @@ pub fn post_view(app: &App, p: &Post, owner: &Profile, full: bool) -> PostView {
             boosts: r.interaction_count(&p.uri, "boost")?,
             ..Default::default()
         };
-        s.liked = r.interactions(&p.uri, "like", 10_000)?.iter().any(|(a, _)| *a == me);
-        s.boosted = r.interactions(&p.uri, "boost", 10_000)?.iter().any(|(a, _)| *a == me);
+        s.liked = r.has_interaction(&p.uri, "like", &me)?;
+        s.boosted = r.has_interaction(&p.uri, "boost", &me)?;
         s.bookmarked = r.is_bookmarked(p.id)?;
         s.pinned = p.local && r.is_pinned(p.id)?;
         if full {

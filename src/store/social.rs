@@ -21,6 +21,11 @@ impl Read {
         Ok(out)
     }
 
+    /// Did `actor` do `kind` to the post? (A point lookup.)
+    pub fn has_interaction(&self, post_uri: &str, kind: &str, actor: &str) -> Result<bool> {
+        Ok(self.tx.open_table(POSTURI_KIND_ACTOR)?.get((post_uri, kind, actor))?.is_some())
+    }
+
     /// Counts per kind for a post (bounded scan of its own range).
     pub fn interaction_count(&self, post_uri: &str, kind: &str) -> Result<u64> {
         let t = self.tx.open_table(POSTURI_KIND_ACTOR)?;

@@ -1,0 +1,471 @@
+//! pipit's budget, measured: runs a real `pipit serve` on loopback and prints each budget line
+//! beside what it measured. Not a test: figures depend on the machine; results are written down
+//! in cross/BENCHMARKS.md.
+//!
+//!   cargo run --release --manifest-path cross/budget/Cargo.toml -- [--quick] [--bin PATH]
+//!
+//! The pipit measured is PATH, else cross/out/x86_64-unknown-linux-musl/pipit (static musl, as on
+//! a Pi), else target/release/pipit.
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use pipit::model::{FollowState, Follower, Following, Post, Visibility};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+struct Row {
+    what: String,
+    budget: String,
+    measured: String,
+    ok: Option<bool>,
+}
+
+fn row(rows: &mut Vec<Row>, what: &str, budget: &str, measured: String, ok: Option<bool>) {
+    println!("  {what}: {measured} (budget {budget}) {}", match ok { Some(true) => "PASS", Some(false) => "MISS", None => "" });
+    rows.push(Row { what: what.into(), budget: budget.into(), measured, ok });
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+fn pipit_bin(args: &[String]) -> PathBuf {
+    if let Some(i) = args.iter().position(|a| a == "--bin") {
+        return PathBuf::from(&args[i + 1]);
+    }
+    let musl = root().join("cross/out/x86_64-unknown-linux-musl/pipit");
+    if musl.exists() {
+        return musl;
+    }
+    let rel = root().join("target/release/pipit");
+    if !rel.exists() {
+        eprintln!("no pipit binary: run cross/build.sh x86_64-unknown-linux-musl or cargo build --release");
+        std::process::exit(2);
+    }
+    rel
+}
+
+fn status_kib(pid: u32, key: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(key))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// utime + stime of a process, in microseconds.
+fn cpu_us(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 = f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0) + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let hz = unsafe { libc_sysconf_clk_tck() };
+    ticks * 1_000_000 / hz
+}
+
+extern "C" {
+    fn sysconf(name: i32) -> i64;
+}
+unsafe fn libc_sysconf_clk_tck() -> u64 {
+    // _SC_CLK_TCK is 2 on Linux.
+    (sysconf(2).max(1)) as u64
+}
+
+fn write_bytes(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/io"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("write_bytes:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A data folder with `pipit init`, optionally adjusted in-process before the server starts.
+fn prepare(bin: &Path, tag: &str, setup: impl FnOnce(&pipit::App), tweak: impl FnOnce(&mut pipit::Config)) -> (PathBuf, u16) {
+    let dir = std::env::temp_dir().join(format!("pipit-budget-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let port = free_port();
+    let out = Command::new(bin).args(["init", "--data", dir.to_str().unwrap(), "--url", &format!("http://127.0.0.1:{port}"), "--username", "me", "--listen", &format!("127.0.0.1:{port}"), "--allow-private-addresses"]).output().unwrap();
+    assert!(out.status.success(), "init: {}", String::from_utf8_lossy(&out.stderr));
+    let mut cfg = pipit::Config::load(&dir).unwrap();
+    cfg.log = "warn".into();
+    tweak(&mut cfg);
+    cfg.save(&dir).unwrap();
+    {
+        let app = pipit::App::open(&dir).unwrap();
+        setup(&app);
+    }
+    std::thread::sleep(Duration::from_millis(200)); // the store's writer thread lets go
+    (dir, port)
+}
+
+async fn start(bin: &Path, dir: &Path, port: u16) -> (Child, Duration) {
+    let t = Instant::now();
+    let child = Command::new(bin).args(["serve", "--data", dir.to_str().unwrap()]).stdout(Stdio::null()).stderr(Stdio::inherit()).spawn().unwrap();
+    loop {
+        if let Ok(r) = get(port, "/.well-known/nodeinfo").await {
+            if r == 200 {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    (child, t.elapsed())
+}
+
+async fn get(port: u16, path: &str) -> Result<u16, String> {
+    let s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.map_err(|e| e.to_string())?;
+    let (mut tx, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(s)).await.map_err(|e| e.to_string())?;
+    tokio::spawn(conn);
+    let r = tx.send_request(hyper::Request::get(path).header("host", format!("127.0.0.1:{port}")).body(Full::new(Bytes::new())).unwrap()).await.map_err(|e| e.to_string())?;
+    Ok(r.status().as_u16())
+}
+
+/// `clients` keep-alive connections cycling through `paths` until `until`; returns requests made.
+async fn load(port: u16, paths: Arc<Vec<(String, &'static str)>>, clients: usize, until: Instant) -> u64 {
+    let done = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let (paths, done) = (paths.clone(), done.clone());
+        tasks.push(tokio::spawn(async move {
+            let s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+            let (mut tx, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(s)).await.unwrap();
+            tokio::spawn(conn);
+            let mut i = c;
+            while Instant::now() < until {
+                let (p, accept) = &paths[i % paths.len()];
+                i += 1;
+                let req = hyper::Request::get(p.as_str()).header("host", format!("127.0.0.1:{port}")).header("accept", *accept).body(Full::new(Bytes::new())).unwrap();
+                match tx.send_request(req).await {
+                    Ok(r) => {
+                        let _ = r.into_body().collect().await;
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(_) => break,
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    done.load(Ordering::Relaxed)
+}
+
+fn post(id: u64, author: &str, uri: String, text: &str, local: bool, in_reply_to: Option<String>) -> Post {
+    Post {
+        id,
+        url: uri.clone(),
+        uri,
+        author: author.into(),
+        local,
+        content: format!("<p>{text}</p>"),
+        source: text.into(),
+        summary: String::new(),
+        visibility: Visibility::Public,
+        in_reply_to,
+        published_ms: pipit::ids::id_ms(id),
+        edited_ms: None,
+        tags: vec![],
+        mentions: vec![],
+        attachments: vec![],
+        sensitive: false,
+        quote: None,
+        poll: None,
+    }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let bin = pipit_bin(&args);
+    let mut rows = Vec::new();
+    println!("measuring {}{}", bin.display(), if quick { " (quick)" } else { "" });
+
+    // 1. Binary size.
+    let arm = root().join("cross/out/aarch64-unknown-linux-musl/pipit");
+    match std::fs::metadata(&arm) {
+        Ok(m) => row(&mut rows, "Binary, stripped aarch64", "≤ 8 MiB", format!("{:.2} MiB", m.len() as f64 / MIB), Some(m.len() as f64 <= 8.0 * MIB)),
+        Err(_) => row(&mut rows, "Binary, stripped aarch64", "≤ 8 MiB", "not built (cross/build.sh)".into(), None),
+    }
+
+    // 2–4. A profile with a post that has a 20-reply thread.
+    let mut thread_root = 0u64;
+    let (dir, port) = prepare(&bin, "pages", |app| {
+        let me = app.urls.actor();
+        app.store.write(|w| {
+            let root_id = pipit::ids::next_id();
+            thread_root = root_id;
+            let root = post(root_id, &me, app.urls.post_uri(root_id), "the root post with a thread", true, None);
+            w.put_post(&root)?;
+            for i in 0..20 {
+                let id = pipit::ids::next_id();
+                w.put_post(&post(id, &me, app.urls.post_uri(id), &format!("reply {i}"), true, Some(root.uri.clone())))?;
+            }
+            for i in 0..40 {
+                let id = pipit::ids::next_id();
+                w.put_post(&post(id, &me, app.urls.post_uri(id), &format!("post {i} with some words in it"), true, None))?;
+            }
+            Ok(())
+        }).unwrap();
+    }, |_| {});
+    let (mut child, _) = start(&bin, &dir, port).await;
+    let pid = child.id();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle = status_kib(pid, "VmRSS:");
+    row(&mut rows, "Idle RSS of pipit serve", "≤ 6 MiB", format!("{:.1} MiB", idle as f64 / 1024.0), Some(idle <= 6 * 1024));
+
+    let thread_id = thread_root.to_string();
+    let check = reqwest_body(port, &format!("/@me/{thread_id}")).await;
+    assert!(check.contains("reply 19"), "the thread page shows its 20 replies");
+    let host = format!("127.0.0.1:{port}");
+    let endpoints: Vec<(&str, String, &'static str, u64)> = vec![
+        ("WebFinger", format!("/.well-known/webfinger?resource=acct:me@{host}"), "application/jrd+json", 50),
+        ("Actor JSON", "/users/me".into(), "application/activity+json", 50),
+        ("Post JSON", format!("/users/me/statuses/{thread_id}"), "application/activity+json", 50),
+        ("Profile HTML", "/@me".into(), "text/html", 100),
+        ("Post HTML, 20-reply thread", format!("/@me/{thread_id}"), "text/html", 100),
+        ("Outbox page", "/users/me/outbox?page=true".into(), "application/activity+json", 100),
+    ];
+    let secs = if quick { 5 } else { 30 };
+    let mixed: Arc<Vec<(String, &'static str)>> = Arc::new(endpoints.iter().map(|(_, p, a, _)| (p.clone(), *a)).collect());
+    // One warm-up round fills redb's cache and the allocator's pools; then three measured rounds.
+    let mut total = load(port, mixed.clone(), 64, Instant::now() + Duration::from_secs(secs)).await;
+    let mut round_rss = Vec::new();
+    for _ in 0..3 {
+        total += load(port, mixed.clone(), 64, Instant::now() + Duration::from_secs(secs)).await;
+        round_rss.push(status_kib(pid, "VmRSS:"));
+    }
+    let peak = status_kib(pid, "VmHWM:");
+    row(&mut rows, &format!("Peak RSS, 64 clients × mixed endpoints × {secs} s × 4 rounds ({total} requests)"), "≤ 24 MiB", format!("{:.1} MiB", peak as f64 / 1024.0), Some(peak <= 24 * 1024));
+    let grow = round_rss[2] as f64 / round_rss[0].max(1) as f64;
+    row(&mut rows, "RSS after each of 3 rounds (after a warm-up round)", "flat", format!("{}", round_rss.iter().map(|k| format!("{:.1}", *k as f64 / 1024.0)).collect::<Vec<_>>().join(" → ") + " MiB"), Some(grow < 1.10));
+    for (name, path, accept, budget) in &endpoints {
+        let before = cpu_us(pid);
+        let n = load(port, Arc::new(vec![(path.clone(), *accept)]), 8, Instant::now() + Duration::from_secs(if quick { 2 } else { 5 })).await;
+        let per = (cpu_us(pid) - before) as f64 / n.max(1) as f64;
+        row(&mut rows, &format!("CPU per request: {name}"), &format!("≤ {budget} µs"), format!("{per:.0} µs ({n} requests)"), Some(per <= *budget as f64));
+    }
+    child.kill().ok();
+    child.wait().ok();
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // 5 + 7. Inbox: signed Creates from 100 actors (10 keys shared), stored durably.
+    inbox_bench(&bin, quick, &mut rows).await;
+    // 6. Fan-out to 10,000 followers on 2,000 hosts.
+    fanout_bench(&bin, &mut rows).await;
+    // 8. Startup with 100,000 posts.
+    let n_posts = 100_000u64;
+    let (dir, port) = prepare(&bin, "startup", |app| {
+        let me = app.urls.actor();
+        for _ in 0..(n_posts / 10_000) {
+            app.store.write(|w| {
+                for i in 0..10_000 {
+                    let id = pipit::ids::next_id();
+                    w.put_post(&post(id, &me, app.urls.post_uri(id), &format!("stored post {i}"), true, None))?;
+                }
+                Ok(())
+            }).unwrap();
+        }
+    }, |_| {});
+    let (mut child, took) = start(&bin, &dir, port).await;
+    row(&mut rows, "Startup to first request, 100,000 posts stored", "≤ 100 ms", format!("{} ms", took.as_millis()), Some(took <= Duration::from_millis(100)));
+    child.kill().ok();
+    child.wait().ok();
+    let _ = std::fs::remove_dir_all(&dir);
+
+    println!("\n| budget line | budget | measured | |\n|---|---|---|---|");
+    for r in &rows {
+        println!("| {} | {} | {} | {} |", r.what, r.budget, r.measured, match r.ok { Some(true) => "pass", Some(false) => "MISS", None => "–" });
+    }
+}
+
+async fn reqwest_body(port: u16, path: &str) -> String {
+    let s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let (mut tx, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(s)).await.unwrap();
+    tokio::spawn(conn);
+    let r = tx.send_request(hyper::Request::get(path).header("host", format!("127.0.0.1:{port}")).body(Full::new(Bytes::new())).unwrap()).await.unwrap();
+    String::from_utf8_lossy(&r.into_body().collect().await.unwrap().to_bytes()).to_string()
+}
+
+/// Serves 100 actor documents (keys shared by groups of 10) and counts nothing else.
+async fn actor_stub(keys: Arc<Vec<String>>) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((s, _)) = listener.accept().await else { return };
+            let keys = keys.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+                    let keys = keys.clone();
+                    async move {
+                        let path = req.uri().path().to_string();
+                        let n: usize = path.trim_start_matches("/users/").parse().unwrap_or(0);
+                        let id = format!("http://127.0.0.1:{port}/users/{n}");
+                        let doc = serde_json::json!({
+                            "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
+                            "id": id, "type": "Person", "preferredUsername": format!("a{n}"), "inbox": format!("{id}/inbox"),
+                            "publicKey": { "id": format!("{id}#main-key"), "owner": id, "publicKeyPem": keys[n % keys.len()] },
+                        });
+                        Ok::<_, std::convert::Infallible>(hyper::Response::builder().header("content-type", "application/activity+json").body(Full::new(Bytes::from(doc.to_string()))).unwrap())
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(s), svc).await;
+            });
+        }
+    });
+    port
+}
+
+async fn inbox_bench(bin: &Path, quick: bool, rows: &mut Vec<Row>) {
+    const ACTORS: usize = 100;
+    let n: usize = if quick { 2_000 } else { 10_000 };
+    let mut privs = Vec::new();
+    let mut pems = Vec::new();
+    for _ in 0..10 {
+        let rsa = pipit::keygen::pem_decode(&pipit::keygen::rsa_pkcs8_pem().unwrap(), "PRIVATE KEY").unwrap();
+        let ed = pipit::keygen::pem_decode(&pipit::keygen::ed25519_pkcs8_pem().unwrap(), "PRIVATE KEY").unwrap();
+        let k = pipit::federation::keys::ActorKeys::from_pkcs8(&rsa, &ed).unwrap();
+        pems.push(k.rsa_public_pem());
+        privs.push(Arc::new(k));
+    }
+    let stub = actor_stub(Arc::new(pems)).await;
+    let actor = |i: usize| format!("http://127.0.0.1:{stub}/users/{i}");
+    let (dir, port) = prepare(bin, "inbox", |app| {
+        app.store.write(|w| {
+            for i in 0..ACTORS {
+                w.put_following(&actor(i), &Following { state: FollowState::Accepted, since_ms: 1, follow_id: format!("{}/f/{i}", app.urls.actor()) })?;
+            }
+            Ok(())
+        }).unwrap();
+    }, |_| {});
+    let (mut child, _) = start(bin, &dir, port).await;
+    let pid = child.id();
+    let db = dir.join("pipit.redb");
+    let (cpu0, wb0, size0) = (cpu_us(pid), write_bytes(pid), std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0));
+    let next = Arc::new(AtomicU64::new(0));
+    let accepted = Arc::new(AtomicU64::new(0));
+    let t = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..32 {
+        let (next, accepted, privs) = (next.clone(), accepted.clone(), privs.clone());
+        tasks.push(tokio::spawn(async move {
+            let s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+            let (mut tx, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(s)).await.unwrap();
+            tokio::spawn(conn);
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed) as usize;
+                if i >= n {
+                    return;
+                }
+                let a = i % ACTORS;
+                let id = format!("http://127.0.0.1:{stub}/users/{a}");
+                let body = serde_json::json!({
+                    "@context": "https://www.w3.org/ns/activitystreams", "id": format!("{id}/activities/{i}"), "type": "Create", "actor": id,
+                    "object": { "id": format!("{id}/notes/{i}"), "type": "Note", "attributedTo": id, "content": format!("<p>delivery number {i} from actor {a}, a post of ordinary length with a few words</p>"),
+                        "to": ["https://www.w3.org/ns/activitystreams#Public"], "published": "2026-11-22T12:00:00Z" },
+                }).to_string();
+                let uri: hyper::Uri = format!("http://127.0.0.1:{port}/inbox").parse().unwrap();
+                let mut headers = hyper::HeaderMap::new();
+                pipit::federation::sign::sign_cavage(&hyper::Method::POST, &uri, &mut headers, Some(body.as_bytes()), &format!("{id}#main-key"), &privs[a % privs.len()], std::time::SystemTime::now());
+                let mut req = hyper::Request::post("/inbox").header("content-type", "application/activity+json");
+                for (k, v) in headers.iter() {
+                    req = req.header(k, v);
+                }
+                match tx.send_request(req.body(Full::new(Bytes::from(body))).unwrap()).await {
+                    Ok(r) => {
+                        if r.status().as_u16() == 202 {
+                            accepted.fetch_add(1, Ordering::Relaxed);
+                        }
+                        let _ = r.into_body().collect().await;
+                    }
+                    Err(_) => return,
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    let wall = t.elapsed().as_secs_f64();
+    let ok = accepted.load(Ordering::Relaxed);
+    let cpu = (cpu_us(pid) - cpu0) as f64 / 1e6;
+    let wrote = write_bytes(pid) - wb0;
+    let size1 = std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0);
+    row(rows, &format!("Inbox: signed Creates from {ACTORS} actors ({ok}/{n} accepted)"), "≥ 2,000/s on one core", format!("{:.0}/s wall, {:.0} per CPU-second", ok as f64 / wall, ok as f64 / cpu.max(0.001)), Some(ok as f64 / cpu.max(0.001) >= 2000.0));
+    row(rows, "Disk written per received post", "≤ 4 KiB", format!("{:.1} KiB ({} MiB for {ok})", wrote as f64 / 1024.0 / ok.max(1) as f64, wrote / (1 << 20)), Some(wrote as f64 / ok.max(1) as f64 <= 4096.0));
+    row(rows, "Database growth per stored remote post", "reported", format!("{:.2} KiB", size1.saturating_sub(size0) as f64 / 1024.0 / ok.max(1) as f64), None);
+    child.kill().ok();
+    child.wait().ok();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+async fn fanout_bench(bin: &Path, rows: &mut Vec<Row>) {
+    const FOLLOWERS: usize = 10_000;
+    const HOSTS: usize = 2_000;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sink = listener.local_addr().unwrap();
+    let hosts: Arc<Mutex<HashSet<String>>> = Default::default();
+    let h2 = hosts.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((s, _)) = listener.accept().await else { return };
+            let hosts = h2.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+                    let hosts = hosts.clone();
+                    async move {
+                        if let Some(h) = req.headers().get("host").and_then(|v| v.to_str().ok()) {
+                            hosts.lock().unwrap().insert(h.to_string());
+                        }
+                        let _ = req.into_body().collect().await;
+                        Ok::<_, std::convert::Infallible>(hyper::Response::builder().status(202).body(Full::new(Bytes::new())).unwrap())
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(s), svc).await;
+            });
+        }
+    });
+    let (dir, port) = prepare(bin, "fanout", |app| {
+        app.store.write(|w| {
+            for i in 0..FOLLOWERS {
+                let h = i % HOSTS;
+                let f = Follower { since_ms: 1, follow_id: format!("http://h{h}.bench.example/f/{i}"), inbox: format!("http://h{h}.bench.example/inbox") };
+                w.put_follower(&format!("http://h{h}.bench.example/users/{i}"), &f)?;
+            }
+            Ok(())
+        }).unwrap();
+    }, |c| c.connect_override = Some(sink.to_string()));
+    let (mut child, _) = start(bin, &dir, port).await;
+    let pid = child.id();
+    let t = Instant::now();
+    let out = Command::new(bin).args(["post", "--data", dir.to_str().unwrap(), "hello to ten thousand followers"]).output().unwrap();
+    assert!(out.status.success(), "post: {}", String::from_utf8_lossy(&out.stderr));
+    let mut peak = 0;
+    while hosts.lock().unwrap().len() < HOSTS && t.elapsed() < Duration::from_secs(180) {
+        peak = peak.max(status_kib(pid, "VmRSS:"));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let took = t.elapsed();
+    let got = hosts.lock().unwrap().len();
+    row(rows, &format!("Fan-out: {FOLLOWERS} followers on {HOSTS} hosts ({got} hosts reached)"), "≤ 60 s", format!("{:.1} s", took.as_secs_f64()), Some(got == HOSTS && took <= Duration::from_secs(60)));
+    row(rows, "RSS during fan-out (peak of 100 ms samples)", "≤ 24 MiB", format!("{:.1} MiB", peak as f64 / 1024.0), Some(peak <= 24 * 1024));
+    child.kill().ok();
+    child.wait().ok();
+    let _ = std::fs::remove_dir_all(&dir);
+}
