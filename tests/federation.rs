@@ -5,19 +5,7 @@ mod common;
 use common::*;
 use pipit::actions;
 use pipit::model::{FollowState, Visibility};
-use std::time::Duration;
 
-/// Polls `check` until it is true or `secs` pass (deliveries are asynchronous).
-pub async fn eventually(what: &str, secs: u64, mut check: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
-    while std::time::Instant::now() < deadline {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for: {what}");
-}
 
 fn handle(i: &Instance) -> String {
     i.app.urls.handle()

@@ -9,18 +9,7 @@ use pipit::actions;
 use pipit::federation::fetch::Budget;
 use pipit::model::{FollowState, Visibility};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
-async fn eventually(what: &str, secs: u64, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for: {what}");
-}
 
 async fn publish(i: &Instance, text: &str, vis: Visibility) -> pipit::model::Post {
     actions::publish(&i.app, actions::Compose { text: text.into(), cw: String::new(), visibility: vis, in_reply_to: None, image: None, quote: None }).await.unwrap()

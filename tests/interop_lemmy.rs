@@ -504,18 +504,7 @@ mod peer {
 
 use pipit::actions;
 use pipit::model::{FollowState, Visibility};
-use std::time::{Duration, Instant};
 
-async fn eventually(what: &str, secs: u64, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for: {what}");
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn both_directions_with_activitypub_federation() {

@@ -4,18 +4,8 @@ mod common;
 use common::*;
 use pipit::actions;
 use pipit::model::{Audience, FollowState, Visibility};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-async fn eventually(what: &str, secs: u64, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for: {what}");
-}
 
 async fn publish(i: &Instance, text: &str) -> pipit::model::Post {
     actions::publish(&i.app, actions::Compose { text: text.into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, image: None, quote: None }).await.unwrap()

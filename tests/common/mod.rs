@@ -263,3 +263,15 @@ impl Client {
         page.csrf()
     }
 }
+
+/// Polls `check` until it is true or `secs` pass (deliveries are asynchronous).
+pub async fn eventually(what: &str, secs: u64, mut check: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < deadline {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
