@@ -175,5 +175,7 @@ async fn password(args: &Args) -> Result<()> {
 fn init_logging(level: &str) {
     let level = std::env::var("PIPIT_LOG").unwrap_or_else(|_| level.to_string());
     let filter = level.parse::<tracing::Level>().unwrap_or(tracing::Level::INFO);
-    let _ = tracing_subscriber::fmt().with_max_level(filter).with_target(false).try_init();
+    // Colour only on a terminal: a file or the journal would keep the escape codes as noise.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let _ = tracing_subscriber::fmt().with_max_level(filter).with_target(false).with_ansi(ansi).try_init();
 }

@@ -437,3 +437,31 @@ fn entities_ok(text: &str) -> bool {
         e.contains(';') && (["amp", "lt", "gt", "quot", "apos"].contains(&name) || name.starts_with('#'))
     })
 }
+
+/// Issue 13: log lines written to a file or the journal (anything but a terminal) carry no ANSI
+/// colour codes. Bad input: stdout is a pipe, PIPIT_LOG=debug so every request logs a line.
+#[test]
+fn log_lines_to_a_pipe_have_no_colour_codes() {
+    let dir = TempDir::new("logs");
+    let d = dir.path().join("data");
+    let port = free_port();
+    assert!(pipit(&["init", "--data", d.to_str().unwrap(), "--url", &format!("http://127.0.0.1:{port}"), "--username", "a", "--listen", &format!("127.0.0.1:{port}")]).status.success());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pipit")).args(["serve", "--data", d.to_str().unwrap()]).env("PIPIT_LOG", "debug").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut conn = loop {
+        if let Ok(c) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            break c;
+        }
+        assert!(Instant::now() < deadline, "server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    conn.write_all(b"GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    let _ = conn.read_to_string(&mut answer);
+    std::thread::sleep(Duration::from_millis(200));
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("DEBUG"), "a debug line per request was logged: {text:?}");
+    assert!(!text.contains('\x1b'), "no ANSI escape codes in piped logs: {text:?}");
+}
