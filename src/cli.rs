@@ -15,6 +15,7 @@ USAGE:
                                     create a data folder non-interactively
   pipit password [--data DIR]       set the owner's password (read from standard input)
   pipit post TEXT [--visibility public|unlisted|followers|direct] [--cw TEXT] [--reply-to URL]
+                                    (a reply keeps its parent's visibility unless --visibility is given)
   pipit follow|unfollow @user@host|URL
   pipit approve|reject @user@host|URL   answer a follow request (reject also removes a follower)
   pipit like|boost URL              like or boost a post

@@ -49,7 +49,13 @@ pub async fn execute(app: &App, cmd: Command) -> Result<String> {
             Ok("password set; existing sessions were logged out".into())
         }
         Command::Post { text, visibility, cw, reply_to } => {
-            let visibility = Visibility::parse(&visibility).ok_or_else(|| Error::BadRequest(format!("unknown visibility `{visibility}` (public, unlisted, followers, direct)")))?;
+            let visibility = match (visibility.as_str(), reply_to.as_deref().filter(|r| !r.trim().is_empty())) {
+                // A reply without --visibility keeps its parent's: an answer to a direct
+                // message must not go out publicly.
+                ("", Some(parent)) => actions::remote_post(app, parent.trim()).await?.visibility,
+                ("", None) => Visibility::Public,
+                (v, _) => Visibility::parse(v).ok_or_else(|| Error::BadRequest(format!("unknown visibility `{v}` (public, unlisted, followers, direct)")))?,
+            };
             let p = actions::publish(app, actions::Compose { text, cw, visibility, in_reply_to: reply_to, image: None, quote: None }).await?;
             Ok(p.url)
         }

@@ -74,7 +74,8 @@ fn command(args: &Args) -> std::result::Result<Command, String> {
     Ok(match args.verb.as_str() {
         "post" => Command::Post {
             text: args.positional.join(" "),
-            visibility: args.get("visibility").unwrap_or("public").to_string(),
+            // Empty: public, or the parent's visibility for a reply (control.rs).
+            visibility: args.get("visibility").unwrap_or_default().to_string(),
             cw: args.get("cw").unwrap_or_default().to_string(),
             reply_to: args.get("reply-to").map(str::to_string),
         },

@@ -334,7 +334,10 @@ async fn posting_editing_deleting_and_pages() {
     let csrf = owner.owner_csrf().await;
     let xss = "<script>alert(1)</script>\"><img src=x onerror=alert(2)> javascript:alert(3)";
     owner.post_form("/settings", &[("csrf", &csrf), ("display_name", xss), ("bio", xss), ("field_name_0", xss), ("field_value_0", xss)]).await;
-    for (text, vis) in [("public #Rust post by @bob@example.org https://example.org", "public"), ("unlisted one", "unlisted"), ("followers only", "followers"), ("direct one", "direct")] {
+    // A direct message needs a recipient that exists (issue 8): a second instance on loopback.
+    let friend = Instance::start("friend").await;
+    let direct = format!("direct one for {}", friend.app.urls.handle());
+    for (text, vis) in [("public #Rust post by @bob@example.org https://example.org", "public"), ("unlisted one", "unlisted"), ("followers only", "followers"), (direct.as_str(), "direct")] {
         let r = owner.post_multipart("/compose", &[("csrf", &csrf), ("content", text), ("visibility", vis), ("cw", if vis == "unlisted" { "careful" } else { "" })], &[]).await;
         assert_eq!(r.status, 303, "{}", r.body);
     }

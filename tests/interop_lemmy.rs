@@ -546,3 +546,24 @@ async fn both_directions_with_activitypub_federation() {
     let page = a.client().get(&format!("/@alice/{}", p.id)).await;
     assert!(page.body.contains("Replying to alice") && page.body.contains("Liked by"), "post page shows them");
 }
+
+/// Issue 8: a profile save reaches an independent follower as one signed Update(Person) that
+/// its library verifies (Lemmy refreshes its copy of the account from it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_peer_gets_one_signed_update_person_per_profile_save() {
+    let a = Instance::start_localhost("alice").await;
+    let lem = peer::Peer::start("lem").await;
+    let db = lem.db();
+    let lem_id = db.me.id.inner().to_string();
+    lem.follow(&a.app.urls.handle()).await.expect("peer follows pipit");
+    eventually("pipit stores the peer as follower", 10, || a.app.store.read(|r| r.follower(&lem_id)).unwrap().is_some()).await;
+    let edit = pipit::domain::owner::ProfileEdit { display_name: "Alice, renamed".into(), bio: "a new bio".into(), fields: vec![] };
+    pipit::domain::owner::update_profile(&a.app, edit).unwrap();
+    let updates = || db.received.lock().unwrap().iter().filter(|(k, _)| k == "Update").map(|(_, v)| v.clone()).collect::<Vec<_>>();
+    eventually("the peer verifies pipit's Update(Person)", 10, || !updates().is_empty()).await;
+    let u = updates();
+    assert_eq!(u.len(), 1, "one Update for one save: {u:?}");
+    assert_eq!(u[0]["object"]["type"], "Person");
+    assert_eq!(u[0]["object"]["id"], a.app.urls.actor().as_str());
+    assert_eq!(u[0]["object"]["name"], "Alice, renamed");
+}

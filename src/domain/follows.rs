@@ -6,6 +6,7 @@ use crate::domain::outbox::{self, new_activity_id};
 use crate::error::{Error, Result};
 use crate::federation::vocab::{self, PUBLIC};
 use crate::model::{Audience, FollowState, Follower, Following, Interaction, Post, RemoteActor};
+use crate::store::Write;
 use crate::time::now_ms;
 use serde_json::json;
 
@@ -26,6 +27,59 @@ pub fn follow(app: &App, target: &RemoteActor) -> Result<Following> {
         outbox::send(w, app, act, to(&target.inbox))?;
         Ok(f)
     })
+}
+
+/// A followed account moved (its Move verified by the caller: `new` lists the old account in
+/// `alsoKnownAs`): follow `new` and Undo the follow of `old`, in the caller's transaction, as
+/// Mastodon's UnfollowFollowWorker does. Nothing happens when the owner does not follow `old`.
+pub fn follow_moved_account(w: &mut Write, app: &App, old: &str, new: &RemoteActor) -> Result<()> {
+    let Some(f) = w.following(old)? else { return Ok(()) };
+    if new.id != app.urls.actor() && w.following(&new.id)?.is_none() && !w.is_blocked(&new.id)? {
+        w.put_actor(new)?;
+        let id = new_activity_id(app);
+        w.put_following(&new.id, &Following { state: FollowState::Pending, since_ms: now_ms(), follow_id: id.clone() })?;
+        let act = vocab::simple_json(&app.urls, "Follow", &id, json!(new.id), vec![new.id.clone()], vec![]);
+        outbox::send(w, app, act, to(&new.inbox))?;
+    }
+    w.remove_following(old)?;
+    if let Some(inbox) = w.actor(old)?.map(|a| a.inbox) {
+        send_undo_follow(w, app, old, &f, &inbox)?;
+    }
+    Ok(())
+}
+
+/// `Undo(Follow)` of the owner's follow `f` of `target`.
+fn send_undo_follow(w: &mut Write, app: &App, target: &str, f: &Following, inbox: &str) -> Result<()> {
+    let follow = json!({ "id": f.follow_id, "type": "Follow", "actor": app.urls.actor(), "object": target });
+    let act = vocab::simple_json(&app.urls, "Undo", &new_activity_id(app), follow, vec![target.to_string()], vec![]);
+    outbox::send(w, app, act, to(inbox))?;
+    Ok(())
+}
+
+/// Ends every relationship with accounts on a blocked `host`, telling their server as
+/// Mastodon does: Undo(Follow) for the owner's follows, Reject(Follow) for followers and held
+/// requests. Deliveries of these farewells are let through the domain block (deliver.rs).
+pub fn end_relationships_on(w: &mut Write, app: &App, host: &str) -> Result<()> {
+    for target in w.following_on(host, 100_000)? {
+        if let Some(f) = w.remove_following(&target)? {
+            if let Some(inbox) = w.actor(&target)?.map(|a| a.inbox) {
+                send_undo_follow(w, app, &target, &f, &inbox)?;
+            }
+        }
+    }
+    let followers = w.followers_on(host, 100_000)?;
+    let requests = w.requests_on(host, 100_000)?;
+    for who in followers.into_iter().chain(requests) {
+        let f = match w.remove_follower(&who)? {
+            Some(f) => Some(f),
+            None => w.remove_follow_request(&who)?,
+        };
+        let Some(f) = f else { continue };
+        let inbox = w.actor(&who)?.map(|a| a.inbox).unwrap_or_else(|| f.inbox.clone());
+        let act = vocab::simple_json(&app.urls, "Reject", &new_activity_id(app), follow_object(app, &who, &f), vec![who.clone()], vec![]);
+        outbox::send(w, app, act, to(&inbox))?;
+    }
+    Ok(())
 }
 
 pub fn unfollow(app: &App, target: &str) -> Result<()> {

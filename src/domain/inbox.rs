@@ -392,11 +392,7 @@ fn moved(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
         return Ok(Outcome::default());
     }
     notify(w, NotificationKind::Move, old, None, Some(new.id.clone()))?;
-    if w.following(old)?.is_some() {
-        w.put_actor(new)?;
-        return Ok(Outcome { follow: Some(new.clone()), ..Default::default() });
-    }
-    let _ = app;
+    crate::domain::follows::follow_moved_account(w, app, old, new)?;
     Ok(Outcome::default())
 }
 

@@ -2,7 +2,10 @@
 
 use crate::app::App;
 use crate::error::{Error, Result};
-use crate::model::{Profile, ProfileField};
+use crate::domain::outbox;
+use crate::federation::vocab;
+use crate::model::{Audience, Profile, ProfileField};
+use crate::store::Write;
 use crate::secret;
 use crate::time::now_ms;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -116,6 +119,7 @@ pub fn update_profile(app: &App, edit: ProfileEdit) -> Result<Profile> {
     }
     app.store.write(|w| {
         let mut p = w.profile()?;
+        let before = p.clone();
         p.display_name = edit.display_name.trim().to_string();
         p.bio = edit.bio.trim().to_string();
         // A field keeps its verification while its link stays the same.
@@ -127,7 +131,68 @@ pub fn update_profile(app: &App, edit: ProfileEdit) -> Result<Profile> {
             })
             .collect();
         p.fields = fields;
-        w.put_profile(&p)?;
+        save_profile(w, app, &before, &p)?;
+        Ok(p)
+    })
+}
+
+/// Stores the profile and, when something followers see changed, tells them with one
+/// `Update(Person)` through the queue (Mastodon refreshes its cached copy from it).
+/// Verification marks (rel="me") are ours alone and send nothing.
+fn save_profile(w: &mut Write, app: &App, before: &Profile, after: &Profile) -> Result<()> {
+    w.put_profile(after)?;
+    let strip = |p: &Profile| Profile { fields: p.fields.iter().map(|f| ProfileField { verified_ms: None, ..f.clone() }).collect(), ..p.clone() };
+    if strip(before) != strip(after) {
+        send_profile_update(w, app, after)?;
+    }
+    Ok(())
+}
+
+/// Enqueues `Update(Person)` with the whole current actor document to every follower.
+pub fn send_profile_update(w: &mut Write, app: &App, p: &Profile) -> Result<()> {
+    let mut actor = vocab::actor_json(&app.urls, p, &app.actor_keys.rsa_public_pem(), &app.actor_keys.ed25519_multibase(), p.approve_followers);
+    if let Some(o) = actor.as_object_mut() {
+        o.remove("@context"); // the activity carries it
+    }
+    let followers = format!("{}/followers", app.urls.actor());
+    let update = vocab::simple_json(&app.urls, "Update", &outbox::new_activity_id(app), actor, vec![vocab::PUBLIC.into()], vec![followers]);
+    outbox::send(w, app, update, Audience { followers: true, inboxes: vec![] })?;
+    Ok(())
+}
+
+/// Holds follow requests for approval (or not); followers learn it from an Update.
+pub fn set_approve_followers(app: &App, on: bool) -> Result<Profile> {
+    app.store.write(|w| {
+        let before = w.profile()?;
+        let p = Profile { approve_followers: on, ..before.clone() };
+        save_profile(w, app, &before, &p)?;
+        Ok(p)
+    })
+}
+
+pub const MAX_ALIASES: usize = 10;
+
+/// Sets the accounts this one was before (`alsoKnownAs`, actor ids the caller resolved): what
+/// lets a Move from those accounts to this one be accepted by their followers' servers.
+pub fn set_aliases(app: &App, aliases: Vec<String>) -> Result<Profile> {
+    let mut clean: Vec<String> = Vec::new();
+    for a in aliases {
+        let a = a.trim().to_string();
+        if a.is_empty() || clean.contains(&a) {
+            continue;
+        }
+        if !matches!(crate::federation::vocab::host_of(&a), Some(_)) || a == app.urls.actor() {
+            return Err(Error::BadRequest(format!("{a} is not another account's address")));
+        }
+        clean.push(a);
+    }
+    if clean.len() > MAX_ALIASES {
+        return Err(Error::BadRequest(format!("At most {MAX_ALIASES} aliases")));
+    }
+    app.store.write(|w| {
+        let before = w.profile()?;
+        let p = Profile { also_known_as: clean, ..before.clone() };
+        save_profile(w, app, &before, &p)?;
         Ok(p)
     })
 }
@@ -140,20 +205,58 @@ pub enum ProfileImage {
 /// Replaces the avatar or header with an uploaded image (saved first, then recorded, then the
 /// old file removed: a failure at any step leaves the old picture in place).
 pub fn set_image(app: &App, which: ProfileImage, bytes: &[u8]) -> Result<Profile> {
-    let file = crate::domain::media::save_image(app, bytes)?.file;
-    let (p, old) = app.store.write(|w| {
-        let mut p = w.profile()?;
-        let old = match which {
-            ProfileImage::Avatar => p.avatar.replace(file.clone()),
-            ProfileImage::Header => p.header.replace(file.clone()),
-        };
-        w.put_profile(&p)?;
-        Ok((p, old))
-    })?;
-    if let Some(old) = old {
-        let _ = std::fs::remove_file(app.media_dir().join(old));
+    match which {
+        ProfileImage::Avatar => set_images(app, Some(bytes), None),
+        ProfileImage::Header => set_images(app, None, Some(bytes)),
     }
-    Ok(p)
+}
+
+/// Replaces the avatar and/or the header in one save, so followers get one Update.
+pub fn set_images(app: &App, avatar: Option<&[u8]>, header: Option<&[u8]>) -> Result<Profile> {
+    let mut saved: Vec<(ProfileImage, String)> = Vec::new();
+    for (which, bytes) in [(ProfileImage::Avatar, avatar), (ProfileImage::Header, header)] {
+        let Some(bytes) = bytes else { continue };
+        match crate::domain::media::save_image(app, bytes) {
+            Ok(s) => saved.push((which, s.file)),
+            Err(e) => {
+                for (_, f) in &saved {
+                    let _ = std::fs::remove_file(app.media_dir().join(f));
+                }
+                return Err(e);
+            }
+        }
+    }
+    if saved.is_empty() {
+        return profile(app);
+    }
+    let result = app.store.write(|w| {
+        let before = w.profile()?;
+        let mut p = before.clone();
+        let mut old = Vec::new();
+        for (which, file) in &saved {
+            let slot = match which {
+                ProfileImage::Avatar => &mut p.avatar,
+                ProfileImage::Header => &mut p.header,
+            };
+            old.extend(slot.replace(file.clone()));
+        }
+        save_profile(w, app, &before, &p)?;
+        Ok((p, old))
+    });
+    match result {
+        Ok((p, old)) => {
+            for f in old {
+                let _ = std::fs::remove_file(app.media_dir().join(f));
+            }
+            Ok(p)
+        }
+        Err(e) => {
+            for (_, f) in &saved {
+                let _ = std::fs::remove_file(app.media_dir().join(f));
+            }
+            Err(e)
+        }
+    }
 }
 
 /// Marks which profile fields link to a page that links back (rel="me"); `checked` holds the

@@ -3,7 +3,8 @@
 
 use crate::app::App;
 use crate::error::{Error, Result};
-use crate::model::{Attachment, Post, Visibility};
+use crate::model::{Attachment, Mention, Post, Visibility};
+use crate::store::Write;
 use crate::time::now_ms;
 use crate::domain::outbox;
 use crate::federation::vocab;
@@ -79,6 +80,75 @@ fn reply_target(app: &App, target: &str) -> Result<String> {
     Ok(target.to_string())
 }
 
+/// A reply mentions the author it replies to, whatever the text says: Mastodon and snac notify
+/// only on a `Mention` tag whose actor is also in `to`/`cc` (vocab::addressing puts every
+/// mention there). Replies to the owner's own posts need none.
+fn add_reply_mention(w: &Write, app: &App, post: &mut Post) -> Result<()> {
+    let Some(parent) = &post.in_reply_to else { return Ok(()) };
+    let Some(pid) = w.post_id_by_uri(parent)? else { return Ok(()) };
+    let Some(pp) = w.post(pid)? else { return Ok(()) };
+    if pp.author == app.urls.actor() || post.mentions.iter().any(|m| m.href == pp.author) {
+        return Ok(());
+    }
+    let name = w.actor(&pp.author)?.map(|a| a.handle()).unwrap_or_else(|| pp.author.clone());
+    post.mentions.push(Mention { name, href: pp.author });
+    Ok(())
+}
+
+/// A direct post reaches only the accounts it mentions: with none that resolved, it would go
+/// out to nobody, so it is refused instead.
+fn check_recipients(post: &Post, audience: &crate::model::Audience) -> Result<()> {
+    if post.visibility == Visibility::Direct && audience.inboxes.is_empty() {
+        return Err(Error::BadRequest(
+            "A direct message needs a recipient: mention at least one account as @user@host (accounts that could not be found do not count)".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// What the reply form starts with for a reply to `parent`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyDefaults {
+    /// `@user@host ` for the parent's author and everyone the parent mentions, the owner left out.
+    pub text: String,
+    /// The parent's visibility: a reply to a direct message stays direct, to followers-only
+    /// stays followers-only, as Mastodon's composer does.
+    pub visibility: Visibility,
+}
+
+/// The mentions and visibility a reply to `parent` inherits (read from the actor cache).
+pub fn reply_defaults(app: &App, parent: &Post) -> Result<ReplyDefaults> {
+    let me = app.urls.actor();
+    let mut handles: Vec<String> = Vec::new();
+    app.store.read(|r| {
+        let mut add = |href: &str, name: &str| -> Result<()> {
+            if href == me {
+                return Ok(());
+            }
+            let handle = match r.actor(href)? {
+                Some(a) if !a.preferred_username.is_empty() => a.handle(),
+                // Mastodon names a mention of an account on its own server `@user`.
+                _ => match (name.trim_start_matches('@').split_once('@'), crate::federation::vocab::host_of(href)) {
+                    (Some(_), _) => format!("@{}", name.trim_start_matches('@')),
+                    (None, Some(host)) if !name.trim_start_matches('@').is_empty() => format!("@{}@{host}", name.trim_start_matches('@')),
+                    _ => return Ok(()),
+                },
+            };
+            if !handles.iter().any(|h| h.eq_ignore_ascii_case(&handle)) {
+                handles.push(handle);
+            }
+            Ok(())
+        };
+        add(&parent.author, "")?;
+        for m in &parent.mentions {
+            add(&m.href, &m.name)?;
+        }
+        Ok(())
+    })?;
+    let text = if handles.is_empty() { String::new() } else { format!("{} ", handles.join(" ")) };
+    Ok(ReplyDefaults { text, visibility: parent.visibility })
+}
+
 pub fn publish(app: &App, new: NewPost) -> Result<Post> {
     check_text(&new.text, &new.cw, new.image.is_some())?;
     let in_reply_to = new.in_reply_to.as_deref().filter(|s| !s.trim().is_empty()).map(|t| reply_target(app, t)).transpose()?;
@@ -123,8 +193,10 @@ pub fn publish(app: &App, new: NewPost) -> Result<Post> {
         post.content.push_str(&format!("<p class=\"quote-inline\">RE: <a href=\"{0}\">{0}</a></p>", crate::text::escape(q)));
     }
     let stored = app.store.write(|w| {
-        w.put_post(&post)?;
+        add_reply_mention(w, app, &mut post)?;
         let audience = outbox::post_audience(w, app, &post)?;
+        check_recipients(&post, &audience)?;
+        w.put_post(&post)?;
         let create = vocab::create_json(&app.urls, &post, "Create", &format!("{}/activity", post.uri));
         outbox::send(w, app, create, audience)?;
         Ok(())
@@ -150,8 +222,10 @@ pub fn edit(app: &App, id: u64, text: String, cw: String) -> Result<Post> {
         post.tags = f.tags;
         post.mentions = f.mentions;
         post.edited_ms = Some(now_ms());
-        w.put_post(&post)?;
+        add_reply_mention(w, app, &mut post)?;
         let audience = outbox::post_audience(w, app, &post)?;
+        check_recipients(&post, &audience)?;
+        w.put_post(&post)?;
         let update = vocab::create_json(&app.urls, &post, "Update", &outbox::new_activity_id(app));
         outbox::send(w, app, update, audience)?;
         Ok(post)

@@ -35,17 +35,16 @@ pub fn unblock(app: &App, actor: &str) -> Result<()> {
     app.store.write(|w| w.set_blocked(actor, false, now_ms()))
 }
 
-/// Blocks a whole server: its followers are dropped, nothing is delivered there or accepted
-/// from there. (No activity is sent: a domain block is private.)
+/// Blocks a whole server: the owner's follows there end (Undo), its followers and requests are
+/// removed (Reject), then nothing more is delivered there or accepted from there. (No Block is
+/// sent: a domain block is private.)
 pub fn block_domain(app: &App, host: &str) -> Result<()> {
     let host = host.trim().trim_start_matches("https://").trim_start_matches("http://").trim_end_matches('/').to_ascii_lowercase();
     if host.is_empty() || host.contains('/') || host == app.urls.host {
         return Err(Error::BadRequest("Give a domain like example.social".into()));
     }
     app.store.write(|w| {
-        for f in w.followers_on(&host, 100_000)? {
-            w.remove_follower(&f)?;
-        }
+        crate::domain::follows::end_relationships_on(w, app, &host)?;
         w.set_domain_blocked(&host, true, now_ms())
     })
 }

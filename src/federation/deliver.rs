@@ -139,10 +139,19 @@ fn fanout(app: &App, id: u64, created_ms: u64, activity: u64, audience: &crate::
     })
 }
 
+/// An Undo or Reject of a Follow: what a domain block itself sends to end the relationships
+/// there (domain::follows::end_relationships_on), so it is delivered despite the block.
+fn is_farewell(app: &App, activity: u64) -> bool {
+    let Ok(Some(bytes)) = app.store.read(|r| r.activity(activity)) else { return false };
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) else { return false };
+    use crate::federation::vocab::has_type;
+    (has_type(&v, "Undo") || has_type(&v, "Reject")) && v.get("object").map(|o| has_type(o, "Follow")).unwrap_or(false)
+}
+
 async fn deliver_job(app: &App, job: &Job, activity: u64, inbox: &str, hosts: &Mutex<Hosts>) {
     let host = crate::federation::vocab::host_of(inbox).unwrap_or_default();
     let now = now_ms();
-    if app.store.read(|r| r.is_domain_blocked(&host)).unwrap_or(false) {
+    if app.store.read(|r| r.is_domain_blocked(&host)).unwrap_or(false) && !is_farewell(app, activity) {
         let _ = app.store.write(|w| w.kill_job(job.id, "domain blocked"));
         return;
     }

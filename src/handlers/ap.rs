@@ -122,7 +122,7 @@ pub async fn interactions(app: &App, req: &Request<Incoming>, id: u64, kind: &st
     Ok(ap(&json!({ "@context": vocab::AS_CONTEXT, "id": format!("{}/{suffix}", p.uri), "type": "Collection", "totalItems": n })))
 }
 
-/// GET /users/NAME/outbox[?max_id=ID]: public posts as Create activities, newest first.
+/// GET /users/NAME/outbox[?max_id=ID]: public and unlisted posts as Create activities, newest first.
 pub async fn outbox(app: &App, req: &Request<Incoming>) -> Result<Resp> {
     requester(app, req).await?;
     let id = format!("{}/outbox", app.urls.actor());
@@ -135,7 +135,8 @@ pub async fn outbox(app: &App, req: &Request<Incoming>) -> Result<Resp> {
         })));
     }
     let before = q.get("max_id").and_then(|s| s.parse().ok());
-    let page = app.store.read(|r| r.own_posts(before, PAGE, |p| p.visibility == Visibility::Public))?;
+    // Public and unlisted, as Mastodon's outbox: unlisted only stays off public timelines.
+    let page = app.store.read(|r| r.own_posts(before, PAGE, |p| p.visibility.is_world_readable()))?;
     let items: Vec<Value> = page.posts.iter().map(|p| {
         let mut c = vocab::create_json(&app.urls, p, "Create", &format!("{}/activity", p.uri));
         if let Value::Object(o) = &mut c {

@@ -116,13 +116,23 @@ fn page_with_anon(app: &App, headers: &HeaderMap, template: &str, ctx: impl Fn(&
     Ok(r)
 }
 
-/// GET /login
-pub fn login_page(app: &App, headers: &HeaderMap) -> Result<Resp> {
+/// Where to go after logging in: a local path only (`/…`, never `//host` or `/\host`), so
+/// the login form cannot be used to send the owner to another site.
+pub fn safe_next(next: Option<&str>) -> Option<String> {
+    let n = next?.trim();
+    let ok = n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && !n.chars().any(|c| c.is_control()) && n.len() <= 2048;
+    ok.then(|| n.to_string())
+}
+
+/// GET /login[?next=/path]
+pub fn login_page(app: &App, req: &Request<Incoming>) -> Result<Resp> {
+    let headers = req.headers();
+    let next = safe_next(request::query(req).get("next"));
     if owner(app, headers).is_some() {
-        return Ok(response::redirect(&app.urls.profile()));
+        return Ok(response::redirect(next.as_deref().unwrap_or(&app.urls.profile())));
     }
     let no_password = !owner::has_password(app)?;
-    page_with_anon(app, headers, "login.html", |csrf| context! { csrf, no_password, title => "Log in" }, 200)
+    page_with_anon(app, headers, "login.html", |csrf| context! { csrf, no_password, next => next.clone(), title => "Log in" }, 200)
 }
 
 /// POST /login
@@ -145,11 +155,12 @@ pub async fn login(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Resul
     if !ok {
         app.login_limiter.fail(peer.ip(), now);
         tracing::info!(ip = %peer.ip(), "failed login");
-        return page_with_anon(app, &parts.headers, "login.html", |csrf| context! { csrf, error => "Wrong password.", title => "Log in" }, 401);
+        let next = safe_next(form.get("next"));
+        return page_with_anon(app, &parts.headers, "login.html", |csrf| context! { csrf, error => "Wrong password.", next => next.clone(), title => "Log in" }, 401);
     }
     app.login_limiter.succeed(peer.ip());
     let token = owner::new_session(app)?;
-    let mut r = response::redirect(&app.urls.profile());
+    let mut r = response::redirect(&safe_next(form.get("next")).unwrap_or_else(|| app.urls.profile()));
     response::set_cookie(&mut r, SESSION_COOKIE, &token, app.config.session_secs, secure(app));
     Ok(r)
 }

@@ -4,6 +4,7 @@ pub mod ap;
 pub mod assets;
 pub mod auth;
 pub mod deck;
+pub mod interact;
 pub mod lists;
 pub mod notifications;
 pub mod safety;

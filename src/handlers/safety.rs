@@ -69,11 +69,7 @@ pub async fn action(app: &App, req: Request<Incoming>, what: &str, id: Option<u6
         "filter-delete" => safety::remove_filter(app, id.ok_or(Error::NotFound)?)?,
         "approval" => {
             let on = form.get("approve").is_some();
-            app.store.write(|w| {
-                let mut p = w.profile()?;
-                p.approve_followers = on;
-                w.put_profile(&p)
-            })?
+            crate::domain::owner::set_approve_followers(app, on).map(|_| ())?
         }
         _ => return Err(Error::NotFound),
     }

@@ -60,6 +60,21 @@ pub fn post_view(app: &App, p: &Post, owner: &Profile, full: bool) -> PostView {
     v
 }
 
+/// What the reply form under `post` starts with (owner only): the thread's mentions and the
+/// post's visibility (domain::posts::reply_defaults).
+pub fn reply_form(app: &App, post: &Post, owner: bool) -> Option<minijinja::Value> {
+    if !owner {
+        return None;
+    }
+    match crate::domain::posts::reply_defaults(app, post) {
+        Ok(d) => Some(context! { text => d.text, visibility => d.visibility.as_str() }),
+        Err(e) => {
+            tracing::warn!("reply defaults for {}: {e}", post.uri);
+            None
+        }
+    }
+}
+
 /// Views of posts for a page in `context`, with blocks, mutes and filters applied.
 pub fn screened<'a>(app: &App, posts: impl Iterator<Item = (&'a Post, Option<&'a str>)>, owner: &Profile, context: &'static str) -> Vec<PostView> {
     let screener = crate::domain::safety::Screener::new(app, context);
@@ -128,7 +143,7 @@ pub fn post_page(app: &App, req: &Request<Incoming>, id: u64) -> Result<Resp> {
         context! {
             post => post_view(app, &t.post, &p, true),
             ancestors => t.ancestors.iter().map(|x| post_view(app, x, &p, false)).collect::<Vec<_>>(),
-            missing_parent => t.missing_parent, replies, owner => o,
+            missing_parent => t.missing_parent, reply => reply_form(app, &t.post, o.is_some()), replies, owner => o,
         },
     )?;
     Ok(response::html(body))

@@ -2,7 +2,7 @@
 //! and the Atom/RSS feeds.
 
 use crate::app::App;
-use crate::domain::owner::{self, ProfileEdit, ProfileImage};
+use crate::domain::owner::{self, ProfileEdit};
 use crate::domain::posts;
 use crate::domain::timeline::{self, Viewer};
 use crate::error::{Error, Result};
@@ -81,7 +81,7 @@ pub fn post_page(app: &App, req: &Request<Incoming>, id: u64) -> Result<Resp> {
         context! {
             post => social::post_view(app, &t.post, &p, true),
             ancestors => t.ancestors.iter().map(view).collect::<Vec<_>>(),
-            missing_parent => t.missing_parent,
+            missing_parent => t.missing_parent, reply => social::reply_form(app, &t.post, o.is_some()),
             replies, owner => o, notice => notice(req),
         },
     )?;
@@ -196,7 +196,7 @@ pub fn settings_page(app: &App, req: &Request<Incoming>) -> Result<Resp> {
     let p = owner::profile(app)?;
     let body = app.render.render(
         "settings.html",
-        context! { profile => ProfileView::new(&p, &app.urls, 0), owner => o, notice => notice(req), max_upload_kib => app.config.max_upload_kib },
+        context! { profile => ProfileView::new(&p, &app.urls, 0), aliases => p.also_known_as.join("\n"), owner => o, notice => notice(req), max_upload_kib => app.config.max_upload_kib },
     )?;
     Ok(response::html(body))
 }
@@ -222,14 +222,36 @@ pub async fn settings_images(app: &App, req: Request<Incoming>) -> Result<Resp> 
     let (parts, body) = request::body(req, limit, upload_deadline(app)).await?;
     let sub = request::submitted(&parts.headers, &body)?;
     require_owner_post(app, &parts.headers, &sub.form)?;
-    for f in &sub.files {
-        let which = match f.name.as_str() {
-            "avatar" => ProfileImage::Avatar,
-            "header" => ProfileImage::Header,
-            _ => continue,
-        };
-        owner::set_image(app, which, &f.data)?;
+    // Both pictures in one save: followers get one Update, not one per picture.
+    let file = |name: &str| sub.files.iter().find(|f| f.name == name && !f.data.is_empty()).map(|f| &f.data[..]);
+    owner::set_images(app, file("avatar"), file("header"))?;
+    Ok(response::redirect("/settings?done=saved"))
+}
+
+/// POST /settings/aliases (field `aliases`: one @user@host or account URL per line): the
+/// accounts this one moves from (`alsoKnownAs`), resolved to their actor ids.
+pub async fn settings_aliases(app: &App, req: Request<Incoming>) -> Result<Resp> {
+    let (parts, body) = auth::read_small(app, req).await?;
+    let form = request::submitted(&parts.headers, &body)?.form;
+    require_owner_post(app, &parts.headers, &form)?;
+    let wanted: Vec<String> = form.text("aliases").split(|c: char| c == '\n' || c == ',' || c.is_whitespace()).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect();
+    if wanted.len() > owner::MAX_ALIASES {
+        return Err(Error::BadRequest(format!("At most {} aliases", owner::MAX_ALIASES)));
     }
+    let current = owner::profile(app)?.also_known_as;
+    let mut ids = Vec::new();
+    for a in wanted {
+        // Ids already listed stay as they are; anything else is looked up (WebFinger or URL).
+        if current.contains(&a) {
+            ids.push(a);
+            continue;
+        }
+        match crate::actions::account(app, &a).await {
+            Ok(actor) => ids.push(actor.id),
+            Err(e) => return Err(Error::BadRequest(format!("No account found for {a}: {}", e.public_message()))),
+        }
+    }
+    owner::set_aliases(app, ids)?;
     Ok(response::redirect("/settings?done=saved"))
 }
 

@@ -32,6 +32,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("compose.html", include_str!("../../templates/compose.html")),
     ("deck_column.html", include_str!("../../templates/deck_column.html")),
     ("error.html", include_str!("../../templates/error.html")),
+    ("interact.html", include_str!("../../templates/interact.html")),
     ("feed.atom", include_str!("../../templates/feed.atom")),
     ("feed.rss", include_str!("../../templates/feed.rss")),
 ];

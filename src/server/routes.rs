@@ -3,7 +3,7 @@
 
 use crate::app::App;
 use crate::error::{Error, Result};
-use crate::handlers::{ap, assets, auth, deck, lists, notifications, safety, search, social, web, wellknown};
+use crate::handlers::{ap, assets, auth, deck, interact, lists, notifications, safety, search, social, web, wellknown};
 use crate::server::request::wants_activity_json;
 use crate::server::response::{self, Resp};
 use hyper::body::Incoming;
@@ -105,7 +105,7 @@ async fn route(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Result<Re
         [a @ ("follow" | "unfollow")] if post => social::relation_action(app, req, a).await,
         ["requests", a @ ("approve" | "reject")] if post => social::relation_action(app, req, a).await,
         ["followers", "remove"] if post => social::relation_action(app, req, "remove").await,
-        ["login"] if get => auth::login_page(app, req.headers()),
+        ["login"] if get => auth::login_page(app, &req),
         ["login"] if post => auth::login(app, req, peer).await,
         ["logout"] if post => auth::logout(app, req).await,
         ["setup"] if get => auth::setup_page(app, &req),
@@ -114,6 +114,8 @@ async fn route(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Result<Re
         ["settings"] if post => web::settings(app, req).await,
         ["settings", "images"] if post => web::settings_images(app, req).await,
         ["settings", "password"] if post => web::settings_password(app, req).await,
+        ["settings", "aliases"] if post => web::settings_aliases(app, req).await,
+        ["authorize_interaction"] if get => interact::authorize_interaction(app, &req).await,
         ["about"] | ["privacy"] if get => web::about(app, &req),
         ["static", name] if get => assets::static_file(req.headers(), name),
         ["media", name] if get => assets::media(app, name).await,

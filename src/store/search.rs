@@ -113,6 +113,16 @@ impl Write {
     pub fn is_domain_blocked(&self, host: &str) -> Result<bool> {
         Ok(self.tx.open_table(BLOCKEDDOMAIN_MS)?.get(host)?.is_some())
     }
+    /// The account, or its whole server, is blocked (as Read::is_blocked).
+    pub fn is_blocked(&self, actor: &str) -> Result<bool> {
+        if self.tx.open_table(BLOCKEDACTOR_MS)?.get(actor)?.is_some() {
+            return Ok(true);
+        }
+        match crate::federation::vocab::host_of(actor) {
+            Some(h) => self.is_domain_blocked(&h),
+            None => Ok(false),
+        }
+    }
     pub(super) fn index_terms(&mut self, p: &Post, add: bool) -> Result<()> {
         let mut idx = self.tx.open_table(TERM_POSTID)?;
         for t in terms(p) {
@@ -149,7 +159,18 @@ impl Write {
     }
     /// Followers on a host (for a domain block), at most `limit`.
     pub fn followers_on(&self, host: &str, limit: usize) -> Result<Vec<String>> {
-        let t = self.tx.open_table(FOLLOWERURI_FOLLOWER)?;
+        self.actors_on(FOLLOWERURI_FOLLOWER, host, limit)
+    }
+    /// Accounts on a host the owner follows or asked to follow (for a domain block).
+    pub fn following_on(&self, host: &str, limit: usize) -> Result<Vec<String>> {
+        self.actors_on(FOLLOWINGURI_FOLLOWING, host, limit)
+    }
+    /// Held follow requests from a host (for a domain block).
+    pub fn requests_on(&self, host: &str, limit: usize) -> Result<Vec<String>> {
+        self.actors_on(REQUESTERURI_REQUEST, host, limit)
+    }
+    fn actors_on(&self, table: TableDefinition<'static, &'static str, &'static [u8]>, host: &str, limit: usize) -> Result<Vec<String>> {
+        let t = self.tx.open_table(table)?;
         let mut out = Vec::new();
         // Actor ids start with the scheme and host, so one range per scheme covers the host.
         for scheme in ["https://", "http://"] {
