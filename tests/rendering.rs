@@ -89,6 +89,10 @@ async fn mastodon_rendering_rules_for_remote_posts() {
     let a = b.show("cw-wbr", json!({"summary": "Fernstraßen<wbr/>bau <del>alt</del><ins>neu</ins><script>evil()</script>", "content": "<p>x</p>"})).await;
     assert!(a.contains("Content warning:</span> Fernstraßenbau altneu</summary>"), "{a}");
 
+    // summaryMap only: Mastodon reads it like contentMap. Tried: {"en": "spiders"} with sensitive.
+    let a = b.show("summarymap", json!({"summaryMap": {"en": "spiders"}, "sensitive": true, "content": "<p>eight legs</p>"})).await;
+    assert!(a.contains("Content warning:</span> spiders</summary>"), "{a}");
+
     // contentMap without content, English first in the document: Mastodon shows English with
     // lang="en". Tried: {"en", "de"}; the old code showed German (alphabetically first).
     let a = b.show("map", json!({"contentMap": {"en": "<p>hello world</p>", "de": "<p>hallo welt</p>"}})).await;

@@ -222,7 +222,9 @@ pub fn parse_post(obj: &Value, author: &RemoteActor) -> Option<Post> {
     // Content, summary and facts as Mastodon reads them: federation/content.rs.
     use crate::federation::content as c;
     let titled = c::is_titled(&kind);
-    let name = str_of(obj, "name").unwrap_or_default();
+    // nameMap/summaryMap like contentMap: document order, the owner's languages first.
+    let name = c::pick_content(obj, "name", "nameMap").0.unwrap_or_default();
+    let name = name.as_str();
     if titled && !name.is_empty() {
         content.push_str(&format!("<p><strong>{}</strong></p>", crate::text::escape(name)));
     }
@@ -232,7 +234,8 @@ pub fn parse_post(obj: &Value, author: &RemoteActor) -> Option<Post> {
     let sensitive_flag = obj.get("sensitive").and_then(Value::as_bool).unwrap_or(false);
     // Article/Page/Event/Video: `summary` is an excerpt, a warning only with `sensitive` (Mastodon).
     let summary_is_warning = !titled || sensitive_flag;
-    let raw_summary = str_of(obj, "summary").unwrap_or_default();
+    let raw_summary = c::pick_content(obj, "summary", "summaryMap").0.unwrap_or_default();
+    let raw_summary = raw_summary.as_str();
     if str_of(obj, "mediaType").map(|m| m.starts_with("text/markdown")).unwrap_or(false) {
         content.push_str(&c::markdown_html(&body));
     } else {

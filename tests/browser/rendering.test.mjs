@@ -16,7 +16,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const PIPIT = process.env.PIPIT_BIN || resolve(here, '../../target/debug/pipit');
 const ARTIFACTS = resolve(here, '../artifacts');
 const PW = 'the owner password';
-let browser, A, peer, proc;
+let browser, A, peer, bare, proc;
 
 const freePort = () => new Promise((ok, fail) => { const s = net.createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => ok(p)); }); s.on('error', fail); });
 const sleep = ms => new Promise(r => setTimeout(r, ms));
@@ -37,6 +37,7 @@ before(async () => {
   await waitFor('ann up', async () => { try { return (await fetch(`${base}/about`)).ok; } catch { return false; } });
   A = { base, actor: `${base}/users/ann`, handle: `@ann@127.0.0.1:${port}` };
   peer = await startPeer('rosa');
+  bare = await startPeer('quiet', { bare: true });
   browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
 });
@@ -44,6 +45,7 @@ before(async () => {
 after(async () => {
   if (browser) await browser.close();
   if (peer) peer.close();
+  if (bare) bare.close();
   if (proc) { proc.p.kill('SIGTERM'); await new Promise(r => proc.p.exitCode !== null ? r() : proc.p.on('exit', r)); rmSync(proc.dir, { recursive: true, force: true }); }
 });
 
@@ -101,6 +103,21 @@ test('remote posts as their authors meant them', async () => {
   assert.ok(await page.isVisible('article.post:has-text("silent words for ann")'), 'the silent mention is on /home');
   await page.goto(`${A.base}/notifications`);
   assert.equal(await page.locator('text=silent words for ann').count(), 0, 'without a notification');
+
+  // An actor with neither preferredUsername nor name (issue 8): Mastodon refuses it; we name it
+  // from its id (old: an empty name and the handle "@@host", whose account page was a 404), and
+  // its account page works, so it can be blocked.
+  const { status } = await bare.post(`${A.base}/inbox`, '<p>words from a nameless actor</p>', { tag: [{ type: 'Mention', href: A.actor, name: A.handle }], to: [A.actor] });
+  assert.equal(status, 202);
+  await waitFor('the nameless actor\'s post', async () => { await page.goto(`${A.base}/home`); return page.isVisible('text=words from a nameless actor'); });
+  const card = page.locator('article.post:has-text("words from a nameless actor")');
+  assert.equal((await card.locator('.who .name').textContent()).trim(), 'quiet', 'a usable name');
+  assert.equal((await card.locator('.who .handle').textContent()).trim(), bare.handle, 'and handle');
+  await page.goto(`${A.base}/${bare.handle}`);
+  assert.ok(await page.isVisible(`h1:text("quiet")`), 'its account page works');
+  await page.click('button:text("Block")');
+  await page.waitForURL(`**/${bare.handle}`);
+  assert.ok(await page.isVisible('button:text("Unblock")'), 'and it can be blocked');
 
   await page.goto(`${A.base}/home`);
   await page.screenshot({ path: join(ARTIFACTS, 'rendering-home.png'), fullPage: true });
