@@ -231,9 +231,21 @@ fn upsert_post(w: &mut Write, mut p: Post) -> Result<(u64, bool)> {
         w.put_post(&p)?;
         return Ok((id, false));
     }
-    p.id = crate::ids::next_id_at(p.published_ms.min(now_ms()));
+    p.id = fresh_post_id(w, p.published_ms)?;
     w.put_post(&p)?;
     Ok((p.id, true))
+}
+
+/// A post id near `published_ms` that no stored post has. Ids for past times carry a random low
+/// part (ids.rs), so two remote posts published in the same millisecond (a batch, an import, a
+/// test corpus) could otherwise get the same id and the second would overwrite the first.
+pub fn fresh_post_id(w: &Write, published_ms: u64) -> Result<u64> {
+    loop {
+        let id = crate::ids::next_id_at(published_ms.min(now_ms()));
+        if w.post(id)?.is_none() {
+            return Ok(id);
+        }
+    }
 }
 
 fn create(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
