@@ -68,16 +68,43 @@ test('remote posts as their authors meant them', async () => {
   // Addressed to ann without a Mention tag: Mastodon keeps it as a silent mention (old: dropped).
   await send('<p>silent words for ann</p>', { tag: [], to: [A.actor] });
 
+  // A PeerTube Video: `url` lists the watch page, two mp4s, a torrent, a magnet and HLS; content is
+  // Markdown. Mastodon shows the name, the page link and one video (old: five media links and
+  // literal asterisks).
+  await send('A **tasty** loaf', { type: 'Video', name: 'Making bread', mediaType: 'text/markdown', duration: 'PT123S',
+    url: [
+      { type: 'Link', mediaType: 'text/html', href: 'https://tube.example/w/abc' },
+      { type: 'Link', mediaType: 'video/mp4', href: 'https://tube.example/static/abc-360.mp4', height: 360 },
+      { type: 'Link', mediaType: 'video/mp4', href: 'https://tube.example/static/abc-720.mp4', height: 720 },
+      { type: 'Link', mediaType: 'application/x-bittorrent', href: 'https://tube.example/abc-720.torrent' },
+      { type: 'Link', mediaType: 'application/x-bittorrent;x-scheme-handler/magnet', href: 'magnet:?xt=urn:btih:abc' },
+      { type: 'Link', mediaType: 'application/x-mpegURL', href: 'https://tube.example/static/abc.m3u8' }] });
+  // An Article's summary is an excerpt: Mastodon shows no warning (old: title and body hidden).
+  await send('<p>The whole article body</p>', { type: 'Article', name: 'An article title', summary: 'a short excerpt' });
+
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await ctx.newPage();
   await page.goto(`${A.base}/login`);
   await page.fill('input[name=password]', PW);
   await page.click('button[type=submit]');
   await page.waitForURL(`${A.base}/@ann**`);
-  await waitFor('all five posts on /home', async () => {
+  await waitFor('all seven posts on /home', async () => {
     await page.goto(`${A.base}/home`);
-    return (await page.locator('article.post').count()) >= 5;
+    return (await page.locator('article.post').count()) >= 7;
   });
+
+  const video = page.locator('article.post:has-text("Making bread")');
+  assert.ok(await video.locator('strong:text("tasty")').isVisible(), 'Markdown rendered');
+  assert.equal(await video.locator('text=**').count(), 0, 'no raw asterisks');
+  assert.equal(await video.locator('.media figure').count(), 1, 'one playable video');
+  assert.match(await video.locator('.media a').getAttribute('href'), /abc-720\.mp4$/);
+  assert.equal(await video.locator('a[href^="magnet:"], a[href$=".torrent"], a[href$=".m3u8"]').count(), 0, 'no torrent, magnet or HLS');
+  assert.ok(await video.locator('.e-content a[href="https://tube.example/w/abc"]').isVisible(), 'the watch page link');
+  assert.ok(await video.locator('text=2:03').isVisible(), 'its duration');
+
+  const article = page.locator('article.post:has-text("An article title")');
+  assert.equal(await article.locator('details.cw').count(), 0, 'no content warning for an excerpt');
+  assert.ok(await article.locator('text=The whole article body').isVisible(), 'the body shows');
 
   const cw = page.locator('article.post:has(details.cw:has-text("Logo"))');
   assert.equal(await cw.count(), 1, 'the warning shows its image\'s alt text');
