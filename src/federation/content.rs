@@ -184,7 +184,7 @@ pub fn type_facts(obj: &Value) -> String {
                 Some(e) if e > s => format!("{} – {}", human_time(s), human_time(e)),
                 _ => human_time(s),
             };
-            out.push_str(&format!("<p class=\"event-time\">🗓 {}</p>", escape(&when)));
+            out.push_str(&format!("<p>When: {}</p>", escape(&when)));
         }
         for place in one_or_many(obj.get("location")) {
             let name = str_of(place, "name").unwrap_or_default();
@@ -195,7 +195,7 @@ pub fn type_facts(obj: &Value) -> String {
             };
             let line = [name, address.as_str()].into_iter().filter(|s| !s.trim().is_empty()).collect::<Vec<_>>().join(", ");
             if !line.is_empty() {
-                out.push_str(&format!("<p class=\"event-place\">📍 {}</p>", escape(&line.chars().take(300).collect::<String>())));
+                out.push_str(&format!("<p>Where: {}</p>", escape(&line.chars().take(300).collect::<String>())));
             }
             break;
         }
@@ -203,7 +203,7 @@ pub fn type_facts(obj: &Value) -> String {
     if let Some(d) = str_of(obj, "duration").and_then(duration_secs) {
         let (h, m, s) = (d / 3600, d / 60 % 60, d % 60);
         let text = if h > 0 { format!("{h}:{m:02}:{s:02}") } else { format!("{m}:{s:02}") };
-        out.push_str(&format!("<p class=\"duration\">⏱ {text}</p>"));
+        out.push_str(&format!("<p>Duration: {text}</p>"));
     }
     out
 }
