@@ -171,6 +171,11 @@ async fn actor_without_preferred_username_gets_a_name() {
     let doc = json!({"id": "https://bridge.example/ap/actors/quiet_one", "type": "Person", "inbox": "https://bridge.example/ap/actors/quiet_one/inbox"});
     let actor = pipit::federation::vocab::parse_actor(&doc, 1).unwrap();
     assert_eq!(actor.handle(), "@quiet_one@bridge.example");
+    // With a FEP-2c59 `webfinger` address on its own host, that name wins over the id's.
+    let named = json!({"id": "https://bridge.example/ap/actors/7f3a", "type": "Person", "inbox": "https://bridge.example/ap/actors/7f3a/inbox", "webfinger": "acct:river@bridge.example"});
+    assert_eq!(pipit::federation::vocab::parse_actor(&named, 1).unwrap().handle(), "@river@bridge.example");
+    let elsewhere = json!({"id": "https://bridge.example/ap/actors/7f3a", "type": "Person", "inbox": "https://bridge.example/ap/actors/7f3a/inbox", "webfinger": "acct:ceo@bank.example"});
+    assert_eq!(pipit::federation::vocab::parse_actor(&elsewhere, 1).unwrap().handle(), "@7f3a@bridge.example", "a webfinger address on another host is not believed");
     me.app.store.write(|w| w.put_actor(&actor)).unwrap();
     let mut p = pipit::federation::vocab::parse_post(&json!({"id": "https://bridge.example/ap/notes/1", "type": "Note", "content": "<p>quiet words</p>", "to": [PUBLIC]}), &actor).unwrap();
     p.id = 1;

@@ -132,8 +132,17 @@ pub fn parse_actor(v: &Value, now_ms: u64) -> Option<RemoteActor> {
         shared_inbox: v.get("endpoints").and_then(|e| str_of(e, "sharedInbox")).map(str::to_string),
         outbox: str_of(v, "outbox").map(str::to_string),
         followers: v.get("followers").and_then(id_of).map(str::to_string),
-        // No preferredUsername (some bridges and minimal servers): a usable name from the id.
-        preferred_username: str_of(v, "preferredUsername").map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).unwrap_or_else(|| username_from_id(&id)),
+        // No preferredUsername (some bridges and minimal servers): the user part of its FEP-2c59
+        // `webfinger` address on the actor's own host, else a usable name from the id.
+        preferred_username: str_of(v, "preferredUsername")
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .or_else(|| {
+                let (user, on) = str_of(v, "webfinger")?.trim_start_matches("acct:").split_once('@')?;
+                (on.eq_ignore_ascii_case(&host) && !user.is_empty() && user.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '~'))).then(|| user.to_string())
+            })
+            .unwrap_or_else(|| username_from_id(&id)),
         host,
         name: str_of(v, "name").unwrap_or_default().chars().take(200).collect(),
         summary: sanitize_html(str_of(v, "summary").unwrap_or_default()),
