@@ -52,6 +52,7 @@ impl App {
 
     pub fn open_with(data: &Path, config: Config) -> Result<App> {
         let keys = KeyPairs::load(data, &config)?;
+        crate::federation::content::set_owner_languages(&config.languages);
         std::fs::create_dir_all(data.join("media"))
             .map_err(|e| Error::Config(format!("cannot create {}: {e}", data.join("media").display())))?;
         let store = Store::open(data, config.cache_mib)?;

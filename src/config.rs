@@ -64,6 +64,10 @@ pub struct Config {
     /// Serve HTTPS directly; leave out when behind a reverse proxy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<Tls>,
+    /// Languages the owner reads (BCP 47, e.g. ["de", "en"]): a remote post's `contentMap` is
+    /// shown in the first of these it has. Empty: the author's first language.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub languages: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -154,6 +158,7 @@ impl Config {
             connect_override: None,
             keys: KeyFiles::default(),
             tls: None,
+            languages: Vec::new(),
         }
     }
 

@@ -104,6 +104,9 @@ pub struct Post {
     /// A poll (ActivityPub `Question`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub poll: Option<Poll>,
+    /// BCP 47 language of `content` (the `contentMap` key it came from), for `lang` on pages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -198,7 +198,7 @@ pub fn store_remote_post(app: &App, mut p: Post) -> Result<u64> {
         if let Some(id) = w.post_id_by_uri(&p.uri)? {
             return Ok(id);
         }
-        p.id = crate::ids::next_id_at(p.published_ms.min(now_ms()));
+        p.id = crate::domain::inbox::fresh_post_id(w, p.published_ms)?;
         w.put_post(&p)?;
         Ok(p.id)
     })

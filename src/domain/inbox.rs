@@ -175,10 +175,17 @@ fn interaction_kind(act: &Value, ap_type: &str) -> String {
     }
 }
 
-/// Is this post something the owner should keep? Followed author, mentions the owner, replies
+/// The owner is in the object's `to`/`cc`/`bto`/`bcc`. Without a Mention tag too this is a
+/// silent mention (Mastodon keeps it, shows it, and does not notify).
+fn addressed_to_owner(obj: &Value, app: &App) -> bool {
+    let me = app.urls.actor();
+    ["to", "cc", "bto", "bcc", "audience"].iter().any(|k| vocab::ids(obj.get(*k)).iter().any(|x| *x == me))
+}
+
+/// Is this post something the owner should keep? Followed author, addresses or mentions the owner, replies
 /// to something stored, or the owner asked for it (fetched thread context).
-fn relevant(w: &Write, app: &App, p: &Post, author_followed: bool) -> Result<bool> {
-    if author_followed || p.mentions.iter().any(|m| m.href == app.urls.actor()) || follows_a_tag(w, p)? {
+fn relevant(w: &Write, app: &App, p: &Post, author_followed: bool, addressed: bool) -> Result<bool> {
+    if author_followed || addressed || p.mentions.iter().any(|m| m.href == app.urls.actor()) || follows_a_tag(w, p)? {
         return Ok(true);
     }
     if let Some(parent) = &p.in_reply_to {
@@ -224,9 +231,21 @@ fn upsert_post(w: &mut Write, mut p: Post) -> Result<(u64, bool)> {
         w.put_post(&p)?;
         return Ok((id, false));
     }
-    p.id = crate::ids::next_id_at(p.published_ms.min(now_ms()));
+    p.id = fresh_post_id(w, p.published_ms)?;
     w.put_post(&p)?;
     Ok((p.id, true))
+}
+
+/// A post id near `published_ms` that no stored post has. Ids for past times carry a random low
+/// part (ids.rs), so two remote posts published in the same millisecond (a batch, an import, a
+/// test corpus) could otherwise get the same id and the second would overwrite the first.
+pub fn fresh_post_id(w: &Write, published_ms: u64) -> Result<u64> {
+    loop {
+        let id = crate::ids::next_id_at(published_ms.min(now_ms()));
+        if w.post(id)?.is_none() {
+            return Ok(id);
+        }
+    }
 }
 
 fn create(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
@@ -236,7 +255,8 @@ fn create(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
     }
     let Some(p) = vocab::parse_post(obj, &inc.actor) else { return Ok(Outcome::default()) };
     let followed = matches!(w.following(&inc.actor.id)?, Some(f) if f.state == FollowState::Accepted);
-    if !relevant(w, app, &p, followed)? {
+    let addressed = addressed_to_owner(obj, app);
+    if !relevant(w, app, &p, followed, addressed)? {
         return Ok(Outcome::default());
     }
     let uri = p.uri.clone();
@@ -254,7 +274,9 @@ fn create(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
             Some(par) => w.post_id_by_uri(par)?.and_then(|pid| w.post(pid).ok().flatten()).map(|pp| pp.local).unwrap_or(false),
             None => false,
         };
-        if followed || mentions_me || tagged {
+        // Mentioned or only addressed (a silent mention): on /home like a mention, notified only
+        // when mentioned (below).
+        if followed || mentions_me || tagged || addressed {
             w.add_home(&HomeEntry { post_id: id, boosted_by: None }, now_ms())?;
         }
         if reply_to_mine {
@@ -296,7 +318,7 @@ fn update(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
         }
         None => {
             let followed = matches!(w.following(&inc.actor.id)?, Some(f) if f.state == FollowState::Accepted);
-            if relevant(w, app, &p, followed)? {
+            if relevant(w, app, &p, followed, addressed_to_owner(obj, app))? {
                 upsert_post(w, p)?;
             }
         }

@@ -2,6 +2,7 @@
 //! renders HTML.
 
 pub mod client;
+pub mod content;
 pub mod deliver;
 pub mod fetch;
 pub mod inbox;

@@ -132,7 +132,17 @@ pub fn parse_actor(v: &Value, now_ms: u64) -> Option<RemoteActor> {
         shared_inbox: v.get("endpoints").and_then(|e| str_of(e, "sharedInbox")).map(str::to_string),
         outbox: str_of(v, "outbox").map(str::to_string),
         followers: v.get("followers").and_then(id_of).map(str::to_string),
-        preferred_username: str_of(v, "preferredUsername").unwrap_or_default().to_string(),
+        // No preferredUsername (some bridges and minimal servers): the user part of its FEP-2c59
+        // `webfinger` address on the actor's own host, else a usable name from the id.
+        preferred_username: str_of(v, "preferredUsername")
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .or_else(|| {
+                let (user, on) = str_of(v, "webfinger")?.trim_start_matches("acct:").split_once('@')?;
+                (on.eq_ignore_ascii_case(&host) && !user.is_empty() && user.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '~'))).then(|| user.to_string())
+            })
+            .unwrap_or_else(|| username_from_id(&id)),
         host,
         name: str_of(v, "name").unwrap_or_default().chars().take(200).collect(),
         summary: sanitize_html(str_of(v, "summary").unwrap_or_default()),
@@ -148,6 +158,15 @@ pub fn parse_actor(v: &Value, now_ms: u64) -> Option<RemoteActor> {
         fetched_ms: now_ms,
         id,
     })
+}
+
+/// `https://host/users/alice` → `alice`, `https://host/@bob` → `bob`: the last path segment,
+/// kept to the characters of a WebFinger user part. "user" when nothing usable is left.
+pub fn username_from_id(id: &str) -> String {
+    let path = id.split_once("://").map(|(_, r)| r).unwrap_or(id).split(['?', '#']).next().unwrap_or_default();
+    let seg = path.split('/').skip(1).filter(|s| !s.is_empty()).last().unwrap_or_default().trim_start_matches('@');
+    let clean: String = seg.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '~')).take(64).collect();
+    if clean.is_empty() { "user".into() } else { clean }
 }
 
 /// Remote HTML → Mastodon's allowed subset. Scripts, styles, event handlers, `javascript:`
@@ -170,6 +189,8 @@ fn cleaner() -> ammonia::Builder<'static> {
     let mut classes = HashMap::new();
     classes.insert("a", kept.clone());
     classes.insert("span", kept);
+    // Mastodon's quote fallback paragraph ("RE: …"), dropped when the quote itself is shown.
+    classes.insert("p", ["quote-inline"].into_iter().collect());
     let mut b = ammonia::Builder::new();
     b.tags(tags)
         .tag_attributes(attrs)
@@ -207,15 +228,33 @@ pub fn parse_post(obj: &Value, author: &RemoteActor) -> Option<Post> {
         .find(|u| u.is_string() || str_of(u, "mediaType").map(|m| m.starts_with("text/html")).unwrap_or(true))
         .and_then(id_of)
         .map(str::to_string);
-    let name = str_of(obj, "name").unwrap_or_default();
-    if kind != "Note" && !name.is_empty() {
+    // Content, summary and facts as Mastodon reads them: federation/content.rs.
+    use crate::federation::content as c;
+    let titled = c::is_titled(&kind);
+    // nameMap/summaryMap like contentMap: document order, the owner's languages first.
+    let name = c::pick_content(obj, "name", "nameMap").0.unwrap_or_default();
+    let name = name.as_str();
+    if titled && !name.is_empty() {
         content.push_str(&format!("<p><strong>{}</strong></p>", crate::text::escape(name)));
     }
-    let body = str_of(obj, "content")
-        .or_else(|| obj.get("contentMap").and_then(|m| m.as_object()).and_then(|m| m.values().next()).and_then(Value::as_str))
-        .unwrap_or_default();
-    content.push_str(&sanitize_html(body));
-    if kind != "Note" {
+    let quote_early = ["quote", "quoteUri", "quoteUrl", "_misskey_quote"].iter().any(|k| obj.get(*k).and_then(id_of).is_some());
+    let (body, language) = c::pick_content(obj, "content", "contentMap");
+    let body = body.unwrap_or_default();
+    let sensitive_flag = obj.get("sensitive").and_then(Value::as_bool).unwrap_or(false);
+    // Article/Page/Event/Video: `summary` is an excerpt, a warning only with `sensitive` (Mastodon).
+    let summary_is_warning = !titled || sensitive_flag;
+    let raw_summary = c::pick_content(obj, "summary", "summaryMap").0.unwrap_or_default();
+    let raw_summary = raw_summary.as_str();
+    if str_of(obj, "mediaType").map(|m| m.starts_with("text/markdown")).unwrap_or(false) {
+        content.push_str(&c::markdown_html(&body));
+    } else {
+        content.push_str(&c::remote_html(&body, quote_early));
+    }
+    if titled && !summary_is_warning && body.trim().is_empty() && !raw_summary.trim().is_empty() {
+        content.push_str(&c::remote_html(raw_summary, false));
+    }
+    content.push_str(&c::type_facts(obj));
+    if titled {
         if let Some(u) = &url {
             content.push_str(&format!("<p><a href=\"{0}\" rel=\"nofollow noopener noreferrer\">{0}</a></p>", crate::text::escape(u)));
         }
@@ -250,19 +289,39 @@ pub fn parse_post(obj: &Value, author: &RemoteActor) -> Option<Post> {
             }
         }
     }
-    // PeerTube videos: the thumbnail (icon) stands in for the video, linked to its page.
-    let thumbnails: Vec<&Value> = if kind == "Video" { one_or_many(obj.get("icon")).into_iter().take(1).collect() } else { vec![] };
+    // PeerTube videos: one playable file (not the torrent, magnet and HLS entries of `url`),
+    // else the thumbnail (icon) standing in for the video.
+    let playable: Vec<Value> = if kind == "Video" || kind == "Audio" {
+        c::playable_video(obj).map(|(href, mt, h)| json!({"type": "Document", "url": href, "mediaType": mt, "name": name, "height": h})).into_iter().collect()
+    } else {
+        vec![]
+    };
+    let thumbnails: Vec<&Value> = if kind == "Video" && playable.is_empty() { one_or_many(obj.get("icon")).into_iter().take(1).collect() } else { vec![] };
+    let own_urls: Vec<&Value> = if kind == "Image" || ((kind == "Video" || kind == "Audio") && playable.is_empty()) {
+        one_or_many(obj.get("url")).into_iter().filter(|u| !matches!(str_of(u, "mediaType"), Some(m) if !(m.starts_with("image/") || m.starts_with("video/") || m.starts_with("audio/")))).collect()
+    } else {
+        vec![]
+    };
     let attachments = one_or_many(obj.get("attachment"))
         .into_iter()
+        .chain(playable.iter())
         .chain(thumbnails)
-        .chain(if kind == "Image" || kind == "Video" || kind == "Audio" { one_or_many(obj.get("url")) } else { vec![] })
+        .chain(own_urls)
         .filter_map(|a| {
             let url = match a {
                 Value::String(s) => s.clone(),
                 o => one_or_many(o.get("url")).into_iter().filter_map(id_of).next().or_else(|| str_of(o, "href"))?.to_string(),
             };
-            let media_type = str_of(a, "mediaType").unwrap_or("application/octet-stream").to_string();
-            if media_type.starts_with("text/html") || has_type(a, "PropertyValue") {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return None; // magnet:, data: and the like are never shown as media
+            }
+            if has_type(a, "PropertyValue") || str_of(a, "mediaType").map(|m| m.starts_with("text/html")).unwrap_or(false) {
+                return None;
+            }
+            // No mediaType (`{type: Image, url: ….jpg}`): guess from the file name and type.
+            let ap_type = types(a).first().copied().or(if a.is_string() { Some(kind.as_str()) } else { None });
+            let media_type = str_of(a, "mediaType").map(str::to_string).unwrap_or_else(|| c::guess_media_type(&url, ap_type));
+            if media_type.starts_with("text/html") {
                 return None;
             }
             Some(Attachment {
@@ -285,17 +344,18 @@ pub fn parse_post(obj: &Value, author: &RemoteActor) -> Option<Post> {
         local: false,
         content,
         source: String::new(),
-        summary: str_of(obj, "summary").map(|s| crate::render::views::strip_tags(s).trim().to_string()).unwrap_or_default().chars().take(500).collect(),
+        summary: if summary_is_warning { c::warning_text(raw_summary) } else { String::new() },
         visibility: visibility(obj, author.followers.as_deref()),
         in_reply_to: obj.get("inReplyTo").and_then(id_of).map(str::to_string),
         published_ms,
         edited_ms: str_of(obj, "updated").and_then(crate::time::parse_rfc3339).filter(|&u| u > published_ms),
         tags,
         mentions,
-        sensitive: obj.get("sensitive").and_then(Value::as_bool).unwrap_or(false) || str_of(obj, "summary").map(|s| !s.trim().is_empty()).unwrap_or(false),
+        sensitive: sensitive_flag || (summary_is_warning && !raw_summary.trim().is_empty()),
         attachments,
         quote,
         poll,
+        language,
     })
 }
 

@@ -126,6 +126,17 @@ pub struct PostView {
     pub quote_url: Option<String>,
     pub quoted: Option<QuotedView>,
     pub poll: Option<PollView>,
+    /// BCP 47 language of the content (`lang` on it).
+    pub language: Option<String>,
+    /// Hashtags in `tag` that the content does not show: a row of tag links under the post,
+    /// as Mastodon's web UI shows them.
+    pub hashtag_bar: Vec<TagLink>,
+}
+
+#[derive(Serialize)]
+pub struct TagLink {
+    pub name: String,
+    pub url: String,
 }
 
 #[derive(Serialize)]
@@ -251,8 +262,23 @@ impl PostView {
             quote_url: p.quote.clone(),
             quoted: None,
             poll: p.poll.as_ref().map(PollView::new),
+            language: p.language.clone(),
+            hashtag_bar: hashtag_bar(p, urls),
         }
     }
+}
+
+/// Tags of a remote post that its text does not already show as `#tag`.
+fn hashtag_bar(p: &Post, urls: &Urls) -> Vec<TagLink> {
+    if p.local || p.tags.is_empty() {
+        return vec![];
+    }
+    let text = strip_tags(&p.content).to_lowercase();
+    let shown = |t: &str| {
+        let needle = format!("#{t}");
+        text.match_indices(&needle).any(|(i, _)| !text[i + needle.len()..].chars().next().map(|c| c.is_alphanumeric() || c == '_').unwrap_or(false))
+    };
+    p.tags.iter().filter(|t| !shown(t)).map(|t| TagLink { name: t.clone(), url: urls.tag(t) }).collect()
 }
 
 /// First `n` characters of the text, for <title> and og:description.
@@ -266,19 +292,8 @@ fn excerpt(source: &str, html: &str, n: usize) -> String {
     }
 }
 
+/// The text of an HTML fragment, read with the sanitizer's HTML5 parser (spaces only at block
+/// boundaries, entities decoded, never script/style text).
 pub fn strip_tags(html: &str) -> String {
-    let mut out = String::new();
-    let mut in_tag = false;
-    for c in html.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' => {
-                in_tag = false;
-                out.push(' ');
-            }
-            c if !in_tag => out.push(c),
-            _ => {}
-        }
-    }
-    out.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&#39;", "'")
+    crate::federation::content::html_text(html).0
 }

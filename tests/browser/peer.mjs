@@ -4,7 +4,8 @@
 import http from 'node:http';
 import crypto from 'node:crypto';
 
-export async function startPeer(name = 'mallory') {
+// `bare: true` serves an actor with neither preferredUsername nor name (some bridges do).
+export async function startPeer(name = 'mallory', { bare = false } = {}) {
   const { publicKey, privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
   const pem = publicKey.export({ type: 'spki', format: 'pem' });
   const received = [];
@@ -21,7 +22,7 @@ export async function startPeer(name = 'mallory') {
         res.writeHead(200, { 'content-type': 'application/activity+json' });
         return res.end(JSON.stringify({
           '@context': ['https://www.w3.org/ns/activitystreams', 'https://w3id.org/security/v1'],
-          id: actor, type: 'Person', preferredUsername: name, name: `${name} <img src=x onerror=window.__xss=1>`,
+          id: actor, type: 'Person', ...(bare ? {} : { preferredUsername: name, name: `${name} <img src=x onerror=window.__xss=1>` }),
           summary: '<script>window.__xss=1</script>bio', inbox: `${actor}/inbox`, outbox: `${actor}/outbox`,
           followers: `${actor}/followers`, publicKey: { id: `${actor}#main-key`, owner: actor, publicKeyPem: pem },
         }));
