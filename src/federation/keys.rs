@@ -93,7 +93,9 @@ impl PublicKey {
         }
     }
 
-    /// FEP-521a Multikey: "z" + base58btc(0xed 0x01 ‖ 32-byte Ed25519 key).
+    /// FEP-521a Multikey: "z" + base58btc(multicodec varint ‖ key). Two codecs are read:
+    /// `ed25519-pub` (0xed, varint `ed 01`, then the 32-byte key) and `rsa-pub` (0x1205, varint
+    /// `85 24`, then a PKCS#1 RSAPublicKey DER), which Fedify 1.x publishes for its RSA key.
     pub fn from_multibase(s: &str) -> Result<PublicKey, String> {
         let raw = s.strip_prefix('z').and_then(base58_decode).ok_or("not base58btc multibase")?;
         match raw.as_slice() {
@@ -102,7 +104,14 @@ impl PublicKey {
                 k.copy_from_slice(key);
                 Ok(PublicKey::Ed25519(k))
             }
-            _ => Err("not an Ed25519 multikey".into()),
+            [0x85, 0x24, der @ ..] => {
+                // The whole rest must be exactly one SEQUENCE { modulus, exponent }.
+                match der_read(der, 0x30) {
+                    Some((seq, [])) if der_read(seq, 0x02).and_then(|(_, r)| der_read(r, 0x02)).is_some() => Ok(PublicKey::Rsa(der.to_vec())),
+                    _ => Err("rsa-pub multikey: malformed PKCS#1 RSAPublicKey".into()),
+                }
+            }
+            _ => Err("multikey of an unsupported type (only ed25519-pub and rsa-pub)".into()),
         }
     }
 
@@ -193,7 +202,8 @@ pub fn base58_encode(data: &[u8]) -> String {
 }
 
 pub fn base58_decode(s: &str) -> Option<Vec<u8>> {
-    if s.len() > 512 {
+    // An rsa-pub multikey is about 740 characters for RSA-4096 (Fedify), 1430 for RSA-8192.
+    if s.len() > 1500 {
         return None;
     }
     let zeros = s.bytes().take_while(|&c| c == b'1').count();

@@ -8,14 +8,19 @@ use serde_json::{json, Map, Value};
 
 pub const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
 pub const AS_CONTEXT: &str = "https://www.w3.org/ns/activitystreams";
+pub const MULTIKEY_CONTEXT: &str = "https://w3id.org/security/multikey/v1";
 
 /// The JSON-LD context of our documents. Only contexts that implementations preload (so none
-/// has to be fetched), plus inline terms for the Mastodon extensions we use.
+/// has to be fetched), plus inline terms for the Mastodon extensions we use. `Multikey`,
+/// `controller` and `publicKeyMultibase` come from `multikey/v1` (protected terms there, so not
+/// redefined inline): a JSON-LD consumer such as Fedify needs the key's `controller` to accept our
+/// integrity proofs.
 pub fn context() -> Value {
     json!([
         AS_CONTEXT,
         "https://w3id.org/security/v1",
         "https://w3id.org/security/data-integrity/v1",
+        MULTIKEY_CONTEXT,
         {
             "manuallyApprovesFollowers": "as:manuallyApprovesFollowers",
             "sensitive": "as:sensitive",
@@ -31,8 +36,6 @@ pub fn context() -> Value {
             "schema": "http://schema.org#",
             "PropertyValue": "schema:PropertyValue",
             "value": "schema:value",
-            "Multikey": "https://w3id.org/security#Multikey",
-            "publicKeyMultibase": "https://w3id.org/security#publicKeyMultibase",
             "assertionMethod": {"@id": "https://w3id.org/security#assertionMethod", "@type": "@id", "@container": "@set"},
             "webfinger": "https://purl.archive.org/socialweb/webfinger#webfinger",
             "quote": {"@id": "https://w3id.org/fep/044f#quote", "@type": "@id"},
