@@ -250,6 +250,31 @@ mod tests {
         assert!(PublicKey::from_multibase("abc").is_err());
     }
     #[test]
+    fn rsa_pub_multikey_of_fedify_1_is_its_pem_key() {
+        // Fedify 1.5.9's actor (captured from the real server): its RSA-4096 key as `publicKey`
+        // PEM and as an `rsa-pub` Multikey (varint 85 24, then PKCS#1 DER) under the same id.
+        let actor: serde_json::Value = serde_json::from_str(include_str!("../../tests/fedify/fixtures/fedify-1.5.9-actor.json")).unwrap();
+        let mb = actor["assertionMethod"][0]["publicKeyMultibase"].as_str().unwrap();
+        assert_eq!(actor["assertionMethod"][0]["id"], actor["publicKey"]["id"]);
+        let from_mb = PublicKey::from_multibase(mb).expect("rsa-pub multikey");
+        assert_eq!(from_mb, PublicKey::from_pem(actor["publicKey"]["publicKeyPem"].as_str().unwrap()).unwrap());
+        // And our own RSA key as an rsa-pub multikey round-trips.
+        let rsa = crate::keygen::pem_decode(&crate::keygen::rsa_pkcs8_pem().unwrap(), "PRIVATE KEY").unwrap();
+        let ed = crate::keygen::pem_decode(&crate::keygen::ed25519_pkcs8_pem().unwrap(), "PRIVATE KEY").unwrap();
+        let k = ActorKeys::from_pkcs8(&rsa, &ed).unwrap();
+        let PublicKey::Rsa(der) = k.rsa_public() else { unreachable!() };
+        let mut raw = vec![0x85, 0x24];
+        raw.extend_from_slice(&der);
+        let key = PublicKey::from_multibase(&format!("z{}", base58_encode(&raw))).unwrap();
+        assert!(key.verify(b"msg", &k.sign_rsa(b"msg")));
+        // Truncated or trailing bytes after the DER are refused, not read.
+        raw.push(0);
+        assert!(PublicKey::from_multibase(&format!("z{}", base58_encode(&raw))).is_err(), "trailing byte");
+        assert!(PublicKey::from_multibase(&format!("z{}", base58_encode(&raw[..40]))).is_err(), "truncated");
+        assert!(PublicKey::from_multibase(&format!("z{}", base58_encode(&[0x85, 0x24]))).is_err(), "empty");
+    }
+
+    #[test]
     fn own_keys_round_trip_through_their_public_forms() {
         let rsa = crate::keygen::pem_decode(&crate::keygen::rsa_pkcs8_pem().unwrap(), "PRIVATE KEY").unwrap();
         let ed = crate::keygen::pem_decode(&crate::keygen::ed25519_pkcs8_pem().unwrap(), "PRIVATE KEY").unwrap();

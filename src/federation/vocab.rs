@@ -519,6 +519,23 @@ pub fn collection_page_json(id: &str, part_of: &str, items: Vec<Value>, next: Op
 mod tests {
     use super::*;
     #[test]
+    fn multikey_terms_come_from_multikey_v1_with_controller() {
+        // JSON-LD consumers (Fedify) drop a Multikey without a `controller` term, and a context
+        // that redefines multikey/v1's protected terms differently is an error. Before: inline
+        // `Multikey`/`publicKeyMultibase`, no `controller`, no multikey/v1.
+        let ctx = context();
+        let list = ctx.as_array().unwrap();
+        assert!(list.contains(&json!(MULTIKEY_CONTEXT)));
+        let inline = list.iter().find(|c| c.is_object()).unwrap();
+        for protected in ["Multikey", "controller", "publicKeyMultibase", "id", "type"] {
+            assert!(inline.get(protected).is_none(), "{protected} is not redefined inline");
+        }
+        // And the actor's key carries the controller those terms define.
+        let urls = crate::urls::Urls::new(&crate::config::parse_public_url("https://pipit.example").unwrap(), "alice");
+        let actor = actor_json(&urls, &Profile::default(), "PEM", "z6Mk", false);
+        assert_eq!(actor["assertionMethod"][0]["controller"], json!(urls.actor()));
+    }
+    #[test]
     fn sanitizer_removes_active_content() {
         let dirty = r#"<p onclick="x()">hi<script>alert(1)</script><a href="javascript:alert(1)">j</a><img src=x onerror=alert(1)><style>*{}</style><a href="https://ok.example" class="mention evil">ok</a></p>"#;
         let clean = sanitize_html(dirty);
