@@ -124,3 +124,33 @@ async fn refusals_are_json_say_what_is_wrong_and_are_logged_with_the_key_id() {
     assert!(lines.iter().any(|l| l.contains(" INFO ") && l.contains("no valid signature header") && l.contains("401")), "unsigned refusal logged: {text}");
     assert!(lines.iter().any(|l| l.contains(" INFO ") && l.contains(&b.app.urls.key_id()) && l.contains("\"id\": null")), "the null id refusal logged with bob's key id: {text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_instance_actor_signs_fetches_with_its_own_key() {
+    let a = Instance::start_with("alice", Box::new(|c| c.authorized_fetch = true)).await;
+    let b = Instance::start("bob").await;
+    let json = |c: Client, path: &'static str| async move { serde_json::from_str::<Value>(&c.get_with(path, &[("accept", "application/activity+json")]).await.body).unwrap() };
+    let owner = json(b.client(), "/users/bob").await;
+    let instance = json(b.client(), "/actor").await;
+    assert_eq!(instance["publicKey"]["id"], json!(format!("{}/actor#main-key", b.base)));
+    // Before, /actor published the owner's RSA key.
+    assert_ne!(instance["publicKey"]["publicKeyPem"], owner["publicKey"]["publicKeyPem"], "the instance actor has its own key");
+    assert_eq!(instance["publicKey"]["publicKeyPem"].as_str().unwrap(), b.app.instance_keys.rsa_public_pem());
+
+    // bob's signed fetch (as its instance actor) verifies at alice's authorized-fetch server.
+    let p = pipit::actions::publish(&a.app, pipit::actions::Compose { text: "secure".into(), cw: String::new(), visibility: pipit::model::Visibility::Public, in_reply_to: None, image: None, quote: None }).await.unwrap();
+    let budget = pipit::federation::fetch::Budget::new(3);
+    let doc = pipit::federation::fetch::get_object(&b.app, &p.uri, &budget).await.expect("signed fetch with the instance key");
+    assert_eq!(doc["id"], json!(p.uri));
+
+    // A data folder from before the instance key existed gets one on start.
+    let dir = b.stop().await;
+    let cfg = pipit::Config::load(dir.path()).unwrap();
+    let path = cfg.resolve(dir.path(), &cfg.keys.instance_rsa);
+    std::fs::remove_file(&path).unwrap();
+    let b = Instance::restart(dir).await;
+    assert!(path.exists(), "instance key created on start");
+    let again = json(b.client(), "/actor").await;
+    assert_ne!(again["publicKey"]["publicKeyPem"], owner["publicKey"]["publicKeyPem"]);
+    pipit::federation::fetch::get_object(&b.app, &p.uri, &pipit::federation::fetch::Budget::new(3)).await.expect("signed fetch with the new instance key");
+}

@@ -24,6 +24,12 @@ impl ActorKeys {
         let ed_multibase = format!("z{}", base58_encode(&mk));
         Ok(ActorKeys { rsa, ed, rsa_pem, ed_multibase })
     }
+    /// An RSA key alone, for an actor that only signs HTTP requests (the instance actor). Its
+    /// Ed25519 half is a throwaway made here: never published, never used for a proof.
+    pub fn from_rsa_pkcs8(rsa_der: &[u8]) -> Result<ActorKeys, String> {
+        let ed = Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new()).map_err(|_| "Ed25519 key generation failed".to_string())?;
+        ActorKeys::from_pkcs8(rsa_der, ed.as_ref())
+    }
     /// `-----BEGIN PUBLIC KEY-----` (SPKI), as `publicKeyPem` wants it.
     pub fn rsa_public_pem(&self) -> String {
         self.rsa_pem.clone()
