@@ -98,6 +98,7 @@ federation
       assertionMethods: keys.map((k) => k.multikey),
     });
   })
+  .mapHandle((_ctx, username) => (username === ME ? ME : null))
   .setKeyPairsDispatcher(async (_ctx, identifier) => (identifier === ME ? keyPairs : []));
 
 federation.setObjectDispatcher(vocab.Note, "/users/{identifier}/notes/{id}", (_ctx, values) => notes.get(values.id) ?? null);
