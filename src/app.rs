@@ -26,6 +26,8 @@ pub struct Inner {
     pub http: crate::federation::client::HttpClient,
     /// The actor's keys, parsed once for ring.
     pub actor_keys: Arc<crate::federation::keys::ActorKeys>,
+    /// The instance actor's own RSA key (`/actor#main-key`), which signs fetches.
+    pub instance_keys: Arc<crate::federation::keys::ActorKeys>,
     /// Post id → when its thread was last refreshed from the network (rate limit).
     pub thread_refresh: std::sync::Mutex<std::collections::HashMap<u64, u64>>,
 }
@@ -34,6 +36,7 @@ pub struct Inner {
 pub struct KeyPairs {
     pub rsa_pkcs8: Vec<u8>,
     pub ed25519_pkcs8: Vec<u8>,
+    pub instance_rsa_pkcs8: Vec<u8>,
 }
 
 impl std::ops::Deref for App {
@@ -60,10 +63,13 @@ impl App {
         let urls = Urls::new(&config.public_url(), &config.username);
         let actor_keys = crate::federation::keys::ActorKeys::from_pkcs8(&keys.rsa_pkcs8, &keys.ed25519_pkcs8)
             .map_err(|e| Error::Config(format!("key `keys`: {e}")))?;
+        let instance_keys = crate::federation::keys::ActorKeys::from_rsa_pkcs8(&keys.instance_rsa_pkcs8)
+            .map_err(|e| Error::Config(format!("key `keys.instance_rsa`: {e}")))?;
         let override_addr = config.connect_override.as_deref().and_then(|a| a.parse().ok());
         Ok(App(Arc::new(Inner {
             http: crate::federation::client::HttpClient::new(config.allow_private_addresses, override_addr),
             actor_keys: Arc::new(actor_keys),
+            instance_keys: Arc::new(instance_keys),
             thread_refresh: Default::default(),
             data: data.to_path_buf(),
             render: Renderer::new(urls.clone())?,
@@ -87,7 +93,7 @@ impl App {
 
     /// Signs fetches as the instance actor (`/actor`).
     pub fn instance_signer(&self) -> crate::federation::signer::Signer {
-        crate::federation::signer::Signer { key_id: format!("{}/actor#main-key", self.urls.base), keys: self.actor_keys.clone() }
+        crate::federation::signer::Signer { key_id: format!("{}/actor#main-key", self.urls.base), keys: self.instance_keys.clone() }
     }
 
     /// Adds an FEP-8b32 integrity proof (Ed25519, eddsa-jcs-2022) to an outgoing activity.
@@ -107,11 +113,21 @@ impl KeyPairs {
                 .ok_or_else(|| Error::Config(format!("key `keys.{key}`: {} is not a PKCS#8 PEM private key", path.display())))
         };
         let rsa_pkcs8 = read("rsa", &config.keys.rsa)?;
+        // Data folders from before the instance actor had its own key get one now.
+        let instance_path = config.resolve(data, &config.keys.instance_rsa);
+        if !instance_path.exists() {
+            if let Some(dir) = instance_path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| Error::Config(format!("key `keys.instance_rsa`: cannot create {}: {e}", dir.display())))?;
+            }
+            crate::fsutil::write_private(&instance_path, crate::keygen::rsa_pkcs8_pem()?.as_bytes())
+                .map_err(|e| Error::Config(format!("key `keys.instance_rsa`: cannot write {}: {e}", instance_path.display())))?;
+        }
+        let instance_rsa_pkcs8 = read("instance_rsa", &config.keys.instance_rsa)?;
         let ed25519_pkcs8 = read("ed25519", &config.keys.ed25519)?;
         ring::signature::RsaKeyPair::from_pkcs8(&rsa_pkcs8)
             .map_err(|e| Error::Config(format!("key `keys.rsa`: not a usable RSA key: {e}")))?;
         ring::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(&ed25519_pkcs8)
             .map_err(|e| Error::Config(format!("key `keys.ed25519`: not a usable Ed25519 key: {e}")))?;
-        Ok(KeyPairs { rsa_pkcs8, ed25519_pkcs8 })
+        Ok(KeyPairs { rsa_pkcs8, ed25519_pkcs8, instance_rsa_pkcs8 })
     }
 }

@@ -90,6 +90,7 @@ pub fn init(data: &Path, url: &str, username: &str, listen: &str, allow_private:
     std::fs::create_dir_all(&keys).map_err(|e| Error::Config(format!("cannot create {}: {e}", keys.display())))?;
     crate::fsutil::write_private(&cfg.resolve(data, &cfg.keys.rsa), crate::keygen::rsa_pkcs8_pem()?.as_bytes())?;
     crate::fsutil::write_private(&cfg.resolve(data, &cfg.keys.ed25519), crate::keygen::ed25519_pkcs8_pem()?.as_bytes())?;
+    crate::fsutil::write_private(&cfg.resolve(data, &cfg.keys.instance_rsa), crate::keygen::rsa_pkcs8_pem()?.as_bytes())?;
     cfg.save(data)?;
     let app = App::open_with(data, cfg.clone())?;
     crate::domain::owner::ensure_profile(&app)?;

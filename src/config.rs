@@ -77,11 +77,20 @@ pub struct KeyFiles {
     pub rsa: String,
     /// Ed25519 PKCS#8 PEM.
     pub ed25519: String,
+    /// RSA-2048 PKCS#8 PEM of the instance actor (`/actor`, signs fetches): its own key, so a
+    /// server that blocks or distrusts one of the two actors does not see the other's key.
+    /// Created on first start when missing (data folders from before it existed).
+    #[serde(default = "default_instance_rsa")]
+    pub instance_rsa: String,
+}
+
+fn default_instance_rsa() -> String {
+    "keys/instance-rsa.pem".into()
 }
 
 impl Default for KeyFiles {
     fn default() -> Self {
-        KeyFiles { rsa: "keys/actor-rsa.pem".into(), ed25519: "keys/actor-ed25519.pem".into() }
+        KeyFiles { rsa: "keys/actor-rsa.pem".into(), ed25519: "keys/actor-ed25519.pem".into(), instance_rsa: default_instance_rsa() }
     }
 }
 

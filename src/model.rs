@@ -192,7 +192,8 @@ pub struct RemoteActor {
     pub key_id: String,
     #[serde(default)]
     pub public_key_pem: String,
-    /// FEP-521a Multikey (Ed25519) keys: (id, publicKeyMultibase).
+    /// FEP-521a Multikeys (`ed25519-pub`, or `rsa-pub` as Fedify publishes): (id, publicKeyMultibase).
+    /// An id may also be `key_id` (Fedify 1.x): `federation::inbox::keys_of` tries each.
     #[serde(default)]
     pub multikeys: Vec<(String, String)>,
     #[serde(default)]

@@ -18,14 +18,20 @@ use std::time::SystemTime;
 /// Network fetches one incoming activity may cause (key, object, author).
 const FETCH_BUDGET: u32 = 6;
 
-fn key_of(actor: &RemoteActor, key_id: &str) -> Option<PublicKey> {
-    if let Some((_, mb)) = actor.multikeys.iter().find(|(id, _)| id == key_id) {
-        return PublicKey::from_multibase(mb).ok();
-    }
+/// Every public key the actor publishes under `key_id`, in the order to try them: its Multikeys
+/// (Ed25519 or RSA) with that id, then its `publicKey` PEM. Fedify 1.x publishes its RSA key
+/// twice under one id (`publicKey` and an `rsa-pub` Multikey); a Multikey we cannot read must not
+/// hide the PEM of the same id.
+pub fn keys_of(actor: &RemoteActor, key_id: &str) -> Vec<PublicKey> {
+    let mut keys: Vec<PublicKey> = actor.multikeys.iter().filter(|(id, _)| id == key_id).filter_map(|(_, mb)| PublicKey::from_multibase(mb).ok()).collect();
     if !actor.public_key_pem.is_empty() && (actor.key_id == key_id || key_id.split('#').next() == Some(actor.id.as_str())) {
-        return PublicKey::from_pem(&actor.public_key_pem).ok();
+        if let Ok(k) = PublicKey::from_pem(&actor.public_key_pem) {
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
     }
-    None
+    keys
 }
 
 /// Verifies a request's HTTP signature (cavage or RFC 9421) and returns the signing actor.
@@ -43,8 +49,15 @@ pub async fn verify_request(app: &App, method: &Method, uri: &Uri, headers: &Hea
     };
     let now = SystemTime::now();
     let check = |a: &RemoteActor| -> std::result::Result<(), String> {
-        let key = key_of(a, &key_id).ok_or_else(|| format!("{} has no key {key_id}", a.id))?;
-        parsed.verify(&key, body, now).map_err(|e| e.to_string())
+        let keys = keys_of(a, &key_id);
+        let mut last = format!("{} has no key {key_id}", a.id);
+        for key in &keys {
+            match parsed.verify(key, body, now) {
+                Ok(()) => return Ok(()),
+                Err(e) => last = e.to_string(),
+            }
+        }
+        Err(last)
     };
     if let Err(first) = check(&signer) {
         // Maybe the key rotated: refetch once, then give up.
@@ -55,7 +68,21 @@ pub async fn verify_request(app: &App, method: &Method, uri: &Uri, headers: &Hea
     Ok(signer)
 }
 
+/// Receives one delivery (see the module doc). Every refusal (4xx) is logged at info with the
+/// sender's key id and actor, so the owner sees why a peer's delivery was refused, not only the peer.
 pub async fn receive(app: &App, method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> Result<()> {
+    let result = receive_checked(app, method, uri, headers, body).await;
+    if let Err(e) = &result {
+        if e.status() < 500 {
+            let key_id = sign::parse(method, uri, headers, &app.urls.scheme).map(|p| p.key_id().to_string()).unwrap_or_else(|_| "(no valid signature header)".into());
+            let actor = serde_json::from_slice::<Value>(body).ok().and_then(|v| v.get("actor").and_then(vocab::id_of).map(str::to_string)).unwrap_or_else(|| "(none)".into());
+            tracing::info!(key_id = key_id.as_str(), actor = actor.as_str(), status = e.status(), "inbox refused a delivery: {e}");
+        }
+    }
+    result
+}
+
+async fn receive_checked(app: &App, method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> Result<()> {
     let activity: Value = serde_json::from_slice(body).map_err(|e| Error::BadRequest(format!("malformed JSON: {e}")))?;
     if !activity.is_object() || vocab::types(&activity).is_empty() {
         return Err(Error::BadRequest("an activity must be a JSON object with a type".into()));
@@ -78,7 +105,11 @@ pub async fn receive(app: &App, method: &Method, uri: &Uri, headers: &HeaderMap,
     // The signer must be the actor, unless the activity proves its actor by itself (FEP-8b32),
     // as forwarded activities do.
     let actor = if signer.id == actor_id {
-        verify_proof_if_any(app, &activity, &signer, &budget).await?;
+        // The HTTP signature already proves the actor: a proof that does not verify (a cryptosuite
+        // variant, a key we cannot fetch) is logged, and must not refuse a good delivery.
+        if let Err(e) = verify_proof_if_any(app, &activity, &signer, &budget).await {
+            tracing::info!(key_id = signer.key_id.as_str(), "{kind} from {actor_id}: integrity proof ignored (the HTTP signature is valid): {e}");
+        }
         signer
     } else {
         let proven = verify_proof_if_any(app, &activity, &signer, &budget).await?;
@@ -103,10 +134,19 @@ pub async fn receive(app: &App, method: &Method, uri: &Uri, headers: &HeaderMap,
 async fn verify_proof_if_any(app: &App, activity: &Value, signer: &RemoteActor, budget: &Budget) -> Result<Option<RemoteActor>> {
     let Some(vm) = sign::proof_verification_method(activity) else { return Ok(None) };
     let vm = vm.to_string();
-    let owner = if key_of(signer, &vm).is_some() { signer.clone() } else { fetch::actor_for_key(app, &vm, false, budget).await.map_err(|e| Error::Unauthorized(format!("proof: cannot get key {vm}: {e}")))? };
-    let key = key_of(&owner, &vm).ok_or_else(|| Error::Unauthorized(format!("proof: unknown key {vm}")))?;
-    sign::verify_proof(activity, &key).map_err(|e| Error::Unauthorized(format!("proof: {e}")))?;
-    Ok(Some(owner))
+    let owner = if !keys_of(signer, &vm).is_empty() { signer.clone() } else { fetch::actor_for_key(app, &vm, false, budget).await.map_err(|e| Error::Unauthorized(format!("proof: cannot get key {vm}: {e}")))? };
+    let keys = keys_of(&owner, &vm);
+    if keys.is_empty() {
+        return Err(Error::Unauthorized(format!("proof: {} has no key {vm}", owner.id)));
+    }
+    let mut last = None;
+    for key in &keys {
+        match sign::verify_proof(activity, key) {
+            Ok(_) => return Ok(Some(owner)),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(Error::Unauthorized(format!("proof: {}", last.map(|e| e.to_string()).unwrap_or_default())))
 }
 
 /// Fetches what an activity references but does not carry trustworthily.
@@ -117,17 +157,21 @@ async fn hydrate(app: &App, activity: &Value, actor: &RemoteActor, budget: &Budg
         "Create" | "Update" => {
             // An embedded object is trusted only from its own origin and author.
             if let Some(o) = obj.filter(|o| o.is_object()) {
-                let oid = vocab::str_of(o, "id").unwrap_or_default();
+                let Some(oid) = vocab::str_of(o, "id") else {
+                    let what = vocab::types(o).first().copied().unwrap_or("object");
+                    let got = match o.get("id") {
+                        None => "no id".to_string(),
+                        Some(v) => format!("\"id\": {v}"),
+                    };
+                    return Err(Error::BadRequest(format!("{kind}: the embedded {what} has {got}; its id must be a URL string")));
+                };
                 let attributed = vocab::one_or_many(o.get("attributedTo")).into_iter().filter_map(vocab::id_of).any(|a| a == actor.id);
                 let is_actor_doc = vocab::types(o).iter().any(|t| vocab::ACTOR_TYPES.contains(t));
                 if vocab::same_origin(oid, &actor.id) && (attributed || is_actor_doc || o.get("attributedTo").is_none()) {
                     return Ok((None, None));
                 }
-                if !oid.is_empty() {
-                    let fetched = fetch::get_object(app, oid, budget).await.ok();
-                    return Ok((fetched.or(Some(Value::Null)).filter(|v| !v.is_null()), None));
-                }
-                return Err(Error::BadRequest("object of another origin without id".into()));
+                let fetched = fetch::get_object(app, oid, budget).await.ok();
+                return Ok((fetched.or(Some(Value::Null)).filter(|v| !v.is_null()), None));
             }
             if let Some(id) = obj.and_then(vocab::id_of) {
                 return Ok((fetch::get_object(app, id, budget).await.ok(), None));
@@ -228,4 +272,58 @@ pub async fn fetch_post(app: &App, uri: &str, budget: &Budget) -> Result<crate::
         .to_string();
     let author = fetch::actor(app, &author_id, false, budget).await?;
     vocab::parse_post(&doc, &author).ok_or_else(|| Error::BadRequest(format!("{uri}: unreadable post")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> Value {
+        let text = match name {
+            "1-actor" => include_str!("../../tests/fedify/fixtures/fedify-1.5.9-actor.json"),
+            "1-create" => include_str!("../../tests/fedify/fixtures/fedify-1.5.9-create.json"),
+            "2-actor" => include_str!("../../tests/fedify/fixtures/fedify-2.3.6-actor.json"),
+            _ => include_str!("../../tests/fedify/fixtures/fedify-2.3.6-create.json"),
+        };
+        serde_json::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn fedify_1_main_key_is_found_although_published_twice() {
+        // The HTTP signature's keyId is #main-key: both the rsa-pub Multikey and the PEM have it.
+        // (Before: the Multikey was found first, not readable, and "has no key …#main-key".)
+        for v in ["1", "2"] {
+            let doc = fixture(&format!("{v}-actor"));
+            let actor = vocab::parse_actor(&doc, 0).unwrap();
+            let main = doc["publicKey"]["id"].as_str().unwrap();
+            let pem = PublicKey::from_pem(doc["publicKey"]["publicKeyPem"].as_str().unwrap()).unwrap();
+            assert_eq!(keys_of(&actor, main), vec![pem], "Fedify {v}: the RSA key, once");
+        }
+        // An unreadable Multikey under the same id does not hide the PEM.
+        let mut actor = vocab::parse_actor(&fixture("1-actor"), 0).unwrap();
+        let main = actor.key_id.clone();
+        for (id, mb) in actor.multikeys.iter_mut() {
+            if *id == main {
+                *mb = "zNotAKey".into();
+            }
+        }
+        assert_eq!(keys_of(&actor, &main).len(), 1);
+    }
+
+    #[test]
+    fn fedify_proofs_under_an_ld_signature_verify() {
+        // Real Creates from Fedify 1.5.9 and 2.3.6: eddsa-jcs-2022 proof, then an RsaSignature2017
+        // `signature` on top. Verified with the Ed25519 Multikey read from the actor document.
+        for v in ["1", "2"] {
+            let actor = vocab::parse_actor(&fixture(&format!("{v}-actor")), 0).unwrap();
+            let create = fixture(&format!("{v}-create"));
+            assert!(create.get("signature").is_some());
+            let vm = sign::proof_verification_method(&create).unwrap();
+            let keys = keys_of(&actor, vm);
+            assert!(keys.iter().any(|k| sign::verify_proof(&create, k).is_ok()), "Fedify {v}'s proof verifies");
+            let mut tampered = create.clone();
+            tampered["object"]["content"] = Value::String("<p>changed</p>".into());
+            assert!(keys.iter().all(|k| sign::verify_proof(&tampered, k).is_err()), "Fedify {v}: tampered content fails");
+        }
+    }
 }

@@ -24,6 +24,12 @@ impl ActorKeys {
         let ed_multibase = format!("z{}", base58_encode(&mk));
         Ok(ActorKeys { rsa, ed, rsa_pem, ed_multibase })
     }
+    /// An RSA key alone, for an actor that only signs HTTP requests (the instance actor). Its
+    /// Ed25519 half is a throwaway made here: never published, never used for a proof.
+    pub fn from_rsa_pkcs8(rsa_der: &[u8]) -> Result<ActorKeys, String> {
+        let ed = Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new()).map_err(|_| "Ed25519 key generation failed".to_string())?;
+        ActorKeys::from_pkcs8(rsa_der, ed.as_ref())
+    }
     /// `-----BEGIN PUBLIC KEY-----` (SPKI), as `publicKeyPem` wants it.
     pub fn rsa_public_pem(&self) -> String {
         self.rsa_pem.clone()
@@ -93,7 +99,9 @@ impl PublicKey {
         }
     }
 
-    /// FEP-521a Multikey: "z" + base58btc(0xed 0x01 ‖ 32-byte Ed25519 key).
+    /// FEP-521a Multikey: "z" + base58btc(multicodec varint ‖ key). Two codecs are read:
+    /// `ed25519-pub` (0xed, varint `ed 01`, then the 32-byte key) and `rsa-pub` (0x1205, varint
+    /// `85 24`, then a PKCS#1 RSAPublicKey DER), which Fedify 1.x publishes for its RSA key.
     pub fn from_multibase(s: &str) -> Result<PublicKey, String> {
         let raw = s.strip_prefix('z').and_then(base58_decode).ok_or("not base58btc multibase")?;
         match raw.as_slice() {
@@ -102,7 +110,14 @@ impl PublicKey {
                 k.copy_from_slice(key);
                 Ok(PublicKey::Ed25519(k))
             }
-            _ => Err("not an Ed25519 multikey".into()),
+            [0x85, 0x24, der @ ..] => {
+                // The whole rest must be exactly one SEQUENCE { modulus, exponent }.
+                match der_read(der, 0x30) {
+                    Some((seq, [])) if der_read(seq, 0x02).and_then(|(_, r)| der_read(r, 0x02)).is_some() => Ok(PublicKey::Rsa(der.to_vec())),
+                    _ => Err("rsa-pub multikey: malformed PKCS#1 RSAPublicKey".into()),
+                }
+            }
+            _ => Err("multikey of an unsupported type (only ed25519-pub and rsa-pub)".into()),
         }
     }
 
@@ -193,7 +208,8 @@ pub fn base58_encode(data: &[u8]) -> String {
 }
 
 pub fn base58_decode(s: &str) -> Option<Vec<u8>> {
-    if s.len() > 512 {
+    // An rsa-pub multikey is about 740 characters for RSA-4096 (Fedify), 1430 for RSA-8192.
+    if s.len() > 1500 {
         return None;
     }
     let zeros = s.bytes().take_while(|&c| c == b'1').count();
@@ -239,6 +255,31 @@ mod tests {
         assert!(PublicKey::from_multibase("zzzz").is_err());
         assert!(PublicKey::from_multibase("abc").is_err());
     }
+    #[test]
+    fn rsa_pub_multikey_of_fedify_1_is_its_pem_key() {
+        // Fedify 1.5.9's actor (captured from the real server): its RSA-4096 key as `publicKey`
+        // PEM and as an `rsa-pub` Multikey (varint 85 24, then PKCS#1 DER) under the same id.
+        let actor: serde_json::Value = serde_json::from_str(include_str!("../../tests/fedify/fixtures/fedify-1.5.9-actor.json")).unwrap();
+        let mb = actor["assertionMethod"][0]["publicKeyMultibase"].as_str().unwrap();
+        assert_eq!(actor["assertionMethod"][0]["id"], actor["publicKey"]["id"]);
+        let from_mb = PublicKey::from_multibase(mb).expect("rsa-pub multikey");
+        assert_eq!(from_mb, PublicKey::from_pem(actor["publicKey"]["publicKeyPem"].as_str().unwrap()).unwrap());
+        // And our own RSA key as an rsa-pub multikey round-trips.
+        let rsa = crate::keygen::pem_decode(&crate::keygen::rsa_pkcs8_pem().unwrap(), "PRIVATE KEY").unwrap();
+        let ed = crate::keygen::pem_decode(&crate::keygen::ed25519_pkcs8_pem().unwrap(), "PRIVATE KEY").unwrap();
+        let k = ActorKeys::from_pkcs8(&rsa, &ed).unwrap();
+        let PublicKey::Rsa(der) = k.rsa_public() else { unreachable!() };
+        let mut raw = vec![0x85, 0x24];
+        raw.extend_from_slice(&der);
+        let key = PublicKey::from_multibase(&format!("z{}", base58_encode(&raw))).unwrap();
+        assert!(key.verify(b"msg", &k.sign_rsa(b"msg")));
+        // Truncated or trailing bytes after the DER are refused, not read.
+        raw.push(0);
+        assert!(PublicKey::from_multibase(&format!("z{}", base58_encode(&raw))).is_err(), "trailing byte");
+        assert!(PublicKey::from_multibase(&format!("z{}", base58_encode(&raw[..40]))).is_err(), "truncated");
+        assert!(PublicKey::from_multibase(&format!("z{}", base58_encode(&[0x85, 0x24]))).is_err(), "empty");
+    }
+
     #[test]
     fn own_keys_round_trip_through_their_public_forms() {
         let rsa = crate::keygen::pem_decode(&crate::keygen::rsa_pkcs8_pem().unwrap(), "PRIVATE KEY").unwrap();

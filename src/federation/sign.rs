@@ -412,7 +412,8 @@ pub fn add_proof(doc: &mut Value, keys: &ActorKeys, verification_method: &str, c
     obj.insert("proof".into(), config);
 }
 
-/// Verifies a document's eddsa-jcs-2022 proof; Ok(verificationMethod).
+/// Verifies a document's eddsa-jcs-2022 proof (FEP-8b32) over the document without its LD
+/// `signature` and `proof`; Ok(verificationMethod).
 pub fn verify_proof(doc: &Value, key: &PublicKey) -> Result<String, SigError> {
     let Value::Object(obj) = doc else { return Err(SigError::Malformed("not an object".into())) };
     let proof = obj.get("proof").ok_or(SigError::Missing("proof"))?;
@@ -429,7 +430,10 @@ pub fn verify_proof(doc: &Value, key: &PublicKey) -> Result<String, SigError> {
     if let Some(ctx) = obj.get("@context") {
         config.insert("@context".into(), ctx.clone());
     }
+    // An LD `signature` (RsaSignature2017) goes on top of the proof, as Fedify and Mastodon-era
+    // servers add it: detach it first, as Fedify's own inbox does, then the proof.
     let mut unsecured = obj.clone();
+    unsecured.remove("signature");
     unsecured.remove("proof");
     let data = hash_data(&Value::Object(unsecured), &Value::Object(config));
     if key.verify(&data, &sig) { Ok(vm) } else { Err(SigError::BadSignature) }

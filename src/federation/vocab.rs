@@ -8,14 +8,19 @@ use serde_json::{json, Map, Value};
 
 pub const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
 pub const AS_CONTEXT: &str = "https://www.w3.org/ns/activitystreams";
+pub const MULTIKEY_CONTEXT: &str = "https://w3id.org/security/multikey/v1";
 
 /// The JSON-LD context of our documents. Only contexts that implementations preload (so none
-/// has to be fetched), plus inline terms for the Mastodon extensions we use.
+/// has to be fetched), plus inline terms for the Mastodon extensions we use. `Multikey`,
+/// `controller` and `publicKeyMultibase` come from `multikey/v1` (protected terms there, so not
+/// redefined inline): a JSON-LD consumer such as Fedify needs the key's `controller` to accept our
+/// integrity proofs.
 pub fn context() -> Value {
     json!([
         AS_CONTEXT,
         "https://w3id.org/security/v1",
         "https://w3id.org/security/data-integrity/v1",
+        MULTIKEY_CONTEXT,
         {
             "manuallyApprovesFollowers": "as:manuallyApprovesFollowers",
             "sensitive": "as:sensitive",
@@ -31,8 +36,6 @@ pub fn context() -> Value {
             "schema": "http://schema.org#",
             "PropertyValue": "schema:PropertyValue",
             "value": "schema:value",
-            "Multikey": "https://w3id.org/security#Multikey",
-            "publicKeyMultibase": "https://w3id.org/security#publicKeyMultibase",
             "assertionMethod": {"@id": "https://w3id.org/security#assertionMethod", "@type": "@id", "@container": "@set"},
             "webfinger": "https://purl.archive.org/socialweb/webfinger#webfinger",
             "quote": {"@id": "https://w3id.org/fep/044f#quote", "@type": "@id"},
@@ -575,6 +578,23 @@ pub fn collection_page_json(id: &str, part_of: &str, items: Vec<Value>, next: Op
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[test]
+    fn multikey_terms_come_from_multikey_v1_with_controller() {
+        // JSON-LD consumers (Fedify) drop a Multikey without a `controller` term, and a context
+        // that redefines multikey/v1's protected terms differently is an error. Before: inline
+        // `Multikey`/`publicKeyMultibase`, no `controller`, no multikey/v1.
+        let ctx = context();
+        let list = ctx.as_array().unwrap();
+        assert!(list.contains(&json!(MULTIKEY_CONTEXT)));
+        let inline = list.iter().find(|c| c.is_object()).unwrap();
+        for protected in ["Multikey", "controller", "publicKeyMultibase", "id", "type"] {
+            assert!(inline.get(protected).is_none(), "{protected} is not redefined inline");
+        }
+        // And the actor's key carries the controller those terms define.
+        let urls = crate::urls::Urls::new(&crate::config::parse_public_url("https://pipit.example").unwrap(), "alice");
+        let actor = actor_json(&urls, &Profile::default(), "PEM", "z6Mk", false);
+        assert_eq!(actor["assertionMethod"][0]["controller"], json!(urls.actor()));
+    }
     #[test]
     fn sanitizer_removes_active_content() {
         let dirty = r#"<p onclick="x()">hi<script>alert(1)</script><a href="javascript:alert(1)">j</a><img src=x onerror=alert(1)><style>*{}</style><a href="https://ok.example" class="mention evil">ok</a></p>"#;

@@ -48,7 +48,7 @@ pub async fn actor(app: &App, _req: &Request<Incoming>) -> Result<Resp> {
 
 /// GET /actor
 pub fn instance_actor(app: &App) -> Result<Resp> {
-    Ok(ap(&vocab::instance_actor_json(&app.urls, &app.actor_keys.rsa_public_pem())))
+    Ok(ap(&vocab::instance_actor_json(&app.urls, &app.instance_keys.rsa_public_pem())))
 }
 
 fn counts(app: &App, p: &Post) -> Result<Counts> {

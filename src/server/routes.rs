@@ -15,7 +15,9 @@ pub async fn handle(app: App, req: Request<Incoming>, peer: SocketAddr) -> Resp 
     let start = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let json = wants_activity_json(req.headers()) || path.starts_with("/api/") || path.starts_with("/.well-known/");
+    // Inbox answers are for servers: JSON whatever their Accept says.
+    let inbox_post = method == Method::POST && path.ends_with("/inbox");
+    let json = wants_activity_json(req.headers()) || inbox_post || path.starts_with("/api/") || path.starts_with("/.well-known/");
     let owner_hint = auth::owner(&app, req.headers());
     let mut resp = match route(&app, req, peer).await {
         Ok(r) => r,
