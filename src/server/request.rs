@@ -88,6 +88,23 @@ fn hex(c: u8) -> Option<u8> {
     (c as char).to_digit(16).map(|d| d as u8)
 }
 
+/// A same-site path from a form's `back` field, or None: it must start with one `/` and have no
+/// `//`, `/\\`, backslash, scheme or control characters anywhere, so browsers cannot read it as
+/// another host (`//evil`, `/\\evil`, `/%09/evil`) and it cannot split the Location header.
+pub fn same_site_path(back: &str) -> Option<&str> {
+    let b = back.as_bytes();
+    let ok = b.first() == Some(&b'/')
+        && b.get(1) != Some(&b'/')
+        && !back.contains('\\')
+        && !back.chars().any(|c| c.is_control() || c.is_whitespace());
+    ok.then_some(back)
+}
+
+/// The form's `back` field when it is a same-site path, else `fallback`.
+pub fn back_or(form: &Form, fallback: impl Into<String>) -> String {
+    form.get("back").and_then(same_site_path).map(str::to_string).unwrap_or_else(|| fallback.into())
+}
+
 pub fn query(req: &Request<Incoming>) -> Form {
     Form::parse(req.uri().query().unwrap_or_default())
 }
@@ -217,6 +234,15 @@ mod tests {
         assert_eq!(f.get("c"), Some(""));
         assert_eq!(percent_decode("%"), "%");
         assert_eq!(percent_decode("%4"), "%4");
+    }
+    #[test]
+    fn back_only_same_site() {
+        // Bad inputs tried: protocol-relative, backslash tricks, absolute URLs, tabs/newlines.
+        for bad in ["//evil.example", "/\\evil.example", "\\\\evil", "https://evil.example", "javascript:alert(1)", "/\t/evil", "/%0d%0aSet-Cookie:x", "/a\r\nLocation: //x", "", "evil"] {
+            let bad_decoded = percent_decode(bad);
+            assert_eq!(same_site_path(&bad_decoded), None, "{bad:?} must not be accepted");
+        }
+        assert_eq!(same_site_path("/lists/3?done=ok#x"), Some("/lists/3?done=ok#x"));
     }
     #[test]
     fn multipart_parts() {
