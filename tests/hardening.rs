@@ -153,6 +153,11 @@ struct Child {
 
 impl Child {
     async fn start(name: &str, password: &str, tweak: impl FnOnce(&mut pipit::Config)) -> Child {
+        Child::start_limited(name, password, tweak, None).await
+    }
+
+    /// `nofile`: the child's open-file limit (as systemd's default 1024, but smaller).
+    async fn start_limited(name: &str, password: &str, tweak: impl FnOnce(&mut pipit::Config), nofile: Option<u32>) -> Child {
         let dir = TempDir::new(name);
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let base = format!("http://127.0.0.1:{port}");
@@ -163,8 +168,9 @@ impl Child {
             let app = pipit::App::open(dir.path()).unwrap();
             pipit::domain::owner::set_password(&app, password).unwrap();
         }
-        let proc = std::process::Command::new(env!("CARGO_BIN_EXE_pipit"))
-            .args(["serve", "--data"])
+        let limit = nofile.map(|n| format!("ulimit -n {n}; ")).unwrap_or_default();
+        let proc = std::process::Command::new("sh")
+            .args(["-c", &format!("{limit}exec \"$0\" \"$@\""), env!("CARGO_BIN_EXE_pipit"), "serve", "--data"])
             .arg(dir.path())
             .env("PIPIT_LOG", "warn")
             .stdout(std::process::Stdio::null())
@@ -230,4 +236,28 @@ async fn fifty_logins_leave_memory_where_it_was() {
     }
     let flooded = server.rss_kib();
     assert!(flooded <= before + 8 * 1024, "RSS after a 60-login flood: {flooded} KiB, before: {before} KiB");
+}
+
+/// 300 idle or header-dribbling connections against a server with 128 file descriptors and
+/// `max_connections = 64`: the idlest are shed and the owner's page still answers. Without a
+/// cap the server ran out of descriptors and stopped accepting.
+#[tokio::test]
+async fn idle_connections_beyond_the_cap_do_not_lock_the_owner_out() {
+    let server = Child::start_limited("conncap", "correct horse battery", |c| c.max_connections = 64, Some(128)).await;
+    let owner = server.client();
+    assert_eq!(login_from(&owner, None, "correct horse battery").await, 303);
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let mut idle = Vec::new();
+    for n in 0..300 {
+        let mut s = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+        if n % 2 == 0 {
+            // Slowloris: headers begun, never finished.
+            use tokio::io::AsyncWriteExt;
+            let _ = s.write_all(b"GET /settings HTTP/1.1\r\nHost: x\r\nX-Slow: ").await;
+        }
+        idle.push(s);
+    }
+    let page = tokio::time::timeout(std::time::Duration::from_secs(20), owner.get("/settings")).await.expect("the owner's page did not answer: connections exhausted");
+    assert_eq!(page.status, 200);
+    drop(idle);
 }
