@@ -261,3 +261,39 @@ async fn idle_connections_beyond_the_cap_do_not_lock_the_owner_out() {
     assert_eq!(page.status, 200);
     drop(idle);
 }
+
+/// 100 hosts that accept a delivery and never answer, queued ahead of one healthy pipit peer:
+/// the healthy peer gets the post while every slow delivery is still on its first attempt (it
+/// used to wait until ~84 of them had timed out, slot by slot, ~130 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_hosts_do_not_delay_a_healthy_one() {
+    use pipit::model::{FollowState, Follower, Visibility};
+    let a = Instance::start("sender").await;
+    let b = Instance::start("healthy").await;
+    let alice = a.app.urls.actor();
+    pipit::actions::follow(&b.app, &a.app.urls.handle()).await.unwrap();
+    eventually("follow accepted", 20, || matches!(b.app.store.read(|r| r.following(&alice)).unwrap(), Some(f) if f.state == FollowState::Accepted)).await;
+
+    let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    for n in 0..100 {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        let held = held.clone();
+        tokio::spawn(async move {
+            while let Ok((s, _)) = l.accept().await {
+                held.lock().unwrap().push(s); // accepted, never answered
+            }
+        });
+        // Follower ids that sort before the healthy peer's, so fan-out queues them first.
+        let f = Follower { since_ms: 0, follow_id: format!("http://0slow{n:03}.example/follow"), inbox: format!("http://127.0.0.1:{port}/inbox") };
+        a.app.store.write(|w| w.put_follower(&format!("http://0slow{n:03}.example/actor"), &f)).unwrap();
+    }
+    let p = pipit::actions::publish(&a.app, pipit::actions::Compose { text: "to everyone, slow or not".into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, image: None, quote: None }).await.unwrap();
+    eventually("the healthy peer has the post", 60, || b.app.store.read(|r| r.post_by_uri(&p.uri)).unwrap().is_some()).await;
+    let slow_jobs: Vec<_> = a.app.store.read(|r| r.pending_jobs(1000)).unwrap().into_iter().filter(|j| matches!(&j.what, pipit::model::JobKind::Deliver { inbox, .. } if !inbox.contains(&b.addr.port().to_string()))).collect();
+    assert_eq!(slow_jobs.len(), 100, "every slow delivery is still pending");
+    assert!(slow_jobs.iter().all(|j| j.attempts == 0), "the healthy peer was served before any slow host's first attempt ended");
+    assert!(!held.lock().unwrap().is_empty(), "the slow hosts were being contacted");
+    a.stop().await;
+    b.stop().await;
+}
