@@ -282,3 +282,32 @@ pub async fn setup(app: &App, req: Request<Incoming>) -> Result<Resp> {
 pub async fn read_small(app: &App, req: Request<Incoming>) -> Result<(hyper::http::request::Parts, hyper::body::Bytes)> {
     request::body(req, 64 * 1024, std::time::Duration::from_secs(app.config.request_timeout_secs)).await
 }
+
+/// An owner-only form that may carry files: the session is checked before any byte of the body
+/// is read (a stranger's upload is refused at once), the CSRF token before any file is accepted,
+/// and files are streamed to DATA/tmp, not memory.
+pub async fn receive_owner_form(app: &App, req: Request<Incoming>, limit: usize, deadline: std::time::Duration) -> Result<(hyper::http::request::Parts, crate::server::upload::Received)> {
+    let (parts, body) = req.into_parts();
+    let declared = parts.headers.get(hyper::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(Error::PayloadTooLarge(limit as u64));
+    }
+    let o = owner(app, &parts.headers).ok_or_else(|| Error::Unauthorized("Log in first".into()))?;
+    let tmp = crate::server::upload::tmp_dir(&app.data);
+    let received = crate::server::upload::receive(&parts.headers, body, limit, deadline, &tmp, |form| match form.get("csrf") {
+        Some(t) if crate::secret::constant_time_eq(t, &o.csrf) => Ok(()),
+        Some(_) => Err(Error::Forbidden("The form expired or came from another site (CSRF token mismatch). Reload the page and try again.".into())),
+        None => Err(Error::Forbidden("Missing CSRF token. Reload the page and try again.".into())),
+    })
+    .await?;
+    Ok((parts, received))
+}
+
+/// The bytes of an uploaded file, refused above `max_upload_kib` without reading it.
+pub fn upload_bytes(app: &App, f: &crate::server::upload::Upload) -> Result<Vec<u8>> {
+    let max = app.config.max_upload_kib as u64 * 1024;
+    if f.len > max {
+        return Err(Error::PayloadTooLarge(max));
+    }
+    Ok(std::fs::read(&f.path)?)
+}

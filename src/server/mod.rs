@@ -6,6 +6,7 @@ mod conns;
 pub mod request;
 pub mod response;
 pub mod routes;
+pub mod upload;
 mod tls;
 
 use crate::app::App;
