@@ -158,7 +158,10 @@ impl Child {
 
     /// `nofile`: the child's open-file limit (as systemd's default 1024, but smaller).
     async fn start_limited(name: &str, password: &str, tweak: impl FnOnce(&mut pipit::Config), nofile: Option<u32>) -> Child {
-        let dir = TempDir::new(name);
+        Child::start_in(TempDir::new(name), name, password, tweak, nofile).await
+    }
+
+    async fn start_in(dir: TempDir, name: &str, password: &str, tweak: impl FnOnce(&mut pipit::Config), nofile: Option<u32>) -> Child {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let base = format!("http://127.0.0.1:{port}");
         let mut cfg = pipit::cli::init(dir.path(), &base, name, &format!("127.0.0.1:{port}"), true).unwrap();
@@ -376,4 +379,107 @@ async fn big_uploads_do_not_grow_memory() {
     assert_eq!(r.status, 303, "{}", r.body);
     let after = server.rss_kib();
     assert!(after <= before + 16 * 1024, "RSS after 30 anonymous 10 MiB uploads and one 9 MiB owner upload: {after} KiB, before: {before} KiB");
+}
+
+/// A small tmpfs mounted for one test, unmounted on drop.
+struct Mount(std::path::PathBuf);
+
+impl Mount {
+    /// None (and the reason) when this machine cannot mount (not root, no mount permission).
+    fn tmpfs(tag: &str, size: &str) -> Result<Mount, String> {
+        let dir = std::env::temp_dir().join(format!("pipit-test-{}-{tag}-mnt", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let out = std::process::Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"]).arg(&dir).output().map_err(|e| format!("cannot run mount: {e}"))?;
+        if !out.status.success() {
+            let _ = std::fs::remove_dir(&dir);
+            return Err(format!("mount -t tmpfs failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
+        }
+        Ok(Mount(dir))
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+/// Fills the filesystem holding `dir` with one file until writing fails with "no space".
+fn fill_disk(path: &std::path::Path) {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path).unwrap();
+    let chunk = vec![0xAAu8; 64 * 1024];
+    loop {
+        if let Err(e) = f.write_all(&chunk) {
+            assert_eq!(e.raw_os_error(), Some(28), "expected ENOSPC, got {e}");
+            break;
+        }
+    }
+    let small = [0u8; 512];
+    while f.write_all(&small).is_ok() {}
+    let _ = f.sync_all();
+}
+
+/// A full disk (a 24 MiB tmpfs as the data folder, filled up): writes fail with 503 and
+/// deliveries to the inbox are refused with 503 while it lasts; the process stays up, and once
+/// space returns it writes again by itself, without a restart, with every earlier post kept.
+/// The old code failed every later write ("Previous I/O error") until restarted by hand.
+#[tokio::test]
+async fn full_disk_recovers_by_itself_when_space_returns() {
+    let mount = match Mount::tmpfs("fulldisk", "24m") {
+        Ok(m) => m,
+        Err(why) => {
+            eprintln!("SKIPPED full_disk_recovers_by_itself_when_space_returns: cannot mount a small tmpfs here ({why}); run the tests as root to include it");
+            return;
+        }
+    };
+    let data = mount.0.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let mut server = Child::start_in(TempDir(data.clone()), "fulldisk", "correct horse battery", |_| {}, None).await;
+    let owner = server.client();
+    assert_eq!(login_from(&owner, None, "correct horse battery").await, 303);
+    let csrf = owner.owner_csrf().await;
+    let post = |text: String| {
+        let (owner, csrf) = (owner.clone(), csrf.clone());
+        async move { owner.post_form("/compose", &[("csrf", &csrf), ("content", &text), ("visibility", "public")]).await.status }
+    };
+    assert_eq!(post("written before the disk filled".into()).await, 303);
+
+    let filler = mount.0.join("filler");
+    fill_disk(&filler);
+    // Post until the store needs space it cannot get (redb may have free pages left first).
+    let mut statuses = Vec::new();
+    for n in 0..400 {
+        let s = post(format!("post {n} on a full disk: {}", "x".repeat(2000))).await;
+        statuses.push(s);
+        if s != 303 {
+            break;
+        }
+    }
+    let failed = *statuses.last().unwrap();
+    assert_eq!(failed, 503, "a write on a full disk is refused with 503 (statuses: {statuses:?})");
+    let kept = statuses.iter().filter(|&&s| s == 303).count();
+    // A delivery meanwhile: refused with 503 (the sender retries), not accepted and lost.
+    let inbox = owner.send("POST", "/inbox", vec![("content-type".into(), "application/activity+json".into())], r#"{"type":"Create"}"#.into()).await;
+    assert_eq!(inbox.status, 503, "an inbox delivery on a full disk: {}", inbox.body);
+    assert!(server.proc.try_wait().unwrap().is_none(), "the process stays up");
+
+    // Space returns: the next writes work again, without a restart.
+    std::fs::remove_file(&filler).unwrap();
+    let mut ok = false;
+    for _ in 0..100 {
+        if post("written after space returned".into()).await == 303 {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ok, "writes work again once space returns");
+    assert!(server.proc.try_wait().unwrap().is_none(), "still the same process");
+    let page = server.client().get("/@fulldisk").await;
+    assert!(page.body.contains("written before the disk filled") && page.body.contains("written after space returned"), "posts kept");
+    let stored = page.body.matches("on a full disk").count();
+    assert!(stored >= kept.min(10), "posts acknowledged during the outage are kept ({stored} of {kept} shown on the first page)");
+    drop(server);
 }
