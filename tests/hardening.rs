@@ -483,3 +483,39 @@ async fn full_disk_recovers_by_itself_when_space_returns() {
     assert!(stored >= kept.min(10), "posts acknowledged during the outage are kept ({stored} of {kept} shown on the first page)");
     drop(server);
 }
+
+/// 100 deliveries queued for ONE host that accepts and never answers, ahead of a healthy pipit
+/// peer: that host gets only its per-host slots (2), never the global ones, so the healthy peer
+/// gets the post while the slow host's deliveries are still on their first attempt. (Jobs used
+/// to take a global slot first and then wait for the host's, filling all 16.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_slow_host_with_many_deliveries_does_not_hold_the_global_slots() {
+    use pipit::model::{FollowState, Follower, Visibility};
+    let a = Instance::start("sender1").await;
+    let b = Instance::start("healthy1").await;
+    let alice = a.app.urls.actor();
+    pipit::actions::follow(&b.app, &a.app.urls.handle()).await.unwrap();
+    eventually("follow accepted", 20, || matches!(b.app.store.read(|r| r.following(&alice)).unwrap(), Some(f) if f.state == FollowState::Accepted)).await;
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let h = held.clone();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = l.accept().await {
+            h.lock().unwrap().push(s);
+        }
+    });
+    for n in 0..100 {
+        // One host, 100 personal inboxes (no shared inbox): 100 deliveries there.
+        let f = Follower { since_ms: 0, follow_id: format!("http://0slow.example/follow/{n}"), inbox: format!("http://127.0.0.1:{port}/users/u{n}/inbox") };
+        a.app.store.write(|w| w.put_follower(&format!("http://0slow.example/users/u{n:03}"), &f)).unwrap();
+    }
+    let p = pipit::actions::publish(&a.app, pipit::actions::Compose { text: "slow host, many inboxes".into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, image: None, quote: None }).await.unwrap();
+    eventually("the healthy peer has the post", 60, || b.app.store.read(|r| r.post_by_uri(&p.uri)).unwrap().is_some()).await;
+    let slow: Vec<_> = a.app.store.read(|r| r.pending_jobs(1000)).unwrap().into_iter().filter(|j| matches!(&j.what, pipit::model::JobKind::Deliver { inbox, .. } if inbox.contains(&format!(":{port}/")))).collect();
+    assert_eq!(slow.len(), 100, "every delivery to the slow host is still pending");
+    assert!(slow.iter().all(|j| j.attempts == 0), "no slow delivery had finished an attempt");
+    assert!(held.lock().unwrap().len() <= 2, "at most delivery_per_host (2) connections to the slow host, got {}", held.lock().unwrap().len());
+    a.stop().await;
+    b.stop().await;
+}
