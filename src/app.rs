@@ -59,6 +59,8 @@ impl App {
         std::fs::create_dir_all(data.join("media"))
             .map_err(|e| Error::Config(format!("cannot create {}: {e}", data.join("media").display())))?;
         let store = Store::open(data, config.cache_mib)?;
+        // Uploads left behind by a crash (the store lock above says no other pipit runs here).
+        let _ = std::fs::remove_dir_all(crate::server::upload::tmp_dir(data));
         let secret = store.write(|w| w.ensure_secret())?;
         let urls = Urls::new(&config.public_url(), &config.username);
         let actor_keys = crate::federation::keys::ActorKeys::from_pkcs8(&keys.rsa_pkcs8, &keys.ed25519_pkcs8)

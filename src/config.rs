@@ -56,6 +56,13 @@ pub struct Config {
     /// Answer unsigned GETs of ActivityPub JSON with 401 (Mastodon's "secure mode").
     #[serde(default)]
     pub authorized_fetch: bool,
+    /// Reverse proxies (IP addresses or CIDR ranges) whose `X-Forwarded-For` names the real client.
+    /// Empty: the socket's peer address is the client, and the header is ignored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trusted_proxies: Vec<String>,
+    /// Open client connections at most; beyond it the idlest ones are closed first.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: u32,
     /// Benchmarks only: send every outgoing connection to this address (a local sink).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_override: Option<String>,
@@ -131,6 +138,10 @@ fn default_delivery_max_attempts() -> u32 {
 fn default_delivery_backoff_unit_ms() -> u64 {
     1000
 }
+fn default_max_connections() -> u32 {
+    // systemd's default soft file limit is 1024; leave room for the store, deliveries, fetches.
+    512
+}
 fn default_log() -> String {
     "info".into()
 }
@@ -164,6 +175,8 @@ impl Config {
             delivery_max_attempts: default_delivery_max_attempts(),
             delivery_backoff_unit_ms: default_delivery_backoff_unit_ms(),
             authorized_fetch: false,
+            trusted_proxies: Vec::new(),
+            max_connections: default_max_connections(),
             connect_override: None,
             keys: KeyFiles::default(),
             tls: None,
@@ -210,6 +223,12 @@ impl Config {
         }
         if self.delivery_max_attempts == 0 {
             return Err("key `delivery_max_attempts`: must be at least 1".into());
+        }
+        for p in &self.trusted_proxies {
+            parse_cidr(p).ok_or_else(|| format!("key `trusted_proxies`: `{p}` is not an IP address or CIDR range"))?;
+        }
+        if self.max_connections < 8 {
+            return Err("key `max_connections`: must be at least 8".into());
         }
         if self.session_secs == 0 {
             return Err("key `session_secs`: must be at least 1".into());
@@ -288,5 +307,30 @@ mod tests {
         assert!(parse_public_url("https://x/path").is_err());
         assert!(parse_public_url("not a url").is_err());
         assert!(parse_public_url("https://u:p@x").is_err());
+    }
+}
+
+/// `10.0.0.1`, `10.0.0.0/8`, `::1`, `fd00::/8` → (network, prefix length).
+pub fn parse_cidr(s: &str) -> Option<(std::net::IpAddr, u8)> {
+    let (ip, len) = match s.trim().split_once('/') {
+        Some((ip, len)) => (ip.parse::<std::net::IpAddr>().ok()?, Some(len.parse::<u8>().ok()?)),
+        None => (s.trim().parse().ok()?, None),
+    };
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    let len = len.unwrap_or(max);
+    (len <= max).then_some((ip, len))
+}
+
+/// True when `ip` lies in the range `(net, len)` from [`parse_cidr`] (IPv4-mapped IPv6 counts as IPv4).
+pub fn cidr_contains((net, len): (std::net::IpAddr, u8), ip: std::net::IpAddr) -> bool {
+    use std::net::IpAddr::*;
+    let ip = match ip {
+        V6(v6) => v6.to_ipv4_mapped().map(V4).unwrap_or(V6(v6)),
+        v4 => v4,
+    };
+    match (net, ip) {
+        (V4(n), V4(a)) => len == 0 || (u32::from(n) ^ u32::from(a)) >> (32 - len as u32) == 0,
+        (V6(n), V6(a)) => len == 0 || (u128::from(n) ^ u128::from(a)) >> (128 - len as u32) == 0,
+        _ => false,
     }
 }

@@ -26,6 +26,8 @@ pub enum Error {
     /// Storage failures (redb, disk full, corrupt record): detail is logged, never shown.
     Store(String),
     Io(std::io::Error),
+    /// The store cannot write now (disk full, reopening after an I/O error): 503, try later.
+    Unavailable(String),
     /// Anything else that is our fault.
     Internal(String),
 }
@@ -43,6 +45,7 @@ impl Error {
             Error::UnsupportedMediaType(_) => 415,
             Error::Timeout => 408,
             Error::Config(_) | Error::Store(_) | Error::Io(_) | Error::Internal(_) => 500,
+            Error::Unavailable(_) => 503,
         }
     }
 
@@ -56,6 +59,7 @@ impl Error {
             Error::PayloadTooLarge(limit) => format!("Request body too large (limit {limit} bytes)"),
             Error::TooManyRequests => "Too many attempts; wait a few minutes and try again".into(),
             Error::Timeout => "Request took too long to arrive".into(),
+            Error::Unavailable(_) => "The server's disk is full or failing; nothing was saved. Try again later".into(),
             Error::Io(e) if is_disk_full(e) => "The server's disk is full; nothing was saved".into(),
             Error::Store(m) if m.contains("No space left") => {
                 "The server's disk is full; nothing was saved".into()
@@ -72,7 +76,7 @@ fn is_disk_full(e: &std::io::Error) -> bool {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Config(m) | Error::Store(m) | Error::Internal(m) => f.write_str(m),
+            Error::Config(m) | Error::Store(m) | Error::Internal(m) | Error::Unavailable(m) => f.write_str(m),
             Error::Io(e) => write!(f, "{e}"),
             other => f.write_str(&other.public_message()),
         }

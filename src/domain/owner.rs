@@ -8,8 +8,33 @@ use crate::model::{Audience, Profile, ProfileField};
 use crate::store::Write;
 use crate::secret;
 use crate::time::now_ms;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
+use argon2::password_hash::{Output, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use std::sync::Mutex;
+
+/// The one argon2 working memory of the process (19 MiB at the default cost), allocated at the
+/// first password check and reused. A fresh 19 MiB per check made glibc keep that much per
+/// thread arena for good (15 logins: +108 MiB). Holding the lock also means one check at a time.
+static ARGON2_MEMORY: Mutex<Vec<Block>> = Mutex::new(Vec::new());
+/// Stored hashes asking for more than this (KiB) are refused rather than allocated.
+const MAX_M_COST_KIB: u32 = 64 * 1024;
+
+/// argon2 of `password` with `salt` into `out`, in the shared working memory.
+fn argon2_into(algorithm: Algorithm, version: Version, params: Params, password: &[u8], salt: &[u8], out: &mut [u8]) -> Result<()> {
+    if params.m_cost() > MAX_M_COST_KIB {
+        return Err(Error::Store(format!("password hash: memory cost {} KiB is above {MAX_M_COST_KIB}", params.m_cost())));
+    }
+    let blocks = params.block_count();
+    let mut memory = ARGON2_MEMORY.lock().unwrap_or_else(|e| e.into_inner());
+    if memory.len() < blocks {
+        let more = blocks - memory.len();
+        memory.reserve_exact(more);
+        memory.resize(blocks, Block::default());
+    }
+    Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(password, salt, out, &mut memory[..blocks])
+        .map_err(|e| Error::Internal(format!("argon2: {e}")))
+}
 
 pub const MIN_PASSWORD: usize = 8;
 pub const MAX_FIELDS: usize = 4;
@@ -24,7 +49,19 @@ pub fn hash_password(password: &str) -> Result<String> {
     let mut salt = [0u8; 16];
     secret::fill(&mut salt);
     let salt = SaltString::encode_b64(&salt).map_err(|e| Error::Internal(e.to_string()))?;
-    Ok(Argon2::default().hash_password(password.as_bytes(), &salt).map_err(|e| Error::Internal(e.to_string()))?.to_string())
+    let params = Params::DEFAULT;
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    let mut raw_salt = [0u8; 64];
+    let raw_salt = salt.decode_b64(&mut raw_salt).map_err(|e| Error::Internal(e.to_string()))?;
+    argon2_into(Algorithm::Argon2id, Version::V0x13, params.clone(), password.as_bytes(), raw_salt, &mut out)?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: (&params).try_into().map_err(|e: argon2::password_hash::Error| Error::Internal(e.to_string()))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).map_err(|e| Error::Internal(e.to_string()))?),
+    };
+    Ok(phc.to_string())
 }
 
 /// Sets a new password and logs out every existing session.
@@ -43,8 +80,48 @@ pub fn has_password(app: &App) -> Result<bool> {
 
 pub fn check_password(app: &App, password: &str) -> Result<bool> {
     let Some(phc) = app.store.read(|r| r.password_hash())? else { return Ok(false) };
+    if password.len() > 1024 {
+        return Ok(false);
+    }
+    verify(&phc, password)
+}
+
+/// Checks `password` against a PHC-format argon2 hash, in the shared working memory.
+pub fn verify(phc: &str, password: &str) -> Result<bool> {
     let parsed = PasswordHash::new(&phc).map_err(|e| Error::Store(format!("password hash: {e}")))?;
-    Ok(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+    let bad = |e: argon2::password_hash::Error| Error::Store(format!("password hash: {e}"));
+    let algorithm = Algorithm::try_from(parsed.algorithm).map_err(bad)?;
+    let version = parsed.version.map(Version::try_from).transpose().map_err(|e| Error::Store(format!("password hash: {e}")))?.unwrap_or_default();
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else { return Err(Error::Store("password hash: no salt or hash".into())) };
+    let mut raw_salt = [0u8; 64];
+    let raw_salt = salt.decode_b64(&mut raw_salt).map_err(bad)?;
+    let params = Params::try_from(&parsed).map_err(bad)?;
+    let params = argon2::ParamsBuilder::new()
+        .m_cost(params.m_cost())
+        .t_cost(params.t_cost())
+        .p_cost(params.p_cost())
+        .output_len(expected.len())
+        .build()
+        .map_err(|e| Error::Store(format!("password hash: {e}")))?;
+    let mut out = vec![0u8; expected.len()];
+    argon2_into(algorithm, version, params, password.as_bytes(), raw_salt, &mut out)?;
+    // Output's equality is constant-time.
+    Ok(Output::new(&out).map_err(bad)? == expected)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hashes_match_the_argon2_crate_both_ways() {
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+        let phc = super::hash_password("correct horse").unwrap();
+        let parsed = argon2::password_hash::PasswordHash::new(&phc).unwrap();
+        assert!(argon2::Argon2::default().verify_password(b"correct horse", &parsed).is_ok());
+        let salt = argon2::password_hash::SaltString::encode_b64(b"0123456789abcdef").unwrap();
+        let theirs = argon2::Argon2::default().hash_password(b"correct horse", &salt).unwrap().to_string();
+        assert!(super::verify(&theirs, "correct horse").unwrap());
+        assert!(!super::verify(&theirs, "correct horsf").unwrap());
+    }
 }
 
 /// Makes a fresh one-time setup token (only its hash is kept) and returns the link to print.

@@ -1,6 +1,7 @@
 //! The delivery worker: drains the redb queue. A Fanout job expands, in batches, into one Deliver
 //! job per unique inbox (shared inboxes preferred, deduplicated in the store); a Deliver job signs
-//! and POSTs one activity to one inbox. Global and per-host concurrency are bounded; failures back
+//! and POSTs one activity to one inbox. Global and per-host concurrency are bounded (the host slot
+//! is taken first, hosts are interleaved, unanswered deliveries move to a slow lane); failures back
 //! off like Mastodon (attempt⁴ + 15 s + jitter, ~2–3 days over 16 attempts); a host that keeps
 //! failing opens a circuit breaker. Jobs are only removed after the outcome is known, so a
 //! crash re-delivers (at least once), never loses.
@@ -38,31 +39,92 @@ struct Hosts {
     breaker: HashMap<String, (u32, u64)>,
 }
 
+/// Tasks waiting for or holding a global slot, at most this many times `delivery_concurrency`.
+const WAITING_FACTOR: usize = 4;
+/// A delivery still unanswered after this long hands its global slot on and waits in the slow
+/// lane (at most SLOW_FACTOR × `delivery_concurrency` there), so hosts that accept and never
+/// answer cannot hold every slot while healthy hosts wait.
+const SLOW_AFTER: Duration = Duration::from_secs(1);
+const SLOW_FACTOR: usize = 8;
+/// Due jobs looked at per round when picking (bounds the read when a backlog is blocked).
+const SCAN: usize = 4096;
+
+/// The worker's shared limits: global slots, the slow lane, and the tasks it has started.
+struct Slots {
+    global: Arc<Semaphore>,
+    slow: Arc<Semaphore>,
+    /// Started tasks not (yet) in the slow lane.
+    active: std::sync::atomic::AtomicUsize,
+}
+
 /// Runs until the process ends (the task is aborted on shutdown; jobs in flight are retried
 /// after restart because they are still in the queue).
+///
+/// Fairness: a job is only started once its host has a free per-host slot (taken here, before
+/// the global one), and each round picks due jobs across hosts, so one host's backlog or a
+/// crowd of slow hosts never keeps a healthy host waiting.
 pub async fn run(app: App) {
-    let global = Arc::new(Semaphore::new(app.config.delivery_concurrency.max(1) as usize));
+    let concurrency = app.config.delivery_concurrency.max(1) as usize;
+    let slots = Arc::new(Slots { global: Arc::new(Semaphore::new(concurrency)), slow: Arc::new(Semaphore::new(concurrency * SLOW_FACTOR)), active: Default::default() });
     let running: Arc<Mutex<HashSet<u64>>> = Default::default();
     let hosts: Arc<Mutex<Hosts>> = Default::default();
+    let per_host = app.config.delivery_per_host.max(1) as usize;
     loop {
         let now = now_ms();
-        let jobs = {
-            let running = running.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            app.store.read(|r| r.due_jobs(now, 64, &|id| running.contains(&id)))
-        };
-        let jobs = match jobs {
-            Ok(j) => j,
-            Err(e) => {
-                tracing::warn!("delivery queue: {e}");
-                tokio::time::sleep(Duration::from_secs(5)).await;
-                continue;
+        let room = (concurrency * WAITING_FACTOR).saturating_sub(slots.active.load(std::sync::atomic::Ordering::SeqCst));
+        let mut taken: Vec<(Job, Option<tokio::sync::OwnedSemaphorePermit>)> = Vec::new();
+        if room > 0 {
+            let running_now = running.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let mut per_batch: HashMap<String, usize> = HashMap::new();
+            let picked = app.store.read(|r| {
+                r.due_jobs_picked(now, room, SCAN, &mut |job| {
+                    if running_now.contains(&job.id) {
+                        return false;
+                    }
+                    let JobKind::Deliver { inbox, .. } = &job.what else { return true };
+                    // Only as many of one host's jobs as it has free slots: the rest stay queued
+                    // and the next host's job is picked instead.
+                    let host = crate::federation::vocab::host_of(inbox).unwrap_or_default();
+                    let free = {
+                        let mut h = hosts.lock().unwrap_or_else(|e| e.into_inner());
+                        h.limits.entry(host.clone()).or_insert_with(|| Arc::new(Semaphore::new(per_host))).available_permits()
+                    };
+                    let n = per_batch.entry(host).or_default();
+                    *n += 1;
+                    *n <= free
+                })
+            });
+            match picked {
+                Ok(jobs) => {
+                    for job in jobs {
+                        let permit = match &job.what {
+                            JobKind::Deliver { inbox, .. } => {
+                                let host = crate::federation::vocab::host_of(inbox).unwrap_or_default();
+                                let limit = hosts.lock().unwrap_or_else(|e| e.into_inner()).limits.get(&host).cloned();
+                                match limit.map(|l| l.try_acquire_owned()) {
+                                    Some(Ok(p)) => Some(p),
+                                    _ => continue, // taken meanwhile: a later round
+                                }
+                            }
+                            JobKind::Fanout { .. } => None,
+                        };
+                        taken.push((job, permit));
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!("delivery queue: {e}");
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    continue;
+                }
             }
-        };
-        if jobs.is_empty() {
+        }
+        if taken.is_empty() {
             let next = app.store.read(|r| r.next_due()).ok().flatten();
             let wait = match next {
                 Some(due) if due > now => Duration::from_millis((due - now).min(60_000)),
-                Some(_) => Duration::from_millis(50), // due but all running
+                // Due but running, or waiting for a host's or the worker's slots: a finishing
+                // job wakes us.
+                Some(_) => Duration::from_millis(1000),
                 None => Duration::from_secs(60),
             };
             tokio::select! {
@@ -71,18 +133,43 @@ pub async fn run(app: App) {
             }
             continue;
         }
-        for job in jobs {
-            let permit = match global.clone().acquire_owned().await {
-                Ok(p) => p,
-                Err(_) => return,
-            };
+        for (job, host_permit) in taken {
             running.lock().unwrap_or_else(|e| e.into_inner()).insert(job.id);
-            let (app, running, hosts) = (app.clone(), running.clone(), hosts.clone());
+            slots.active.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let (app, running, hosts, slots) = (app.clone(), running.clone(), hosts.clone(), slots.clone());
             tokio::spawn(async move {
                 let id = job.id;
-                process(&app, job, &hosts).await;
+                let mut in_slow_lane = false;
+                if let Ok(global) = slots.global.clone().acquire_owned().await {
+                    let work = process(&app, job, &hosts);
+                    tokio::pin!(work);
+                    tokio::select! {
+                        _ = &mut work => drop(global),
+                        _ = tokio::time::sleep(SLOW_AFTER) => {
+                            // Unanswered for a while: give the global slot to the next host if
+                            // the slow lane has room, and keep waiting for this one.
+                            match slots.slow.clone().try_acquire_owned() {
+                                Ok(slow) => {
+                                    drop(global);
+                                    in_slow_lane = true;
+                                    slots.active.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                                    app.store.queue_wake.notify_one();
+                                    work.await;
+                                    drop(slow);
+                                }
+                                Err(_) => {
+                                    work.await;
+                                    drop(global);
+                                }
+                            }
+                        }
+                    }
+                }
+                drop(host_permit);
+                if !in_slow_lane {
+                    slots.active.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                }
                 running.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
-                drop(permit);
                 app.store.queue_wake.notify_one();
             });
         }
@@ -163,11 +250,6 @@ async fn deliver_job(app: &App, job: &Job, activity: u64, inbox: &str, hosts: &M
         let _ = app.store.write(|w| w.retry_job(job.id, until, "host circuit open: too many failures", false));
         return;
     }
-    let limit = {
-        let mut h = hosts.lock().unwrap_or_else(|e| e.into_inner());
-        h.limits.entry(host.clone()).or_insert_with(|| Arc::new(Semaphore::new(app.config.delivery_per_host.max(1) as usize))).clone()
-    };
-    let Ok(_permit) = limit.acquire_owned().await else { return };
     let body = match app.store.read(|r| r.activity(activity)) {
         Ok(Some(b)) => Bytes::from(b),
         Ok(None) => {

@@ -201,6 +201,13 @@ pub fn activity(app: &App, id: u64) -> Result<Resp> {
 
 /// POST /users/NAME/inbox and /inbox: 202 once verified and stored.
 pub async fn inbox(app: &App, req: Request<Incoming>) -> Result<Resp> {
+    // While the store cannot write (disk full), say so before any work: the sender keeps the
+    // activity and retries later, so nothing is lost.
+    if !app.store.available() {
+        let mut r = response::error(app, &Error::Unavailable("the store cannot write".into()), true, None);
+        r.headers_mut().insert(hyper::header::RETRY_AFTER, hyper::header::HeaderValue::from_static("60"));
+        return Ok(r);
+    }
     // Mastodon caps activities at 1 MB; so do we.
     let (parts, body) = request::body(req, 1024 * 1024, std::time::Duration::from_secs(app.config.request_timeout_secs)).await?;
     crate::federation::inbox::receive(app, &parts.method, &parts.uri, &parts.headers, &body).await?;

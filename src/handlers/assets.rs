@@ -10,6 +10,7 @@ const STATIC: &[(&str, &str, &[u8])] = &[
     ("style.css", "text/css; charset=utf-8", include_bytes!("../../static/style.css")),
     ("favicon.svg", "image/svg+xml", include_bytes!("../../static/favicon.svg")),
     ("avatar.svg", "image/svg+xml", include_bytes!("../../static/avatar.svg")),
+    ("pipit.js", "text/javascript; charset=utf-8", include_bytes!("../../static/pipit.js")),
     ("deck.js", "text/javascript; charset=utf-8", include_bytes!("../../static/deck.js")),
 ];
 

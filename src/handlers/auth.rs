@@ -20,38 +20,99 @@ use std::sync::Mutex;
 pub const SESSION_COOKIE: &str = "pipit_session";
 pub const ANON_COOKIE: &str = "pipit_csrf";
 
-/// Failed logins per client address in a sliding window; a bounded map so it cannot grow.
-#[derive(Default)]
+/// Login attempts per client address, counted BEFORE the password is checked, in a fixed
+/// window; plus known devices (a signed long-lived cookie set at a successful login), which are
+/// slowed down after failures but never locked out, so strangers sharing the owner's address (or
+/// a reverse proxy) cannot lock the owner out. Also the gate that lets one argon2 check run at a
+/// time. Bounded maps, so they cannot grow.
 pub struct LoginLimiter {
-    failures: Mutex<HashMap<IpAddr, (u32, u64)>>,
+    attempts: Mutex<HashMap<IpAddr, (u32, u64)>>,
+    /// device nonce → (failures, last attempt ms)
+    devices: Mutex<HashMap<String, (u32, u64)>>,
+    check: tokio::sync::Semaphore,
+    waiting: std::sync::atomic::AtomicUsize,
 }
 
-const MAX_FAILURES: u32 = 5;
+impl Default for LoginLimiter {
+    fn default() -> Self {
+        LoginLimiter { attempts: Default::default(), devices: Default::default(), check: tokio::sync::Semaphore::new(1), waiting: Default::default() }
+    }
+}
+
+const MAX_ATTEMPTS: u32 = 5;
 const WINDOW_MS: u64 = 15 * 60 * 1000;
 const MAX_TRACKED: usize = 4096;
+/// A known device that failed MAX_ATTEMPTS times may try once per this long.
+const DEVICE_SLOWDOWN_MS: u64 = 10_000;
+/// Logins queued for the password check at most; more are told to come back later.
+const MAX_WAITING: usize = 16;
+pub const DEVICE_COOKIE: &str = "pipit_device";
+const DEVICE_SECS: u64 = 400 * 24 * 3600;
+
+fn bounded<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, V>, keep: impl FnMut(&K, &mut V) -> bool) {
+    if map.len() >= MAX_TRACKED {
+        map.retain(keep);
+        if map.len() >= MAX_TRACKED {
+            map.clear();
+        }
+    }
+}
 
 impl LoginLimiter {
-    fn blocked(&self, ip: IpAddr, now: u64) -> bool {
-        let map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        matches!(map.get(&ip), Some(&(n, start)) if n >= MAX_FAILURES && now - start < WINDOW_MS)
-    }
-    fn fail(&self, ip: IpAddr, now: u64) {
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() >= MAX_TRACKED {
-            map.retain(|_, (_, start)| now - *start < WINDOW_MS);
-            if map.len() >= MAX_TRACKED {
-                map.clear();
-            }
-        }
+    /// Counts one attempt from `ip`; Err when it already had MAX_ATTEMPTS in this window.
+    fn address_attempt(&self, ip: IpAddr, now: u64) -> Result<()> {
+        let mut map = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
+        bounded(&mut map, |_, (_, start)| now.saturating_sub(*start) < WINDOW_MS);
         let e = map.entry(ip).or_insert((0, now));
-        if now - e.1 >= WINDOW_MS {
+        if now.saturating_sub(e.1) >= WINDOW_MS {
             *e = (0, now);
         }
+        if e.0 >= MAX_ATTEMPTS {
+            return Err(Error::TooManyRequests);
+        }
         e.0 += 1;
+        Ok(())
     }
-    fn succeed(&self, ip: IpAddr) {
-        self.failures.lock().unwrap_or_else(|e| e.into_inner()).remove(&ip);
+    /// A known device: refused only while it is being slowed down after repeated failures.
+    fn device_attempt(&self, device: &str, now: u64) -> Result<()> {
+        let mut map = self.devices.lock().unwrap_or_else(|e| e.into_inner());
+        bounded(&mut map, |_, (_, last)| now.saturating_sub(*last) < WINDOW_MS);
+        let e = map.entry(device.to_string()).or_insert((0, 0));
+        if e.0 >= MAX_ATTEMPTS && now.saturating_sub(e.1) < DEVICE_SLOWDOWN_MS {
+            return Err(Error::TooManyRequests);
+        }
+        e.1 = now;
+        Ok(())
     }
+    fn device_failed(&self, device: &str) {
+        if let Some(e) = self.devices.lock().unwrap_or_else(|e| e.into_inner()).get_mut(device) {
+            e.0 += 1;
+        }
+    }
+    /// A known device's success clears only its own count: strangers at the same address stay limited.
+    fn succeed(&self, ip: IpAddr, device: Option<&str>) {
+        match device {
+            Some(d) => drop(self.devices.lock().unwrap_or_else(|e| e.into_inner()).remove(d)),
+            None => drop(self.attempts.lock().unwrap_or_else(|e| e.into_inner()).remove(&ip)),
+        }
+    }
+    /// Waits for the one password-check slot; Err when too many logins already wait.
+    async fn check_slot(&self) -> Result<tokio::sync::SemaphorePermit<'_>> {
+        use std::sync::atomic::Ordering;
+        if self.waiting.fetch_add(1, Ordering::SeqCst) >= MAX_WAITING {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(Error::TooManyRequests);
+        }
+        let permit = self.check.acquire().await;
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        permit.map_err(|_| Error::Internal("login gate closed".into()))
+    }
+}
+
+/// The nonce of a valid device cookie (`nonce.hmac`), if the request has one.
+fn known_device(app: &App, headers: &HeaderMap) -> Option<String> {
+    let (nonce, mac) = cookie(headers, DEVICE_COOKIE)?.split_once('.')?;
+    (nonce.len() >= 32 && crate::secret::constant_time_eq(mac, &crate::secret::hmac(&app.secret, &format!("device:{nonce}")))).then(|| nonce.to_string())
 }
 
 fn secure(app: &App) -> bool {
@@ -120,8 +181,7 @@ fn page_with_anon(app: &App, headers: &HeaderMap, template: &str, ctx: impl Fn(&
 /// the login form cannot be used to send the owner to another site.
 pub fn safe_next(next: Option<&str>) -> Option<String> {
     let n = next?.trim();
-    let ok = n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && !n.chars().any(|c| c.is_control()) && n.len() <= 2048;
-    ok.then(|| n.to_string())
+    (n.len() <= 2048).then_some(n).and_then(request::same_site_path).map(str::to_string)
 }
 
 /// GET /login[?next=/path]
@@ -135,33 +195,51 @@ pub fn login_page(app: &App, req: &Request<Incoming>) -> Result<Resp> {
     page_with_anon(app, headers, "login.html", |csrf| context! { csrf, no_password, next => next.clone(), title => "Log in" }, 200)
 }
 
-/// POST /login
+/// POST /login. The attempt is counted before the password is checked, and one argon2 check
+/// runs at a time (it takes 19 MiB and most of a core on the Pi).
 pub async fn login(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Result<Resp> {
     let now = crate::time::now_ms();
-    if app.login_limiter.blocked(peer.ip(), now) {
-        return Err(Error::TooManyRequests);
+    let ip = request::client_ip(req.headers(), peer.ip(), &app.config.trusted_proxies);
+    let device = known_device(app, req.headers());
+    if device.is_none() {
+        // Refuse early, before reading the body, when the address is already over its limit.
+        let map = app.login_limiter.attempts.lock().unwrap_or_else(|e| e.into_inner());
+        if matches!(map.get(&ip), Some(&(n, start)) if n >= MAX_ATTEMPTS && now.saturating_sub(start) < WINDOW_MS) {
+            return Err(Error::TooManyRequests);
+        }
     }
     let (parts, body) = read_small(app, req).await?;
     let form = request::submitted(&parts.headers, &body)?.form;
     check_anon_csrf(app, &parts.headers, &form)?;
+    match &device {
+        Some(d) => app.login_limiter.device_attempt(d, now)?,
+        None => app.login_limiter.address_attempt(ip, now)?,
+    }
     let password = form.text("password");
-    // argon2 is deliberately slow: keep it off the async workers.
     let ok = {
+        let _slot = app.login_limiter.check_slot().await?;
+        // argon2 is deliberately slow: keep it off the async workers.
         let app = app.clone();
         tokio::task::spawn_blocking(move || owner::check_password(&app, &password))
             .await
             .map_err(|e| Error::Internal(e.to_string()))??
     };
     if !ok {
-        app.login_limiter.fail(peer.ip(), now);
-        tracing::info!(ip = %peer.ip(), "failed login");
+        if let Some(d) = &device {
+            app.login_limiter.device_failed(d);
+        }
+        tracing::info!(%ip, known_device = device.is_some(), "failed login");
         let next = safe_next(form.get("next"));
         return page_with_anon(app, &parts.headers, "login.html", |csrf| context! { csrf, error => "Wrong password.", next => next.clone(), title => "Log in" }, 401);
     }
-    app.login_limiter.succeed(peer.ip());
+    app.login_limiter.succeed(ip, device.as_deref());
     let token = owner::new_session(app)?;
     let mut r = response::redirect(&safe_next(form.get("next")).unwrap_or_else(|| app.urls.profile()));
     response::set_cookie(&mut r, SESSION_COOKIE, &token, app.config.session_secs, secure(app));
+    // This device has now logged in: strangers' failures from the same address cannot lock it out.
+    let nonce = device.unwrap_or_else(crate::secret::token);
+    let mac = crate::secret::hmac(&app.secret, &format!("device:{nonce}"));
+    response::set_cookie(&mut r, DEVICE_COOKIE, &format!("{nonce}.{mac}"), DEVICE_SECS, secure(app));
     Ok(r)
 }
 
@@ -213,4 +291,33 @@ pub async fn setup(app: &App, req: Request<Incoming>) -> Result<Resp> {
 /// Forms without uploads are small: 64 KiB is plenty and keeps floods cheap.
 pub async fn read_small(app: &App, req: Request<Incoming>) -> Result<(hyper::http::request::Parts, hyper::body::Bytes)> {
     request::body(req, 64 * 1024, std::time::Duration::from_secs(app.config.request_timeout_secs)).await
+}
+
+/// An owner-only form that may carry files: the session is checked before any byte of the body
+/// is read (a stranger's upload is refused at once), the CSRF token before any file is accepted,
+/// and files are streamed to DATA/tmp, not memory.
+pub async fn receive_owner_form(app: &App, req: Request<Incoming>, limit: usize, deadline: std::time::Duration) -> Result<(hyper::http::request::Parts, crate::server::upload::Received)> {
+    let (parts, body) = req.into_parts();
+    let declared = parts.headers.get(hyper::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(Error::PayloadTooLarge(limit as u64));
+    }
+    let o = owner(app, &parts.headers).ok_or_else(|| Error::Unauthorized("Log in first".into()))?;
+    let tmp = crate::server::upload::tmp_dir(&app.data);
+    let received = crate::server::upload::receive(&parts.headers, body, limit, deadline, &tmp, |form| match form.get("csrf") {
+        Some(t) if crate::secret::constant_time_eq(t, &o.csrf) => Ok(()),
+        Some(_) => Err(Error::Forbidden("The form expired or came from another site (CSRF token mismatch). Reload the page and try again.".into())),
+        None => Err(Error::Forbidden("Missing CSRF token. Reload the page and try again.".into())),
+    })
+    .await?;
+    Ok((parts, received))
+}
+
+/// The bytes of an uploaded file, refused above `max_upload_kib` without reading it.
+pub fn upload_bytes(app: &App, f: &crate::server::upload::Upload) -> Result<Vec<u8>> {
+    let max = app.config.max_upload_kib as u64 * 1024;
+    if f.len > max {
+        return Err(Error::PayloadTooLarge(max));
+    }
+    Ok(std::fs::read(&f.path)?)
 }

@@ -80,7 +80,7 @@ pub async fn member(app: &App, req: Request<Incoming>, id: u64, add: bool) -> Re
     let known = app.store.read(|r| r.actor(account.trim()))?.is_some();
     let actor = if add && !known { actions::account(app, account.trim()).await?.id } else { account.trim().to_string() };
     app.store.write(|w| if add { w.add_list_member(id, &actor) } else { w.remove_list_member(id, &actor) })?;
-    let back = form.get("back").filter(|b| b.starts_with('/')).map(str::to_string).unwrap_or_else(|| format!("/lists/{id}"));
+    let back = request::back_or(&form, format!("/lists/{id}"));
     Ok(response::redirect(&back))
 }
 

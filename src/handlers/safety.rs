@@ -73,6 +73,6 @@ pub async fn action(app: &App, req: Request<Incoming>, what: &str, id: Option<u6
         }
         _ => return Err(Error::NotFound),
     }
-    let back = form.get("back").filter(|b| b.starts_with('/')).map(str::to_string).unwrap_or_else(|| "/settings/safety?done=Saved".into());
+    let back = request::back_or(&form, "/settings/safety?done=Saved");
     Ok(response::redirect(&back))
 }

@@ -259,6 +259,6 @@ pub async fn post_action(app: &App, req: Request<Incoming>, id: u64, action: &st
         }
         _ => follows::unboost(app, &p.uri)?,
     }
-    let back = form.get("back").filter(|b| b.starts_with('/')).map(str::to_string).unwrap_or_else(|| format!("/posts/{id}"));
+    let back = request::back_or(&form, format!("/posts/{id}"));
     Ok(response::redirect(&back))
 }

@@ -125,12 +125,13 @@ fn upload_deadline(app: &App) -> Duration {
 /// POST /compose (multipart: text, cw, visibility, in_reply_to, image, alt)
 pub async fn compose(app: &App, req: Request<Incoming>) -> Result<Resp> {
     let limit = app.config.max_body_kib as usize * 1024;
-    let (parts, body) = request::body(req, limit, upload_deadline(app)).await?;
-    let sub = request::submitted(&parts.headers, &body)?;
-    require_owner_post(app, &parts.headers, &sub.form)?;
+    let (_parts, sub) = auth::receive_owner_form(app, req, limit, upload_deadline(app)).await?;
     let visibility = Visibility::parse(sub.form.get("visibility").unwrap_or("public"))
         .ok_or_else(|| Error::BadRequest("Unknown visibility".into()))?;
-    let image = sub.files.into_iter().find(|f| f.name == "image").map(|f| (f.data.to_vec(), sub.form.text("alt")));
+    let image = match sub.files.iter().find(|f| f.name == "image") {
+        Some(f) => Some((auth::upload_bytes(app, f)?, sub.form.text("alt"))),
+        None => None,
+    };
     // Through actions: mentions are resolved by WebFinger (so they are delivered) and a remote
     // parent is fetched, exactly as `pipit post` does.
     let post = crate::actions::publish(
@@ -219,12 +220,17 @@ pub async fn settings(app: &App, req: Request<Incoming>) -> Result<Resp> {
 /// POST /settings/images (multipart: avatar, header)
 pub async fn settings_images(app: &App, req: Request<Incoming>) -> Result<Resp> {
     let limit = app.config.max_body_kib as usize * 1024;
-    let (parts, body) = request::body(req, limit, upload_deadline(app)).await?;
-    let sub = request::submitted(&parts.headers, &body)?;
-    require_owner_post(app, &parts.headers, &sub.form)?;
+    // Session and CSRF are checked before the body is read; files arrive in DATA/tmp.
+    let (_parts, sub) = auth::receive_owner_form(app, req, limit, upload_deadline(app)).await?;
     // Both pictures in one save: followers get one Update, not one per picture.
-    let file = |name: &str| sub.files.iter().find(|f| f.name == name && !f.data.is_empty()).map(|f| &f.data[..]);
-    owner::set_images(app, file("avatar"), file("header"))?;
+    let file = |name: &str| -> Result<Option<Vec<u8>>> {
+        match sub.files.iter().find(|f| f.name == name && f.len > 0) {
+            Some(f) => Ok(Some(auth::upload_bytes(app, f)?)),
+            None => Ok(None),
+        }
+    };
+    let (avatar, header) = (file("avatar")?, file("header")?);
+    owner::set_images(app, avatar.as_deref(), header.as_deref())?;
     Ok(response::redirect("/settings?done=saved"))
 }
 

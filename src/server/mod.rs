@@ -2,9 +2,11 @@
 //! slow-client guards, graceful shutdown. `run` takes an already bound listener so tests can bind
 //! port 0 and run several instances in one process.
 
+mod conns;
 pub mod request;
 pub mod response;
 pub mod routes;
+pub mod upload;
 mod tls;
 
 use crate::app::App;
@@ -28,6 +30,7 @@ pub async fn run(app: App, listener: TcpListener, shutdown: impl Future<Output =
     // The delivery worker lives as long as the server; queued jobs survive in the store.
     let worker = tokio::spawn(crate::federation::deliver::run(app.clone()));
     let timeout = Duration::from_secs(app.config.request_timeout_secs);
+    let conns = conns::Conns::new(app.config.max_connections as usize);
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -42,6 +45,12 @@ pub async fn run(app: App, listener: TcpListener, shutdown: impl Future<Output =
             },
             _ = &mut shutdown => break,
         };
+        // At the cap, the idlest connection makes room (slow or idle clients cannot fill the
+        // server and lock the owner out); if every connection is busy, the newcomer is dropped.
+        let Some(conn) = conns.admit() else {
+            tracing::debug!(%peer, "connection cap reached and none idle: dropped");
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
         let watcher = graceful.watcher();
@@ -49,17 +58,30 @@ pub async fn run(app: App, listener: TcpListener, shutdown: impl Future<Output =
         tokio::spawn(async move {
             let mut builder = http1::Builder::new();
             builder.timer(TokioTimer::new()).header_read_timeout(timeout).keep_alive(true).max_buf_size(64 * 1024);
+            let activity = conn.clone();
             let service = hyper::service::service_fn(move |req| {
                 let app = app.clone();
-                async move { Ok::<_, std::convert::Infallible>(routes::handle(app, req, peer).await) }
+                let busy = activity.busy();
+                async move {
+                    let r = routes::handle(app, req, peer).await;
+                    drop(busy);
+                    Ok::<_, std::convert::Infallible>(r)
+                }
             });
-            let result = match tls {
-                Some(acceptor) => match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
-                    Ok(Ok(s)) => watcher.watch(builder.serve_connection(TokioIo::new(s), service)).await,
-                    Ok(Err(e)) => return tracing::debug!(%peer, "TLS handshake failed: {e}"),
-                    Err(_) => return tracing::debug!(%peer, "TLS handshake timed out"),
-                },
-                None => watcher.watch(builder.serve_connection(TokioIo::new(stream), service)).await,
+            let closed = conn.closed();
+            let serve = async {
+                match tls {
+                    Some(acceptor) => match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(s)) => watcher.watch(builder.serve_connection(TokioIo::new(s), service)).await,
+                        Ok(Err(e)) => Ok(tracing::debug!(%peer, "TLS handshake failed: {e}")),
+                        Err(_) => Ok(tracing::debug!(%peer, "TLS handshake timed out")),
+                    },
+                    None => watcher.watch(builder.serve_connection(TokioIo::new(stream), service)).await,
+                }
+            };
+            let result = tokio::select! {
+                r = serve => r,
+                _ = closed => return tracing::debug!(%peer, "idle connection shed at the connection cap"),
             };
             if let Err(e) = result {
                 tracing::debug!(%peer, "connection ended: {e}");

@@ -88,6 +88,50 @@ fn hex(c: u8) -> Option<u8> {
     (c as char).to_digit(16).map(|d| d as u8)
 }
 
+/// A same-site path from a form's `back` field, or None: it must start with one `/` and have no
+/// `//`, `/\\`, backslash, scheme or control characters anywhere, so browsers cannot read it as
+/// another host (`//evil`, `/\\evil`, `/%09/evil`) and it cannot split the Location header.
+pub fn same_site_path(back: &str) -> Option<&str> {
+    let b = back.as_bytes();
+    let ok = b.first() == Some(&b'/')
+        && b.get(1) != Some(&b'/')
+        && !back.contains('\\')
+        && !back.chars().any(|c| c.is_control() || c.is_whitespace());
+    ok.then_some(back)
+}
+
+/// The form's `back` field when it is a same-site path, else `fallback`.
+pub fn back_or(form: &Form, fallback: impl Into<String>) -> String {
+    form.get("back").and_then(same_site_path).map(str::to_string).unwrap_or_else(|| fallback.into())
+}
+
+/// The client's address: the socket peer, unless the peer is one of `trusted` (config
+/// `trusted_proxies`), then the right-most `X-Forwarded-For` entry that is not itself a trusted
+/// proxy (entries further left are the client's own claims and can be forged).
+pub fn client_ip(headers: &HeaderMap, peer: std::net::IpAddr, trusted: &[String]) -> std::net::IpAddr {
+    let ranges: Vec<_> = trusted.iter().filter_map(|t| crate::config::parse_cidr(t)).collect();
+    let is_trusted = |ip: std::net::IpAddr| ranges.iter().any(|r| crate::config::cidr_contains(*r, ip));
+    if !is_trusted(peer) {
+        return peer;
+    }
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        let Ok(ip) = hop.trim_start_matches('[').split(']').next().unwrap_or(hop).parse::<std::net::IpAddr>() else { break };
+        client = ip;
+        if !is_trusted(ip) {
+            break;
+        }
+    }
+    client
+}
+
 pub fn query(req: &Request<Incoming>) -> Form {
     Form::parse(req.uri().query().unwrap_or_default())
 }
@@ -217,6 +261,28 @@ mod tests {
         assert_eq!(f.get("c"), Some(""));
         assert_eq!(percent_decode("%"), "%");
         assert_eq!(percent_decode("%4"), "%4");
+    }
+    #[test]
+    fn back_only_same_site() {
+        // Bad inputs tried: protocol-relative, backslash tricks, absolute URLs, tabs/newlines.
+        for bad in ["//evil.example", "/\\evil.example", "\\\\evil", "https://evil.example", "javascript:alert(1)", "/\t/evil", "/%0d%0aSet-Cookie:x", "/a\r\nLocation: //x", "", "evil"] {
+            let bad_decoded = percent_decode(bad);
+            assert_eq!(same_site_path(&bad_decoded), None, "{bad:?} must not be accepted");
+        }
+        assert_eq!(same_site_path("/lists/3?done=ok#x"), Some("/lists/3?done=ok#x"));
+    }
+    #[test]
+    fn forwarded_for_only_from_trusted_proxies() {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", "6.6.6.6, 203.0.113.7".parse().unwrap());
+        let proxy: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+        let trusted = vec!["127.0.0.0/8".to_string()];
+        // Forged left-most entry (6.6.6.6) is ignored: the proxy appended the real client last.
+        assert_eq!(client_ip(&h, proxy, &trusted), "203.0.113.7".parse::<std::net::IpAddr>().unwrap());
+        // An untrusted peer sending the header is itself the client.
+        let stranger: std::net::IpAddr = "198.51.100.1".parse().unwrap();
+        assert_eq!(client_ip(&h, stranger, &trusted), stranger);
+        assert_eq!(client_ip(&h, proxy, &[]), proxy);
     }
     #[test]
     fn multipart_parts() {

@@ -76,6 +76,9 @@ pub fn error(app: &App, e: &Error, wants_json: bool, owner: Option<crate::render
     if let Error::TooManyRequests = e {
         r.headers_mut().insert(hyper::header::RETRY_AFTER, HeaderValue::from_static("300"));
     }
+    if let Error::Unavailable(_) = e {
+        r.headers_mut().insert(hyper::header::RETRY_AFTER, HeaderValue::from_static("60"));
+    }
     r
 }
 

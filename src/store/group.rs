@@ -5,7 +5,6 @@
 
 use super::{Store, Write};
 use crate::error::{Error, Result};
-use redb::Database;
 use std::any::Any;
 use std::sync::mpsc;
 use std::sync::{Arc, Weak};
@@ -21,7 +20,7 @@ pub(super) struct Item {
 /// Most writes folded into one transaction.
 const MAX_GROUP: usize = 256;
 
-pub(super) fn start(db: Weak<Database>, queue_wake: Arc<tokio::sync::Notify>, live: Arc<tokio::sync::watch::Sender<u64>>) -> mpsc::Sender<Item> {
+pub(super) fn start(slot: Weak<super::Slot>, queue_wake: Arc<tokio::sync::Notify>, live: Arc<tokio::sync::watch::Sender<u64>>) -> mpsc::Sender<Item> {
     let (tx, rx) = mpsc::channel::<Item>();
     std::thread::Builder::new()
         .name("pipit-group-commit".into())
@@ -36,11 +35,20 @@ pub(super) fn start(db: Weak<Database>, queue_wake: Arc<tokio::sync::Notify>, li
                     }
                 }
                 // Only a weak handle is kept between groups, so closing the store is not delayed.
-                let Some(db) = db.upgrade() else {
+                let Some(slot) = slot.upgrade() else {
                     for i in group {
                         let _ = i.reply.send(Err(Error::Store("the database is closed".into())));
                     }
                     return;
+                };
+                let db = match slot.get() {
+                    Ok(db) => db,
+                    Err(e) => {
+                        for i in group {
+                            let _ = i.reply.send(Err(Error::Unavailable(e.to_string())));
+                        }
+                        continue;
+                    }
                 };
                 let run_all = |items: &[&Item]| -> Result<(Vec<Output>, bool, bool)> {
                     let mut w = Write { tx: db.begin_write()?, wake_queue: false, notify_live: false };
@@ -52,11 +60,13 @@ pub(super) fn start(db: Weak<Database>, queue_wake: Arc<tokio::sync::Notify>, li
                     w.tx.commit()?;
                     Ok((outs, flags.0, flags.1))
                 };
+                let run_all = |items: &[&Item]| slot.check(run_all(items));
                 let refs: Vec<&Item> = group.iter().collect();
                 let mut results: Vec<Result<Output>> = Vec::with_capacity(group.len());
                 let (mut wake, mut notify) = (false, false);
                 match run_all(&refs) {
                     Ok((outs, w, n)) => {
+                        slot.write_failed.store(false, std::sync::atomic::Ordering::SeqCst);
                         wake |= w;
                         notify |= n;
                         results.extend(outs.into_iter().map(Ok));
@@ -76,6 +86,7 @@ pub(super) fn start(db: Weak<Database>, queue_wake: Arc<tokio::sync::Notify>, li
                     }
                 }
                 drop(db);
+                drop(slot);
                 if wake {
                     queue_wake.notify_one();
                 }

@@ -30,13 +30,106 @@ pub const DB_FILE: &str = "pipit.redb";
 
 #[derive(Clone)]
 pub struct Store {
-    db: Arc<Database>,
+    db: Arc<Slot>,
     /// Woken after a commit that enqueued deliveries (the delivery worker waits on it).
     pub queue_wake: Arc<tokio::sync::Notify>,
     /// Bumped after a commit that added home entries or notifications (live pages wait on it).
     pub live: Arc<tokio::sync::watch::Sender<u64>>,
     /// Queue of the group-commit writer thread (store/group.rs).
     group: Arc<std::sync::Mutex<std::sync::mpsc::Sender<group::Item>>>,
+}
+
+/// The open database, and how to open it again. After an I/O error (a full disk) redb refuses
+/// every later transaction ("Previous I/O error ... re-open the database"), so the store marks
+/// itself failed and reopens the file (redb repairs it to the last commit) at the next use, at
+/// most once a second, until that works: pipit recovers by itself once space returns, and until
+/// then every store call fails fast with `Error::Unavailable` (HTTP 503).
+pub(crate) struct Slot {
+    db: std::sync::RwLock<Option<Arc<Database>>>,
+    failed: std::sync::atomic::AtomicBool,
+    /// A write failed for an I/O reason and none has succeeded since.
+    write_failed: std::sync::atomic::AtomicBool,
+    last_try: std::sync::Mutex<Option<std::time::Instant>>,
+    path: std::path::PathBuf,
+    cache_bytes: usize,
+}
+
+/// True for errors after which redb must be reopened, or that mean the disk is full.
+fn is_io_failure(message: &str) -> bool {
+    message.contains("Previous I/O error") || message.contains("No space left") || message.contains("Disk quota exceeded")
+}
+
+impl Slot {
+    fn open_db(path: &Path, cache_bytes: usize) -> std::result::Result<Database, redb::DatabaseError> {
+        Database::builder().set_cache_size(cache_bytes).create(path)
+    }
+
+    /// The database for one transaction, reopening it first if an I/O error broke it.
+    fn get(&self) -> Result<Arc<Database>> {
+        if self.failed.load(std::sync::atomic::Ordering::SeqCst) {
+            self.recover()?;
+        }
+        self.db.read().unwrap_or_else(|e| e.into_inner()).clone().ok_or_else(|| Error::Unavailable("the database is being reopened".into()))
+    }
+
+    fn fail(&self, why: &str) {
+        self.write_failed.store(true, std::sync::atomic::Ordering::SeqCst);
+        if !self.failed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            tracing::error!("store: {why}; refusing writes until the database can be reopened");
+        }
+    }
+
+    fn recover(&self) -> Result<()> {
+        let unavailable = || Error::Unavailable("the disk is full or failing; nothing was saved".into());
+        {
+            let mut last = self.last_try.lock().unwrap_or_else(|e| e.into_inner());
+            if last.is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(1)) {
+                return Err(unavailable());
+            }
+            *last = Some(std::time::Instant::now());
+        }
+        let mut slot = self.db.write().unwrap_or_else(|e| e.into_inner());
+        if !self.failed.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(()); // another caller just did it
+        }
+        // redb holds a file lock: the old handle must be gone before the file opens again.
+        if let Some(old) = slot.take() {
+            match Arc::try_unwrap(old) {
+                Ok(db) => drop(db),
+                Err(still_used) => {
+                    *slot = Some(still_used); // a transaction is still running: next time
+                    return Err(unavailable());
+                }
+            }
+        }
+        match Slot::open_db(&self.path, self.cache_bytes) {
+            Ok(db) => {
+                *slot = Some(Arc::new(db));
+                self.failed.store(false, std::sync::atomic::Ordering::SeqCst);
+                tracing::warn!("store: the database was reopened after an I/O error; writes work again");
+                Ok(())
+            }
+            Err(e) => {
+                tracing::warn!("store: reopening the database failed: {e}");
+                Err(unavailable())
+            }
+        }
+    }
+
+    /// Passes `r` through, noting an I/O failure (and turning it into `Error::Unavailable`).
+    fn check<T>(&self, r: Result<T>) -> Result<T> {
+        match r {
+            Err(Error::Store(m)) if is_io_failure(&m) => {
+                self.fail(&m);
+                Err(Error::Unavailable(m))
+            }
+            Err(Error::Io(e)) if is_io_failure(&e.to_string()) => {
+                self.fail(&e.to_string());
+                Err(Error::Unavailable(e.to_string()))
+            }
+            other => other,
+        }
+    }
 }
 
 /// A read snapshot.
@@ -56,9 +149,8 @@ impl Store {
     /// redb holds an exclusive lock on the file.
     pub fn open(data: &Path, cache_mib: u32) -> Result<Store> {
         let path = data.join(DB_FILE);
-        let db = Database::builder()
-            .set_cache_size(cache_mib as usize * 1024 * 1024)
-            .create(&path)
+        let cache_bytes = cache_mib as usize * 1024 * 1024;
+        let db = Slot::open_db(&path, cache_bytes)
             .map_err(|e| match e {
                 redb::DatabaseError::DatabaseAlreadyOpen => Error::Config(format!(
                     "{} is in use: pipit is already running on this data folder",
@@ -66,7 +158,7 @@ impl Store {
                 )),
                 e => Error::Store(format!("{}: {e}", path.display())),
             })?;
-        let db = Arc::new(db);
+        let db = Arc::new(Slot { db: std::sync::RwLock::new(Some(Arc::new(db))), failed: Default::default(), write_failed: Default::default(), last_try: Default::default(), path, cache_bytes });
         let queue_wake: Arc<tokio::sync::Notify> = Default::default();
         let live = Arc::new(tokio::sync::watch::channel(0).0);
         let group = group::start(Arc::downgrade(&db), queue_wake.clone(), live.clone());
@@ -152,15 +244,30 @@ impl Store {
     }
 
     pub fn read<T>(&self, f: impl FnOnce(&Read) -> Result<T>) -> Result<T> {
-        let r = Read { tx: self.db.begin_read()? };
-        f(&r)
+        let db = self.db.get()?;
+        let r = self.db.check(db.begin_read().map_err(Error::from))?;
+        let r = Read { tx: r };
+        self.db.check(f(&r))
+    }
+
+    /// False after a write failed for an I/O reason (a full disk) while the data folder's disk
+    /// still has less than 1 MiB free, or the database could not be reopened yet: the inbox
+    /// answers 503 then, so senders retry later and nothing is lost.
+    pub fn available(&self) -> bool {
+        use std::sync::atomic::Ordering::SeqCst;
+        if !self.db.write_failed.load(SeqCst) {
+            return true;
+        }
+        let free = self.db.path.parent().and_then(free_bytes);
+        free.is_some_and(|f| f >= 1024 * 1024) && self.db.get().is_ok()
     }
 
     /// Runs `f` in one write transaction, committed durably if it returns Ok, aborted otherwise.
     /// On a multi-threaded runtime the (blocking, fsyncing) commit moves off the async workers.
     pub fn write<T>(&self, f: impl FnOnce(&mut Write) -> Result<T>) -> Result<T> {
         let run = || {
-            let mut w = Write { tx: self.db.begin_write()?, wake_queue: false, notify_live: false };
+            let db = self.db.get()?;
+            let mut w = Write { tx: db.begin_write()?, wake_queue: false, notify_live: false };
             let out = f(&mut w)?;
             let (wake, live) = (w.wake_queue, w.notify_live);
             w.tx.commit()?;
@@ -172,13 +279,27 @@ impl Store {
             }
             Ok(out)
         };
-        match tokio::runtime::Handle::try_current() {
+        let r = match tokio::runtime::Handle::try_current() {
             Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
                 tokio::task::block_in_place(run)
             }
             _ => run(),
+        };
+        if r.is_ok() {
+            self.db.write_failed.store(false, std::sync::atomic::Ordering::SeqCst);
         }
+        self.db.check(r)
     }
+}
+
+/// Bytes an unprivileged process may still write on the filesystem holding `dir`.
+fn free_bytes(dir: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a valid NUL-terminated path and `st` a properly sized out-parameter.
+    let rc = unsafe { libc::statvfs(c.as_ptr(), &mut st) };
+    (rc == 0).then(|| st.f_bavail as u64 * st.f_frsize as u64)
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T> {

@@ -35,6 +35,28 @@ impl Read {
         Ok(out)
     }
 
+    /// Up to `limit` due jobs, earliest first, that `pick` accepts (it sees each candidate once and
+    /// may count what it took, e.g. per host); at most `scan` candidates are looked at, so a long
+    /// backlog of jobs nobody can take now costs a bounded read.
+    pub fn due_jobs_picked(&self, now_ms: u64, limit: usize, scan: usize, pick: &mut dyn FnMut(&Job) -> bool) -> Result<Vec<Job>> {
+        let due = self.tx.open_table(DUE_JOBID)?;
+        let jobs = self.tx.open_table(JOBID_JOB)?;
+        let mut out = Vec::new();
+        for entry in due.range((0u64, 0u64)..=(now_ms, u64::MAX))?.take(scan) {
+            let (k, _) = entry?;
+            if let Some(v) = jobs.get(k.value().1)? {
+                let job: Job = from_json(v.value(), "job")?;
+                if pick(&job) {
+                    out.push(job);
+                    if out.len() >= limit {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// When the earliest job is due (None: queue empty).
     pub fn next_due(&self) -> Result<Option<u64>> {
         let due = self.tx.open_table(DUE_JOBID)?;
