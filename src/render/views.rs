@@ -1,7 +1,7 @@
 //! View structs: exactly what templates get. Built from model records plus what the page needs
 //! (owner session, CSRF token). Dates come pre-formatted.
 
-use crate::model::{Post, Profile, RemoteActor};
+use crate::model::{HttpUrl, Post, Profile, RemoteActor};
 use crate::time;
 use crate::urls::Urls;
 use serde::Serialize;
@@ -65,14 +65,16 @@ impl AuthorView {
             id: a.id.clone(),
             name: a.display_name().to_string(),
             handle: a.handle(),
-            url: a.url.clone().unwrap_or_else(|| a.id.clone()),
-            avatar: a.icon.clone().unwrap_or_else(|| urls.static_file("avatar.svg")),
+            // Only http(s) URLs (HttpUrl) reach an href; else their page here.
+            url: a.url.clone().or_else(|| HttpUrl::parse(&a.id)).map(String::from).unwrap_or_else(|| format!("{}/search?q={}", urls.base, crate::server::request::percent_encode(&a.handle()))),
+            avatar: a.icon.clone().map(String::from).unwrap_or_else(|| urls.static_file("avatar.svg")),
             local: false,
         }
     }
     /// An account we have no document for: show its id.
     pub fn unknown(id: &str, urls: &Urls) -> AuthorView {
-        AuthorView { id: id.into(), name: id.into(), handle: id.into(), url: id.into(), avatar: urls.static_file("avatar.svg"), local: false }
+        let url = HttpUrl::parse(id).map(String::from).unwrap_or_else(|| format!("{}/search?q={}", urls.base, crate::server::request::percent_encode(id)));
+        AuthorView { id: id.into(), name: id.into(), handle: id.into(), url, avatar: urls.static_file("avatar.svg"), local: false }
     }
 }
 
@@ -107,7 +109,7 @@ pub struct PostView {
     pub published_iso: String,
     pub published_rfc2822: String,
     pub edited: Option<String>,
-    pub in_reply_to: Option<String>,
+    pub in_reply_to: Option<HttpUrl>,
     pub author_name: String,
     pub author_handle: String,
     pub author_url: String,
@@ -123,7 +125,7 @@ pub struct PostView {
     pub filtered: Option<String>,
     pub sensitive: bool,
     /// The quoted post: shown inline when we have it, else linked.
-    pub quote_url: Option<String>,
+    pub quote_url: Option<HttpUrl>,
     pub quoted: Option<QuotedView>,
     pub poll: Option<PollView>,
 }
@@ -171,7 +173,7 @@ impl PollView {
 
 #[derive(Serialize)]
 pub struct AttachmentView {
-    pub url: String,
+    pub url: HttpUrl,
     pub media_type: String,
     pub alt: String,
 }
@@ -220,8 +222,9 @@ impl PostView {
     pub fn new(p: &Post, author: &AuthorView, urls: &Urls) -> PostView {
         PostView {
             id: p.id.to_string(),
-            page: if p.local { p.url.clone() } else { format!("{}/posts/{}", urls.base, p.id) },
-            url: p.url.clone(),
+            page: if p.local { p.url_or_uri().to_string() } else { format!("{}/posts/{}", urls.base, p.id) },
+            // The original on its server: http(s) only, else its page here.
+            url: p.url.clone().or_else(|| HttpUrl::parse(&p.uri)).map(String::from).unwrap_or_else(|| format!("{}/posts/{}", urls.base, p.id)),
             uri: p.uri.clone(),
             local: p.local,
             content: p.content.clone(),
