@@ -4,7 +4,8 @@
 import http from 'node:http';
 import crypto from 'node:crypto';
 
-export async function startPeer(name = 'mallory') {
+/** `actorExtra`: fields merged into the actor document (e.g. a hostile `url` or `icon`). */
+export async function startPeer(name = 'mallory', actorExtra = {}) {
   const { publicKey, privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
   const pem = publicKey.export({ type: 'spki', format: 'pem' });
   const received = [];
@@ -24,6 +25,7 @@ export async function startPeer(name = 'mallory') {
           id: actor, type: 'Person', preferredUsername: name, name: `${name} <img src=x onerror=window.__xss=1>`,
           summary: '<script>window.__xss=1</script>bio', inbox: `${actor}/inbox`, outbox: `${actor}/outbox`,
           followers: `${actor}/followers`, publicKey: { id: `${actor}#main-key`, owner: actor, publicKeyPem: pem },
+          ...actorExtra,
         }));
       }
       if (url.pathname.startsWith('/notes/') && notes.has(url.pathname)) {
