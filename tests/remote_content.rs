@@ -8,6 +8,7 @@
 //!   a stored post is never replaced by another author's.
 //! - Undo of someone else's Like; an actor Update moving its inbox/sharedInbox off its host; a
 //!   signature made for another server replayed to us.
+//! - an outbox (remote account page) holding another author's post or a script URL.
 mod common;
 use common::*;
 use hyper::body::Bytes;
@@ -297,4 +298,66 @@ async fn signature_made_for_another_server_is_refused() {
     let r = deliver_as(&a.url("/users/alice/inbox"), &like, &b, Some(&a.app.urls.host)).await;
     assert_eq!(r.status, 202, "{}", r.body);
     assert_eq!(likes(), 1);
+}
+
+/// A hand-made server with two accounts on one host, serving fixed documents (no signatures:
+/// nothing here is delivered, only fetched). Returns its base URL.
+async fn static_peer(docs: impl Fn(&str) -> Value + Send + Sync + 'static) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let docs = std::sync::Arc::new(docs);
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { return };
+            let docs = docs.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let pq = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
+                    let doc = docs(&pq);
+                    let (status, ct) = if doc.is_null() { (404, "text/plain") } else if pq.starts_with("/.well-known/") { (200, "application/jrd+json") } else { (200, "application/activity+json") };
+                    async move {
+                        Ok::<_, std::convert::Infallible>(hyper::Response::builder().status(status).header("content-type", ct).body(http_body_util::Full::new(Bytes::from(doc.to_string()))).unwrap())
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(stream), svc).await;
+            });
+        }
+    });
+    base
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbox_items_must_be_the_accounts_own() {
+    let a = Instance::start("alice").await;
+    let owner = a.owner_client().await;
+    let base = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let b2 = base.clone();
+    let peer = static_peer(move |pq| {
+        let base = b2.lock().unwrap().clone();
+        let (x, y) = (format!("{base}/users/x"), format!("{base}/users/y"));
+        let note = |id: &str, by: &str, text: &str| json!({"id": format!("{base}{id}"), "type": "Note", "attributedTo": by, "content": text, "to": ["https://www.w3.org/ns/activitystreams#Public"], "url": format!("{base}{id}")});
+        match pq {
+            p if p.starts_with("/.well-known/webfinger") => json!({"subject": "acct:x", "links": [{"rel": "self", "type": "application/activity+json", "href": x}]}),
+            "/users/x" => json!({"@context": "https://www.w3.org/ns/activitystreams", "id": x, "type": "Person", "preferredUsername": "x", "inbox": format!("{x}/inbox"), "outbox": format!("{x}/outbox")}),
+            "/users/x/outbox" => json!({"@context": "https://www.w3.org/ns/activitystreams", "id": format!("{x}/outbox"), "type": "OrderedCollection", "orderedItems": [
+                // Bad input: y's post in x's outbox (same host, another author).
+                {"type": "Create", "actor": x, "object": note("/notes/by-y", &y, "y wrote this")},
+                // Bad input: x's post with a script URL.
+                {"type": "Create", "actor": x, "object": {"id": format!("{base}/notes/js"), "type": "Note", "attributedTo": x, "content": "js url", "to": ["https://www.w3.org/ns/activitystreams#Public"], "url": JS}},
+                {"type": "Create", "actor": x, "object": note("/notes/by-x", &x, "x wrote this")},
+            ]}),
+            _ => Value::Null,
+        }
+    })
+    .await;
+    *base.lock().unwrap() = peer.clone();
+    let host = peer.trim_start_matches("http://");
+    let page = owner.get(&format!("/@x@{host}")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("x wrote this"), "the account's own post is shown");
+    assert!(!page.body.contains("y wrote this"), "another author's post is not shown as x's");
+    assert!(!page.body.to_lowercase().contains("javascript:"));
+    assert!(stored(&a, &format!("{peer}/notes/by-y")).is_none(), "nor stored");
+    let js = stored(&a, &format!("{peer}/notes/js")).expect("x's post with a bad url is kept");
+    assert_eq!(serde_json::to_value(&js).unwrap()["url"], json!(format!("{peer}/notes/js")));
 }
