@@ -37,16 +37,23 @@ pub struct FieldView {
     pub is_link: bool,
 }
 
-/// Who wrote or did something: the owner or a remote account.
+/// Who wrote or did something: the owner or a remote account. URLs that reach an attribute are
+/// `HttpUrl`s: a remote string cannot get into `href`/`src` without the http(s) check.
 #[derive(Serialize, Clone)]
 pub struct AuthorView {
     pub id: String,
     pub name: String,
     pub handle: String,
     /// Their profile page (remote: on their server).
-    pub url: String,
-    pub avatar: String,
+    pub url: HttpUrl,
+    pub avatar: HttpUrl,
     pub local: bool,
+}
+
+/// One of our own URLs (urls.rs, from the configured base, which config.rs checks is
+/// http(s)://host) as an HttpUrl.
+pub fn ours(urls: &Urls, url: String) -> HttpUrl {
+    HttpUrl::parse(&url).or_else(|| HttpUrl::parse(&urls.base)).expect("the configured base URL is http(s)")
 }
 
 impl AuthorView {
@@ -55,8 +62,8 @@ impl AuthorView {
             id: urls.actor(),
             name: if p.display_name.is_empty() { urls.username.clone() } else { p.display_name.clone() },
             handle: urls.handle(),
-            url: urls.profile(),
-            avatar: avatar_url(p, urls),
+            url: ours(urls, urls.profile()),
+            avatar: ours(urls, avatar_url(p, urls)),
             local: true,
         }
     }
@@ -66,15 +73,15 @@ impl AuthorView {
             name: a.display_name().to_string(),
             handle: a.handle(),
             // Only http(s) URLs (HttpUrl) reach an href; else their page here.
-            url: a.url.clone().or_else(|| HttpUrl::parse(&a.id)).map(String::from).unwrap_or_else(|| format!("{}/search?q={}", urls.base, crate::server::request::percent_encode(&a.handle()))),
-            avatar: a.icon.clone().map(String::from).unwrap_or_else(|| urls.static_file("avatar.svg")),
+            url: a.url.clone().or_else(|| HttpUrl::parse(&a.id)).unwrap_or_else(|| ours(urls, format!("{}/search?q={}", urls.base, crate::server::request::percent_encode(&a.handle())))),
+            avatar: a.icon.clone().unwrap_or_else(|| ours(urls, urls.static_file("avatar.svg"))),
             local: false,
         }
     }
     /// An account we have no document for: show its id.
     pub fn unknown(id: &str, urls: &Urls) -> AuthorView {
-        let url = HttpUrl::parse(id).map(String::from).unwrap_or_else(|| format!("{}/search?q={}", urls.base, crate::server::request::percent_encode(id)));
-        AuthorView { id: id.into(), name: id.into(), handle: id.into(), url, avatar: urls.static_file("avatar.svg"), local: false }
+        let url = HttpUrl::parse(id).unwrap_or_else(|| ours(urls, format!("{}/search?q={}", urls.base, crate::server::request::percent_encode(id))));
+        AuthorView { id: id.into(), name: id.into(), handle: id.into(), url, avatar: ours(urls, urls.static_file("avatar.svg")), local: false }
     }
 }
 
@@ -98,7 +105,8 @@ pub struct PostView {
     pub id: String,
     /// Its page here: the owner's posts at /@NAME/ID, others at /posts/ID.
     pub page: String,
-    pub url: String,
+    /// The original on its server (http(s) only).
+    pub url: HttpUrl,
     pub uri: String,
     pub local: bool,
     pub content: String,
@@ -112,8 +120,8 @@ pub struct PostView {
     pub in_reply_to: Option<HttpUrl>,
     pub author_name: String,
     pub author_handle: String,
-    pub author_url: String,
-    pub author_avatar: String,
+    pub author_url: HttpUrl,
+    pub author_avatar: HttpUrl,
     pub tags: Vec<String>,
     pub attachments: Vec<AttachmentView>,
     /// Plain-text excerpt for titles and OpenGraph.
@@ -224,7 +232,7 @@ impl PostView {
             id: p.id.to_string(),
             page: if p.local { p.url_or_uri().to_string() } else { format!("{}/posts/{}", urls.base, p.id) },
             // The original on its server: http(s) only, else its page here.
-            url: p.url.clone().or_else(|| HttpUrl::parse(&p.uri)).map(String::from).unwrap_or_else(|| format!("{}/posts/{}", urls.base, p.id)),
+            url: p.url.clone().or_else(|| HttpUrl::parse(&p.uri)).unwrap_or_else(|| ours(urls, format!("{}/posts/{}", urls.base, p.id))),
             uri: p.uri.clone(),
             local: p.local,
             content: p.content.clone(),
