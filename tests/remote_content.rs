@@ -19,9 +19,9 @@ use std::time::SystemTime;
 
 const JS: &str = "javascript:alert(document.domain)";
 
-/// POSTs `body` to `inbox` signed (cavage) as `signer`'s owner. `host`: the Host header to sign
-/// and send (default: the inbox URL's own).
-async fn deliver_as(inbox: &str, body: &Value, signer: &Instance, host: Option<&str>) -> Response {
+/// POSTs `body` to `inbox` signed as `signer`'s owner (cavage, or RFC 9421 when `rfc9421`).
+/// `host`: the Host header (and `@target-uri` host) to sign and send (default: the inbox URL's).
+async fn deliver_as(inbox: &str, body: &Value, signer: &Instance, host: Option<&str>, rfc9421: bool) -> Response {
     let body = body.to_string();
     let real: hyper::Uri = inbox.parse().unwrap();
     let signed_uri: hyper::Uri = match host {
@@ -29,7 +29,8 @@ async fn deliver_as(inbox: &str, body: &Value, signer: &Instance, host: Option<&
         None => real.clone(),
     };
     let mut headers = hyper::HeaderMap::new();
-    sign::sign_cavage(&hyper::Method::POST, &signed_uri, &mut headers, Some(body.as_bytes()), &signer.app.urls.key_id(), &signer.app.actor_keys, SystemTime::now());
+    let sign_with = if rfc9421 { sign::sign_rfc9421 } else { sign::sign_cavage };
+    sign_with(&hyper::Method::POST, &signed_uri, &mut headers, Some(body.as_bytes()), &signer.app.urls.key_id(), &signer.app.actor_keys, SystemTime::now());
     let authority = real.authority().unwrap().to_string();
     let stream = tokio::net::TcpStream::connect(&authority).await.unwrap();
     let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.unwrap();
@@ -46,7 +47,7 @@ async fn deliver_as(inbox: &str, body: &Value, signer: &Instance, host: Option<&
 }
 
 async fn deliver(to: &Instance, body: &Value, signer: &Instance) -> Response {
-    deliver_as(&to.url(&format!("/users/{}/inbox", to.app.urls.username)), body, signer, None).await
+    deliver_as(&to.url(&format!("/users/{}/inbox", to.app.urls.username)), body, signer, None, false).await
 }
 
 /// The peer's real actor document, as served.
@@ -289,13 +290,16 @@ async fn signature_made_for_another_server_is_refused() {
     let bob = b.app.urls.actor();
     let p = pipit::actions::publish(&a.app, pipit::actions::Compose { text: "like me".into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, image: None, quote: None }).await.unwrap();
     let likes = || a.app.store.read(|r| r.interactions(&p.uri, "like", 10)).unwrap().len();
-    // Bad input: a Like bob signed for carol's server (Host: carol's), replayed to alice.
+    // Bad input: a Like bob signed for carol's server (Host: carol's), replayed to alice, signed
+    // draft-cavage (`host`) and RFC 9421 (`@target-uri`).
     let like = json!({"@context": "https://www.w3.org/ns/activitystreams", "id": format!("{}/likes/2", b.base), "type": "Like", "actor": bob, "object": p.uri});
-    let r = deliver_as(&a.url("/users/alice/inbox"), &like, &b, Some(&c.app.urls.host)).await;
-    assert_eq!(r.status, 401, "signature for another host: {}", r.body);
-    assert_eq!(likes(), 0);
+    for rfc9421 in [false, true] {
+        let r = deliver_as(&a.url("/users/alice/inbox"), &like, &b, Some(&c.app.urls.host), rfc9421).await;
+        assert_eq!(r.status, 401, "signature for another host (rfc9421: {rfc9421}): {}", r.body);
+        assert_eq!(likes(), 0);
+    }
     // The same, signed for alice's host, is accepted.
-    let r = deliver_as(&a.url("/users/alice/inbox"), &like, &b, Some(&a.app.urls.host)).await;
+    let r = deliver_as(&a.url("/users/alice/inbox"), &like, &b, Some(&a.app.urls.host), true).await;
     assert_eq!(r.status, 202, "{}", r.body);
     assert_eq!(likes(), 1);
 }
