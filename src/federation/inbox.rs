@@ -143,7 +143,11 @@ async fn hydrate(app: &App, activity: &Value, actor: &RemoteActor, budget: &Budg
             if !vocab::same_origin(&oid, &actor.id) {
                 return Err(Error::Unauthorized(format!("object {oid} is not on the actor's host")));
             }
-            let doc = if o.is_object() { None } else { Some(fetch::get_object(app, &oid, budget).await?) };
+            let doc = match o.is_object() {
+                true => None,
+                // Not Gone/NotFound as such: that would read as our inbox being gone.
+                false => Some(fetch::get_object(app, &oid, budget).await.map_err(|e| Error::BadRequest(format!("object {oid} cannot be fetched from its origin: {e}")))?),
+            };
             let body = doc.as_ref().unwrap_or(o);
             check_own_object(body, actor)?;
             Ok((doc, None))
