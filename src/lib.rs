@@ -21,6 +21,7 @@ pub mod error;
 pub mod federation;
 pub mod fsutil;
 pub mod handlers;
+pub mod httpurl;
 pub mod ids;
 pub mod keygen;
 pub mod model;

@@ -3,6 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::httpurl::HttpUrl;
+use crate::httpurl::{lenient_opt, lenient_vec};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Visibility {
@@ -45,14 +48,15 @@ impl Visibility {
 pub struct Mention {
     /// `@user@host`
     pub name: String,
-    /// Actor URL (or profile URL until it is resolved).
+    /// Actor URL (or profile URL until it is resolved). Not shown as a link (the sanitised
+    /// content carries the visible one); remote ones are http(s), checked in vocab::parse_post.
     pub href: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attachment {
     /// Public URL of the file.
-    pub url: String,
+    pub url: HttpUrl,
     pub media_type: String,
     #[serde(default)]
     pub alt: String,
@@ -68,8 +72,9 @@ pub struct Post {
     pub id: u64,
     /// ActivityPub id. For the owner's posts, minted by urls.rs.
     pub uri: String,
-    /// HTML page of the post.
-    pub url: String,
+    /// HTML page of the post (None: a remote post whose `url` was not http(s); link its page here).
+    #[serde(default, deserialize_with = "lenient_opt", skip_serializing_if = "Option::is_none")]
+    pub url: Option<HttpUrl>,
     /// Actor id of the author.
     pub author: String,
     /// True for the owner's own posts.
@@ -83,8 +88,8 @@ pub struct Post {
     #[serde(default)]
     pub summary: String,
     pub visibility: Visibility,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub in_reply_to: Option<String>,
+    #[serde(default, deserialize_with = "lenient_opt", skip_serializing_if = "Option::is_none")]
+    pub in_reply_to: Option<HttpUrl>,
     pub published_ms: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub edited_ms: Option<u64>,
@@ -93,14 +98,14 @@ pub struct Post {
     pub tags: Vec<String>,
     #[serde(default)]
     pub mentions: Vec<Mention>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_vec")]
     pub attachments: Vec<Attachment>,
     /// Media hidden until asked for (remote `sensitive`, or a content warning).
     #[serde(default)]
     pub sensitive: bool,
     /// The post this one quotes (FEP-044f `quote`, or Misskey's `_misskey_quote`/`quoteUri`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub quote: Option<String>,
+    #[serde(default, deserialize_with = "lenient_opt", skip_serializing_if = "Option::is_none")]
+    pub quote: Option<HttpUrl>,
     /// A poll (ActivityPub `Question`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub poll: Option<Poll>,
@@ -182,12 +187,13 @@ pub struct RemoteActor {
     /// Sanitised HTML.
     #[serde(default)]
     pub summary: String,
-    #[serde(default)]
-    pub url: Option<String>,
-    #[serde(default)]
-    pub icon: Option<String>,
-    #[serde(default)]
-    pub image: Option<String>,
+    /// Profile page, avatar and header: http(s) only (a bad stored one loads as None).
+    #[serde(default, deserialize_with = "lenient_opt")]
+    pub url: Option<HttpUrl>,
+    #[serde(default, deserialize_with = "lenient_opt")]
+    pub icon: Option<HttpUrl>,
+    #[serde(default, deserialize_with = "lenient_opt")]
+    pub image: Option<HttpUrl>,
     #[serde(default)]
     pub key_id: String,
     #[serde(default)]
@@ -203,6 +209,13 @@ pub struct RemoteActor {
     #[serde(default)]
     pub manually_approves_followers: bool,
     pub fetched_ms: u64,
+}
+
+impl Post {
+    /// The post's page on its home server: `url`, else its id.
+    pub fn url_or_uri(&self) -> &str {
+        self.url.as_deref().unwrap_or(&self.uri)
+    }
 }
 
 impl RemoteActor {

@@ -39,7 +39,7 @@ async fn follow_post_reply_like_boost_edit_delete_unfollow() {
     assert!(!stored.local && stored.author == alice);
 
     // bob replies; alice gets it under her post and a notification.
-    let r = post(&b, &format!("Welcome {}!", handle(&a)), Visibility::Public, Some(p.url.clone())).await;
+    let r = post(&b, &format!("Welcome {}!", handle(&a)), Visibility::Public, Some(p.url_or_uri().to_string())).await;
     assert_eq!(r.in_reply_to.as_deref(), Some(p.uri.as_str()), "a reply to a page URL points at the post's id");
     eventually("alice stores bob's reply", 10, || a.app.store.read(|r2| r2.replies(&p.uri, 10)).unwrap().iter().any(|x| x.uri == r.uri)).await;
 
@@ -51,8 +51,8 @@ async fn follow_post_reply_like_boost_edit_delete_unfollow() {
     assert_eq!(order, vec![(r.uri.clone(), 0), (rr.uri.clone(), 1)], "thread is a tree");
 
     // bob likes and boosts alice's post; alice sees who did it, on the post page too.
-    actions::like(&b.app, &p.url).await.expect("like");
-    actions::boost(&b.app, &p.url).await.expect("boost");
+    actions::like(&b.app, p.url_or_uri()).await.expect("like");
+    actions::boost(&b.app, p.url_or_uri()).await.expect("boost");
     eventually("alice sees bob's like and boost", 10, || {
         a.app.store.read(|x| Ok(x.interactions(&p.uri, "like", 10)?.iter().any(|(w, _)| *w == bob) && x.interactions(&p.uri, "boost", 10)?.iter().any(|(w, _)| *w == bob))).unwrap()
     })

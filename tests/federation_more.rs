@@ -49,7 +49,7 @@ async fn rotated_key_is_refetched_once() {
     std::fs::write(cfg.resolve(dir.path(), &cfg.keys.rsa), pipit::keygen::rsa_pkcs8_pem().unwrap()).unwrap();
     let b = Instance::restart(dir).await;
     let p = publish(&a, "after rotation", Visibility::Public).await;
-    actions::like(&b.app, &p.url).await.unwrap();
+    actions::like(&b.app, p.url_or_uri()).await.unwrap();
     eventually("alice verified bob's like with his new key", 10, || {
         a.app.store.read(|r| r.interactions(&p.uri, "like", 10)).unwrap().iter().any(|(w, _)| *w == bob)
     })

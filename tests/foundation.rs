@@ -369,7 +369,7 @@ async fn posting_editing_deleting_and_pages() {
 
     // Thread: a reply and a reply to the reply, on the post page.
     let root = a.app.store.read(|r| r.own_posts(None, 20, |p| p.source.starts_with("public"))).unwrap().posts[0].clone();
-    owner.post_multipart("/compose", &[("csrf", &csrf), ("content", "first reply"), ("in_reply_to", &root.url)], &[]).await;
+    owner.post_multipart("/compose", &[("csrf", &csrf), ("content", "first reply"), ("in_reply_to", root.url_or_uri())], &[]).await;
     let reply = a.app.store.read(|r| r.replies(&root.uri, 5)).unwrap()[0].clone();
     owner.post_multipart("/compose", &[("csrf", &csrf), ("content", "nested reply"), ("in_reply_to", &reply.uri)], &[]).await;
     let page = visitor.get(&format!("/@alice/{}", root.id)).await;

@@ -103,7 +103,7 @@ async fn followed_hashtags_bookmarks_and_notifications() {
     // Notifications: dee follows and likes; filters by type.
     actions::follow(&d.app, &me.app.urls.handle()).await.unwrap();
     let mine = publish(&me, "my own post").await;
-    actions::like(&d.app, &mine.url).await.unwrap();
+    actions::like(&d.app, mine.url_or_uri()).await.unwrap();
     eventually("like notification", 10, || me.app.store.read(|r| r.notifications(None, 10)).unwrap().0.len() >= 2).await;
     let all = owner.get("/notifications").await;
     assert!(all.body.contains("followed you") && all.body.contains("liked your post"), "{}", all.body);

@@ -115,7 +115,7 @@ async fn search_and_account_pages() {
     assert!(page.body.contains("ben's public garden notes"), "recent posts from the outbox");
     assert!(page.body.contains("action=\"/follow\""), "follow button");
     // A post URL resolves to the post.
-    let r = owner.get(&format!("/search?q={}", pipit::server::request::percent_encode(&bp.url))).await;
+    let r = owner.get(&format!("/search?q={}", pipit::server::request::percent_encode(bp.url_or_uri()))).await;
     assert!(r.body.contains("garden notes"));
     // Visitors can neither search nor make the server fetch accounts.
     assert_eq!(a.client().get("/search?q=basil").await.status, 303);

@@ -100,7 +100,7 @@ async fn a_reply_mentions_and_addresses_the_author_it_answers() {
     let alice = a.app.urls.actor();
     let p = post(&a, "Anyone here?", Visibility::Public, None).await;
     // Bad input: a reply whose text names nobody (as `pipit post --reply-to` allows).
-    let r = post(&b, "yes, me", Visibility::Public, Some(p.url.clone())).await;
+    let r = post(&b, "yes, me", Visibility::Public, Some(p.url_or_uri().to_string())).await;
     assert!(r.mentions.iter().any(|m| m.href == alice), "the reply mentions the parent's author: {:?}", r.mentions);
     let note: Value = serde_json::from_str(&ap_get(&b, &r.uri).await.body).unwrap();
     let tags = note["tag"].as_array().unwrap();
@@ -117,7 +117,7 @@ async fn a_reply_mentions_and_addresses_the_author_it_answers() {
     assert!(edited.mentions.iter().any(|m| m.href == alice), "edit keeps the reply mention");
     // A reply to one's own post mentions nobody.
     let own = post(&b, "thread start", Visibility::Public, None).await;
-    let self_reply = post(&b, "and more", Visibility::Public, Some(own.url.clone())).await;
+    let self_reply = post(&b, "and more", Visibility::Public, Some(own.url_or_uri().to_string())).await;
     assert!(self_reply.mentions.is_empty(), "{:?}", self_reply.mentions);
 }
 
@@ -192,7 +192,7 @@ async fn the_cli_refuses_a_direct_post_to_nobody_and_a_reply_keeps_its_parents_v
     assert!(err.contains("needs a recipient"), "clear error: {err}");
     // A reply without --visibility takes the parent's (unlisted), not public.
     let out = tokio::task::spawn_blocking({
-        let (data, url) = (data.clone(), unlisted.url.clone());
+        let (data, url) = (data.clone(), unlisted.url_or_uri().to_string());
         move || std::process::Command::new(env!("CARGO_BIN_EXE_pipit")).args(["post", "--data", data.to_str().unwrap(), "--reply-to", &url, "agreed"]).output().unwrap()
     })
     .await

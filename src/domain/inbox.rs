@@ -135,8 +135,16 @@ fn undo(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
     let who = &inc.actor.id;
     let Some(inner) = inc.activity.get("object") else { return Ok(Outcome::default()) };
     let inner_id = id_of(inner).unwrap_or_default();
-    // By activity id first (works even when the inner object is only a reference).
-    if let Some((_, _, actor)) = w.remove_interaction_by_activity(inner_id)? {
+    // Only the actor of the inner activity may undo it.
+    if let Some(inner_actor) = inner.get("actor").and_then(id_of) {
+        if inner_actor != who.as_str() {
+            tracing::warn!("{who} tried to undo {inner_id} of {inner_actor}");
+            return Ok(Outcome::default());
+        }
+    }
+    // By activity id first (works even when the inner object is only a reference); removed
+    // only when it was this actor's.
+    if let Some((_, _, actor)) = w.remove_interaction_by_activity(inner_id, who)? {
         if actor != *who {
             tracing::warn!("{who} tried to undo {inner_id} of {actor}");
         }
@@ -220,8 +228,10 @@ fn upsert_post(w: &mut Write, mut p: Post) -> Result<(u64, bool)> {
     if let Some(id) = w.post_id_by_uri(&p.uri)? {
         p.id = id;
         if let Some(old) = w.post(id)? {
-            if old.local {
-                return Ok((id, false)); // never overwrite our own posts with remote data
+            if old.local || old.author != p.author {
+                // Never overwrite our own posts with remote data, nor one author's post with
+                // another's (ids are checked against the signer's host, but not per account).
+                return Ok((id, false));
             }
             // The owner's vote is ours to remember; the poll's update does not carry it.
             if let (Some(new_poll), Some(old_poll)) = (p.poll.as_mut(), old.poll.as_ref()) {
@@ -253,6 +263,7 @@ fn create(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
     if !vocab::is_post_object(obj) {
         return Ok(Outcome::default());
     }
+    // parse_post refuses objects not on the actor's host or not attributed to it.
     let Some(p) = vocab::parse_post(obj, &inc.actor) else { return Ok(Outcome::default()) };
     let followed = matches!(w.following(&inc.actor.id)?, Some(f) if f.state == FollowState::Accepted);
     let addressed = addressed_to_owner(obj, app);
@@ -288,7 +299,7 @@ fn create(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
         }
         if let Some(par) = parent {
             if w.post_id_by_uri(&par)?.is_none() {
-                out.fetch_context = Some(par);
+                out.fetch_context = Some(par.into());
             }
         }
     }
@@ -402,7 +413,7 @@ fn announce(w: &mut Write, app: &App, inc: &Incoming, activity_id: &str) -> Resu
     w.put_interaction(&uri, "boost", who, &Interaction { activity_id: activity_id.to_string(), at_ms: now_ms() })?;
     w.add_home(&HomeEntry { post_id: pid, boosted_by: Some(who.clone()) }, now_ms())?;
     let _ = app;
-    Ok(Outcome { fetch_context: parent.filter(|par| w.post_id_by_uri(par).ok().flatten().is_none()), ..Default::default() })
+    Ok(Outcome { fetch_context: parent.filter(|par| w.post_id_by_uri(par).ok().flatten().is_none()).map(String::from), ..Default::default() })
 }
 
 fn moved(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {

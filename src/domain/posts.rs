@@ -3,7 +3,7 @@
 
 use crate::app::App;
 use crate::error::{Error, Result};
-use crate::model::{Attachment, Mention, Post, Visibility};
+use crate::model::{Attachment, HttpUrl, Mention, Post, Visibility};
 use crate::store::Write;
 use crate::time::now_ms;
 use crate::domain::outbox;
@@ -67,17 +67,13 @@ pub fn mentioned_accounts(app: &App, text: &str) -> Vec<(String, String)> {
 }
 
 /// Normalises a reply target: our own page URL becomes our post's AP id.
-fn reply_target(app: &App, target: &str) -> Result<String> {
+fn reply_target(app: &App, target: &str) -> Result<HttpUrl> {
     let target = target.trim();
     if let Some(id) = app.urls.local_post_id(target) {
         let post = app.store.read(|r| r.post(id))?.ok_or(Error::NotFound)?;
-        return Ok(post.uri);
+        return HttpUrl::parse(&post.uri).ok_or_else(|| Error::Internal(format!("{} is not an http(s) URL", post.uri)));
     }
-    let uri: hyper::Uri = target.parse().map_err(|_| Error::BadRequest("in_reply_to is not a URL".into()))?;
-    if !matches!(uri.scheme_str(), Some("http" | "https")) {
-        return Err(Error::BadRequest("in_reply_to is not an http(s) URL".into()));
-    }
-    Ok(target.to_string())
+    HttpUrl::parse(target).ok_or_else(|| Error::BadRequest("in_reply_to is not an http(s) URL".into()))
 }
 
 /// A reply mentions the author it replies to, whatever the text says: Mastodon and snac notify
@@ -159,7 +155,7 @@ pub fn publish(app: &App, new: NewPost) -> Result<Post> {
         }
         let saved = crate::domain::media::save_image(app, bytes)?;
         attachments.push(Attachment {
-            url: app.urls.media(&saved.file),
+            url: HttpUrl::parse(&app.urls.media(&saved.file)).ok_or_else(|| Error::Internal("media URL is not http(s)".into()))?,
             media_type: saved.media_type.into(),
             alt: alt.trim().to_string(),
             width: saved.width,
@@ -171,7 +167,7 @@ pub fn publish(app: &App, new: NewPost) -> Result<Post> {
     let mut post = Post {
         id,
         uri: app.urls.post_uri(id),
-        url: app.urls.post_url(id),
+        url: HttpUrl::parse(&app.urls.post_url(id)),
         author: app.urls.actor(),
         local: true,
         content: f.html,
@@ -185,7 +181,10 @@ pub fn publish(app: &App, new: NewPost) -> Result<Post> {
         mentions: f.mentions,
         sensitive: !new.cw.trim().is_empty(),
         attachments,
-        quote: new.quote.clone(),
+        quote: match new.quote.as_deref() {
+            Some(q) => Some(HttpUrl::parse(q).ok_or_else(|| Error::BadRequest("quote is not an http(s) URL".into()))?),
+            None => None,
+        },
         poll: None,
         language: None,
     };

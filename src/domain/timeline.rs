@@ -53,7 +53,7 @@ pub struct Thread {
     /// Oldest first.
     pub ancestors: Vec<Post>,
     /// The first parent we do not have, if the chain stops at one.
-    pub missing_parent: Option<String>,
+    pub missing_parent: Option<crate::model::HttpUrl>,
     pub post: Post,
     /// Depth-first, so a reply to a reply follows its parent.
     pub replies: Vec<Reply>,

@@ -1,7 +1,8 @@
 //! POST /users/NAME/inbox and /inbox: parse, verify the HTTP signature (fetching the sender's key,
 //! refetching once if it changed), check that the signer is the activity's actor and that ids
-//! share its origin, verify an integrity proof when present, fetch what the activity only
-//! references, then hand it to domain::inbox in one durable write.
+//! share its origin (and that the signature was made for our host), verify an integrity proof
+//! when present, fetch what the activity only references, then hand it to domain::inbox in one
+//! durable write.
 
 use crate::app::App;
 use crate::domain::inbox::{self as apply, Incoming};
@@ -34,9 +35,28 @@ pub fn keys_of(actor: &RemoteActor, key_id: &str) -> Vec<PublicKey> {
     keys
 }
 
+/// A signature covers the Host header (cavage `host`) or RFC 9421's `@target-uri`/`@authority`,
+/// both taken from the request's Host: a request for another host than our configured URL's
+/// is a signature made for another server, replayed here.
+fn addressed_to_us(app: &App, uri: &Uri, headers: &HeaderMap) -> Result<()> {
+    let default_port = if app.urls.scheme == "https" { ":443" } else { ":80" };
+    let norm = |h: &str| {
+        let h = h.trim().to_ascii_lowercase();
+        h.strip_suffix(default_port).map(str::to_string).unwrap_or(h)
+    };
+    let host = headers.get("host").and_then(|h| h.to_str().ok()).map(str::to_string).or_else(|| uri.authority().map(|a| a.to_string()));
+    for h in host.iter().chain(uri.authority().map(|a| a.to_string()).iter()) {
+        if norm(h) != app.urls.host {
+            return Err(Error::Unauthorized(format!("signature: request for {h}, not {}", app.urls.host)));
+        }
+    }
+    Ok(())
+}
+
 /// Verifies a request's HTTP signature (cavage or RFC 9421) and returns the signing actor.
 /// `Err(Gone)` when the key's actor no longer exists.
 pub async fn verify_request(app: &App, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8], budget: &Budget) -> Result<RemoteActor> {
+    addressed_to_us(app, uri, headers)?;
     let parsed = sign::parse(method, uri, headers, &app.urls.scheme).map_err(|e| Error::Unauthorized(format!("signature: {e}")))?;
     let key_id = parsed.key_id().to_string();
     if vocab::host_of(&key_id).as_deref() == Some(app.urls.host.as_str()) {
@@ -155,28 +175,32 @@ async fn hydrate(app: &App, activity: &Value, actor: &RemoteActor, budget: &Budg
     let obj = activity.get("object");
     match kind {
         "Create" | "Update" => {
-            // An embedded object is trusted only from its own origin and author.
-            if let Some(o) = obj.filter(|o| o.is_object()) {
-                let Some(oid) = vocab::str_of(o, "id") else {
-                    let what = vocab::types(o).first().copied().unwrap_or("object");
-                    let got = match o.get("id") {
-                        None => "no id".to_string(),
-                        Some(v) => format!("\"id\": {v}"),
-                    };
-                    return Err(Error::BadRequest(format!("{kind}: the embedded {what} has {got}; its id must be a URL string")));
+            // The object must be the actor's own: its id on the actor's host, and attributed to
+            // the actor (or, for Update of a profile, the actor itself). An embedded object that
+            // passes is trusted as signed; a bare reference is fetched from its origin, and a
+            // failed fetch fails the delivery (never a guess from the activity).
+            let Some(o) = obj else { return Ok((None, None)) };
+            if o.is_object() && vocab::str_of(o, "id").is_none() {
+                // Say what is wrong (not "another origin"): the id is missing, null or no string.
+                let what = vocab::types(o).first().copied().unwrap_or("object");
+                let got = match o.get("id") {
+                    None => "no id".to_string(),
+                    Some(v) => format!("\"id\": {v}"),
                 };
-                let attributed = vocab::one_or_many(o.get("attributedTo")).into_iter().filter_map(vocab::id_of).any(|a| a == actor.id);
-                let is_actor_doc = vocab::types(o).iter().any(|t| vocab::ACTOR_TYPES.contains(t));
-                if vocab::same_origin(oid, &actor.id) && (attributed || is_actor_doc || o.get("attributedTo").is_none()) {
-                    return Ok((None, None));
-                }
-                let fetched = fetch::get_object(app, oid, budget).await.ok();
-                return Ok((fetched.or(Some(Value::Null)).filter(|v| !v.is_null()), None));
+                return Err(Error::BadRequest(format!("{kind}: the embedded {what} has {got}; its id must be a URL string")));
             }
-            if let Some(id) = obj.and_then(vocab::id_of) {
-                return Ok((fetch::get_object(app, id, budget).await.ok(), None));
+            let oid = vocab::id_of(o).unwrap_or_default().to_string();
+            if !vocab::same_origin(&oid, &actor.id) {
+                return Err(Error::Unauthorized(format!("object {oid} is not on the actor's host")));
             }
-            Ok((None, None))
+            let doc = match o.is_object() {
+                true => None,
+                // Not Gone/NotFound as such: that would read as our inbox being gone.
+                false => Some(fetch::get_object(app, &oid, budget).await.map_err(|e| Error::BadRequest(format!("object {oid} cannot be fetched from its origin: {e}")))?),
+            };
+            let body = doc.as_ref().unwrap_or(o);
+            check_own_object(body, actor)?;
+            Ok((doc, None))
         }
         "Announce" => {
             let Some(target) = obj.and_then(vocab::id_of) else { return Ok((None, None)) };
@@ -221,6 +245,23 @@ async fn hydrate(app: &App, activity: &Value, actor: &RemoteActor, budget: &Budg
     }
 }
 
+/// Refuses a Create/Update object that is not `actor`'s: a post not attributed to it, or an
+/// actor document other than itself.
+fn check_own_object(o: &Value, actor: &RemoteActor) -> Result<()> {
+    let oid = vocab::str_of(o, "id").unwrap_or_default();
+    if !vocab::same_origin(oid, &actor.id) {
+        return Err(Error::Unauthorized(format!("object {oid} is not on the actor's host")));
+    }
+    if vocab::types(o).iter().any(|t| vocab::ACTOR_TYPES.contains(t)) {
+        if oid != actor.id {
+            return Err(Error::Unauthorized(format!("{} cannot update the actor {oid}", actor.id)));
+        }
+    } else if vocab::is_post_object(o) && !vocab::attributed_to(o, &actor.id) {
+        return Err(Error::Unauthorized(format!("object {oid} is not attributed to {}", actor.id)));
+    }
+    Ok(())
+}
+
 /// Background work after an activity was applied: bounded, never blocking the 202.
 fn after(app: &App, outcome: apply::Outcome) {
     if let Some(parent) = outcome.fetch_context {
@@ -245,7 +286,7 @@ pub async fn fetch_ancestors(app: &App, start: &str) {
         }
         match fetch_post(app, &uri, &budget).await {
             Ok(p) => {
-                next = p.in_reply_to.clone();
+                next = p.in_reply_to.clone().map(String::from);
                 if crate::domain::follows::store_remote_post(app, p).is_ok() {
                     stored += 1;
                 }

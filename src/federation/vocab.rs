@@ -2,7 +2,7 @@
 //! → our records (`parse_*`), leniently (a value or an array, a string or an object with `id`,
 //! missing fields), as Threads, Lemmy, PeerTube and Misskey send them.
 
-use crate::model::{Attachment, Mention, Post, Profile, RemoteActor, Visibility};
+use crate::model::{Attachment, HttpUrl, Mention, Post, Profile, RemoteActor, Visibility};
 use crate::urls::Urls;
 use serde_json::{json, Map, Value};
 
@@ -110,12 +110,27 @@ pub fn is_post_object(v: &Value) -> bool {
 
 pub const ACTOR_TYPES: &[&str] = &["Person", "Service", "Group", "Application", "Organization"];
 
+/// Bidirectional-text controls (embeddings, overrides, isolates, marks): a remote name holding
+/// U+202E would flip the text shown after it. Names are also isolated with `<bdi>` in templates.
+pub fn strip_bidi(s: &str) -> String {
+    s.chars().filter(|c| !matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')).collect()
+}
+
+/// An http(s) URL on the same host as `id`, or None (endpoints of an actor stay on its host).
+fn same_host_url(id: &str, url: Option<&str>) -> Option<String> {
+    url.filter(|u| HttpUrl::parse(u).is_some() && same_origin(u, id)).map(str::to_string)
+}
+
+/// A remote actor document → RemoteActor. None unless its id is an http(s) URL and its inbox is
+/// on the same host; `sharedInbox`, `outbox` and `followers` elsewhere are dropped; `url`,
+/// `icon` and `image` are kept only when http(s).
 pub fn parse_actor(v: &Value, now_ms: u64) -> Option<RemoteActor> {
     let id = str_of(v, "id")?.to_string();
     if !types(v).iter().any(|t| ACTOR_TYPES.contains(t)) {
         return None;
     }
-    let inbox = str_of(v, "inbox")?.to_string();
+    HttpUrl::parse(&id)?;
+    let inbox = same_host_url(&id, str_of(v, "inbox"))?;
     let host = host_of(&id)?;
     // publicKey may be one object or several; take the one that is ours or the first.
     let keys = one_or_many(v.get("publicKey"));
@@ -126,30 +141,29 @@ pub fn parse_actor(v: &Value, now_ms: u64) -> Option<RemoteActor> {
         .filter_map(|k| Some((str_of(k, "id")?.to_string(), str_of(k, "publicKeyMultibase")?.to_string())))
         .collect();
     let image_url = |key: &str| one_or_many(v.get(key)).into_iter().filter_map(|i| match i {
-        Value::String(s) => Some(s.clone()),
-        o => o.get("url").and_then(|u| one_or_many(Some(u)).into_iter().filter_map(id_of).next().map(str::to_string)),
+        Value::String(s) => HttpUrl::parse(s),
+        o => o.get("url").and_then(|u| one_or_many(Some(u)).into_iter().filter_map(id_of).find_map(HttpUrl::parse)),
     }).next();
     Some(RemoteActor {
         kind: types(v).first().map(|s| s.to_string()).unwrap_or_default(),
         inbox,
-        shared_inbox: v.get("endpoints").and_then(|e| str_of(e, "sharedInbox")).map(str::to_string),
-        outbox: str_of(v, "outbox").map(str::to_string),
-        followers: v.get("followers").and_then(id_of).map(str::to_string),
+        shared_inbox: same_host_url(&id, v.get("endpoints").and_then(|e| str_of(e, "sharedInbox"))),
+        outbox: same_host_url(&id, str_of(v, "outbox")),
+        followers: same_host_url(&id, v.get("followers").and_then(id_of)),
         // No preferredUsername (some bridges and minimal servers): the user part of its FEP-2c59
         // `webfinger` address on the actor's own host, else a usable name from the id.
-        preferred_username: str_of(v, "preferredUsername")
-            .map(str::trim)
+        preferred_username: Some(strip_bidi(str_of(v, "preferredUsername").unwrap_or_default()))
+            .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty())
-            .map(str::to_string)
             .or_else(|| {
                 let (user, on) = str_of(v, "webfinger")?.trim_start_matches("acct:").split_once('@')?;
                 (on.eq_ignore_ascii_case(&host) && !user.is_empty() && user.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '~'))).then(|| user.to_string())
             })
             .unwrap_or_else(|| username_from_id(&id)),
         host,
-        name: str_of(v, "name").unwrap_or_default().chars().take(200).collect(),
+        name: strip_bidi(str_of(v, "name").unwrap_or_default()).chars().take(200).collect(),
         summary: sanitize_html(str_of(v, "summary").unwrap_or_default()),
-        url: one_or_many(v.get("url")).into_iter().filter_map(id_of).next().map(str::to_string),
+        url: one_or_many(v.get("url")).into_iter().filter_map(id_of).find_map(HttpUrl::parse),
         icon: image_url("icon"),
         image: image_url("image"),
         key_id: key.and_then(|k| str_of(k, "id")).unwrap_or_default().to_string(),
@@ -220,9 +234,15 @@ pub fn visibility(obj: &Value, author_followers: Option<&str>) -> Visibility {
     }
 }
 
-/// A remote post object → a Post (id 0: the store assigns it). None for what we cannot show.
+/// A remote post object → a Post (id 0: the store assigns it). None for what we cannot show,
+/// and None unless the object is `author`'s: its id an http(s) URL on the author's host and
+/// `attributedTo` naming the author. Every URL kept (url, inReplyTo, quote, attachments,
+/// mentions) is http(s); others are dropped.
 pub fn parse_post(obj: &Value, author: &RemoteActor) -> Option<Post> {
     let uri = str_of(obj, "id")?.to_string();
+    if HttpUrl::parse(&uri).is_none() || !same_origin(&uri, &author.id) || !attributed_to(obj, &author.id) {
+        return None;
+    }
     let kind = types(obj).first().map(|s| s.to_string()).unwrap_or_default();
     let mut content = String::new();
     // Lemmy/PeerTube/WriteFreely: a title (name) and a link are the heart of the post.
@@ -230,7 +250,7 @@ pub fn parse_post(obj: &Value, author: &RemoteActor) -> Option<Post> {
         .into_iter()
         .find(|u| u.is_string() || str_of(u, "mediaType").map(|m| m.starts_with("text/html")).unwrap_or(true))
         .and_then(id_of)
-        .map(str::to_string);
+        .and_then(HttpUrl::parse);
     // Content, summary and facts as Mastodon reads them: federation/content.rs.
     use crate::federation::content as c;
     let titled = c::is_titled(&kind);
@@ -276,7 +296,7 @@ pub fn parse_post(obj: &Value, author: &RemoteActor) -> Option<Post> {
         None
     };
     // Quotes: FEP-044f `quote`, then the older names Mastodon also reads.
-    let quote = ["quote", "quoteUri", "quoteUrl", "_misskey_quote"].iter().find_map(|k| obj.get(*k).and_then(id_of)).map(str::to_string);
+    let quote = ["quote", "quoteUri", "quoteUrl", "_misskey_quote"].iter().find_map(|k| obj.get(*k).and_then(id_of)).and_then(HttpUrl::parse);
     let mut tags = Vec::new();
     let mut mentions = Vec::new();
     for t in one_or_many(obj.get("tag")) {
@@ -287,7 +307,7 @@ pub fn parse_post(obj: &Value, author: &RemoteActor) -> Option<Post> {
                 tags.push(n);
             }
         } else if has_type(t, "Mention") {
-            if let Some(href) = str_of(t, "href") {
+            if let Some(href) = str_of(t, "href").filter(|h| HttpUrl::parse(h).is_some()) {
                 mentions.push(Mention { name: name.to_string(), href: href.to_string() });
             }
         }
@@ -312,8 +332,8 @@ pub fn parse_post(obj: &Value, author: &RemoteActor) -> Option<Post> {
         .chain(own_urls)
         .filter_map(|a| {
             let url = match a {
-                Value::String(s) => s.clone(),
-                o => one_or_many(o.get("url")).into_iter().filter_map(id_of).next().or_else(|| str_of(o, "href"))?.to_string(),
+                Value::String(s) => HttpUrl::parse(s)?,
+                o => HttpUrl::parse(one_or_many(o.get("url")).into_iter().filter_map(id_of).next().or_else(|| str_of(o, "href"))?)?,
             };
             if !(url.starts_with("https://") || url.starts_with("http://")) {
                 return None; // magnet:, data: and the like are never shown as media
@@ -341,7 +361,7 @@ pub fn parse_post(obj: &Value, author: &RemoteActor) -> Option<Post> {
     let published_ms = str_of(obj, "published").and_then(crate::time::parse_rfc3339).unwrap_or_else(crate::time::now_ms);
     Some(Post {
         id: 0,
-        url: url.unwrap_or_else(|| uri.clone()),
+        url: url.or_else(|| HttpUrl::parse(&uri)),
         uri,
         author: author.id.clone(),
         local: false,
@@ -349,7 +369,7 @@ pub fn parse_post(obj: &Value, author: &RemoteActor) -> Option<Post> {
         source: String::new(),
         summary: if summary_is_warning { c::warning_text(raw_summary) } else { String::new() },
         visibility: visibility(obj, author.followers.as_deref()),
-        in_reply_to: obj.get("inReplyTo").and_then(id_of).map(str::to_string),
+        in_reply_to: obj.get("inReplyTo").and_then(id_of).and_then(HttpUrl::parse),
         published_ms,
         edited_ms: str_of(obj, "updated").and_then(crate::time::parse_rfc3339).filter(|&u| u > published_ms),
         tags,
@@ -360,6 +380,11 @@ pub fn parse_post(obj: &Value, author: &RemoteActor) -> Option<Post> {
         poll,
         language,
     })
+}
+
+/// Does the object's `attributedTo` (a string, an object or an array of them) name `actor`?
+pub fn attributed_to(obj: &Value, actor: &str) -> bool {
+    one_or_many(obj.get("attributedTo")).into_iter().filter_map(id_of).any(|a| a == actor)
 }
 
 // ---------- writing our JSON ----------
@@ -616,12 +641,52 @@ mod tests {
     #[test]
     fn lemmy_page_and_pixelfed_alt() {
         let actor = RemoteActor { id: "https://l.example/u/a".into(), ..Default::default() };
-        let page = json!({"id":"https://l.example/post/1","type":"Page","name":"Title <b>","content":"<p>body</p>","url":"https://link.example/x","to":[PUBLIC],
+        let page = json!({"id":"https://l.example/post/1","type":"Page","attributedTo":"https://l.example/u/a","name":"Title <b>","content":"<p>body</p>","url":"https://link.example/x","to":[PUBLIC],
             "attachment":[{"type":"Link","href":"https://link.example/x"}]});
         let p = parse_post(&page, &actor).unwrap();
         assert!(p.content.starts_with("<p><strong>Title &lt;b&gt;</strong></p><p>body</p>"), "{}", p.content);
-        let pf = json!({"id":"https://p.example/p/1","type":"Note","content":"pic","to":[PUBLIC],"attachment":[{"type":"Image","mediaType":"image/jpeg","url":"https://p.example/i.jpg","name":"a cat"}]});
+        let pf = json!({"id":"https://l.example/p/1","type":"Note","attributedTo":["https://l.example/u/a"],"content":"pic","to":[PUBLIC],"attachment":[{"type":"Image","mediaType":"image/jpeg","url":"https://p.example/i.jpg","name":"a cat"}]});
         let p = parse_post(&pf, &actor).unwrap();
         assert_eq!(p.attachments[0].alt, "a cat");
+    }
+    #[test]
+    fn only_http_urls_and_own_objects_are_read() {
+        // Bad input: javascript:/data: URLs in every URL-bearing field of an actor and a post.
+        let js = "javascript:alert(document.domain)";
+        let a = json!({"id":"https://h.example/u/x","type":"Person","inbox":"https://h.example/u/x/inbox","preferredUsername":"x\u{202E}gpj",
+            "name":"\u{202E}evil\u{2066}","url":js,"icon":{"type":"Image","url":"data:image/svg+xml,<svg onload=alert(1)>"},"image":js,
+            "endpoints":{"sharedInbox":"https://elsewhere.example/inbox"},"outbox":"https://elsewhere.example/outbox"});
+        let r = parse_actor(&a, 1).unwrap();
+        assert_eq!((r.url.clone(), r.icon.clone(), r.image.clone()), (None, None, None));
+        assert_eq!((r.shared_inbox.clone(), r.outbox.clone()), (None, None), "endpoints off the actor's host are dropped");
+        assert_eq!((r.name.as_str(), r.preferred_username.as_str()), ("evil", "xgpj"), "bidi controls stripped");
+        // An inbox on another host: not an actor we can talk to.
+        let mut moved = a.clone();
+        moved["inbox"] = json!("https://elsewhere.example/inbox");
+        assert!(parse_actor(&moved, 1).is_none());
+        let post = json!({"id":"https://h.example/p/1","type":"Note","attributedTo":"https://h.example/u/x","content":"hi","to":[PUBLIC],
+            "url":js,"inReplyTo":js,"quote":"JavaScript:alert(1)","tag":[{"type":"Mention","href":js,"name":"@m"}],
+            "attachment":[{"type":"Document","mediaType":"image/png","url":js},{"type":"Document","mediaType":"image/png","url":"https://h.example/ok.png"}]});
+        let p = parse_post(&post, &r).unwrap();
+        assert_eq!(p.url.as_deref(), Some("https://h.example/p/1"), "a bad url falls back to the id");
+        assert!(p.in_reply_to.is_none() && p.quote.is_none() && p.mentions.is_empty());
+        assert_eq!(p.attachments.len(), 1);
+        // Not the actor's: id on another host, or attributed to someone else, or to no one.
+        for (k, v) in [("id", json!("https://other.example/p/1")), ("attributedTo", json!("https://h.example/u/y")), ("attributedTo", Value::Null)] {
+            let mut bad = post.clone();
+            bad[k] = v;
+            assert!(parse_post(&bad, &r).is_none(), "{k}: {}", bad[k]);
+        }
+    }
+    #[test]
+    fn stored_records_with_bad_urls_still_load() {
+        let old = r#"{"id":1,"uri":"https://h.example/p/1","url":"javascript:alert(1)","author":"https://h.example/u/x","local":false,"content":"","visibility":"public",
+            "in_reply_to":"javascript:x()","published_ms":1,"quote":"data:x","attachments":[{"url":"javascript:y()","media_type":"image/png"},{"url":"https://h.example/a.png","media_type":"image/png"}]}"#;
+        let p: Post = serde_json::from_str(old).unwrap();
+        assert!(p.url.is_none() && p.in_reply_to.is_none() && p.quote.is_none());
+        assert_eq!(p.attachments.len(), 1);
+        let old_actor = r#"{"id":"https://h.example/u/x","inbox":"https://h.example/u/x/inbox","preferred_username":"x","host":"h.example","url":"javascript:z()","icon":"javascript:z()","fetched_ms":1}"#;
+        let a: RemoteActor = serde_json::from_str(old_actor).unwrap();
+        assert!(a.url.is_none() && a.icon.is_none());
     }
 }

@@ -104,7 +104,9 @@ pub async fn account(app: &App, req: &Request<Incoming>, handle: &str) -> Result
 async fn load_outbox(app: &App, outbox: &str, a: &crate::model::RemoteActor, budget: &Budget) -> Result<()> {
     let col = fetch::get_object(app, outbox, budget).await?;
     let page = match col.get("first") {
-        Some(serde_json::Value::String(u)) => fetch::get_object(app, u, budget).await?,
+        // The page must be on the account's own host, like the outbox (vocab::parse_actor).
+        Some(serde_json::Value::String(u)) if vocab::same_origin(u, &a.id) => fetch::get_object(app, u, budget).await?,
+        Some(serde_json::Value::String(u)) => return Err(Error::BadRequest(format!("outbox page {u} is not on {}", a.host))),
         Some(v @ serde_json::Value::Object(_)) => v.clone(),
         _ => col,
     };

@@ -53,7 +53,7 @@ pub fn post_view(app: &App, p: &Post, owner: &Profile, full: bool) -> PostView {
     if let Some(q) = &p.quote {
         if let Ok(Some(qp)) = app.store.read(|r| r.post_by_uri(q)) {
             let qa = author(app, owner, &qp.author);
-            let page = if qp.local { qp.url.clone() } else { format!("{}/posts/{}", app.urls.base, qp.id) };
+            let page = if qp.local { qp.url_or_uri().to_string() } else { format!("{}/posts/{}", app.urls.base, qp.id) };
             v.quoted = Some(crate::render::views::QuotedView { page, author_name: qa.name, author_handle: qa.handle, content: qp.content.clone(), summary: qp.summary.clone() });
         }
     }
@@ -125,7 +125,7 @@ pub fn post_page(app: &App, req: &Request<Incoming>, id: u64) -> Result<Resp> {
     let viewer = if o.is_some() { Viewer::Owner } else { Viewer::Public };
     let t = timeline::thread(app, viewer, id)?;
     if t.post.local {
-        return Ok(response::moved(&t.post.url));
+        return Ok(response::moved(t.post.url_or_uri()));
     }
     if o.is_some() {
         crate::federation::thread::refresh_in_background(app, &t.post);

@@ -149,7 +149,7 @@ pub async fn compose(app: &App, req: Request<Incoming>) -> Result<Resp> {
     let back = match &post.in_reply_to {
         Some(parent) => match app.urls.local_post_id(parent) {
             Some(pid) => format!("{}?done=posted#post-{}", app.urls.post_url(pid), post.id),
-            None => format!("{}?done=posted", post.url),
+            None => format!("{}?done=posted", post.url_or_uri()),
         },
         None => format!("{}?done=posted", app.urls.profile()),
     };
@@ -176,7 +176,7 @@ pub async fn edit(app: &App, req: Request<Incoming>, id: u64) -> Result<Resp> {
     let form = request::submitted(&parts.headers, &body)?.form;
     require_owner_post(app, &parts.headers, &form)?;
     let post = posts::edit(app, id, form.text("content"), form.text("cw"))?;
-    Ok(response::redirect(&format!("{}?done=saved", post.url)))
+    Ok(response::redirect(&format!("{}?done=saved", post.url_or_uri())))
 }
 
 /// POST /@NAME/ID/delete

@@ -1,7 +1,7 @@
 //! View structs: exactly what templates get. Built from model records plus what the page needs
 //! (owner session, CSRF token). Dates come pre-formatted.
 
-use crate::model::{Post, Profile, RemoteActor};
+use crate::model::{HttpUrl, Post, Profile, RemoteActor};
 use crate::time;
 use crate::urls::Urls;
 use serde::Serialize;
@@ -37,16 +37,23 @@ pub struct FieldView {
     pub is_link: bool,
 }
 
-/// Who wrote or did something: the owner or a remote account.
+/// Who wrote or did something: the owner or a remote account. URLs that reach an attribute are
+/// `HttpUrl`s: a remote string cannot get into `href`/`src` without the http(s) check.
 #[derive(Serialize, Clone)]
 pub struct AuthorView {
     pub id: String,
     pub name: String,
     pub handle: String,
     /// Their profile page (remote: on their server).
-    pub url: String,
-    pub avatar: String,
+    pub url: HttpUrl,
+    pub avatar: HttpUrl,
     pub local: bool,
+}
+
+/// One of our own URLs (urls.rs, from the configured base, which config.rs checks is
+/// http(s)://host) as an HttpUrl.
+pub fn ours(urls: &Urls, url: String) -> HttpUrl {
+    HttpUrl::parse(&url).or_else(|| HttpUrl::parse(&urls.base)).expect("the configured base URL is http(s)")
 }
 
 impl AuthorView {
@@ -55,8 +62,8 @@ impl AuthorView {
             id: urls.actor(),
             name: if p.display_name.is_empty() { urls.username.clone() } else { p.display_name.clone() },
             handle: urls.handle(),
-            url: urls.profile(),
-            avatar: avatar_url(p, urls),
+            url: ours(urls, urls.profile()),
+            avatar: ours(urls, avatar_url(p, urls)),
             local: true,
         }
     }
@@ -65,14 +72,16 @@ impl AuthorView {
             id: a.id.clone(),
             name: a.display_name().to_string(),
             handle: a.handle(),
-            url: a.url.clone().unwrap_or_else(|| a.id.clone()),
-            avatar: a.icon.clone().unwrap_or_else(|| urls.static_file("avatar.svg")),
+            // Only http(s) URLs (HttpUrl) reach an href; else their page here.
+            url: a.url.clone().or_else(|| HttpUrl::parse(&a.id)).unwrap_or_else(|| ours(urls, format!("{}/search?q={}", urls.base, crate::server::request::percent_encode(&a.handle())))),
+            avatar: a.icon.clone().unwrap_or_else(|| ours(urls, urls.static_file("avatar.svg"))),
             local: false,
         }
     }
     /// An account we have no document for: show its id.
     pub fn unknown(id: &str, urls: &Urls) -> AuthorView {
-        AuthorView { id: id.into(), name: id.into(), handle: id.into(), url: id.into(), avatar: urls.static_file("avatar.svg"), local: false }
+        let url = HttpUrl::parse(id).unwrap_or_else(|| ours(urls, format!("{}/search?q={}", urls.base, crate::server::request::percent_encode(id))));
+        AuthorView { id: id.into(), name: id.into(), handle: id.into(), url, avatar: ours(urls, urls.static_file("avatar.svg")), local: false }
     }
 }
 
@@ -96,7 +105,8 @@ pub struct PostView {
     pub id: String,
     /// Its page here: the owner's posts at /@NAME/ID, others at /posts/ID.
     pub page: String,
-    pub url: String,
+    /// The original on its server (http(s) only).
+    pub url: HttpUrl,
     pub uri: String,
     pub local: bool,
     pub content: String,
@@ -107,11 +117,11 @@ pub struct PostView {
     pub published_iso: String,
     pub published_rfc2822: String,
     pub edited: Option<String>,
-    pub in_reply_to: Option<String>,
+    pub in_reply_to: Option<HttpUrl>,
     pub author_name: String,
     pub author_handle: String,
-    pub author_url: String,
-    pub author_avatar: String,
+    pub author_url: HttpUrl,
+    pub author_avatar: HttpUrl,
     pub tags: Vec<String>,
     pub attachments: Vec<AttachmentView>,
     /// Plain-text excerpt for titles and OpenGraph.
@@ -123,7 +133,7 @@ pub struct PostView {
     pub filtered: Option<String>,
     pub sensitive: bool,
     /// The quoted post: shown inline when we have it, else linked.
-    pub quote_url: Option<String>,
+    pub quote_url: Option<HttpUrl>,
     pub quoted: Option<QuotedView>,
     pub poll: Option<PollView>,
     /// BCP 47 language of the content (`lang` on it).
@@ -182,7 +192,7 @@ impl PollView {
 
 #[derive(Serialize)]
 pub struct AttachmentView {
-    pub url: String,
+    pub url: HttpUrl,
     pub media_type: String,
     pub alt: String,
 }
@@ -231,8 +241,9 @@ impl PostView {
     pub fn new(p: &Post, author: &AuthorView, urls: &Urls) -> PostView {
         PostView {
             id: p.id.to_string(),
-            page: if p.local { p.url.clone() } else { format!("{}/posts/{}", urls.base, p.id) },
-            url: p.url.clone(),
+            page: if p.local { p.url_or_uri().to_string() } else { format!("{}/posts/{}", urls.base, p.id) },
+            // The original on its server: http(s) only, else its page here.
+            url: p.url.clone().or_else(|| HttpUrl::parse(&p.uri)).unwrap_or_else(|| ours(urls, format!("{}/posts/{}", urls.base, p.id))),
             uri: p.uri.clone(),
             local: p.local,
             content: p.content.clone(),

@@ -132,15 +132,20 @@ impl Write {
     }
 
     /// Removes an interaction by its activity id (Undo); returns (post uri, kind, actor).
-    pub fn remove_interaction_by_activity(&mut self, activity_id: &str) -> Result<Option<(String, String, String)>> {
+    /// Finds the interaction made by activity `activity_id` → (post uri, kind, actor), and removes
+    /// it only when its actor is `actor` (an Undo counts only from whoever did the thing).
+    pub fn remove_interaction_by_activity(&mut self, activity_id: &str, actor: &str) -> Result<Option<(String, String, String)>> {
         let key = {
-            let mut t = self.tx.open_table(INTERACTIONURI_KEY)?;
-            let v = t.remove(activity_id)?;
+            let t = self.tx.open_table(INTERACTIONURI_KEY)?;
+            let v = t.get(activity_id)?;
             v.map(|v| v.value().to_vec())
         };
         let Some(key) = key else { return Ok(None) };
         let (p, k, a): (String, String, String) = from_json(&key, "interaction key")?;
-        self.tx.open_table(POSTURI_KIND_ACTOR)?.remove((p.as_str(), k.as_str(), a.as_str()))?;
+        if a == actor {
+            self.tx.open_table(INTERACTIONURI_KEY)?.remove(activity_id)?;
+            self.tx.open_table(POSTURI_KIND_ACTOR)?.remove((p.as_str(), k.as_str(), a.as_str()))?;
+        }
         Ok(Some((p, k, a)))
     }
 

@@ -4,8 +4,9 @@
 import http from 'node:http';
 import crypto from 'node:crypto';
 
-// `bare: true` serves an actor with neither preferredUsername nor name (some bridges do).
-export async function startPeer(name = 'mallory', { bare = false } = {}) {
+// `bare: true` serves an actor with neither preferredUsername nor name (some bridges do); any
+// other option is merged into the actor document (e.g. a hostile `url` or `icon`).
+export async function startPeer(name = 'mallory', { bare = false, ...actorExtra } = {}) {
   const { publicKey, privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
   const pem = publicKey.export({ type: 'spki', format: 'pem' });
   const received = [];
@@ -25,6 +26,7 @@ export async function startPeer(name = 'mallory', { bare = false } = {}) {
           id: actor, type: 'Person', ...(bare ? {} : { preferredUsername: name, name: `${name} <img src=x onerror=window.__xss=1>` }),
           summary: '<script>window.__xss=1</script>bio', inbox: `${actor}/inbox`, outbox: `${actor}/outbox`,
           followers: `${actor}/followers`, publicKey: { id: `${actor}#main-key`, owner: actor, publicKeyPem: pem },
+          ...actorExtra,
         }));
       }
       if (url.pathname.startsWith('/notes/') && notes.has(url.pathname)) {
