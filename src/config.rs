@@ -33,6 +33,9 @@ pub struct Config {
     /// Largest avatar/header/image upload in KiB.
     #[serde(default = "default_max_upload_kib")]
     pub max_upload_kib: u32,
+    /// Longest side, in pixels, an uploaded image keeps; larger ones are scaled down.
+    #[serde(default = "default_max_image_side")]
+    pub max_image_side: u32,
     /// How long a login lasts, in seconds.
     #[serde(default = "default_session_secs")]
     pub session_secs: u64,
@@ -100,6 +103,9 @@ fn default_max_body_kib() -> u32 {
 fn default_max_upload_kib() -> u32 {
     8 * 1024
 }
+fn default_max_image_side() -> u32 {
+    2560
+}
 fn default_session_secs() -> u64 {
     30 * 24 * 3600
 }
@@ -143,6 +149,7 @@ impl Config {
             cache_mib: default_cache_mib(),
             max_body_kib: default_max_body_kib(),
             max_upload_kib: default_max_upload_kib(),
+            max_image_side: default_max_image_side(),
             session_secs: default_session_secs(),
             request_timeout_secs: default_request_timeout_secs(),
             log: default_log(),

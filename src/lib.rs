@@ -23,6 +23,7 @@ pub mod fsutil;
 pub mod handlers;
 pub mod ids;
 pub mod keygen;
+pub mod media;
 pub mod model;
 pub mod render;
 pub mod secret;

@@ -60,6 +60,15 @@ pub struct Attachment {
     pub width: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<u32>,
+    /// BlurHash of the picture (https://blurha.sh), drawn while it loads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blurhash: Option<String>,
+    /// Smaller copy for timelines (own uploads: ~400 px); `None`: use `url`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preview_url: Option<String>,
+    /// Mastodon's focal point in hundredths: x and y in −100…100 (−1.0…1.0; centre 0,0; y up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub focal_point: Option<(i16, i16)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -151,7 +151,7 @@ pub fn set_image(app: &App, which: ProfileImage, bytes: &[u8]) -> Result<Profile
         Ok((p, old))
     })?;
     if let Some(old) = old {
-        let _ = std::fs::remove_file(app.media_dir().join(old));
+        crate::domain::media::remove(app, &old);
     }
     Ok(p)
 }

@@ -94,6 +94,9 @@ pub fn publish(app: &App, new: NewPost) -> Result<Post> {
             alt: alt.trim().to_string(),
             width: saved.width,
             height: saved.height,
+            blurhash: saved.blurhash,
+            preview_url: saved.preview.as_deref().map(|f| app.urls.media(f)),
+            focal_point: None,
         });
     }
     let f = format(app, &new.text, &new.resolved);
@@ -175,9 +178,7 @@ fn remove_media_files(app: &App, post: &Post) {
     let prefix = app.urls.media("");
     for a in &post.attachments {
         if let Some(file) = a.url.strip_prefix(&prefix) {
-            if crate::domain::media::valid_name(file) {
-                let _ = std::fs::remove_file(app.media_dir().join(file));
-            }
+            crate::domain::media::remove(app, file);
         }
     }
 }

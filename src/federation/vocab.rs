@@ -261,7 +261,10 @@ pub fn parse_post(obj: &Value, author: &RemoteActor) -> Option<Post> {
                 Value::String(s) => s.clone(),
                 o => one_or_many(o.get("url")).into_iter().filter_map(id_of).next().or_else(|| str_of(o, "href"))?.to_string(),
             };
-            let media_type = str_of(a, "mediaType").unwrap_or("application/octet-stream").to_string();
+            let media_type = match str_of(a, "mediaType") {
+                Some(m) => m.to_string(),
+                None => crate::media::guess_media_type(str_of(a, "type"), &url),
+            };
             if media_type.starts_with("text/html") || has_type(a, "PropertyValue") {
                 return None;
             }
@@ -272,6 +275,7 @@ pub fn parse_post(obj: &Value, author: &RemoteActor) -> Option<Post> {
                 media_type,
                 width: a.get("width").and_then(Value::as_u64).map(|w| w as u32),
                 height: a.get("height").and_then(Value::as_u64).map(|h| h as u32),
+                ..crate::media::remote_fields(a)
             })
         })
         .take(16)
@@ -419,6 +423,12 @@ pub fn note_json(urls: &Urls, p: &Post, counts: &Counts, with_context: bool) -> 
             if let (Some(w), Some(h)) = (a.width, a.height) {
                 d["width"] = json!(w);
                 d["height"] = json!(h);
+            }
+            if let Some(b) = &a.blurhash {
+                d["blurhash"] = json!(b);
+            }
+            if let Some((x, y)) = a.focal_point {
+                d["focalPoint"] = json!([x as f64 / 100.0, y as f64 / 100.0]);
             }
             d
         }).collect::<Vec<_>>(),
