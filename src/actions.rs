@@ -25,7 +25,8 @@ pub struct Compose {
     pub cw: String,
     pub visibility: Visibility,
     pub in_reply_to: Option<String>,
-    pub image: Option<(Vec<u8>, String)>,
+    /// Uploads with their alt text: up to 4 images, or one video/audio file.
+    pub media: Vec<posts::Upload>,
     /// URL of a post to quote (fetched and stored first).
     pub quote: Option<String>,
 }
@@ -45,7 +46,7 @@ pub async fn publish(app: &App, c: Compose) -> Result<Post> {
         None => None,
     };
     let app2 = app.clone();
-    let new = posts::NewPost { text: c.text, cw: c.cw, visibility: c.visibility, in_reply_to, image: c.image, resolved, quote };
+    let new = posts::NewPost { text: c.text, cw: c.cw, visibility: c.visibility, in_reply_to, media: c.media, resolved, quote };
     tokio::task::spawn_blocking(move || posts::publish(&app2, new)).await.map_err(|e| Error::Internal(e.to_string()))?
 }
 

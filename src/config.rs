@@ -36,6 +36,9 @@ pub struct Config {
     /// Longest side, in pixels, an uploaded image keeps; larger ones are scaled down.
     #[serde(default = "default_max_image_side")]
     pub max_image_side: u32,
+    /// Largest video/audio attachment in KiB (stored unchanged).
+    #[serde(default = "default_max_media_kib")]
+    pub max_media_kib: u32,
     /// How long a login lasts, in seconds.
     #[serde(default = "default_session_secs")]
     pub session_secs: u64,
@@ -103,6 +106,9 @@ fn default_max_body_kib() -> u32 {
 fn default_max_upload_kib() -> u32 {
     8 * 1024
 }
+fn default_max_media_kib() -> u32 {
+    40 * 1024
+}
 fn default_max_image_side() -> u32 {
     2560
 }
@@ -150,6 +156,7 @@ impl Config {
             max_body_kib: default_max_body_kib(),
             max_upload_kib: default_max_upload_kib(),
             max_image_side: default_max_image_side(),
+            max_media_kib: default_max_media_kib(),
             session_secs: default_session_secs(),
             request_timeout_secs: default_request_timeout_secs(),
             log: default_log(),

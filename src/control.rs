@@ -50,7 +50,7 @@ pub async fn execute(app: &App, cmd: Command) -> Result<String> {
         }
         Command::Post { text, visibility, cw, reply_to } => {
             let visibility = Visibility::parse(&visibility).ok_or_else(|| Error::BadRequest(format!("unknown visibility `{visibility}` (public, unlisted, followers, direct)")))?;
-            let p = actions::publish(app, actions::Compose { text, cw, visibility, in_reply_to: reply_to, image: None, quote: None }).await?;
+            let p = actions::publish(app, actions::Compose { text, cw, visibility, in_reply_to: reply_to, media: Vec::new(), quote: None }).await?;
             Ok(p.url)
         }
         Command::Follow { account } => {

@@ -388,7 +388,7 @@ async fn posting_editing_deleting_and_pages() {
 
     // Paging: 25 more posts; the first page has 20 and a next link.
     for i in 0..25 {
-        pipit::domain::posts::publish(&a.app, pipit::domain::posts::NewPost { text: format!("bulk {i}"), cw: String::new(), visibility: pipit::model::Visibility::Public, in_reply_to: None, image: None, resolved: vec![], quote: None }).unwrap();
+        pipit::domain::posts::publish(&a.app, pipit::domain::posts::NewPost { text: format!("bulk {i}"), cw: String::new(), visibility: pipit::model::Visibility::Public, in_reply_to: None, media: Vec::new(), resolved: vec![], quote: None }).unwrap();
     }
     let p1 = visitor.get("/@alice").await;
     assert_eq!(p1.body.matches("<article class=\"post h-entry").count(), 20);

@@ -259,3 +259,100 @@ async fn bad_images_are_refused_and_nothing_is_stored() {
     assert_eq!(post.attachments[0].media_type, "image/png");
     assert!(post.attachments[0].url.ends_with(".png"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_images_with_alt_text_reach_another_pipit() {
+    let a = Instance::start("alice").await;
+    let b = Instance::start("bob").await;
+    pipit::actions::follow(&b.app, &a.app.urls.handle()).await.expect("follow");
+    let bob = b.app.urls.actor();
+    eventually("alice has bob as follower", 10, || a.app.store.read(|r| r.follower(&bob)).unwrap().is_some()).await;
+    let owner = a.owner_client().await;
+    let csrf = owner.owner_csrf().await;
+
+    // Five images are one too many; a video goes alone.
+    let imgs: Vec<Vec<u8>> = (0..5).map(|i| plain_jpeg(500 + i * 10, 300)).collect();
+    let five: Vec<(String, String)> = (1..=5).map(|i| (if i == 1 { "image".to_string() } else { format!("image{i}") }, format!("p{i}.jpg"))).collect();
+    let files: Vec<(&str, &str, &str, &[u8])> = five.iter().zip(&imgs).map(|((n, f), b)| (n.as_str(), f.as_str(), "image/jpeg", b.as_slice())).collect();
+    let r = owner.post_multipart("/compose", &[("csrf", &csrf), ("content", "five")], &files).await;
+    assert_eq!(r.status, 400, "five attachments refused: {}", r.body);
+    let mp4 = [&[0, 0, 0, 0x18][..], b"ftypisom\0\0\x02\0isomiso2", &[0u8; 64]].concat();
+    let r = owner.post_multipart("/compose", &[("csrf", &csrf), ("content", "mixed")], &[("image", "v.mp4", "video/mp4", &mp4), ("image2", "p.jpg", "image/jpeg", &imgs[0])]).await;
+    assert_eq!(r.status, 400, "video with an image refused: {}", r.body);
+    assert_eq!(a.app.store.read(|r| r.own_post_count()).unwrap(), 0);
+    assert_eq!(media_files(&a), Vec::<String>::new(), "nothing left on disk by refused posts");
+
+    // Four images, alt text on three, a focal point on the first.
+    let r = owner
+        .post_multipart(
+            "/compose",
+            &[("csrf", &csrf), ("content", "four pictures"), ("alt", "first <b>cat</b>"), ("focus", "0.5,-0.5"), ("alt2", "second"), ("alt3", "third")],
+            &files[..4],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let p = a.app.store.read(|r| r.own_posts(None, 1, |_| true)).unwrap().posts.into_iter().next().unwrap();
+    assert_eq!(p.attachments.len(), 4);
+    assert_eq!(p.attachments[0].focal_point, Some((50, -50)));
+
+    // The owner is reminded that image 4 has no description; visitors are not.
+    let page = owner.get(&format!("/@alice/{}", p.id)).await;
+    assert_eq!(page.body.matches("has no description").count(), 1, "one reminder for the one image without alt");
+    assert!(!a.client().get(&format!("/@alice/{}", p.id)).await.body.contains("has no description"));
+
+    eventually("bob stores alice's post", 10, || b.app.store.read(|r| r.post_by_uri(&p.uri)).unwrap().is_some()).await;
+    let got = b.app.store.read(|r| r.post_by_uri(&p.uri)).unwrap().unwrap();
+    assert_eq!(got.attachments.len(), 4);
+    for (mine, theirs) in p.attachments.iter().zip(&got.attachments) {
+        assert_eq!(theirs.alt, mine.alt);
+        assert_eq!((theirs.width, theirs.height), (mine.width, mine.height));
+        assert!(theirs.width.is_some());
+        assert_eq!(theirs.blurhash, mine.blurhash);
+        assert!(theirs.blurhash.is_some());
+        assert_eq!(theirs.media_type, "image/jpeg");
+    }
+    assert_eq!(got.attachments[0].focal_point, Some((50, -50)));
+    // Bob's page for the post shows them with alt text (escaped), dimensions and blurhash.
+    let bob_owner = b.owner_client().await;
+    let page = bob_owner.get(&format!("/posts/{}", got.id)).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("alt=\"first &lt;b&gt;cat&lt;/b&gt;\""), "{}", page.body);
+    assert!(page.body.contains("alt=\"third\""));
+    assert!(page.body.contains(&format!("width=\"{}\" height=\"300\"", got.attachments[1].width.unwrap())));
+    assert!(page.body.contains(&format!("data-blurhash=\"{}\"", got.attachments[2].blurhash.as_deref().unwrap())));
+
+    // Alt text edited after posting reaches bob too.
+    let edit = owner.get(&format!("/@alice/{}/edit", p.id)).await;
+    let csrf = edit.csrf();
+    let r = owner
+        .post_form(&format!("/@alice/{}/edit", p.id), &[("csrf", &csrf), ("content", "four pictures"), ("cw", ""), ("alt_0", "first cat"), ("alt_1", "second"), ("alt_2", "third"), ("alt_3", "a fourth, described later")])
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    eventually("bob sees the new alt text", 10, || {
+        b.app.store.read(|r| r.post_by_uri(&p.uri)).unwrap().map(|x| x.attachments[3].alt == "a fourth, described later").unwrap_or(false)
+    })
+    .await;
+
+    // One video, passed through byte for byte.
+    let r = owner.post_multipart("/compose", &[("csrf", &csrf), ("content", "a clip"), ("alt", "waves")], &[("image", "clip.mov", "application/octet-stream", &mp4)]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let v = a.app.store.read(|r| r.own_posts(None, 1, |_| true)).unwrap().posts.into_iter().next().unwrap();
+    assert_eq!(v.attachments[0].media_type, "video/mp4");
+    assert_eq!(std::fs::read(a.app.media_dir().join(file_of(&v.attachments[0].url))).unwrap(), mp4);
+    eventually("bob stores the video post", 10, || b.app.store.read(|r| r.post_by_uri(&v.uri)).unwrap().is_some_and(|x| x.attachments.first().is_some_and(|a| a.media_type == "video/mp4" && a.alt == "waves"))).await;
+}
+
+#[test]
+fn incoming_attachments_are_read_like_mastodon_sends_them() {
+    // Mastodon's shape, and one without mediaType (type sniffed from the URL and the AS type).
+    let a = serde_json::json!({"type":"Document","mediaType":"image/png","url":"https://m.example/a.png","name":"alt","blurhash":"UBL_:rOpGG-oBUNG,qRj2so|=eE1w^n4S5NH","width":640,"height":480,"focalPoint":[-0.25,1.5]});
+    let f = pipit::media::remote_fields(&a);
+    assert_eq!(f.blurhash.as_deref(), Some("UBL_:rOpGG-oBUNG,qRj2so|=eE1w^n4S5NH"));
+    assert_eq!(f.focal_point, Some((-25, 100)), "clamped to 1.0");
+    let bad = serde_json::json!({"blurhash":"<script>alert(1)</script>","focalPoint":["x",1]});
+    let f = pipit::media::remote_fields(&bad);
+    assert!(f.blurhash.is_none() && f.focal_point.is_none(), "hostile values dropped");
+    assert_eq!(pipit::media::guess_media_type(Some("Image"), "https://x.example/p/photo.webp?size=large"), "image/webp");
+    assert_eq!(pipit::media::guess_media_type(Some("Image"), "https://x.example/p/photo"), "image/jpeg");
+    assert_eq!(pipit::media::guess_media_type(Some("Document"), "https://x.example/p/file"), "application/octet-stream");
+}

@@ -56,6 +56,21 @@ pub fn save_image(app: &App, bytes: &[u8]) -> Result<Saved> {
     })
 }
 
+/// A post attachment: an image through [`save_image`], or a video/audio file (sniffed by
+/// [`crate::media::sniff_av`]) stored unchanged up to `max_media_kib`. Errors as `save_image`.
+pub fn save_upload(app: &App, bytes: &[u8]) -> Result<Saved> {
+    let Some((media_type, ext)) = crate::media::sniff_av(bytes) else {
+        return save_image(app, bytes);
+    };
+    let limit = app.config.max_media_kib as usize * 1024;
+    if bytes.len() > limit {
+        return Err(Error::PayloadTooLarge(limit as u64));
+    }
+    let file = format!("{}.{ext}", crate::secret::token());
+    crate::fsutil::write_atomic(&app.media_dir().join(&file), bytes)?;
+    Ok(Saved { file, preview: None, media_type, width: None, height: None, blurhash: None })
+}
+
 /// Removes an upload and its preview (`NAME.ext` and `NAME-small.*`).
 pub fn remove(app: &App, file: &str) {
     if !valid_name(file) {

@@ -45,6 +45,11 @@ pub async fn media(app: &App, name: &str) -> Result<Resp> {
         Some("jpg") => "image/jpeg",
         Some("gif") => "image/gif",
         Some("webp") => "image/webp",
+        Some("mp4") => "video/mp4",
+        Some("m4a") => "audio/mp4",
+        Some("webm") => "video/webm",
+        Some("mp3") => "audio/mpeg",
+        Some("ogg") => "audio/ogg",
         _ => "application/octet-stream",
     };
     let mut r = hyper::Response::new(crate::server::response::file_body(file));

@@ -281,6 +281,26 @@ fn encode(img: &DynamicImage, from: Kind) -> Result<Encoded, MediaError> {
     }
 }
 
+/// Video and audio accepted as attachments, sniffed from the bytes: `(media type, extension)`.
+/// MP4/M4A (ISO BMFF `ftyp`), WebM (EBML with DocType "webm"), MP3 (ID3 tag or an MPEG audio
+/// frame sync) and Ogg (`OggS`). These are passed through unchanged (no transcoding on a Pi).
+pub fn sniff_av(b: &[u8]) -> Option<(&'static str, &'static str)> {
+    if b.len() >= 12 && &b[4..8] == b"ftyp" {
+        let brand = &b[8..12];
+        return Some(if brand == b"M4A " || brand == b"M4B " { ("audio/mp4", "m4a") } else { ("video/mp4", "mp4") });
+    }
+    if b.starts_with(&[0x1a, 0x45, 0xdf, 0xa3]) && b[..b.len().min(64)].windows(4).any(|w| w == b"webm") {
+        return Some(("video/webm", "webm"));
+    }
+    if b.starts_with(b"OggS") {
+        return Some(("audio/ogg", "ogg"));
+    }
+    if b.starts_with(b"ID3") || (b.len() >= 2 && b[0] == 0xff && b[1] & 0xe6 == 0xe2) {
+        return Some(("audio/mpeg", "mp3"));
+    }
+    None
+}
+
 /// The Mastodon extensions of a remote attachment (`blurhash`, `focalPoint` as `[x, y]` in
 /// −1.0…1.0), checked: a blurhash is at most 100 characters of its base-83 alphabet, a focal point
 /// is clamped. Other fields are left at their defaults for the caller to fill.

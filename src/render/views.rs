@@ -174,6 +174,32 @@ pub struct AttachmentView {
     pub url: String,
     pub media_type: String,
     pub alt: String,
+    /// Smaller copy for timelines (own uploads).
+    pub preview_url: Option<String>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub blurhash: Option<String>,
+    /// CSS `object-position` from the focal point ("60% 25%"), so crops keep what matters.
+    pub focus: Option<String>,
+    /// Served from our own origin (own uploads): safe to embed as <video>/<audio>.
+    pub local: bool,
+}
+
+impl AttachmentView {
+    pub fn new(a: &crate::model::Attachment, urls: &Urls) -> AttachmentView {
+        AttachmentView {
+            url: a.url.clone(),
+            media_type: a.media_type.clone(),
+            alt: a.alt.clone(),
+            preview_url: a.preview_url.clone(),
+            width: a.width,
+            height: a.height,
+            blurhash: a.blurhash.clone(),
+            // Focal y points up (Mastodon); CSS percentages run down.
+            focus: a.focal_point.map(|(x, y)| format!("{}% {}%", (x as i32 + 100) / 2, (100 - y as i32) / 2)),
+            local: a.url.starts_with(&urls.media("")),
+        }
+    }
 }
 
 impl ProfileView {
@@ -241,7 +267,7 @@ impl PostView {
             attachments: p
                 .attachments
                 .iter()
-                .map(|a| AttachmentView { url: a.url.clone(), media_type: a.media_type.clone(), alt: a.alt.clone() })
+                .map(|a| AttachmentView::new(a, urls))
                 .collect(),
             excerpt: excerpt(&p.source, &p.content, 140),
             social: Social::default(),
