@@ -36,6 +36,9 @@ pub struct Config {
     /// Longest side, in pixels, an uploaded image keeps; larger ones are scaled down.
     #[serde(default = "default_max_image_side")]
     pub max_image_side: u32,
+    /// Remote media cache size in MiB (least recently used evicted); 0 = hot-link remote media.
+    #[serde(default = "default_media_cache_mib")]
+    pub media_cache_mib: u32,
     /// Largest video/audio attachment in KiB (stored unchanged).
     #[serde(default = "default_max_media_kib")]
     pub max_media_kib: u32,
@@ -106,6 +109,9 @@ fn default_max_body_kib() -> u32 {
 fn default_max_upload_kib() -> u32 {
     8 * 1024
 }
+fn default_media_cache_mib() -> u32 {
+    256
+}
 fn default_max_media_kib() -> u32 {
     40 * 1024
 }
@@ -157,6 +163,7 @@ impl Config {
             max_upload_kib: default_max_upload_kib(),
             max_image_side: default_max_image_side(),
             max_media_kib: default_max_media_kib(),
+            media_cache_mib: default_media_cache_mib(),
             session_secs: default_session_secs(),
             request_timeout_secs: default_request_timeout_secs(),
             log: default_log(),

@@ -320,6 +320,11 @@ async fn four_images_with_alt_text_reach_another_pipit() {
     assert!(page.body.contains("alt=\"third\""));
     assert!(page.body.contains(&format!("width=\"{}\" height=\"300\"", got.attachments[1].width.unwrap())));
     assert!(page.body.contains(&format!("data-blurhash=\"{}\"", got.attachments[2].blurhash.as_deref().unwrap())));
+    // Bob's page shows them from bob's own origin (the media cache), never hot-linked from alice.
+    assert!(!page.body.contains(&format!("{}/media/", a.base)), "no hot-linked remote media");
+    let cached = page.body.split(&format!("<a href=\"{}/cache/", b.base)).nth(1).expect("an image through bob's cache").split('"').next().unwrap();
+    let r = bob_owner.get(&format!("/cache/{cached}")).await;
+    assert_eq!((r.status, r.header("content-type")), (200, Some("image/jpeg")));
 
     // Alt text edited after posting reaches bob too.
     let edit = owner.get(&format!("/@alice/{}/edit", p.id)).await;

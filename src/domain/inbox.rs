@@ -316,6 +316,7 @@ fn delete(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
             w.delete_post(id, now_ms())?;
         }
         w.delete_actor(who)?;
+        crate::federation::media_cache::purge_actor(app, who);
         return Ok(Outcome::default());
     }
     if let Some(id) = w.post_id_by_uri(&target)? {

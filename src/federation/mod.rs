@@ -8,6 +8,7 @@ pub mod inbox;
 pub mod jcs;
 pub mod relme;
 pub mod keys;
+pub mod media_cache;
 pub mod sign;
 pub mod signer;
 pub mod thread;

@@ -66,7 +66,13 @@ impl AuthorView {
             name: a.display_name().to_string(),
             handle: a.handle(),
             url: a.url.clone().unwrap_or_else(|| a.id.clone()),
-            avatar: a.icon.clone().unwrap_or_else(|| urls.static_file("avatar.svg")),
+            // SVG is never cached or served (it can carry script): those get our default picture.
+            avatar: a
+                .icon
+                .as_deref()
+                .filter(|u| !u.split(['?', '#']).next().unwrap_or("").to_ascii_lowercase().ends_with(".svg"))
+                .map(|u| urls.remote_media(u, &a.id))
+                .unwrap_or_else(|| urls.static_file("avatar.svg")),
             local: false,
         }
     }
@@ -267,7 +273,14 @@ impl PostView {
             attachments: p
                 .attachments
                 .iter()
-                .map(|a| AttachmentView::new(a, urls))
+                .map(|a| {
+                    let mut v = AttachmentView::new(a, urls);
+                    if !p.local {
+                        v.url = urls.remote_media(&a.url, &p.author);
+                        v.preview_url = a.preview_url.as_deref().map(|u| urls.remote_media(u, &p.author));
+                    }
+                    v
+                })
                 .collect(),
             excerpt: excerpt(&p.source, &p.content, 140),
             social: Social::default(),
