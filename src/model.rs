@@ -113,6 +113,17 @@ pub struct Post {
     /// A poll (ActivityPub `Question`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub poll: Option<Poll>,
+    /// Custom emoji used in the content (remote `Emoji` tags).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub emojis: Vec<Emoji>,
+}
+
+/// A custom emoji: `:shortcode:` in text drawn as the image at `url` (Mastodon's `Emoji` tag).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Emoji {
+    /// Without colons; letters, digits and `_` only.
+    pub shortcode: String,
+    pub url: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -172,3 +172,35 @@ async fn zero_means_hot_link_and_blocked_accounts_are_never_fetched() {
     assert!(cache_files(&b).is_empty(), "purged on domain block");
     assert_eq!(b.client().get(&path_of(&b, &ok)).await.status, 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_emoji_and_remote_avatars_are_drawn_through_the_cache() {
+    let b = Instance::start("bob").await;
+    let (addr, _task) = origin().await;
+    let actor = format!("http://{addr}/users/carol");
+    let doc = serde_json::json!({
+        "id": actor, "type": "Person", "preferredUsername": "carol", "name": "Carol",
+        "inbox": format!("{actor}/inbox"), "icon": {"type": "Image", "url": format!("http://{addr}/img/11.png")},
+        "publicKey": {"id": format!("{actor}#main-key"), "owner": actor, "publicKeyPem": "-----BEGIN PUBLIC KEY-----\nx\n-----END PUBLIC KEY-----"}
+    });
+    let author = pipit::federation::fetch::store_actor_doc(&b.app, &doc).expect("actor stored");
+    let note = serde_json::json!({
+        "id": format!("http://{addr}/notes/1"), "type": "Note", "attributedTo": actor,
+        "to": ["https://www.w3.org/ns/activitystreams#Public"], "published": "2026-11-29T10:00:00Z",
+        "content": "<p>hello :blobcat: and <a href=\"https://x.example/:blobcat:\">link</a></p>",
+        "tag": [{"type": "Emoji", "name": ":blobcat:", "icon": {"type": "Image", "mediaType": "image/png", "url": format!("http://{addr}/img/12.png")}}]
+    });
+    let post = pipit::federation::vocab::parse_post(&note, &author).expect("parsed");
+    assert_eq!(post.emojis.len(), 1);
+    b.app.store.write(|w| w.put_post(&post)).unwrap();
+    let stored = b.app.store.read(|r| r.post_by_uri(&post.uri)).unwrap().unwrap();
+    let page = b.client().get(&format!("/posts/{}", stored.id)).await;
+    assert_eq!(page.status, 200);
+    let emoji = page.body.split("<img class=\"emoji\" src=\"").nth(1).expect("emoji drawn as an image").split('"').next().unwrap().to_string();
+    assert!(emoji.starts_with(&format!("{}/cache/", b.base)), "through the cache: {emoji}");
+    assert!(page.body.contains("alt=\":blobcat:\""), "shortcode as alt text");
+    assert!(page.body.contains("href=\"https://x.example/:blobcat:\""), "attribute values untouched");
+    assert!(!page.body.contains(&format!("http://{addr}/img/")), "nothing hot-linked from the origin (avatar included)");
+    let r = b.client().get(&path_of(&b, &emoji.replace("&#x2F;", "/").replace("&#47;", "/"))).await;
+    assert_eq!((r.status, r.header("content-type")), (200, Some("image/png")));
+}

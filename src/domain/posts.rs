@@ -116,6 +116,7 @@ pub fn publish(app: &App, new: NewPost) -> Result<Post> {
         attachments,
         quote: new.quote.clone(),
         poll: None,
+        emojis: Vec::new(),
     };
     if let Some(q) = &post.quote {
         // Readers on servers that do not show quotes still see what was quoted.

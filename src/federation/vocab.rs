@@ -300,6 +300,7 @@ pub fn parse_post(obj: &Value, author: &RemoteActor) -> Option<Post> {
         attachments,
         quote,
         poll,
+        emojis: crate::media::emoji::from_tags(obj.get("tag")),
     })
 }
 

@@ -14,6 +14,7 @@
 //!    otherwise the stripped file is the original.
 //! 6. A preview (longest side [`PREVIEW_SIDE`]) for timelines and a blurhash (4×3 components).
 
+pub mod emoji;
 mod strip;
 
 use image::DynamicImage;

@@ -256,7 +256,7 @@ impl PostView {
             url: p.url.clone(),
             uri: p.uri.clone(),
             local: p.local,
-            content: p.content.clone(),
+            content: if p.emojis.is_empty() { p.content.clone() } else { crate::media::emoji::emojify(&p.content, &p.emojis, urls, &p.author) },
             source: p.source.clone(),
             summary: p.summary.clone(),
             visibility: p.visibility.as_str(),
