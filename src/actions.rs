@@ -47,7 +47,11 @@ pub async fn publish(app: &App, c: Compose) -> Result<Post> {
     };
     let app2 = app.clone();
     let new = posts::NewPost { text: c.text, cw: c.cw, visibility: c.visibility, in_reply_to, media: c.media, resolved, quote };
-    tokio::task::spawn_blocking(move || posts::publish(&app2, new)).await.map_err(|e| Error::Internal(e.to_string()))?
+    let post = tokio::task::spawn_blocking(move || posts::publish(&app2, new)).await.map_err(|e| Error::Internal(e.to_string()))??;
+    // The link preview card, once, in the background (pages show it when it is there).
+    let (app3, id) = (app.clone(), post.id);
+    tokio::spawn(async move { crate::federation::cards::fetch_for(&app3, id).await });
+    Ok(post)
 }
 
 /// A post by URL: stored already, or fetched (with its author) and stored now.

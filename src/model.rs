@@ -116,6 +116,22 @@ pub struct Post {
     /// Custom emoji used in the content (remote `Emoji` tags).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub emojis: Vec<Emoji>,
+    /// Link preview of the first link (federation::cards), fetched once after storing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card: Option<Card>,
+}
+
+/// A link preview card from a page's OpenGraph data (plain text, escaped when drawn).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Card {
+    /// The page linked.
+    pub url: String,
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    /// `og:image`, http(s) only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
 }
 
 /// A custom emoji: `:shortcode:` in text drawn as the image at `url` (Mastodon's `Emoji` tag).

@@ -38,6 +38,9 @@ async fn origin() -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
                         noise_png(n)
                     } else if path == "/evil.png" {
                         b"<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(document.domain)</script></svg>".to_vec()
+                    } else if path == "/article" {
+                        let html = format!("<!doctype html><html><head><title>fallback</title><meta property=\"og:title\" content=\"Big &amp; news\"><meta property=\"og:description\" content=\"What &lt;really&gt; happened\"><meta property=\"og:image\" content=\"/img/30.png\"></head><body>x</body></html>");
+                        return Ok(hyper::Response::builder().header("content-type", "text/html; charset=utf-8").body(Full::new(Bytes::from(html))).unwrap());
                     } else if path == "/page.png" {
                         b"<!doctype html><script>alert(1)</script>".to_vec()
                     } else {
@@ -203,4 +206,33 @@ async fn custom_emoji_and_remote_avatars_are_drawn_through_the_cache() {
     assert!(!page.body.contains(&format!("http://{addr}/img/")), "nothing hot-linked from the origin (avatar included)");
     let r = b.client().get(&path_of(&b, &emoji.replace("&#x2F;", "/").replace("&#47;", "/"))).await;
     assert_eq!((r.status, r.header("content-type")), (200, Some("image/png")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn link_preview_cards_are_fetched_once_and_shown() {
+    let b = Instance::start("bob").await;
+    let (addr, task) = origin().await;
+    let article = format!("http://{addr}/article");
+    // The owner's post: the card is fetched in the background after publishing.
+    let p = pipit::actions::publish(
+        &b.app,
+        pipit::actions::Compose { text: format!("#news read {article} now"), cw: String::new(), visibility: pipit::model::Visibility::Public, in_reply_to: None, media: Vec::new(), quote: None },
+    )
+    .await
+    .unwrap();
+    eventually("the card is stored", 10, || b.app.store.read(|r| r.post(p.id)).unwrap().unwrap().card.is_some()).await;
+    let card = b.app.store.read(|r| r.post(p.id)).unwrap().unwrap().card.unwrap();
+    assert_eq!((card.title.as_str(), card.description.as_str()), ("Big & news", "What <really> happened"));
+    assert_eq!(card.image.as_deref(), Some(format!("http://{addr}/img/30.png").as_str()));
+    let page = b.client().get(&format!("/@bob/{}", p.id)).await;
+    assert!(page.body.contains("class=\"card\"") && page.body.contains("Big &amp; news") && page.body.contains("What &lt;really&gt; happened"), "card shown, escaped");
+    let img = page.body.split("<a class=\"card\"").nth(1).unwrap().split("<img src=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    assert!(img.starts_with(&format!("{}/cache/", b.base)), "card image through the cache: {img}");
+    assert_eq!(b.client().get(&path_of(&b, &img)).await.status, 200);
+    // Fetched once: with the origin down, the card stays and nothing is refetched or lost.
+    task.abort();
+    let _ = task.await;
+    pipit::federation::cards::fetch_for(&b.app, p.id).await;
+    assert_eq!(b.app.store.read(|r| r.post(p.id)).unwrap().unwrap().card, Some(card));
+    assert!(b.client().get(&format!("/@bob/{}", p.id)).await.body.contains("Big &amp; news"));
 }

@@ -117,6 +117,7 @@ pub fn publish(app: &App, new: NewPost) -> Result<Post> {
         quote: new.quote.clone(),
         poll: None,
         emojis: Vec::new(),
+        card: None,
     };
     if let Some(q) = &post.quote {
         // Readers on servers that do not show quotes still see what was quoted.

@@ -1,6 +1,7 @@
 //! ActivityPub: signatures, fetching, the inbox, delivery. Produces and consumes AS2 JSON; never
 //! renders HTML.
 
+pub mod cards;
 pub mod client;
 pub mod deliver;
 pub mod fetch;

@@ -301,6 +301,7 @@ pub fn parse_post(obj: &Value, author: &RemoteActor) -> Option<Post> {
         quote,
         poll,
         emojis: crate::media::emoji::from_tags(obj.get("tag")),
+        card: None,
     })
 }
 

@@ -132,6 +132,17 @@ pub struct PostView {
     pub quote_url: Option<String>,
     pub quoted: Option<QuotedView>,
     pub poll: Option<PollView>,
+    /// Link preview card (title, description, image through the media cache).
+    pub card: Option<CardView>,
+}
+
+#[derive(Serialize)]
+pub struct CardView {
+    pub url: String,
+    pub title: String,
+    pub description: String,
+    pub image: Option<String>,
+    pub host: String,
 }
 
 #[derive(Serialize)]
@@ -290,6 +301,14 @@ impl PostView {
             quote_url: p.quote.clone(),
             quoted: None,
             poll: p.poll.as_ref().map(PollView::new),
+            card: p.card.as_ref().map(|c| CardView {
+                url: c.url.clone(),
+                title: c.title.clone(),
+                description: c.description.clone(),
+                // The page's image is keyed to the post's author in the cache (purged with them).
+                image: c.image.as_deref().map(|i| urls.remote_media(i, if p.local { &c.url } else { &p.author })),
+                host: crate::federation::vocab::host_of(&c.url).unwrap_or_default(),
+            }),
         }
     }
 }

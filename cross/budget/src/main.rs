@@ -186,6 +186,7 @@ fn post(id: u64, author: &str, uri: String, text: &str, local: bool, in_reply_to
         quote: None,
         poll: None,
         emojis: vec![],
+        card: None,
     }
 }
 
