@@ -82,7 +82,8 @@ pub async fn get(app: &App, sig: &str, actor_b64: &str, url_b64: &str) -> Result
             return Ok(Cached { path, media_type: media_type_of_ext(ext), len: m.len() });
         }
     }
-    let limit = (app.config.max_media_kib.max(app.config.max_upload_kib) as usize) * 1024;
+    // Read whole into memory, so bounded by the image upload limit (not the video one).
+    let limit = app.config.max_upload_kib as usize * 1024;
     let r = app.http.get_limited(&url, &[("accept", "image/*, video/*, audio/*".to_string())], &|_| {}, limit).await.map_err(|e| {
         tracing::debug!("media cache: {e}");
         Error::NotFound

@@ -286,7 +286,9 @@ impl PostView {
                 .iter()
                 .map(|a| {
                     let mut v = AttachmentView::new(a, urls);
-                    if !p.local {
+                    // Remote images go through our cache; video/audio stay hot-linked (they can be
+                    // far larger than the cache reads into memory, max_upload_kib).
+                    if !p.local && a.media_type.starts_with("image/") {
                         v.url = urls.remote_media(&a.url, &p.author);
                         v.preview_url = a.preview_url.as_deref().map(|u| urls.remote_media(u, &p.author));
                     }
