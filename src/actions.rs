@@ -25,7 +25,8 @@ pub struct Compose {
     pub cw: String,
     pub visibility: Visibility,
     pub in_reply_to: Option<String>,
-    pub image: Option<(Vec<u8>, String)>,
+    /// Uploads with their alt text: up to 4 images, or one video/audio file.
+    pub media: Vec<posts::Upload>,
     /// URL of a post to quote (fetched and stored first).
     pub quote: Option<String>,
 }
@@ -45,8 +46,12 @@ pub async fn publish(app: &App, c: Compose) -> Result<Post> {
         None => None,
     };
     let app2 = app.clone();
-    let new = posts::NewPost { text: c.text, cw: c.cw, visibility: c.visibility, in_reply_to, image: c.image, resolved, quote };
-    tokio::task::spawn_blocking(move || posts::publish(&app2, new)).await.map_err(|e| Error::Internal(e.to_string()))?
+    let new = posts::NewPost { text: c.text, cw: c.cw, visibility: c.visibility, in_reply_to, media: c.media, resolved, quote };
+    let post = tokio::task::spawn_blocking(move || posts::publish(&app2, new)).await.map_err(|e| Error::Internal(e.to_string()))??;
+    // The link preview card, once, in the background (pages show it when it is there).
+    let (app3, id) = (app.clone(), post.id);
+    tokio::spawn(async move { crate::federation::cards::fetch_for(&app3, id).await });
+    Ok(post)
 }
 
 /// A post by URL: stored already, or fetched (with its author) and stored now.

@@ -62,7 +62,13 @@ impl App {
         // Uploads left behind by a crash (the store lock above says no other pipit runs here).
         let _ = std::fs::remove_dir_all(crate::server::upload::tmp_dir(data));
         let secret = store.write(|w| w.ensure_secret())?;
-        let urls = Urls::new(&config.public_url(), &config.username);
+        let mut urls = Urls::new(&config.public_url(), &config.username);
+        if config.media_cache_mib > 0 {
+            std::fs::create_dir_all(data.join("cache"))
+                .map_err(|e| Error::Config(format!("cannot create {}: {e}", data.join("cache").display())))?;
+            // Derived from the server secret: cache URLs stay valid across restarts.
+            urls.media_cache_key = Some(ring::hmac::sign(&ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &secret), b"media-cache").as_ref().to_vec());
+        }
         let actor_keys = crate::federation::keys::ActorKeys::from_pkcs8(&keys.rsa_pkcs8, &keys.ed25519_pkcs8)
             .map_err(|e| Error::Config(format!("key `keys`: {e}")))?;
         let instance_keys = crate::federation::keys::ActorKeys::from_rsa_pkcs8(&keys.instance_rsa_pkcs8)
@@ -82,6 +88,11 @@ impl App {
             config,
             login_limiter: Default::default(),
         })))
+    }
+
+    /// DATA/cache: remote media fetched for pages (see `federation::media_cache`).
+    pub fn cache_dir(&self) -> PathBuf {
+        self.data.join("cache")
     }
 
     pub fn media_dir(&self) -> PathBuf {

@@ -33,6 +33,15 @@ pub struct Config {
     /// Largest avatar/header/image upload in KiB.
     #[serde(default = "default_max_upload_kib")]
     pub max_upload_kib: u32,
+    /// Longest side, in pixels, an uploaded image keeps; larger ones are scaled down.
+    #[serde(default = "default_max_image_side")]
+    pub max_image_side: u32,
+    /// Remote media cache size in MiB (least recently used evicted); 0 = hot-link remote media.
+    #[serde(default = "default_media_cache_mib")]
+    pub media_cache_mib: u32,
+    /// Largest video/audio attachment in KiB (stored unchanged).
+    #[serde(default = "default_max_media_kib")]
+    pub max_media_kib: u32,
     /// How long a login lasts, in seconds.
     #[serde(default = "default_session_secs")]
     pub session_secs: u64,
@@ -120,6 +129,15 @@ fn default_max_body_kib() -> u32 {
 fn default_max_upload_kib() -> u32 {
     8 * 1024
 }
+fn default_media_cache_mib() -> u32 {
+    256
+}
+fn default_max_media_kib() -> u32 {
+    40 * 1024
+}
+fn default_max_image_side() -> u32 {
+    2560
+}
 fn default_session_secs() -> u64 {
     30 * 24 * 3600
 }
@@ -167,6 +185,9 @@ impl Config {
             cache_mib: default_cache_mib(),
             max_body_kib: default_max_body_kib(),
             max_upload_kib: default_max_upload_kib(),
+            max_image_side: default_max_image_side(),
+            max_media_kib: default_max_media_kib(),
+            media_cache_mib: default_media_cache_mib(),
             session_secs: default_session_secs(),
             request_timeout_secs: default_request_timeout_secs(),
             log: default_log(),

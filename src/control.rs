@@ -56,7 +56,7 @@ pub async fn execute(app: &App, cmd: Command) -> Result<String> {
                 ("", None) => Visibility::Public,
                 (v, _) => Visibility::parse(v).ok_or_else(|| Error::BadRequest(format!("unknown visibility `{v}` (public, unlisted, followers, direct)")))?,
             };
-            let p = actions::publish(app, actions::Compose { text, cw, visibility, in_reply_to: reply_to, image: None, quote: None }).await?;
+            let p = actions::publish(app, actions::Compose { text, cw, visibility, in_reply_to: reply_to, media: Vec::new(), quote: None }).await?;
             Ok(p.url_or_uri().to_string())
         }
         Command::Follow { account } => {

@@ -24,6 +24,7 @@ pub mod handlers;
 pub mod httpurl;
 pub mod ids;
 pub mod keygen;
+pub mod media;
 pub mod model;
 pub mod render;
 pub mod secret;

@@ -64,6 +64,15 @@ pub struct Attachment {
     pub width: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<u32>,
+    /// BlurHash of the picture (https://blurha.sh), drawn while it loads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blurhash: Option<String>,
+    /// Smaller copy for timelines (own uploads: ~400 px); `None`: use `url`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preview_url: Option<String>,
+    /// Mastodon's focal point in hundredths: x and y in −100…100 (−1.0…1.0; centre 0,0; y up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub focal_point: Option<(i16, i16)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,6 +121,33 @@ pub struct Post {
     /// BCP 47 language of `content` (the `contentMap` key it came from), for `lang` on pages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
+    /// Custom emoji used in the content (remote `Emoji` tags).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub emojis: Vec<Emoji>,
+    /// Link preview of the first link (federation::cards), fetched once after storing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card: Option<Card>,
+}
+
+/// A link preview card from a page's OpenGraph data (plain text, escaped when drawn).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Card {
+    /// The page linked.
+    pub url: String,
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    /// `og:image`, http(s) only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+}
+
+/// A custom emoji: `:shortcode:` in text drawn as the image at `url` (Mastodon's `Emoji` tag).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Emoji {
+    /// Without colons; letters, digits and `_` only.
+    pub shortcode: String,
+    pub url: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,11 +10,26 @@ pub struct Urls {
     pub host: String,
     pub scheme: String,
     pub username: String,
+    /// Key signing remote-media cache URLs (`/cache/…`); `None`: remote media are hot-linked
+    /// (config `media_cache_mib = 0`). Set by `App::load`.
+    pub media_cache_key: Option<Vec<u8>>,
 }
 
 impl Urls {
     pub fn new(public: &PublicUrl, username: &str) -> Urls {
-        Urls { base: public.base.clone(), host: public.host.clone(), scheme: public.scheme.clone(), username: username.into() }
+        Urls { base: public.base.clone(), host: public.host.clone(), scheme: public.scheme.clone(), username: username.into(), media_cache_key: None }
+    }
+    /// Where pages point for a remote image/video of `actor`: our own `/cache/SIG/ACTOR/URL`
+    /// (base64url, signed so only URLs we rendered are ever fetched), or `url` itself when the cache
+    /// is off, the URL is ours already, or it is not http(s).
+    pub fn remote_media(&self, url: &str, actor: &str) -> String {
+        use base64::Engine;
+        let Some(key) = &self.media_cache_key else { return url.to_string() };
+        if url.starts_with(&self.base) || !(url.starts_with("https://") || url.starts_with("http://")) {
+            return url.to_string();
+        }
+        let b = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        format!("{}/cache/{}/{}/{}", self.base, media_cache_sig(key, actor, url), b.encode(actor), b.encode(url))
     }
     /// `@name@host`
     pub fn handle(&self) -> String {
@@ -57,4 +72,12 @@ impl Urls {
     pub fn static_file(&self, name: &str) -> String {
         format!("{}/static/{name}", self.base)
     }
+}
+
+/// Hex HMAC-SHA256 (first 16 bytes) of `actor` + newline + `url`: the name of a cached file and
+/// the proof that we minted its URL.
+pub fn media_cache_sig(key: &[u8], actor: &str, url: &str) -> String {
+    let k = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
+    let tag = ring::hmac::sign(&k, format!("{actor}\n{url}").as_bytes());
+    tag.as_ref()[..16].iter().map(|b| format!("{b:02x}")).collect()
 }

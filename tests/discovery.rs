@@ -80,7 +80,7 @@ async fn paged_collections() {
     let mut posts = Vec::new();
     for i in 0..23 {
         let vis = if i == 5 { Visibility::Followers } else { Visibility::Public };
-        posts.push(pipit::actions::publish(&a.app, pipit::actions::Compose { text: format!("post {i}"), cw: String::new(), visibility: vis, in_reply_to: None, image: None, quote: None }).await.unwrap());
+        posts.push(pipit::actions::publish(&a.app, pipit::actions::Compose { text: format!("post {i}"), cw: String::new(), visibility: vis, in_reply_to: None, media: Vec::new(), quote: None }).await.unwrap());
     }
     let c = a.client();
     let head = json(&c.get_with("/users/alice/outbox", &[("accept", AP)]).await);
@@ -107,7 +107,7 @@ async fn paged_collections() {
 
     // A note with its replies collection and counts.
     let p = &posts[0];
-    let reply = pipit::actions::publish(&a.app, pipit::actions::Compose { text: "self reply".into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: Some(p.uri.clone()), image: None, quote: None }).await.unwrap();
+    let reply = pipit::actions::publish(&a.app, pipit::actions::Compose { text: "self reply".into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: Some(p.uri.clone()), media: Vec::new(), quote: None }).await.unwrap();
     let note = json(&c.get_with(&p.uri, &[("accept", AP)]).await);
     assert_eq!(note["type"], "Note");
     assert_eq!(note["url"], p.url_or_uri());

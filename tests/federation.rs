@@ -12,7 +12,7 @@ fn handle(i: &Instance) -> String {
 }
 
 async fn post(i: &Instance, text: &str, vis: Visibility, reply: Option<String>) -> pipit::model::Post {
-    actions::publish(&i.app, actions::Compose { text: text.into(), cw: String::new(), visibility: vis, in_reply_to: reply, image: None, quote: None }).await.expect("publish")
+    actions::publish(&i.app, actions::Compose { text: text.into(), cw: String::new(), visibility: vis, in_reply_to: reply, media: Vec::new(), quote: None }).await.expect("publish")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

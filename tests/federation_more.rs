@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 
 async fn publish(i: &Instance, text: &str, vis: Visibility) -> pipit::model::Post {
-    actions::publish(&i.app, actions::Compose { text: text.into(), cw: String::new(), visibility: vis, in_reply_to: None, image: None, quote: None }).await.unwrap()
+    actions::publish(&i.app, actions::Compose { text: text.into(), cw: String::new(), visibility: vis, in_reply_to: None, media: Vec::new(), quote: None }).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

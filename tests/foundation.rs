@@ -342,7 +342,8 @@ async fn posting_editing_deleting_and_pages() {
         assert_eq!(r.status, 303, "{}", r.body);
     }
     owner.post_multipart("/compose", &[("csrf", &csrf), ("content", xss), ("visibility", "public")], &[]).await;
-    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\xf8\x0f\0\0\x01\x01\0\x05\x18\xd8N\0\0\0\0IEND\xaeB`\x82";
+    // A valid 1×1 red PNG (uploads are decoded now: the old literal had a bad zlib checksum).
+    let png = b"\x89PNG\x0d\x0a\x1a\x0a\x00\x00\x00\x0dIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\x0dIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\x00\x05\x00\x01\xff\x89\x99=\x1d\x00\x00\x00\x00IEND\xaeB`\x82";
     let r = owner.post_multipart("/compose", &[("csrf", &csrf), ("content", "a picture"), ("alt", "a tiny red dot")], &[("image", "dot.png", "image/png", png)]).await;
     assert_eq!(r.status, 303);
     let visitor = a.client();
@@ -391,7 +392,7 @@ async fn posting_editing_deleting_and_pages() {
 
     // Paging: 25 more posts; the first page has 20 and a next link.
     for i in 0..25 {
-        pipit::domain::posts::publish(&a.app, pipit::domain::posts::NewPost { text: format!("bulk {i}"), cw: String::new(), visibility: pipit::model::Visibility::Public, in_reply_to: None, image: None, resolved: vec![], quote: None }).unwrap();
+        pipit::domain::posts::publish(&a.app, pipit::domain::posts::NewPost { text: format!("bulk {i}"), cw: String::new(), visibility: pipit::model::Visibility::Public, in_reply_to: None, media: Vec::new(), resolved: vec![], quote: None }).unwrap();
     }
     let p1 = visitor.get("/@alice").await;
     assert_eq!(p1.body.matches("<article class=\"post h-entry").count(), 20);

@@ -291,7 +291,7 @@ async fn slow_hosts_do_not_delay_a_healthy_one() {
         let f = Follower { since_ms: 0, follow_id: format!("http://0slow{n:03}.example/follow"), inbox: format!("http://127.0.0.1:{port}/inbox") };
         a.app.store.write(|w| w.put_follower(&format!("http://0slow{n:03}.example/actor"), &f)).unwrap();
     }
-    let p = pipit::actions::publish(&a.app, pipit::actions::Compose { text: "to everyone, slow or not".into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, image: None, quote: None }).await.unwrap();
+    let p = pipit::actions::publish(&a.app, pipit::actions::Compose { text: "to everyone, slow or not".into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, media: Vec::new(), quote: None }).await.unwrap();
     eventually("the healthy peer has the post", 60, || b.app.store.read(|r| r.post_by_uri(&p.uri)).unwrap().is_some()).await;
     let slow_jobs: Vec<_> = a.app.store.read(|r| r.pending_jobs(1000)).unwrap().into_iter().filter(|j| matches!(&j.what, pipit::model::JobKind::Deliver { inbox, .. } if !inbox.contains(&b.addr.port().to_string()))).collect();
     assert_eq!(slow_jobs.len(), 100, "every slow delivery is still pending");
@@ -510,7 +510,7 @@ async fn one_slow_host_with_many_deliveries_does_not_hold_the_global_slots() {
         let f = Follower { since_ms: 0, follow_id: format!("http://0slow.example/follow/{n}"), inbox: format!("http://127.0.0.1:{port}/users/u{n}/inbox") };
         a.app.store.write(|w| w.put_follower(&format!("http://0slow.example/users/u{n:03}"), &f)).unwrap();
     }
-    let p = pipit::actions::publish(&a.app, pipit::actions::Compose { text: "slow host, many inboxes".into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, image: None, quote: None }).await.unwrap();
+    let p = pipit::actions::publish(&a.app, pipit::actions::Compose { text: "slow host, many inboxes".into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, media: Vec::new(), quote: None }).await.unwrap();
     eventually("the healthy peer has the post", 60, || b.app.store.read(|r| r.post_by_uri(&p.uri)).unwrap().is_some()).await;
     let slow: Vec<_> = a.app.store.read(|r| r.pending_jobs(1000)).unwrap().into_iter().filter(|j| matches!(&j.what, pipit::model::JobKind::Deliver { inbox, .. } if inbox.contains(&format!(":{port}/")))).collect();
     assert_eq!(slow.len(), 100, "every delivery to the slow host is still pending");

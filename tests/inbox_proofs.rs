@@ -138,7 +138,7 @@ async fn the_instance_actor_signs_fetches_with_its_own_key() {
     assert_eq!(instance["publicKey"]["publicKeyPem"].as_str().unwrap(), b.app.instance_keys.rsa_public_pem());
 
     // bob's signed fetch (as its instance actor) verifies at alice's authorized-fetch server.
-    let p = pipit::actions::publish(&a.app, pipit::actions::Compose { text: "secure".into(), cw: String::new(), visibility: pipit::model::Visibility::Public, in_reply_to: None, image: None, quote: None }).await.unwrap();
+    let p = pipit::actions::publish(&a.app, pipit::actions::Compose { text: "secure".into(), cw: String::new(), visibility: pipit::model::Visibility::Public, in_reply_to: None, media: Vec::new(), quote: None }).await.unwrap();
     let budget = pipit::federation::fetch::Budget::new(3);
     let doc = pipit::federation::fetch::get_object(&b.app, &p.uri, &budget).await.expect("signed fetch with the instance key");
     assert_eq!(doc["id"], json!(p.uri));

@@ -133,7 +133,7 @@ async fn both_directions(major: u8) {
     assert!(proof_verified(&s, &accept_id), "Fedify {v} authenticates pipit's Accept by its proof:\n{}", fedify_problems(&s));
 
     // 2. pipit posts; Fedify receives the Create and reports pipit's proof as verified.
-    let p = actions::publish(&a.app, actions::Compose { text: "Hello Fedify".into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, image: None, quote: None }).await.unwrap();
+    let p = actions::publish(&a.app, actions::Compose { text: "Hello Fedify".into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, media: Vec::new(), quote: None }).await.unwrap();
     let s = peer.wait("Fedify receives pipit's post", |s| received(s, "Create").iter().any(|c| c["objectId"] == p.uri.as_str())).await;
     let create = received(&s, "Create").into_iter().find(|c| c["objectId"] == p.uri.as_str()).unwrap();
     assert!(create["content"].as_str().unwrap().contains("Hello Fedify"));
@@ -178,7 +178,7 @@ async fn both_directions(major: u8) {
     let s = peer.wait("Fedify receives pipit's Like", |s| received(s, "Like").iter().any(|l| l["objectId"] == note.as_str())).await;
     let like_id = received(&s, "Like").into_iter().find(|l| l["objectId"] == note.as_str()).unwrap()["id"].as_str().unwrap().to_string();
     assert!(proof_verified(&s, &like_id), "Fedify {v} authenticates pipit's Like by its proof:\n{}", fedify_problems(&s));
-    let r = actions::publish(&a.app, actions::Compose { text: "Replying back".into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: Some(note.clone()), image: None, quote: None }).await.unwrap();
+    let r = actions::publish(&a.app, actions::Compose { text: "Replying back".into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: Some(note.clone()), media: Vec::new(), quote: None }).await.unwrap();
     let s = peer.wait("Fedify receives pipit's reply", |s| received(s, "Create").iter().any(|c| c["objectId"] == r.uri.as_str() && c["inReplyTo"] == note.as_str())).await;
 
     // Nothing of pipit's was refused by Fedify, and the post page shows the reply and like.

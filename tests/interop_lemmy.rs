@@ -520,7 +520,7 @@ async fn both_directions_with_activitypub_federation() {
     eventually("the peer verifies pipit's Accept", 10, || db.received.lock().unwrap().iter().any(|(k, _)| k == "Accept")).await;
 
     // 2. pipit posts; the peer verifies the signature and stores the Note.
-    let p = actions::publish(&a.app, actions::Compose { text: "Hello Lemmy's library".into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, image: None, quote: None }).await.unwrap();
+    let p = actions::publish(&a.app, actions::Compose { text: "Hello Lemmy's library".into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, media: Vec::new(), quote: None }).await.unwrap();
     eventually("the peer receives pipit's post", 10, || db.posts.lock().unwrap().iter().any(|x| x.id.inner().as_str() == p.uri && x.content.contains("Hello Lemmy"))).await;
 
     // 3. pipit follows the peer; the peer accepts; the peer posts; pipit receives it.
@@ -539,7 +539,7 @@ async fn both_directions_with_activitypub_federation() {
     eventually("pipit records the peer's like", 10, || a.app.store.read(|r| r.interactions(&p.uri, "like", 10)).unwrap().iter().any(|(w, _)| *w == lem_id)).await;
     actions::like(&a.app, note.as_str()).await.unwrap();
     eventually("the peer receives pipit's Like", 10, || db.received.lock().unwrap().iter().any(|(k, v)| k == "Like" && v["object"] == note.as_str())).await;
-    let r = actions::publish(&a.app, actions::Compose { text: "Replying back".into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: Some(note.to_string()), image: None, quote: None }).await.unwrap();
+    let r = actions::publish(&a.app, actions::Compose { text: "Replying back".into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: Some(note.to_string()), media: Vec::new(), quote: None }).await.unwrap();
     eventually("the peer receives pipit's reply", 10, || db.posts.lock().unwrap().iter().any(|x| x.id.inner().as_str() == r.uri && x.in_reply_to.as_ref().map(|u| u.as_str()) == Some(note.as_str()))).await;
 
     // The post page shows the peer's reply and like.

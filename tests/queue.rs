@@ -23,7 +23,7 @@ async fn peer_down_then_back_gets_the_post() {
 
     // bob goes down; alice posts; the delivery fails and is rescheduled, not dropped.
     let b_dir = b.stop().await;
-    let p = pipit::actions::publish(&a.app, pipit::actions::Compose { text: "while you were away".into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, image: None, quote: None }).await.unwrap();
+    let p = pipit::actions::publish(&a.app, pipit::actions::Compose { text: "while you were away".into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, media: Vec::new(), quote: None }).await.unwrap();
     eventually("a failed attempt is recorded", 10, || a.app.store.read(|r| r.pending_jobs(10)).unwrap().iter().any(|j| j.attempts >= 1 && j.last_error.is_some())).await;
     let failing = a.app.store.read(|r| r.pending_jobs(10)).unwrap();
     assert!(failing.iter().all(|j| j.due_ms > j.created_ms), "rescheduled into the future");

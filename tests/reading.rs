@@ -8,7 +8,7 @@ use std::time::Duration;
 
 
 async fn publish(i: &Instance, text: &str) -> pipit::model::Post {
-    actions::publish(&i.app, actions::Compose { text: text.into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, image: None, quote: None }).await.unwrap()
+    actions::publish(&i.app, actions::Compose { text: text.into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, media: Vec::new(), quote: None }).await.unwrap()
 }
 
 async fn follow(me: &Instance, other: &Instance) {
@@ -113,7 +113,7 @@ async fn followed_hashtags_bookmarks_and_notifications() {
 }
 
 async fn publish_quiet(app: &pipit::App, text: &str) -> pipit::model::Post {
-    actions::publish(app, actions::Compose { text: text.into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, image: None, quote: None }).await.unwrap()
+    actions::publish(app, actions::Compose { text: text.into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, media: Vec::new(), quote: None }).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -170,7 +170,7 @@ async fn create_of_a_post_on_another_host_is_refused() {
     let (a, b, c) = three().await;
     let bob = b.app.urls.actor();
     // Bad input: carol's real post, in a Create signed by bob and credited to him.
-    let real = pipit::actions::publish(&c.app, pipit::actions::Compose { text: "carol's words".into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, image: None, quote: None }).await.unwrap();
+    let real = pipit::actions::publish(&c.app, pipit::actions::Compose { text: "carol's words".into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, media: Vec::new(), quote: None }).await.unwrap();
     let r = deliver(&a, &create(&bob, &format!("{}/c/1", b.base), public_note(&real.uri, &bob, "carol's words")), &b).await;
     assert_eq!(r.status, 401, "object on another host: {}", r.body);
     // Bad input: the same as a bare reference (fetched from carol's server: still not bob's).
@@ -244,7 +244,7 @@ async fn undo_of_someone_elses_like_is_ignored() {
     let b = Instance::start("bob").await;
     let c = Instance::start("carol").await;
     let (bob, carol) = (b.app.urls.actor(), c.app.urls.actor());
-    let p = pipit::actions::publish(&a.app, pipit::actions::Compose { text: "like me".into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, image: None, quote: None }).await.unwrap();
+    let p = pipit::actions::publish(&a.app, pipit::actions::Compose { text: "like me".into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, media: Vec::new(), quote: None }).await.unwrap();
     let likes = || a.app.store.read(|r| r.interactions(&p.uri, "like", 10)).unwrap().len();
     let like_id = format!("{}/likes/1", b.base);
     let like = json!({"@context": "https://www.w3.org/ns/activitystreams", "id": like_id, "type": "Like", "actor": bob, "object": p.uri});
@@ -288,7 +288,7 @@ async fn signature_made_for_another_server_is_refused() {
     let b = Instance::start("bob").await;
     let c = Instance::start("carol").await;
     let bob = b.app.urls.actor();
-    let p = pipit::actions::publish(&a.app, pipit::actions::Compose { text: "like me".into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, image: None, quote: None }).await.unwrap();
+    let p = pipit::actions::publish(&a.app, pipit::actions::Compose { text: "like me".into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, media: Vec::new(), quote: None }).await.unwrap();
     let likes = || a.app.store.read(|r| r.interactions(&p.uri, "like", 10)).unwrap().len();
     // Bad input: a Like bob signed for carol's server (Host: carol's), replayed to alice, signed
     // draft-cavage (`host`) and RFC 9421 (`@target-uri`).

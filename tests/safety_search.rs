@@ -9,7 +9,7 @@ use std::time::Duration;
 
 
 async fn publish(i: &Instance, text: &str) -> pipit::model::Post {
-    actions::publish(&i.app, actions::Compose { text: text.into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, image: None, quote: None }).await.unwrap()
+    actions::publish(&i.app, actions::Compose { text: text.into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, media: Vec::new(), quote: None }).await.unwrap()
 }
 
 async fn mutual(a: &Instance, b: &Instance) {

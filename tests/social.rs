@@ -13,7 +13,7 @@ use serde_json::Value;
 use std::sync::{Arc, Mutex};
 
 async fn post(i: &Instance, text: &str, vis: Visibility, reply: Option<String>) -> pipit::model::Post {
-    actions::publish(&i.app, actions::Compose { text: text.into(), cw: String::new(), visibility: vis, in_reply_to: reply, image: None, quote: None }).await.expect("publish")
+    actions::publish(&i.app, actions::Compose { text: text.into(), cw: String::new(), visibility: vis, in_reply_to: reply, media: Vec::new(), quote: None }).await.expect("publish")
 }
 
 async fn follow_accepted(from: &Instance, to: &Instance) {

@@ -29,6 +29,8 @@ pub struct Outcome {
     pub fetch_context: Option<String>,
     /// Move: follow this account now (actor is cached).
     pub follow: Option<RemoteActor>,
+    /// A new post with a link: fetch its preview card in the background (federation::cards).
+    pub card_for: Option<u64>,
 }
 
 fn notify(w: &mut Write, kind: NotificationKind, actor: &str, post_uri: Option<&str>, detail: Option<String>) -> Result<()> {
@@ -302,6 +304,7 @@ fn create(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
                 out.fetch_context = Some(par.into());
             }
         }
+        out.card_for = Some(id);
     }
     Ok(out)
 }
@@ -349,6 +352,7 @@ fn delete(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
             w.delete_post(id, now_ms())?;
         }
         w.delete_actor(who)?;
+        crate::federation::media_cache::purge_actor(app, who);
         return Ok(Outcome::default());
     }
     if let Some(id) = w.post_id_by_uri(&target)? {

@@ -1,56 +1,87 @@
-//! Uploaded images: type sniffed from the bytes (never trusted from the client), size-limited,
-//! written atomically under DATA/media with an unguessable name.
+//! Uploaded images: every upload (compose, avatar/header, later the client API) goes through
+//! [`crate::media::process`] — type sniffed from the bytes, metadata stripped, orientation applied,
+//! oversized originals scaled down, preview and blurhash made — and only the result is written,
+//! atomically, under DATA/media with an unguessable name. The bytes as uploaded are never stored.
 
 use crate::app::App;
 use crate::error::{Error, Result};
 
+/// What was written for one upload.
 pub struct Saved {
+    /// File name of the (clean) original under DATA/media.
     pub file: String,
+    /// File name of the timeline preview, when the original is larger than the preview size.
+    pub preview: Option<String>,
     pub media_type: &'static str,
     pub width: Option<u32>,
     pub height: Option<u32>,
+    pub blurhash: Option<String>,
 }
 
+/// Media type and extension from the first bytes, for PNG, JPEG, GIF and WebP.
 pub fn sniff(bytes: &[u8]) -> Option<(&'static str, &'static str)> {
-    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-        Some(("image/png", "png"))
-    } else if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
-        Some(("image/jpeg", "jpg"))
-    } else if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
-        Some(("image/gif", "gif"))
-    } else if bytes.len() > 12 && &bytes[0..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
-        Some(("image/webp", "webp"))
-    } else {
-        None
-    }
+    crate::media::Kind::sniff(bytes).map(|k| (k.media_type(), k.ext()))
 }
 
-/// Width and height from the header of a PNG or GIF (cheap; others left unknown).
-fn dimensions(bytes: &[u8], media_type: &str) -> (Option<u32>, Option<u32>) {
-    match media_type {
-        "image/png" if bytes.len() >= 24 => (
-            Some(u32::from_be_bytes([bytes[16], bytes[17], bytes[18], bytes[19]])),
-            Some(u32::from_be_bytes([bytes[20], bytes[21], bytes[22], bytes[23]])),
-        ),
-        "image/gif" if bytes.len() >= 10 => (
-            Some(u16::from_le_bytes([bytes[6], bytes[7]]) as u32),
-            Some(u16::from_le_bytes([bytes[8], bytes[9]]) as u32),
-        ),
-        _ => (None, None),
-    }
-}
-
+/// Runs the upload pipeline and stores the result. Errors: 413 above `max_upload_kib`, 415 when
+/// the bytes are not an accepted image, 400 for truncated, damaged or oversized (bomb) images;
+/// on any error nothing is left on disk.
 pub fn save_image(app: &App, bytes: &[u8]) -> Result<Saved> {
     let limit = app.config.max_upload_kib as usize * 1024;
     if bytes.len() > limit {
         return Err(Error::PayloadTooLarge(limit as u64));
     }
-    let (media_type, ext) =
-        sniff(bytes).ok_or_else(|| Error::UnsupportedMediaType("Only PNG, JPEG, GIF and WebP images can be uploaded".into()))?;
+    let p = crate::media::process(bytes, app.config.max_image_side)?;
+    let token = crate::secret::token();
+    let file = format!("{token}.{}", p.original.kind.ext());
+    crate::fsutil::write_atomic(&app.media_dir().join(&file), &p.original.bytes)?;
+    let preview = match &p.preview {
+        Some(pv) => {
+            let name = format!("{token}-small.{}", pv.kind.ext());
+            if let Err(e) = crate::fsutil::write_atomic(&app.media_dir().join(&name), &pv.bytes) {
+                let _ = std::fs::remove_file(app.media_dir().join(&file));
+                return Err(e.into());
+            }
+            Some(name)
+        }
+        None => None,
+    };
+    Ok(Saved {
+        file,
+        preview,
+        media_type: p.original.kind.media_type(),
+        width: Some(p.width),
+        height: Some(p.height),
+        blurhash: Some(p.blurhash),
+    })
+}
+
+/// A post attachment: an image through [`save_image`], or a video/audio file (sniffed by
+/// [`crate::media::sniff_av`]) stored unchanged up to `max_media_kib`. Errors as `save_image`.
+pub fn save_upload(app: &App, bytes: &[u8]) -> Result<Saved> {
+    let Some((media_type, ext)) = crate::media::sniff_av(bytes) else {
+        return save_image(app, bytes);
+    };
+    let limit = app.config.max_media_kib as usize * 1024;
+    if bytes.len() > limit {
+        return Err(Error::PayloadTooLarge(limit as u64));
+    }
     let file = format!("{}.{ext}", crate::secret::token());
     crate::fsutil::write_atomic(&app.media_dir().join(&file), bytes)?;
-    let (width, height) = dimensions(bytes, media_type);
-    Ok(Saved { file, media_type, width, height })
+    Ok(Saved { file, preview: None, media_type, width: None, height: None, blurhash: None })
+}
+
+/// Removes an upload and its preview (`NAME.ext` and `NAME-small.*`).
+pub fn remove(app: &App, file: &str) {
+    if !valid_name(file) {
+        return;
+    }
+    let _ = std::fs::remove_file(app.media_dir().join(file));
+    if let Some((stem, _)) = file.rsplit_once('.') {
+        for ext in ["jpg", "png"] {
+            let _ = std::fs::remove_file(app.media_dir().join(format!("{stem}-small.{ext}")));
+        }
+    }
 }
 
 /// A safe media file name: what save_image makes, nothing that could walk out of the folder.

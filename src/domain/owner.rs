@@ -297,7 +297,7 @@ pub fn set_images(app: &App, avatar: Option<&[u8]>, header: Option<&[u8]>) -> Re
             Ok(s) => saved.push((which, s.file)),
             Err(e) => {
                 for (_, f) in &saved {
-                    let _ = std::fs::remove_file(app.media_dir().join(f));
+                    crate::domain::media::remove(app, f);
                 }
                 return Err(e);
             }
@@ -323,13 +323,13 @@ pub fn set_images(app: &App, avatar: Option<&[u8]>, header: Option<&[u8]>) -> Re
     match result {
         Ok((p, old)) => {
             for f in old {
-                let _ = std::fs::remove_file(app.media_dir().join(f));
+                crate::domain::media::remove(app, &f);
             }
             Ok(p)
         }
         Err(e) => {
             for (_, f) in &saved {
-                let _ = std::fs::remove_file(app.media_dir().join(f));
+                crate::domain::media::remove(app, f);
             }
             Err(e)
         }

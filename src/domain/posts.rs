@@ -11,6 +11,18 @@ use crate::federation::vocab;
 
 pub const MAX_CHARS: usize = 5000;
 pub const MAX_CW: usize = 500;
+/// Attachments one post may carry (Mastodon's limit).
+pub const MAX_ATTACHMENTS: usize = 4;
+pub const MAX_ALT: usize = 1500;
+
+/// One uploaded file with its description.
+pub struct Upload {
+    pub bytes: Vec<u8>,
+    /// Alt text (at most [`MAX_ALT`] characters).
+    pub alt: String,
+    /// Focal point in hundredths, −100…100 each (Mastodon's `focalPoint` × 100).
+    pub focus: Option<(i16, i16)>,
+}
 
 pub struct NewPost {
     pub text: String,
@@ -18,8 +30,8 @@ pub struct NewPost {
     pub visibility: Visibility,
     /// AP id or page URL of the post replied to.
     pub in_reply_to: Option<String>,
-    /// (bytes, alt text)
-    pub image: Option<(Vec<u8>, String)>,
+    /// Up to [`MAX_ATTACHMENTS`] images, or one video/audio file.
+    pub media: Vec<Upload>,
     /// `user@host` → actor id, resolved by WebFinger before publishing (federation::fetch).
     pub resolved: Vec<(String, String)>,
     /// AP id of a stored post this one quotes.
@@ -146,22 +158,9 @@ pub fn reply_defaults(app: &App, parent: &Post) -> Result<ReplyDefaults> {
 }
 
 pub fn publish(app: &App, new: NewPost) -> Result<Post> {
-    check_text(&new.text, &new.cw, new.image.is_some())?;
+    check_text(&new.text, &new.cw, !new.media.is_empty())?;
     let in_reply_to = new.in_reply_to.as_deref().filter(|s| !s.trim().is_empty()).map(|t| reply_target(app, t)).transpose()?;
-    let mut attachments = Vec::new();
-    if let Some((bytes, alt)) = &new.image {
-        if alt.chars().count() > 1500 {
-            return Err(Error::BadRequest("Alt text: at most 1500 characters".into()));
-        }
-        let saved = crate::domain::media::save_image(app, bytes)?;
-        attachments.push(Attachment {
-            url: HttpUrl::parse(&app.urls.media(&saved.file)).ok_or_else(|| Error::Internal("media URL is not http(s)".into()))?,
-            media_type: saved.media_type.into(),
-            alt: alt.trim().to_string(),
-            width: saved.width,
-            height: saved.height,
-        });
-    }
+    let attachments = save_uploads(app, &new.media)?;
     let f = format(app, &new.text, &new.resolved);
     let id = crate::ids::next_id();
     let mut post = Post {
@@ -187,6 +186,8 @@ pub fn publish(app: &App, new: NewPost) -> Result<Post> {
         },
         poll: None,
         language: None,
+        emojis: Vec::new(),
+        card: None,
     };
     if let Some(q) = &post.quote {
         // Readers on servers that do not show quotes still see what was quoted.
@@ -208,9 +209,63 @@ pub fn publish(app: &App, new: NewPost) -> Result<Post> {
     Ok(post)
 }
 
+/// Checks and stores a post's uploads: at most [`MAX_ATTACHMENTS`] images, or exactly one video
+/// or audio file (MP4, WebM, MP3, Ogg; passed through unchanged). On any error the files already
+/// written are removed and nothing is left.
+fn save_uploads(app: &App, media: &[Upload]) -> Result<Vec<Attachment>> {
+    if media.len() > MAX_ATTACHMENTS {
+        return Err(Error::BadRequest(format!("A post can have at most {MAX_ATTACHMENTS} attachments")));
+    }
+    let mut out: Vec<Attachment> = Vec::new();
+    for u in media {
+        let result = (|| {
+            if u.alt.chars().count() > MAX_ALT {
+                return Err(Error::BadRequest(format!("Alt text: at most {MAX_ALT} characters")));
+            }
+            let is_av = crate::media::sniff_av(&u.bytes).is_some();
+            if is_av && media.len() > 1 {
+                return Err(Error::BadRequest("A video or audio file goes alone in a post, without other attachments".into()));
+            }
+            let saved = crate::domain::media::save_upload(app, &u.bytes)?;
+            Ok(Attachment {
+                url: HttpUrl::parse(&app.urls.media(&saved.file)).ok_or_else(|| Error::Internal("media URL is not http(s)".into()))?,
+                media_type: saved.media_type.into(),
+                alt: u.alt.trim().to_string(),
+                width: saved.width,
+                height: saved.height,
+                blurhash: saved.blurhash,
+                preview_url: saved.preview.as_deref().map(|f| app.urls.media(f)),
+                focal_point: u.focus.map(|(x, y)| (x.clamp(-100, 100), y.clamp(-100, 100))),
+            })
+        })();
+        match result {
+            Ok(a) => out.push(a),
+            Err(e) => {
+                remove_attachment_files(app, &out);
+                return Err(e);
+            }
+        }
+    }
+    Ok(out)
+}
+
 pub fn edit(app: &App, id: u64, text: String, cw: String) -> Result<Post> {
+    edit_with_alt(app, id, text, cw, None)
+}
+
+/// Edits text, content warning and (when `alts` is given, one per attachment in order) the alt
+/// texts; followers get one `Update`.
+pub fn edit_with_alt(app: &App, id: u64, text: String, cw: String, alts: Option<Vec<String>>) -> Result<Post> {
     app.store.write(|w| {
         let mut post = w.post(id)?.filter(|p| p.local).ok_or(Error::NotFound)?;
+        if let Some(alts) = &alts {
+            if alts.iter().any(|a| a.chars().count() > MAX_ALT) {
+                return Err(Error::BadRequest(format!("Alt text: at most {MAX_ALT} characters")));
+            }
+            for (a, alt) in post.attachments.iter_mut().zip(alts) {
+                a.alt = alt.trim().to_string();
+            }
+        }
         check_text(&text, &cw, !post.attachments.is_empty())?;
         // Mentions keep what they resolved to when first posted.
         let resolved: Vec<(String, String)> = post.mentions.iter().map(|m| (m.name.trim_start_matches('@').to_string(), m.href.clone())).collect();
@@ -246,12 +301,14 @@ pub fn delete(app: &App, id: u64) -> Result<Post> {
 }
 
 fn remove_media_files(app: &App, post: &Post) {
+    remove_attachment_files(app, &post.attachments);
+}
+
+fn remove_attachment_files(app: &App, attachments: &[Attachment]) {
     let prefix = app.urls.media("");
-    for a in &post.attachments {
+    for a in attachments {
         if let Some(file) = a.url.strip_prefix(&prefix) {
-            if crate::domain::media::valid_name(file) {
-                let _ = std::fs::remove_file(app.media_dir().join(file));
-            }
+            crate::domain::media::remove(app, file);
         }
     }
 }

@@ -28,7 +28,9 @@ pub fn block(app: &App, actor: &str) -> Result<()> {
             outbox::send(w, app, block, Audience { followers: false, inboxes: vec![inbox] })?;
         }
         Ok(())
-    })
+    })?;
+    crate::federation::media_cache::purge_actor(app, actor);
+    Ok(())
 }
 
 pub fn unblock(app: &App, actor: &str) -> Result<()> {
@@ -46,7 +48,9 @@ pub fn block_domain(app: &App, host: &str) -> Result<()> {
     app.store.write(|w| {
         crate::domain::follows::end_relationships_on(w, app, &host)?;
         w.set_domain_blocked(&host, true, now_ms())
-    })
+    })?;
+    crate::federation::media_cache::purge_host(app, &host);
+    Ok(())
 }
 
 pub fn unblock_domain(app: &App, host: &str) -> Result<()> {

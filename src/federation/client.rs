@@ -198,6 +198,11 @@ impl HttpClient {
 
     /// One request, no redirects. `prepare` may add headers (signatures) to the built request.
     pub async fn send(&self, method: Method, url: &str, headers: &[(&str, String)], body: Option<Bytes>, prepare: &(dyn Fn(&mut Request<Full<Bytes>>) + Send + Sync)) -> Result<Fetched> {
+        self.send_limited(method, url, headers, body, prepare, MAX_RESPONSE).await
+    }
+
+    /// [`send`](Self::send) reading at most `limit` bytes of body (media are larger than JSON).
+    pub async fn send_limited(&self, method: Method, url: &str, headers: &[(&str, String)], body: Option<Bytes>, prepare: &(dyn Fn(&mut Request<Full<Bytes>>) + Send + Sync), limit: usize) -> Result<Fetched> {
         let uri: Uri = url.parse().map_err(|_| Error::BadRequest(format!("not a URL: {url}")))?;
         let mut req = Request::builder().method(method).uri(uri).header("user-agent", USER_AGENT);
         for (k, v) in headers {
@@ -208,7 +213,7 @@ impl HttpClient {
         let exchange = async {
             let resp = self.client.request(req).await.map_err(|e| Error::Internal(format!("{url}: {}", describe(&e))))?;
             let (parts, body) = resp.into_parts();
-            let body = Limited::new(body, MAX_RESPONSE)
+            let body = Limited::new(body, limit)
                 .collect()
                 .await
                 .map_err(|e| Error::Internal(format!("{url}: response body: {e}")))?
@@ -221,9 +226,14 @@ impl HttpClient {
     /// GET following up to MAX_REDIRECTS redirects; `prepare` is applied to each hop (each is
     /// signed for its own URL).
     pub async fn get(&self, url: &str, headers: &[(&str, String)], prepare: &(dyn Fn(&mut Request<Full<Bytes>>) + Send + Sync)) -> Result<Fetched> {
+        self.get_limited(url, headers, prepare, MAX_RESPONSE).await
+    }
+
+    /// [`get`](Self::get) reading at most `limit` bytes of body.
+    pub async fn get_limited(&self, url: &str, headers: &[(&str, String)], prepare: &(dyn Fn(&mut Request<Full<Bytes>>) + Send + Sync), limit: usize) -> Result<Fetched> {
         let mut url = url.to_string();
         for _ in 0..=MAX_REDIRECTS {
-            let r = self.send(Method::GET, &url, headers, None, prepare).await?;
+            let r = self.send_limited(Method::GET, &url, headers, None, prepare, limit).await?;
             if r.status.is_redirection() {
                 let loc = r.headers.get("location").and_then(|v| v.to_str().ok()).ok_or_else(|| Error::Internal(format!("{url}: redirect without Location")))?;
                 url = resolve_relative(&url, loc);

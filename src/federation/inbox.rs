@@ -268,6 +268,10 @@ fn after(app: &App, outcome: apply::Outcome) {
         let app = app.clone();
         tokio::spawn(async move { fetch_ancestors(&app, &parent).await });
     }
+    if let Some(id) = outcome.card_for {
+        let app = app.clone();
+        tokio::spawn(async move { crate::federation::cards::fetch_for(&app, id).await });
+    }
     if let Some(new) = outcome.follow {
         if let Err(e) = crate::domain::follows::follow(app, &new) {
             tracing::warn!("following {} after Move: {e}", new.id);

@@ -1,6 +1,7 @@
 //! ActivityPub: signatures, fetching, the inbox, delivery. Produces and consumes AS2 JSON; never
 //! renders HTML.
 
+pub mod cards;
 pub mod client;
 pub mod content;
 pub mod deliver;
@@ -9,6 +10,7 @@ pub mod inbox;
 pub mod jcs;
 pub mod relme;
 pub mod keys;
+pub mod media_cache;
 pub mod sign;
 pub mod signer;
 pub mod thread;

@@ -347,6 +347,7 @@ pub fn parse_post(obj: &Value, author: &RemoteActor) -> Option<Post> {
             if media_type.starts_with("text/html") {
                 return None;
             }
+            let (blurhash, focal_point) = crate::media::remote_extras(a);
             Some(Attachment {
                 url,
                 // Pixelfed and Mastodon put alt text in `name`; some put it in `summary`.
@@ -354,6 +355,9 @@ pub fn parse_post(obj: &Value, author: &RemoteActor) -> Option<Post> {
                 media_type,
                 width: a.get("width").and_then(Value::as_u64).map(|w| w as u32),
                 height: a.get("height").and_then(Value::as_u64).map(|h| h as u32),
+                blurhash,
+                preview_url: None,
+                focal_point,
             })
         })
         .take(16)
@@ -379,6 +383,8 @@ pub fn parse_post(obj: &Value, author: &RemoteActor) -> Option<Post> {
         quote,
         poll,
         language,
+        emojis: crate::media::emoji::from_tags(obj.get("tag")),
+        card: None,
     })
 }
 
@@ -507,6 +513,12 @@ pub fn note_json(urls: &Urls, p: &Post, counts: &Counts, with_context: bool) -> 
             if let (Some(w), Some(h)) = (a.width, a.height) {
                 d["width"] = json!(w);
                 d["height"] = json!(h);
+            }
+            if let Some(b) = &a.blurhash {
+                d["blurhash"] = json!(b);
+            }
+            if let Some((x, y)) = a.focal_point {
+                d["focalPoint"] = json!([x as f64 / 100.0, y as f64 / 100.0]);
             }
             d
         }).collect::<Vec<_>>(),

@@ -94,7 +94,7 @@ pub async fn account(app: &App, req: &Request<Incoming>, handle: &str) -> Result
     let body = app.render.render(
         "account.html",
         context! {
-            who => social::author(app, &profile, &a.id), summary => a.summary, header => a.image, kind => a.kind,
+            who => social::author(app, &profile, &a.id), summary => a.summary, header => a.image.as_deref().map(|u| app.urls.remote_media(u, &a.id)), kind => a.kind,
             following, follows_me, blocked, muted, lists, posts, owner => o, here => format!("/{}", a.handle()),
         },
     )?;

@@ -128,10 +128,19 @@ pub async fn compose(app: &App, req: Request<Incoming>) -> Result<Resp> {
     let (_parts, sub) = auth::receive_owner_form(app, req, limit, upload_deadline(app)).await?;
     let visibility = Visibility::parse(sub.form.get("visibility").unwrap_or("public"))
         .ok_or_else(|| Error::BadRequest("Unknown visibility".into()))?;
-    let image = match sub.files.iter().find(|f| f.name == "image") {
-        Some(f) => Some((auth::upload_bytes(app, f)?, sub.form.text("alt"))),
-        None => None,
-    };
+    // Up to four files: `image`, `image2`…`image4`, each with `alt`/`alt2`… and an optional focal
+    // point `focus`/`focus2`… as "x,y" in −1.0…1.0. Empty file inputs are skipped.
+    let mut media = Vec::new();
+    for i in 1..=crate::domain::posts::MAX_ATTACHMENTS + 1 {
+        let suffix = if i == 1 { String::new() } else { i.to_string() };
+        if let Some(f) = sub.files.iter().find(|f| f.name == format!("image{suffix}") && f.len > 0) {
+            media.push(crate::domain::posts::Upload {
+                bytes: auth::upload_bytes(app, f)?,
+                alt: sub.form.text(&format!("alt{suffix}")),
+                focus: sub.form.get(&format!("focus{suffix}")).and_then(parse_focus),
+            });
+        }
+    }
     // Through actions: mentions are resolved by WebFinger (so they are delivered) and a remote
     // parent is fetched, exactly as `pipit post` does.
     let post = crate::actions::publish(
@@ -141,7 +150,7 @@ pub async fn compose(app: &App, req: Request<Incoming>) -> Result<Resp> {
             cw: sub.form.text("cw"),
             visibility,
             in_reply_to: sub.form.get("in_reply_to").map(str::to_string),
-            image,
+            media,
             quote: sub.form.get("quote").map(str::to_string),
         },
     )
@@ -154,6 +163,13 @@ pub async fn compose(app: &App, req: Request<Incoming>) -> Result<Resp> {
         None => format!("{}?done=posted", app.urls.profile()),
     };
     Ok(response::redirect(&back))
+}
+
+/// A focal point typed as "x,y" (each −1.0…1.0, Mastodon's convention) → hundredths.
+fn parse_focus(s: &str) -> Option<(i16, i16)> {
+    let (x, y) = s.split_once(',')?;
+    let f = |v: &str| v.trim().parse::<f32>().ok().filter(|v| v.is_finite()).map(|v| (v.clamp(-1.0, 1.0) * 100.0).round() as i16);
+    Some((f(x)?, f(y)?))
 }
 
 /// GET /@NAME/ID/edit
@@ -175,7 +191,8 @@ pub async fn edit(app: &App, req: Request<Incoming>, id: u64) -> Result<Resp> {
     let (parts, body) = auth::read_small(app, req).await?;
     let form = request::submitted(&parts.headers, &body)?.form;
     require_owner_post(app, &parts.headers, &form)?;
-    let post = posts::edit(app, id, form.text("content"), form.text("cw"))?;
+    let alts: Vec<String> = (0..crate::domain::posts::MAX_ATTACHMENTS).map_while(|i| form.get(&format!("alt_{i}")).map(str::to_string)).collect();
+    let post = posts::edit_with_alt(app, id, form.text("content"), form.text("cw"), (!alts.is_empty()).then_some(alts))?;
     Ok(response::redirect(&format!("{}?done=saved", post.url_or_uri())))
 }
 

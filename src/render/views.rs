@@ -74,7 +74,13 @@ impl AuthorView {
             handle: a.handle(),
             // Only http(s) URLs (HttpUrl) reach an href; else their page here.
             url: a.url.clone().or_else(|| HttpUrl::parse(&a.id)).unwrap_or_else(|| ours(urls, format!("{}/search?q={}", urls.base, crate::server::request::percent_encode(&a.handle())))),
-            avatar: a.icon.clone().unwrap_or_else(|| ours(urls, urls.static_file("avatar.svg"))),
+            // SVG is never cached or served (it can carry script): those get our default picture.
+            avatar: a
+                .icon
+                .as_deref()
+                .filter(|u| !u.split(['?', '#']).next().unwrap_or("").to_ascii_lowercase().ends_with(".svg"))
+                .map(|u| ours(urls, urls.remote_media(u, &a.id)))
+                .unwrap_or_else(|| ours(urls, urls.static_file("avatar.svg"))),
             local: false,
         }
     }
@@ -141,12 +147,23 @@ pub struct PostView {
     /// Hashtags in `tag` that the content does not show: a row of tag links under the post,
     /// as Mastodon's web UI shows them.
     pub hashtag_bar: Vec<TagLink>,
+    /// Link preview card (title, description, image through the media cache).
+    pub card: Option<CardView>,
 }
 
 #[derive(Serialize)]
 pub struct TagLink {
     pub name: String,
     pub url: String,
+}
+
+#[derive(Serialize)]
+pub struct CardView {
+    pub url: String,
+    pub title: String,
+    pub description: String,
+    pub image: Option<String>,
+    pub host: String,
 }
 
 #[derive(Serialize)]
@@ -195,6 +212,32 @@ pub struct AttachmentView {
     pub url: HttpUrl,
     pub media_type: String,
     pub alt: String,
+    /// Smaller copy for timelines (own uploads).
+    pub preview_url: Option<String>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub blurhash: Option<String>,
+    /// CSS `object-position` from the focal point ("60% 25%"), so crops keep what matters.
+    pub focus: Option<String>,
+    /// Served from our own origin (own uploads): safe to embed as <video>/<audio>.
+    pub local: bool,
+}
+
+impl AttachmentView {
+    pub fn new(a: &crate::model::Attachment, urls: &Urls) -> AttachmentView {
+        AttachmentView {
+            url: a.url.clone(),
+            media_type: a.media_type.clone(),
+            alt: a.alt.clone(),
+            preview_url: a.preview_url.clone(),
+            width: a.width,
+            height: a.height,
+            blurhash: a.blurhash.clone(),
+            // Focal y points up (Mastodon); CSS percentages run down.
+            focus: a.focal_point.map(|(x, y)| format!("{}% {}%", (x as i32 + 100) / 2, (100 - y as i32) / 2)),
+            local: a.url.starts_with(&urls.media("")),
+        }
+    }
 }
 
 impl ProfileView {
@@ -246,7 +289,7 @@ impl PostView {
             url: p.url.clone().or_else(|| HttpUrl::parse(&p.uri)).unwrap_or_else(|| ours(urls, format!("{}/posts/{}", urls.base, p.id))),
             uri: p.uri.clone(),
             local: p.local,
-            content: p.content.clone(),
+            content: if p.emojis.is_empty() { p.content.clone() } else { crate::media::emoji::emojify(&p.content, &p.emojis, urls, &p.author) },
             source: p.source.clone(),
             summary: p.summary.clone(),
             visibility: p.visibility.as_str(),
@@ -263,7 +306,16 @@ impl PostView {
             attachments: p
                 .attachments
                 .iter()
-                .map(|a| AttachmentView { url: a.url.clone(), media_type: a.media_type.clone(), alt: a.alt.clone() })
+                .map(|a| {
+                    let mut v = AttachmentView::new(a, urls);
+                    // Remote images go through our cache; video/audio stay hot-linked (they can be
+                    // far larger than the cache reads into memory, max_upload_kib).
+                    if !p.local && a.media_type.starts_with("image/") {
+                        v.url = ours(urls, urls.remote_media(&a.url, &p.author));
+                        v.preview_url = a.preview_url.as_deref().map(|u| urls.remote_media(u, &p.author));
+                    }
+                    v
+                })
                 .collect(),
             excerpt: excerpt(&p.source, &p.content, 140),
             social: Social::default(),
@@ -275,6 +327,14 @@ impl PostView {
             poll: p.poll.as_ref().map(PollView::new),
             language: p.language.clone(),
             hashtag_bar: hashtag_bar(p, urls),
+            card: p.card.as_ref().map(|c| CardView {
+                url: c.url.clone(),
+                title: c.title.clone(),
+                description: c.description.clone(),
+                // The page's image is keyed to the post's author in the cache (purged with them).
+                image: c.image.as_deref().map(|i| urls.remote_media(i, if p.local { &c.url } else { &p.author })),
+                host: crate::federation::vocab::host_of(&c.url).unwrap_or_default(),
+            }),
         }
     }
 }

@@ -127,6 +127,7 @@ async fn route(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Result<Re
         ["about"] | ["privacy"] if get => web::about(app, &req),
         ["static", name] if get => assets::static_file(req.headers(), name),
         ["media", name] if get => assets::media(app, name).await,
+        ["cache", sig, actor, url] if get => assets::cached(app, sig, actor, url).await,
         ["favicon.ico"] if get => assets::static_file(req.headers(), "favicon.svg"),
         _ if !get && !post => Err(Error::BadRequest(format!("method {} not supported", req.method()))),
         _ => Err(Error::NotFound),

@@ -141,7 +141,7 @@ test('remote posts as their authors meant them', async () => {
   assert.equal((await card.locator('.who .name').textContent()).trim(), 'quiet', 'a usable name');
   assert.equal((await card.locator('.who .handle').textContent()).trim(), bare.handle, 'and handle');
   await page.goto(`${A.base}/${bare.handle}`);
-  assert.ok(await page.isVisible(`h1:text("quiet")`), 'its account page works');
+  assert.ok(await page.isVisible(`h1:has-text("quiet")`), 'its account page works');
   await page.click('button:text("Block")');
   await page.waitForURL(`**/${bare.handle}`);
   assert.ok(await page.isVisible('button:text("Unblock")'), 'and it can be blocked');

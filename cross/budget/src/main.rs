@@ -185,6 +185,8 @@ fn post(id: u64, author: &str, uri: String, text: &str, local: bool, in_reply_to
         sensitive: false,
         quote: None,
         poll: None,
+        emojis: vec![],
+        card: None,
     }
 }
 

@@ -1,0 +1,238 @@
+//! Issue 11, remote media cache: remote media are fetched through the SSRF-guarded client into
+//! DATA/cache and served from pipit's own origin (type sniffed, nosniff, never SVG/HTML); still
+//! served after their origin goes down; the cache stays under its cap while 1,000 images arrive;
+//! nothing cached for blocked accounts, and their files purged; `0` hot-links.
+//! The origin is a small HTTP server in this test.
+
+mod common;
+use common::*;
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+
+/// A distinct, incompressible 40×40 PNG (≈ 5 KB) for each `n`.
+fn noise_png(n: u32) -> Vec<u8> {
+    let mut x = n.wrapping_mul(2_654_435_761).wrapping_add(1);
+    let img = image::RgbImage::from_fn(40, 40, |_, _| {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        image::Rgb([x as u8, (x >> 8) as u8, (x >> 16) as u8])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+/// Serves /img/N.png, /evil.png (an SVG with a script, labelled image/png) and /page.png (HTML).
+/// Returns its address and the accept loop's handle (abort it to take the origin down).
+async fn origin() -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((s, _)) = listener.accept().await else { return };
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req: hyper::Request<Incoming>| async move {
+                    let path = req.uri().path().to_string();
+                    let body: Vec<u8> = if let Some(n) = path.strip_prefix("/img/").and_then(|p| p.strip_suffix(".png")).and_then(|n| n.parse().ok()) {
+                        noise_png(n)
+                    } else if path == "/evil.png" {
+                        b"<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(document.domain)</script></svg>".to_vec()
+                    } else if path == "/article" {
+                        let html = format!("<!doctype html><html><head><title>fallback</title><meta property=\"og:title\" content=\"Big &amp; news\"><meta property=\"og:description\" content=\"What &lt;really&gt; happened\"><meta property=\"og:image\" content=\"/img/30.png\"></head><body>x</body></html>");
+                        return Ok(hyper::Response::builder().header("content-type", "text/html; charset=utf-8").body(Full::new(Bytes::from(html))).unwrap());
+                    } else if path == "/page.png" {
+                        b"<!doctype html><script>alert(1)</script>".to_vec()
+                    } else {
+                        return Ok::<_, std::convert::Infallible>(hyper::Response::builder().status(404).body(Full::new(Bytes::new())).unwrap());
+                    };
+                    Ok(hyper::Response::builder().header("content-type", "image/png").body(Full::new(Bytes::from(body))).unwrap())
+                });
+                let _ = hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(s), svc).await;
+            });
+        }
+    });
+    (addr, task)
+}
+
+fn cache_files(i: &Instance) -> Vec<(String, u64)> {
+    std::fs::read_dir(i.app.cache_dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.metadata().unwrap().len()))
+        .filter(|(n, _)| !n.starts_with('.'))
+        .collect()
+}
+
+fn path_of(i: &Instance, url: &str) -> String {
+    url.strip_prefix(&i.base).expect("served from our own origin").to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_media_are_cached_served_safely_and_outlive_their_origin() {
+    let b = Instance::start_with("bob", Box::new(|c| c.media_cache_mib = 1)).await;
+    let (addr, task) = origin().await;
+    let actor = format!("http://{addr}/users/carol");
+    let img = format!("http://{addr}/img/1.png");
+    let link = b.app.urls.remote_media(&img, &actor);
+    assert!(link.starts_with(&format!("{}/cache/", b.base)), "rendered through our origin: {link}");
+    let visitor = b.client();
+    let r = visitor.get(&path_of(&b, &link)).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("image/png"));
+    assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(r.header("content-length"), Some(noise_png(1).len().to_string().as_str()));
+    let files = cache_files(&b);
+    assert_eq!(files.len(), 1);
+    assert_eq!(std::fs::read(b.app.cache_dir().join(&files[0].0)).unwrap(), noise_png(1));
+
+    // Not an open proxy: a URL we did not sign, or a tampered signature, is not fetched.
+    let other = b.app.urls.remote_media(&format!("http://{addr}/img/2.png"), &actor);
+    let tampered = path_of(&b, &other).replacen("/cache/", "/cache/0", 1);
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let sig = path_of(&b, &other).split('/').nth(2).unwrap().to_string();
+    let swapped = format!("/cache/{sig}/{}/{}", b64.encode(&actor), b64.encode(format!("http://{addr}/img/3.png")));
+    // Bad inputs: a signature with a digit more, and a valid signature with another URL swapped in.
+    for p in [tampered, swapped] {
+        assert_eq!(visitor.get(&p).await.status, 404, "{p}");
+    }
+    // SVG with a script and HTML, both labelled image/png by the origin: refused, nothing stored.
+    for bad in ["evil.png", "page.png"] {
+        let l = b.app.urls.remote_media(&format!("http://{addr}/{bad}"), &actor);
+        let r = visitor.get(&path_of(&b, &l)).await;
+        assert_eq!(r.status, 404, "{bad} refused");
+        assert!(!r.body.contains("<script"), "{bad} never served");
+    }
+    assert_eq!(cache_files(&b).len(), 1, "nothing stored for the refused files");
+
+    // The origin goes down: the cached picture is still served; an uncached one is not.
+    task.abort();
+    let _ = task.await;
+    let r = visitor.get(&path_of(&b, &link)).await;
+    assert_eq!(r.status, 200, "served from the cache after the origin went down");
+    assert_eq!(r.header("content-type"), Some("image/png"));
+    assert_eq!(visitor.get(&path_of(&b, &b.app.urls.remote_media(&format!("http://{addr}/img/9.png"), &actor))).await.status, 404);
+
+    // Blocking the account purges its files and stops serving them.
+    pipit::domain::safety::block(&b.app, &actor).unwrap();
+    assert!(cache_files(&b).is_empty(), "purged on block");
+    assert_eq!(visitor.get(&path_of(&b, &link)).await.status, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cache_stays_under_its_cap_while_1000_images_arrive() {
+    let b = Instance::start_with("bob", Box::new(|c| c.media_cache_mib = 1)).await;
+    let cap = 1024 * 1024u64;
+    let (addr, _task) = origin().await;
+    let actor = format!("http://{addr}/users/carol");
+    let visitor = b.client();
+    let mut total_fetched = 0u64;
+    for n in 0..1000u32 {
+        let link = b.app.urls.remote_media(&format!("http://{addr}/img/{n}.png"), &actor);
+        let r = visitor.get(&path_of(&b, &link)).await;
+        assert_eq!(r.status, 200, "image {n}");
+        total_fetched += noise_png(n).len() as u64;
+        if n % 50 == 49 {
+            let size: u64 = cache_files(&b).iter().map(|f| f.1).sum();
+            assert!(size <= cap, "after {} images the cache holds {size} bytes (cap {cap})", n + 1);
+        }
+    }
+    assert!(total_fetched > 4 * cap, "the test really overflows the cap ({total_fetched} bytes)");
+    let files = cache_files(&b);
+    let size: u64 = files.iter().map(|f| f.1).sum();
+    assert!(size <= cap && size > cap / 2, "cache size {size}");
+    // Least recently used went first: the last image is there, the first is not.
+    let name_of = |n: u32| {
+        let l = b.app.urls.remote_media(&format!("http://{addr}/img/{n}.png"), &actor);
+        l.split('/').nth_back(2).unwrap().to_string()
+    };
+    assert!(files.iter().any(|(f, _)| f.contains(&name_of(999))), "newest kept");
+    assert!(!files.iter().any(|(f, _)| f.contains(&name_of(0))), "oldest evicted");
+}
+
+#[tokio::test]
+async fn zero_means_hot_link_and_blocked_accounts_are_never_fetched() {
+    let a = Instance::start_with("alice", Box::new(|c| c.media_cache_mib = 0)).await;
+    assert_eq!(a.app.urls.remote_media("https://far.example/a.png", "https://far.example/users/x"), "https://far.example/a.png");
+    let b = Instance::start("bob").await;
+    let (addr, _task) = origin().await;
+    let actor = format!("http://{addr}/users/mallory");
+    pipit::domain::safety::block(&b.app, &actor).unwrap();
+    let link = b.app.urls.remote_media(&format!("http://{addr}/img/5.png"), &actor);
+    assert_eq!(b.client().get(&path_of(&b, &link)).await.status, 404);
+    let host = addr.to_string();
+    let other = format!("http://{host}/users/eve");
+    pipit::domain::safety::block_domain(&b.app, "far.example").unwrap();
+    let far = b.app.urls.remote_media(&format!("http://{addr}/img/6.png"), "https://far.example/users/eve");
+    assert_eq!(b.client().get(&path_of(&b, &far)).await.status, 404, "domain-blocked account");
+    assert!(cache_files(&b).is_empty(), "nothing cached for blocked accounts");
+    let ok = b.app.urls.remote_media(&format!("http://{addr}/img/7.png"), &other);
+    assert_eq!(b.client().get(&path_of(&b, &ok)).await.status, 200, "others still cached");
+    assert_eq!(cache_files(&b).len(), 1);
+    // Purged by a domain block of the account's server.
+    pipit::domain::safety::block_domain(&b.app, &host).unwrap();
+    assert!(cache_files(&b).is_empty(), "purged on domain block");
+    assert_eq!(b.client().get(&path_of(&b, &ok)).await.status, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_emoji_and_remote_avatars_are_drawn_through_the_cache() {
+    let b = Instance::start("bob").await;
+    let (addr, _task) = origin().await;
+    let actor = format!("http://{addr}/users/carol");
+    let doc = serde_json::json!({
+        "id": actor, "type": "Person", "preferredUsername": "carol", "name": "Carol",
+        "inbox": format!("{actor}/inbox"), "icon": {"type": "Image", "url": format!("http://{addr}/img/11.png")},
+        "publicKey": {"id": format!("{actor}#main-key"), "owner": actor, "publicKeyPem": "-----BEGIN PUBLIC KEY-----\nx\n-----END PUBLIC KEY-----"}
+    });
+    let author = pipit::federation::fetch::store_actor_doc(&b.app, &doc).expect("actor stored");
+    let note = serde_json::json!({
+        "id": format!("http://{addr}/notes/1"), "type": "Note", "attributedTo": actor,
+        "to": ["https://www.w3.org/ns/activitystreams#Public"], "published": "2026-11-29T10:00:00Z",
+        "content": "<p>hello :blobcat: and <a href=\"https://x.example/:blobcat:\">link</a></p>",
+        "tag": [{"type": "Emoji", "name": ":blobcat:", "icon": {"type": "Image", "mediaType": "image/png", "url": format!("http://{addr}/img/12.png")}}]
+    });
+    let post = pipit::federation::vocab::parse_post(&note, &author).expect("parsed");
+    assert_eq!(post.emojis.len(), 1);
+    b.app.store.write(|w| w.put_post(&post)).unwrap();
+    let stored = b.app.store.read(|r| r.post_by_uri(&post.uri)).unwrap().unwrap();
+    let page = b.client().get(&format!("/posts/{}", stored.id)).await;
+    assert_eq!(page.status, 200);
+    let emoji = page.body.split("<img class=\"emoji\" src=\"").nth(1).expect("emoji drawn as an image").split('"').next().unwrap().to_string();
+    assert!(emoji.starts_with(&format!("{}/cache/", b.base)), "through the cache: {emoji}");
+    assert!(page.body.contains("alt=\":blobcat:\""), "shortcode as alt text");
+    assert!(page.body.contains("href=\"https://x.example/:blobcat:\""), "attribute values untouched");
+    assert!(!page.body.contains(&format!("http://{addr}/img/")), "nothing hot-linked from the origin (avatar included)");
+    let r = b.client().get(&path_of(&b, &emoji.replace("&#x2F;", "/").replace("&#47;", "/"))).await;
+    assert_eq!((r.status, r.header("content-type")), (200, Some("image/png")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn link_preview_cards_are_fetched_once_and_shown() {
+    let b = Instance::start("bob").await;
+    let (addr, task) = origin().await;
+    let article = format!("http://{addr}/article");
+    // The owner's post: the card is fetched in the background after publishing.
+    let p = pipit::actions::publish(
+        &b.app,
+        pipit::actions::Compose { text: format!("#news read {article} now"), cw: String::new(), visibility: pipit::model::Visibility::Public, in_reply_to: None, media: Vec::new(), quote: None },
+    )
+    .await
+    .unwrap();
+    eventually("the card is stored", 10, || b.app.store.read(|r| r.post(p.id)).unwrap().unwrap().card.is_some()).await;
+    let card = b.app.store.read(|r| r.post(p.id)).unwrap().unwrap().card.unwrap();
+    assert_eq!((card.title.as_str(), card.description.as_str()), ("Big & news", "What <really> happened"));
+    assert_eq!(card.image.as_deref(), Some(format!("http://{addr}/img/30.png").as_str()));
+    let page = b.client().get(&format!("/@bob/{}", p.id)).await;
+    assert!(page.body.contains("class=\"card\"") && page.body.contains("Big &amp; news") && page.body.contains("What &lt;really&gt; happened"), "card shown, escaped");
+    let img = page.body.split("<a class=\"card\"").nth(1).unwrap().split("<img src=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    assert!(img.starts_with(&format!("{}/cache/", b.base)), "card image through the cache: {img}");
+    assert_eq!(b.client().get(&path_of(&b, &img)).await.status, 200);
+    // Fetched once: with the origin down, the card stays and nothing is refetched or lost.
+    task.abort();
+    let _ = task.await;
+    pipit::federation::cards::fetch_for(&b.app, p.id).await;
+    assert_eq!(b.app.store.read(|r| r.post(p.id)).unwrap().unwrap().card, Some(card));
+    assert!(b.client().get(&format!("/@bob/{}", p.id)).await.body.contains("Big &amp; news"));
+}
