@@ -208,8 +208,11 @@ fn follows_a_tag(w: &Write, p: &Post) -> Result<bool> {
     Ok(false)
 }
 
-/// Stores or refreshes a remote post; returns (id, is_new).
-fn upsert_post(w: &mut Write, mut p: Post) -> Result<(u64, bool)> {
+/// Stores or refreshes a remote post (the path every received post takes); returns
+/// (id, is_new). A new post gets a fresh id near its `published` time, checked free in this
+/// transaction (`Write::new_id`), so it never replaces another post; a known URI is updated in
+/// place, except the owner's own posts, which remote data never overwrites.
+pub fn upsert_post(w: &mut Write, mut p: Post) -> Result<(u64, bool)> {
     if let Some(id) = w.post_id_by_uri(&p.uri)? {
         p.id = id;
         if let Some(old) = w.post(id)? {
@@ -221,11 +224,11 @@ fn upsert_post(w: &mut Write, mut p: Post) -> Result<(u64, bool)> {
                 new_poll.voted = old_poll.voted.clone();
             }
         }
-        w.put_post(&p)?;
+        w.update_post(&p)?;
         return Ok((id, false));
     }
-    p.id = crate::ids::next_id_at(p.published_ms.min(now_ms()));
-    w.put_post(&p)?;
+    p.id = w.new_id(crate::store::IdSpace::Posts, p.published_ms.min(now_ms()))?;
+    w.insert_post(&p)?;
     Ok((p.id, true))
 }
 

@@ -7,6 +7,7 @@ use crate::model::{Attachment, Post, Visibility};
 use crate::time::now_ms;
 use crate::domain::outbox;
 use crate::federation::vocab;
+use crate::store::IdSpace;
 
 pub const MAX_CHARS: usize = 5000;
 pub const MAX_CW: usize = 500;
@@ -97,11 +98,11 @@ pub fn publish(app: &App, new: NewPost) -> Result<Post> {
         });
     }
     let f = format(app, &new.text, &new.resolved);
-    let id = crate::ids::next_id();
+    // The id (and so the URI) is allocated inside the write below, where it is checked free.
     let mut post = Post {
-        id,
-        uri: app.urls.post_uri(id),
-        url: app.urls.post_url(id),
+        id: 0,
+        uri: String::new(),
+        url: String::new(),
         author: app.urls.actor(),
         local: true,
         content: f.html,
@@ -109,7 +110,7 @@ pub fn publish(app: &App, new: NewPost) -> Result<Post> {
         summary: new.cw.trim().to_string(),
         visibility: new.visibility,
         in_reply_to,
-        published_ms: crate::ids::id_ms(id),
+        published_ms: now_ms(),
         edited_ms: None,
         tags: f.tags,
         mentions: f.mentions,
@@ -123,7 +124,11 @@ pub fn publish(app: &App, new: NewPost) -> Result<Post> {
         post.content.push_str(&format!("<p class=\"quote-inline\">RE: <a href=\"{0}\">{0}</a></p>", crate::text::escape(q)));
     }
     let stored = app.store.write(|w| {
-        w.put_post(&post)?;
+        let id = w.new_id(IdSpace::Posts, post.published_ms)?;
+        post.id = id;
+        post.uri = app.urls.post_uri(id);
+        post.url = app.urls.post_url(id);
+        w.insert_post(&post)?;
         let audience = outbox::post_audience(w, app, &post)?;
         let create = vocab::create_json(&app.urls, &post, "Create", &format!("{}/activity", post.uri));
         outbox::send(w, app, create, audience)?;
@@ -150,7 +155,7 @@ pub fn edit(app: &App, id: u64, text: String, cw: String) -> Result<Post> {
         post.tags = f.tags;
         post.mentions = f.mentions;
         post.edited_ms = Some(now_ms());
-        w.put_post(&post)?;
+        w.update_post(&post)?;
         let audience = outbox::post_audience(w, app, &post)?;
         let update = vocab::create_json(&app.urls, &post, "Update", &outbox::new_activity_id(app));
         outbox::send(w, app, update, audience)?;
