@@ -206,6 +206,8 @@ pub fn parse_post(obj: &Value, author: &RemoteActor) -> Option<Post> {
         .into_iter()
         .find(|u| u.is_string() || str_of(u, "mediaType").map(|m| m.starts_with("text/html")).unwrap_or(true))
         .and_then(id_of)
+        // Linked in the content and as "Original": only http(s), never `javascript:` & co.
+        .filter(|u| host_of(u).is_some())
         .map(str::to_string);
     let name = str_of(obj, "name").unwrap_or_default();
     if kind != "Note" && !name.is_empty() {
@@ -543,5 +545,19 @@ mod tests {
         let pf = json!({"id":"https://p.example/p/1","type":"Note","content":"pic","to":[PUBLIC],"attachment":[{"type":"Image","mediaType":"image/jpeg","url":"https://p.example/i.jpg","name":"a cat"}]});
         let p = parse_post(&pf, &actor).unwrap();
         assert_eq!(p.attachments[0].alt, "a cat");
+    }
+
+    /// Found by the `activity` fuzz target (tests/fuzz/corpus/activity/crash-page-url-not-http.json):
+    /// a Page's `url` was linked into the stored content whatever its scheme.
+    #[test]
+    fn page_url_is_linked_only_when_http() {
+        let actor = RemoteActor { id: "https://l.example/u/a".into(), ..Default::default() };
+        for bad in ["javascript:alert(1)", "JaVaScRiPt:alert(1)", "data:text/html,<script>alert(1)</script>", "hFFFFttps://l.example/x"] {
+            let page = json!({"id":"https://l.example/post/1","type":"Page","name":"T","content":"<p>body</p>","url":bad,"to":[PUBLIC]});
+            let p = parse_post(&page, &actor).unwrap();
+            assert!(!p.content.to_ascii_lowercase().contains("href=\"") || p.content.contains("href=\"https://"), "{bad}: {}", p.content);
+            assert!(!p.content.contains(bad), "{bad} linked: {}", p.content);
+            assert_eq!(p.url, "https://l.example/post/1", "{bad} kept as the post's url");
+        }
     }
 }
