@@ -547,6 +547,17 @@ mod tests {
         assert_eq!(p.attachments[0].alt, "a cat");
     }
 
+    /// Found by the `html` fuzz target (tests/fuzz/corpus/html/crash-idna-uppercase-non-ascii-host):
+    /// a link whose host mixes upper-case ASCII and non-ASCII tripped a debug assertion in
+    /// idna_adapter 1.0 (the ASCII-only IDNA back end), so debug builds panicked on such a post.
+    #[test]
+    fn sanitizer_survives_mixed_case_non_ascii_hosts() {
+        for host in ["m.exaM\u{e9}ple", "EXAMPL\u{c9}.example", "A\u{fffd}"] {
+            let clean = sanitize_html(&format!("<p><a href=\"https://{host}/x\">l</a></p>"));
+            assert!(clean.starts_with("<p><a"), "{clean}");
+        }
+    }
+
     /// Found by the `activity` fuzz target (tests/fuzz/corpus/activity/crash-page-url-not-http.json):
     /// a Page's `url` was linked into the stored content whatever its scheme.
     #[test]
