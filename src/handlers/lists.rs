@@ -43,9 +43,8 @@ pub async fn create(app: &App, req: Request<Incoming>) -> Result<Resp> {
     if name.is_empty() || name.chars().count() > 100 {
         return Err(Error::BadRequest("A list needs a name of up to 100 characters".into()));
     }
-    let id = crate::ids::next_id();
     let list = List { name, exclusive: form.get("exclusive").is_some(), public: form.get("public").is_some(), created_ms: crate::time::now_ms() };
-    app.store.write(|w| w.put_list(id, &list))?;
+    let id = app.store.write(|w| w.create_list(&list))?;
     Ok(response::redirect(&format!("/lists/{id}")))
 }
 
@@ -65,7 +64,7 @@ pub async fn edit(app: &App, req: Request<Incoming>, id: u64, delete: bool) -> R
         l.name = name.clone();
         l.exclusive = form.get("exclusive").is_some();
         l.public = form.get("public").is_some();
-        w.put_list(id, &l)
+        w.update_list(id, &l)
     })?;
     Ok(response::redirect(&format!("/lists/{id}")))
 }
