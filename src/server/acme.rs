@@ -145,7 +145,8 @@ impl Manager {
                     tokio::time::sleep(Duration::from_secs(3600)).await;
                 }
                 Err(e) => {
-                    tracing::warn!(domain = %self.domain, "ACME: certificate request to {} failed: {e}; keeping the current certificate, retrying in {} s", self.directory, backoff.as_secs());
+                    let meanwhile = if self.resolver.current.read().unwrap().is_some() { "keeping the current certificate" } else { "no HTTPS until it succeeds" };
+                    tracing::warn!(domain = %self.domain, "ACME: certificate request to {} failed: {e}; {meanwhile}, retrying in {} s", self.directory, backoff.as_secs());
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
