@@ -133,8 +133,11 @@ impl Manager {
                 _ => Duration::ZERO,
             };
             if !due.is_zero() {
+                // Re-checked at least daily: a clock set right after boot (a Pi has no RTC) or
+                // files replaced by hand are noticed.
                 tracing::info!(domain = %self.domain, "ACME: next renewal in {} h", due.as_secs() / 3600);
-                tokio::time::sleep(due).await;
+                tokio::time::sleep(due.min(Duration::from_secs(86_400))).await;
+                continue;
             }
             match self.issue().await {
                 Ok(not_after) => {
@@ -156,9 +159,13 @@ impl Manager {
 
     async fn account(&self) -> std::result::Result<Account, String> {
         let builder = || AcmeHttp::new(self.ca.as_deref(), self.provider.clone()).map(|h| Account::builder_with_http(Box::new(h)));
+        // Stored with the directory it belongs to: switching from staging to production (or
+        // another CA) makes a new account instead of ordering from the old CA.
         if let Ok(json) = std::fs::read(self.account_path()) {
-            if let Ok(creds) = serde_json::from_slice::<AccountCredentials>(&json) {
-                return builder()?.from_credentials(creds).await.map_err(|e| format!("account: {e}"));
+            if let Ok(stored) = serde_json::from_slice::<StoredAccount>(&json) {
+                if stored.directory == self.directory {
+                    return builder()?.from_credentials(stored.credentials).await.map_err(|e| format!("account: {e}"));
+                }
             }
         }
         let contact = format!("mailto:{}", self.email);
@@ -166,7 +173,7 @@ impl Manager {
             .create(&NewAccount { contact: &[&contact], terms_of_service_agreed: true, only_return_existing: false }, self.directory.clone(), None)
             .await
             .map_err(|e| format!("new account: {e}"))?;
-        let json = serde_json::to_vec(&creds).map_err(|e| e.to_string())?;
+        let json = serde_json::to_vec(&StoredAccount { directory: self.directory.clone(), credentials: creds }).map_err(|e| e.to_string())?;
         crate::fsutil::write_private(&self.account_path(), &json).map_err(|e| format!("{}: {e}", self.account_path().display()))?;
         Ok(account)
     }
@@ -175,7 +182,17 @@ impl Manager {
     async fn issue(&self) -> std::result::Result<u64, String> {
         let account = self.account().await?;
         let ids = [Identifier::Dns(self.domain.clone())];
-        let mut order = account.new_order(&NewOrder::new(&ids)).await.map_err(|e| format!("new order: {e}"))?;
+        let mut order = match account.new_order(&NewOrder::new(&ids)).await {
+            Ok(o) => o,
+            Err(e) => {
+                // The CA forgot the account (deactivated, or a test CA restarted): the next
+                // attempt registers a new one.
+                if e.to_string().contains("accountDoesNotExist") {
+                    let _ = std::fs::remove_file(self.account_path());
+                }
+                return Err(format!("new order: {e}"));
+            }
+        };
         let result = async {
             let mut authzs = order.authorizations();
             while let Some(authz) = authzs.next().await {
@@ -210,6 +227,13 @@ impl Manager {
         self.resolver.set(key);
         Ok(not_after)
     }
+}
+
+/// `keys/acme-account.json`: the account and the directory it was made on.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredAccount {
+    directory: String,
+    credentials: AccountCredentials,
 }
 
 /// A PEM chain and key as a rustls key, with the leaf's notAfter (ms since the epoch).
