@@ -60,7 +60,8 @@ impl Resolver {
     }
 }
 
-/// What `run` needs: where the files are and whom to ask.
+/// The certificate's life cycle for one domain: where the files are, whom to ask, when to renew.
+/// Made by `Manager::new` at server start, then driven by `Manager::run` in its own task.
 pub struct Manager {
     domain: String,
     email: String,
@@ -98,6 +99,7 @@ impl Manager {
         Ok(m)
     }
 
+    /// The resolver to put in the server's `rustls::ServerConfig`; `run` swaps its certificate.
     pub fn resolver(&self) -> Arc<Resolver> {
         self.resolver.clone()
     }
