@@ -101,7 +101,7 @@ impl Default for KeyFiles {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Tls {
     /// PEM certificate chain file (relative to the data folder); unused with `acme`.
