@@ -2,6 +2,7 @@
 //! these call the store (and, for federation, enqueue deliveries in the same transaction).
 
 pub mod follows;
+pub mod oauth;
 pub mod inbox;
 pub mod media;
 pub mod outbox;

@@ -124,6 +124,8 @@ pub fn publish(app: &App, new: NewPost) -> Result<Post> {
     }
     let stored = app.store.write(|w| {
         w.put_post(&post)?;
+        // The owner's own posts are part of their home timeline, as on Mastodon.
+        w.add_home_as(post.id, &crate::model::HomeEntry { post_id: post.id, boosted_by: None }, now_ms())?;
         let audience = outbox::post_audience(w, app, &post)?;
         let create = vocab::create_json(&app.urls, &post, "Create", &format!("{}/activity", post.uri));
         outbox::send(w, app, create, audience)?;

@@ -31,11 +31,11 @@ const WINDOW_MS: u64 = 15 * 60 * 1000;
 const MAX_TRACKED: usize = 4096;
 
 impl LoginLimiter {
-    fn blocked(&self, ip: IpAddr, now: u64) -> bool {
+    pub fn blocked(&self, ip: IpAddr, now: u64) -> bool {
         let map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         matches!(map.get(&ip), Some(&(n, start)) if n >= MAX_FAILURES && now - start < WINDOW_MS)
     }
-    fn fail(&self, ip: IpAddr, now: u64) {
+    pub fn fail(&self, ip: IpAddr, now: u64) {
         let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() >= MAX_TRACKED {
             map.retain(|_, (_, start)| now - *start < WINDOW_MS);
@@ -49,7 +49,7 @@ impl LoginLimiter {
         }
         e.0 += 1;
     }
-    fn succeed(&self, ip: IpAddr) {
+    pub fn succeed(&self, ip: IpAddr) {
         self.failures.lock().unwrap_or_else(|e| e.into_inner()).remove(&ip);
     }
 }
@@ -116,13 +116,20 @@ fn page_with_anon(app: &App, headers: &HeaderMap, template: &str, ctx: impl Fn(&
     Ok(r)
 }
 
-/// GET /login
-pub fn login_page(app: &App, headers: &HeaderMap) -> Result<Resp> {
+/// Where to go after logging in: a local path only (`/oauth/authorize?…` comes back here), never
+/// another site (`//host`, `/\\host`).
+pub fn safe_next(next: Option<&str>) -> Option<String> {
+    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") && !n.chars().any(|c| c.is_control())).map(str::to_string)
+}
+
+/// GET /login[?next=/local/path]
+pub fn login_page(app: &App, headers: &HeaderMap, next: Option<&str>) -> Result<Resp> {
+    let next = safe_next(next);
     if owner(app, headers).is_some() {
-        return Ok(response::redirect(&app.urls.profile()));
+        return Ok(response::redirect(next.as_deref().unwrap_or(&app.urls.profile())));
     }
     let no_password = !owner::has_password(app)?;
-    page_with_anon(app, headers, "login.html", |csrf| context! { csrf, no_password, title => "Log in" }, 200)
+    page_with_anon(app, headers, "login.html", |csrf| context! { csrf, no_password, next => next.clone(), title => "Log in" }, 200)
 }
 
 /// POST /login
@@ -145,11 +152,12 @@ pub async fn login(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Resul
     if !ok {
         app.login_limiter.fail(peer.ip(), now);
         tracing::info!(ip = %peer.ip(), "failed login");
-        return page_with_anon(app, &parts.headers, "login.html", |csrf| context! { csrf, error => "Wrong password.", title => "Log in" }, 401);
+        let next = safe_next(form.get("next"));
+        return page_with_anon(app, &parts.headers, "login.html", |csrf| context! { csrf, next => next.clone(), error => "Wrong password.", title => "Log in" }, 401);
     }
     app.login_limiter.succeed(peer.ip());
     let token = owner::new_session(app)?;
-    let mut r = response::redirect(&app.urls.profile());
+    let mut r = response::redirect(safe_next(form.get("next")).as_deref().unwrap_or(&app.urls.profile()));
     response::set_cookie(&mut r, SESSION_COOKIE, &token, app.config.session_secs, secure(app));
     Ok(r)
 }

@@ -25,6 +25,10 @@ pub async fn handle(app: App, req: Request<Incoming>, peer: SocketAddr) -> Resp 
     h.entry(hyper::header::X_CONTENT_TYPE_OPTIONS).or_insert(hyper::header::HeaderValue::from_static("nosniff"));
     h.entry(hyper::header::REFERRER_POLICY).or_insert(hyper::header::HeaderValue::from_static("same-origin"));
     h.entry("x-frame-options").or_insert(hyper::header::HeaderValue::from_static("DENY"));
+    // Browser clients (Phanpy, Elk) read these cross-origin.
+    if path.starts_with("/.well-known/") || path.starts_with("/nodeinfo/") {
+        h.entry("access-control-allow-origin").or_insert(hyper::header::HeaderValue::from_static("*"));
+    }
     let status = resp.status().as_u16();
     tracing::debug!(%peer, %method, path, status, ms = start.elapsed().as_millis() as u64, "request");
     resp
@@ -32,6 +36,9 @@ pub async fn handle(app: App, req: Request<Incoming>, peer: SocketAddr) -> Resp 
 
 async fn route(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Result<Resp> {
     let path = req.uri().path().to_string();
+    if crate::handlers::api::is_api_path(&path) {
+        return Ok(crate::handlers::api::handle(app, req, peer).await);
+    }
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let me = app.urls.username.as_str();
     let at_me = format!("@{me}");
@@ -90,6 +97,8 @@ async fn route(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Result<Re
         ["tags", tag, "unfollow"] if post => lists::follow_tag(app, req, &crate::server::request::percent_decode(tag), false).await,
         ["bookmarks"] if get => lists::bookmarks(app, &req),
         ["settings", "safety"] if get => safety::page(app, &req),
+        ["settings", "apps"] if get => crate::handlers::api::oauth::apps_page(app, &req),
+        ["settings", "apps", id, "revoke"] if post => crate::handlers::api::oauth::revoke_app(app, req, parse_id(id)?).await,
         ["search"] if get => search::search(app, &req).await,
         ["deck"] if get => deck::page(app, &req),
         ["deck"] if post => deck::edit(app, req).await,
@@ -105,7 +114,7 @@ async fn route(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Result<Re
         [a @ ("follow" | "unfollow")] if post => social::relation_action(app, req, a).await,
         ["requests", a @ ("approve" | "reject")] if post => social::relation_action(app, req, a).await,
         ["followers", "remove"] if post => social::relation_action(app, req, "remove").await,
-        ["login"] if get => auth::login_page(app, req.headers()),
+        ["login"] if get => auth::login_page(app, req.headers(), crate::server::request::query(&req).get("next")),
         ["login"] if post => auth::login(app, req, peer).await,
         ["logout"] if post => auth::logout(app, req).await,
         ["setup"] if get => auth::setup_page(app, &req),

@@ -1,0 +1,395 @@
+//! The Mastodon client API (issue 10) against real clients and real HTTP: OAuth 2 (apps, the
+//! consent page, code + PKCE, client credentials, refresh, password grant, revoke, RFC 8414),
+//! bad input of every kind answered with a JSON error and nothing changed, CORS and trailing
+//! slashes, `Link` paging over a 200-post home timeline, and Mastodon.py driving a whole session
+//! while a second pipit likes the post.
+mod common;
+use common::*;
+use hyper::body::Bytes;
+use serde_json::{json, Value};
+
+const PW: &str = "correct horse battery";
+
+fn body_json(r: &Response) -> Value {
+    serde_json::from_str(&r.body).unwrap_or_else(|e| panic!("not JSON ({e}): {} {}", r.status, r.body))
+}
+
+/// Asserts status and a JSON body (errors included), returns the body.
+fn expect(r: &Response, status: u16, what: &str) -> Value {
+    assert_eq!(r.status, status, "{what}: {}", r.body);
+    assert!(r.header("content-type").unwrap_or("").starts_with("application/json"), "{what}: JSON content type, got {:?}", r.header("content-type"));
+    body_json(r)
+}
+
+async fn post_json(c: &Client, path: &str, token: Option<&str>, body: &str) -> Response {
+    let mut h = vec![("content-type".to_string(), "application/json".to_string())];
+    if let Some(t) = token {
+        h.push(("authorization".into(), format!("Bearer {t}")));
+    }
+    c.send("POST", path, h, Bytes::from(body.to_string())).await
+}
+
+async fn call(c: &Client, method: &str, path: &str, token: &str) -> Response {
+    c.send(method, path, vec![("authorization".into(), format!("Bearer {token}"))], Bytes::new()).await
+}
+
+/// Registers an app (form, as Mastodon.py and Tusky do); returns (client_id, client_secret).
+async fn register(c: &Client, name: &str, redirect: &str, scopes: &str) -> (String, String) {
+    let r = c.post_form("/api/v1/apps", &[("client_name", name), ("redirect_uris", redirect), ("scopes", scopes)]).await;
+    let v = expect(&r, 200, "register app");
+    (v["client_id"].as_str().unwrap().to_string(), v["client_secret"].as_str().unwrap().to_string())
+}
+
+fn authorize_url(client_id: &str, redirect: &str, scope: &str, extra: &str) -> String {
+    let e = pipit::server::request::percent_encode;
+    format!("/oauth/authorize?response_type=code&client_id={}&redirect_uri={}&scope={}&state=s1{extra}", e(client_id), e(redirect), e(scope))
+}
+
+fn hidden_fields(page: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = page;
+    while let Some(i) = rest.find("<input type=\"hidden\" name=\"") {
+        rest = &rest[i + 27..];
+        let name_end = rest.find('"').unwrap();
+        let name = rest[..name_end].to_string();
+        let vstart = rest.find("value=\"").unwrap() + 7;
+        let vend = rest[vstart..].find('"').unwrap() + vstart;
+        out.push((name, rest[vstart..vend].replace("&amp;", "&").replace("&quot;", "\"")));
+    }
+    out
+}
+
+/// The owner approves on the consent page; returns the POST's response (a 303 to the client).
+async fn consent(owner: &Client, url: &str, decision: &str) -> Response {
+    let page = owner.get(url).await;
+    assert_eq!(page.status, 200, "consent page: {}", page.body);
+    let mut fields = hidden_fields(&page.body);
+    fields.push(("decision".into(), decision.into()));
+    let f: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    owner.post_form("/oauth/authorize", &f).await
+}
+
+fn code_of(location: &str) -> String {
+    let q = location.split_once('?').unwrap().1;
+    q.split('&').find_map(|kv| kv.strip_prefix("code=")).map(pipit::server::request::percent_decode).expect("code in redirect")
+}
+
+async fn token(c: &Client, fields: &[(&str, &str)]) -> Response {
+    c.post_form("/oauth/token", fields).await
+}
+
+fn pkce(verifier: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes()).as_ref())
+}
+
+fn post_count(i: &Instance) -> u64 {
+    i.app.store.read(|r| r.own_post_count()).unwrap()
+}
+
+async fn password_token(c: &Client, id: &str, secret: &str, scope: &str) -> String {
+    let r = token(c, &[("grant_type", "password"), ("client_id", id), ("client_secret", secret), ("username", "alice"), ("password", PW), ("scope", scope)]).await;
+    expect(&r, 200, "password grant")["access_token"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauth_flows_and_bad_input() {
+    let a = Instance::start("alice").await;
+    let owner = a.owner_client().await;
+    let anon = a.client();
+    const CB: &str = "pipit-test://cb";
+
+    // Registration: form (with two redirect URIs in one string), JSON (Elk), bad bodies.
+    let r = anon.post_form("/api/v1/apps", &[("client_name", "Test"), ("redirect_uris", "pipit-test://cb https://example.test/cb"), ("scopes", "read write")]).await;
+    let app = expect(&r, 200, "form registration");
+    assert!(app["id"].as_str().unwrap().chars().all(|c| c.is_ascii_digit()), "string id of digits: {app}");
+    assert_eq!(app["redirect_uris"], json!(["pipit-test://cb", "https://example.test/cb"]));
+    assert_eq!(app["redirect_uri"], json!("pipit-test://cb\nhttps://example.test/cb"));
+    assert_eq!(app["scopes"], json!(["read", "write"]));
+    assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+    let (cid, secret) = (app["client_id"].as_str().unwrap().to_string(), app["client_secret"].as_str().unwrap().to_string());
+    let r = post_json(&anon, "/api/v1/apps", None, r#"{"client_name":"Elk","redirect_uris":["oauth2redirect://elk/"],"scopes":"read write follow push"}"#).await;
+    assert_eq!(expect(&r, 200, "JSON registration")["redirect_uris"], json!(["oauth2redirect://elk/"]));
+    // Bad input tried: malformed JSON, no redirect URI, a javascript: redirect, an unknown scope.
+    expect(&post_json(&anon, "/api/v1/apps", None, r#"{"client_name": "#).await, 400, "malformed JSON");
+    expect(&anon.post_form("/api/v1/apps", &[("client_name", "x")]).await, 422, "no redirect_uris");
+    expect(&anon.post_form("/api/v1/apps", &[("client_name", "x"), ("redirect_uris", "javascript:alert(1)")]).await, 422, "script redirect");
+    expect(&anon.post_form("/api/v1/apps", &[("client_name", "x"), ("redirect_uris", CB), ("scopes", "read admin:all")]).await, 422, "unknown scope");
+
+    // RFC 8414 metadata, CORS preflight, trailing slash, nodeinfo upstream.
+    let meta = expect(&anon.get("/.well-known/oauth-authorization-server").await, 200, "RFC 8414");
+    assert_eq!(meta["token_endpoint"], json!(format!("{}/oauth/token", a.base)));
+    assert_eq!(meta["code_challenge_methods_supported"], json!(["S256"]));
+    let pre = anon.send("OPTIONS", "/api/v1/timelines/home", vec![("origin".into(), "https://phanpy.social".into()), ("access-control-request-headers".into(), "authorization".into())], Bytes::new()).await;
+    assert_eq!(pre.status, 204);
+    assert!(pre.header("access-control-allow-headers").unwrap().contains("Authorization"));
+    assert!(pre.header("access-control-allow-methods").unwrap().contains("DELETE"));
+    let inst = anon.get("/api/v1/instance/").await;
+    assert_eq!(expect(&inst, 200, "instance with trailing slash")["uri"], json!(a.app.urls.host));
+    assert!(inst.header("access-control-expose-headers").unwrap().contains("Link"));
+    let v2 = expect(&anon.get("/api/v2/instance/").await, 200, "v2");
+    assert!(v2.get("uri").is_none() && v2["domain"] == json!(a.app.urls.host));
+    assert_eq!(v2["configuration"]["urls"], json!({}), "no streaming URL advertised");
+    let ni = anon.get("/nodeinfo/2.0").await;
+    assert_eq!(body_json(&ni)["metadata"]["upstream"]["name"], json!("mastodon"));
+    assert_eq!(ni.header("access-control-allow-origin"), Some("*"));
+    expect(&anon.get("/api/v1/no/such/endpoint").await, 404, "unknown endpoint");
+
+    // Logged out: the consent page sends the owner to log in, then back.
+    let url = authorize_url(&cid, CB, "read write", "");
+    let r = anon.get(&url).await;
+    assert_eq!(r.status, 303);
+    assert!(r.location().starts_with("/login?next=%2Foauth%2Fauthorize%3F"), "{}", r.location());
+    let login = anon.get(r.location()).await;
+    let r = anon.post_form("/login", &[("csrf", &login.csrf()), ("password", PW), ("next", &login.input_value("next").unwrap())]).await;
+    assert_eq!(r.location(), url, "back to the consent page after login");
+    // Bad authorize requests are shown on pipit's page, never redirected: unknown client, a
+    // redirect URI that differs by one character, a scope the app did not register.
+    for (bad, what) in [
+        (authorize_url("nope", CB, "read", ""), "unknown client"),
+        (authorize_url(&cid, "pipit-test://cb/", "read", ""), "redirect URI not registered"),
+        (authorize_url(&cid, CB, "read push", ""), "scope beyond the app's"),
+        (authorize_url(&cid, CB, "read", "&code_challenge=abc&code_challenge_method=plain"), "plain PKCE"),
+    ] {
+        let r = owner.get(&bad).await;
+        assert_eq!(r.status, 400, "{what}: {}", r.body);
+        assert!(r.header("location").is_none(), "{what}: not redirected");
+    }
+    // Deny: back to the client with access_denied.
+    let r = consent(&owner, &authorize_url(&cid, CB, "read", ""), "deny").await;
+    assert_eq!(r.location(), "pipit-test://cb?error=access_denied&state=s1");
+
+    // Code + PKCE S256.
+    let verifier = "this-is-a-long-enough-pkce-code-verifier-0123456789";
+    let pk = format!("&code_challenge={}&code_challenge_method=S256", pkce(verifier));
+    let r = consent(&owner, &authorize_url(&cid, CB, "read write", &pk), "allow").await;
+    assert_eq!(r.status, 303);
+    assert!(r.location().starts_with("pipit-test://cb?code=") && r.location().ends_with("&state=s1"), "{}", r.location());
+    let code = code_of(r.location());
+    let base = [("grant_type", "authorization_code"), ("client_id", cid.as_str()), ("redirect_uri", CB), ("code", code.as_str())];
+    // Wrong client secret: 401 invalid_client, and the code is still good.
+    let bad = token(&anon, &[&base[..], &[("client_secret", "wrong"), ("code_verifier", verifier)]].concat()).await;
+    assert_eq!(expect(&bad, 401, "wrong secret")["error"], json!("invalid_client"));
+    // Wrong verifier: invalid_grant, and the code is spent.
+    let bad = token(&anon, &[&base[..], &[("client_secret", secret.as_str()), ("code_verifier", "wrong-verifier-wrong-verifier-wrong-verifier-00")]].concat()).await;
+    assert_eq!(expect(&bad, 400, "wrong PKCE verifier")["error"], json!("invalid_grant"));
+    let reused = token(&anon, &[&base[..], &[("client_secret", secret.as_str()), ("code_verifier", verifier)]].concat()).await;
+    assert_eq!(expect(&reused, 400, "code reused after a failed exchange")["error"], json!("invalid_grant"));
+    // Missing verifier when a challenge was stored.
+    let code = code_of(consent(&owner, &authorize_url(&cid, CB, "read write", &pk), "allow").await.location());
+    let bad = token(&anon, &[("grant_type", "authorization_code"), ("client_id", &cid), ("client_secret", &secret), ("redirect_uri", CB), ("code", &code)]).await;
+    expect(&bad, 400, "no verifier");
+    // Wrong redirect URI at the token endpoint.
+    let code = code_of(consent(&owner, &authorize_url(&cid, CB, "read write", &pk), "allow").await.location());
+    let bad = token(&anon, &[("grant_type", "authorization_code"), ("client_id", &cid), ("client_secret", &secret), ("redirect_uri", "https://example.test/cb"), ("code", &code), ("code_verifier", verifier)]).await;
+    expect(&bad, 400, "redirect_uri differs");
+    // Finally the right exchange, with the secret in HTTP Basic (tooot) and JSON (Elk).
+    let code = code_of(consent(&owner, &authorize_url(&cid, CB, "read write", &pk), "allow").await.location());
+    use base64::Engine;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{cid}:{secret}"));
+    let body = json!({ "grant_type": "authorization_code", "redirect_uri": CB, "code": code, "code_verifier": verifier, "scope": "read write" }).to_string();
+    let r = anon.send("POST", "/oauth/token", vec![("content-type".into(), "application/json".into()), ("authorization".into(), format!("Basic {basic}"))], Bytes::from(body.clone())).await;
+    let t = expect(&r, 200, "code exchange");
+    assert_eq!(t["token_type"], json!("Bearer"));
+    assert_eq!(t["scope"], json!("read write"));
+    assert!(t["created_at"].as_u64().unwrap() > 1_600_000_000);
+    let access = t["access_token"].as_str().unwrap().to_string();
+    let refresh = t["refresh_token"].as_str().unwrap().to_string();
+    let again = anon.send("POST", "/oauth/token", vec![("content-type".into(), "application/json".into()), ("authorization".into(), format!("Basic {basic}"))], Bytes::from(body)).await;
+    assert_eq!(expect(&again, 400, "reused code")["error"], json!("invalid_grant"));
+    expect(&token(&anon, &[("grant_type", "client_credentials"), ("client_id", "unknown"), ("client_secret", "x")]).await, 401, "unknown app");
+    expect(&token(&anon, &[("grant_type", "implicit"), ("client_id", &cid), ("client_secret", &secret)]).await, 400, "unsupported grant");
+
+    // The token works; the stored form is a hash.
+    let me = expect(&call(&anon, "GET", "/api/v1/accounts/verify_credentials", &access).await, 200, "verify_credentials");
+    assert_eq!(me["username"], json!("alice"));
+    assert!(me["created_at"].as_str().unwrap().ends_with(".000Z"));
+    let me_id = me["id"].as_str().unwrap().to_string();
+    assert_eq!(expect(&anon.get(&format!("/api/v1/accounts/{me_id}")).await, 200, "public account")["id"], json!(me_id));
+    let hash = pipit::secret::hash_token(&access);
+    assert!(a.app.store.read(|r| r.oauth_token(&access)).unwrap().is_none(), "the token itself is not a key");
+    assert!(a.app.store.read(|r| r.oauth_token(&hash)).unwrap().is_some(), "its sha256 is");
+
+    // Posting as JSON; bad input changes nothing: malformed JSON, an unknown reply target,
+    // empty text, a bad visibility, a read-only token, no token.
+    let before = post_count(&a);
+    let st = expect(&post_json(&anon, "/api/v1/statuses", Some(&access), r#"{"status":"first via the API","visibility":"unlisted","language":"en","sensitive":false,"spoiler_text":null}"#).await, 200, "post");
+    assert_eq!(st["visibility"], json!("unlisted"));
+    assert_eq!(post_count(&a), before + 1);
+    let sid = st["id"].as_str().unwrap().to_string();
+    expect(&post_json(&anon, "/api/v1/statuses", Some(&access), r#"{"status": "x""#).await, 400, "malformed JSON");
+    expect(&post_json(&anon, "/api/v1/statuses", Some(&access), r#"{"status":"hi","in_reply_to_id":"424242"}"#).await, 404, "unknown reply target");
+    expect(&post_json(&anon, "/api/v1/statuses", Some(&access), r#"{"status":"   "}"#).await, 422, "empty");
+    expect(&post_json(&anon, "/api/v1/statuses", Some(&access), r#"{"status":"hi","visibility":"everyone"}"#).await, 422, "bad visibility");
+    let (rid, rsecret) = register(&anon, "Reader", CB, "read").await;
+    let read_only = password_token(&anon, &rid, &rsecret, "read").await;
+    assert_eq!(expect(&post_json(&anon, "/api/v1/statuses", Some(&read_only), r#"{"status":"nope"}"#).await, 403, "missing write scope")["error"], json!("This action is outside the authorized scopes"));
+    expect(&call(&anon, "POST", &format!("/api/v1/statuses/{sid}/favourite"), &read_only).await, 403, "favourite with read scope");
+    expect(&post_json(&anon, "/api/v1/statuses", None, r#"{"status":"nope"}"#).await, 401, "no token");
+    expect(&post_json(&anon, "/api/v1/statuses", Some("forged"), r#"{"status":"nope"}"#).await, 401, "forged token");
+    assert_eq!(post_count(&a), before + 1, "nothing posted by bad requests");
+    // Unknown ids.
+    expect(&call(&anon, "GET", "/api/v1/statuses/12345", &access).await, 404, "unknown status");
+    expect(&call(&anon, "POST", "/api/v1/statuses/12345/favourite", &access).await, 404, "favourite unknown");
+    expect(&call(&anon, "DELETE", "/api/v1/statuses/12345", &access).await, 404, "delete unknown");
+    expect(&call(&anon, "GET", "/api/v1/accounts/999", &access).await, 404, "unknown account");
+    expect(&call(&anon, "GET", "/api/v1/statuses/abc/context", &access).await, 404, "non-numeric id");
+    assert_eq!(expect(&call(&anon, "GET", &format!("/api/v1/statuses/{sid}"), &access).await, 200, "own status")["favourited"], json!(false));
+
+    // client_credentials: an app token reads public things, not the owner's.
+    let app_tok = expect(&token(&anon, &[("grant_type", "client_credentials"), ("client_id", &cid), ("client_secret", &secret), ("scope", "read")]).await, 200, "client_credentials")["access_token"].as_str().unwrap().to_string();
+    assert_eq!(expect(&call(&anon, "GET", "/api/v1/apps/verify_credentials", &app_tok).await, 200, "app verify")["name"], json!("Test"));
+    expect(&call(&anon, "GET", "/api/v1/accounts/verify_credentials", &app_tok).await, 422, "app token is not the owner");
+    expect(&call(&anon, "GET", "/api/v1/timelines/home", &app_tok).await, 422, "no home for app tokens");
+
+    // Password grant: wrong password, wrong user, then right.
+    let bad = token(&anon, &[("grant_type", "password"), ("client_id", &cid), ("client_secret", &secret), ("username", "alice"), ("password", "wrong password")]).await;
+    assert_eq!(expect(&bad, 400, "wrong password")["error"], json!("invalid_grant"));
+    let bad = token(&anon, &[("grant_type", "password"), ("client_id", &cid), ("client_secret", &secret), ("username", "mallory"), ("password", PW)]).await;
+    expect(&bad, 400, "not the owner");
+
+    // Refresh: a new pair; the old access token stops working.
+    let r = token(&anon, &[("grant_type", "refresh_token"), ("client_id", &cid), ("client_secret", &secret), ("refresh_token", &refresh)]).await;
+    let fresh = expect(&r, 200, "refresh")["access_token"].as_str().unwrap().to_string();
+    expect(&call(&anon, "GET", "/api/v1/accounts/verify_credentials", &access).await, 401, "old token after refresh");
+    expect(&token(&anon, &[("grant_type", "refresh_token"), ("client_id", &cid), ("client_secret", &secret), ("refresh_token", &refresh)]).await, 400, "refresh token reused");
+    expect(&call(&anon, "GET", "/api/v1/accounts/verify_credentials", &fresh).await, 200, "fresh token");
+
+    // Revoke (RFC 7009): 200 {} and the token is dead (401 JSON).
+    let r = anon.post_form("/oauth/revoke", &[("client_id", &cid), ("client_secret", &secret), ("token", &fresh)]).await;
+    assert_eq!(expect(&r, 200, "revoke"), json!({}));
+    let dead = expect(&call(&anon, "GET", "/api/v1/accounts/verify_credentials", &fresh).await, 401, "revoked token");
+    assert!(dead["error"].is_string());
+    expect(&anon.post_form("/oauth/revoke", &[("client_id", &cid), ("client_secret", "wrong"), ("token", &read_only)]).await, 401, "revoke with a wrong secret");
+    expect(&call(&anon, "GET", "/api/v1/accounts/verify_credentials", &read_only).await, 200, "other app's token untouched");
+
+    // Out of band: the code is shown on the page.
+    let (oid, osecret) = register(&anon, "toot", "urn:ietf:wg:oauth:2.0:oob", "read write").await;
+    let r = consent(&owner, &authorize_url(&oid, "urn:ietf:wg:oauth:2.0:oob", "read", ""), "allow").await;
+    assert_eq!(r.status, 200);
+    let code = r.input_value("code").expect("code shown");
+    let t = token(&anon, &[("grant_type", "authorization_code"), ("client_id", &oid), ("client_secret", &osecret), ("redirect_uri", "urn:ietf:wg:oauth:2.0:oob"), ("code", &code)]).await;
+    let oob_tok = expect(&t, 200, "oob exchange")["access_token"].as_str().unwrap().to_string();
+
+    // The settings page lists authorised apps and revokes one.
+    let page = owner.get("/settings/apps").await;
+    assert!(page.body.contains("Reader") && page.body.contains("toot"), "{}", page.body);
+    let rid_num = a.app.store.read(|r| r.oauth_app_by_client_id(&oid)).unwrap().unwrap().0;
+    let r = owner.post_form(&format!("/settings/apps/{rid_num}/revoke"), &[("csrf", &page.csrf())]).await;
+    assert_eq!(r.status, 303);
+    expect(&call(&anon, "GET", "/api/v1/accounts/verify_credentials", &oob_tok).await, 401, "revoked from settings");
+    assert!(!owner.get("/settings/apps").await.body.contains("toot"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn home_timeline_pages_with_link_headers() {
+    let a = Instance::start("alice").await;
+    let c = a.client();
+    pipit::domain::owner::set_password(&a.app, PW).unwrap();
+    let (id, secret) = register(&c, "pager", "pipit-test://cb", "read write").await;
+    let tok = password_token(&c, &id, &secret, "read").await;
+    let mut made = Vec::new();
+    for i in 0..200 {
+        let p = pipit::domain::posts::publish(&a.app, pipit::domain::posts::NewPost { text: format!("post {i}"), cw: String::new(), visibility: pipit::model::Visibility::Public, in_reply_to: None, image: None, resolved: vec![], quote: None }).unwrap();
+        made.push(p.id.to_string());
+    }
+    let link = |r: &Response, rel: &str| -> Option<String> {
+        let h = r.header("link")?;
+        h.split(", ").find(|l| l.ends_with(&format!("rel=\"{rel}\""))).map(|l| l.split_once('>').unwrap().0.trim_start_matches('<').to_string())
+    };
+    // Forward: newest first, following rel="next" until a page is empty (and has no Link).
+    let mut seen: Vec<String> = Vec::new();
+    let mut url = "/api/v1/timelines/home?limit=33".to_string();
+    let mut last_page = None;
+    for _ in 0..20 {
+        let r = call(&c, "GET", &url, &tok).await;
+        let page = expect(&r, 200, "home page");
+        let ids: Vec<String> = page.as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_string()).collect();
+        if ids.is_empty() {
+            assert!(r.header("link").is_none(), "no Link on an empty page");
+            break;
+        }
+        let next = link(&r, "next").expect("next link");
+        assert!(next.starts_with(&a.base) && next.contains("limit=33"), "absolute, keeps the query: {next}");
+        seen.extend(ids);
+        last_page = Some(r);
+        url = next;
+    }
+    let mut want = made.clone();
+    want.reverse();
+    assert_eq!(seen, want, "every post once, newest first");
+    // Backward from the oldest page: rel="prev" (min_id) gives the items just above, newest first.
+    let mut back: Vec<String> = Vec::new();
+    let mut url = link(last_page.as_ref().unwrap(), "prev").unwrap();
+    for _ in 0..20 {
+        let r = call(&c, "GET", &url, &tok).await;
+        let page = expect(&r, 200, "home page back");
+        let ids: Vec<String> = page.as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_string()).collect();
+        if ids.is_empty() {
+            break;
+        }
+        back.splice(0..0, ids);
+        url = link(&r, "prev").unwrap();
+    }
+    // The oldest page itself was not re-read walking up from it.
+    let oldest = 200 - 200 % 33;
+    assert_eq!(back, want[..oldest].to_vec(), "walking back meets every newer post once");
+    // since_id: the newest above the cursor; limit is clamped, never rejected.
+    let r = expect(&call(&c, "GET", &format!("/api/v1/timelines/home?since_id={}&limit=500", made[150]), &tok).await, 200, "since_id");
+    assert_eq!(r.as_array().unwrap().len(), 40, "limit clamped to 40");
+    assert_eq!(r[0]["id"], json!(made[199]));
+    assert!(r.as_array().unwrap().iter().all(|s| s["id"] != json!(made[150])), "since_id is exclusive");
+    let r = expect(&call(&c, "GET", &format!("/api/v1/timelines/home?min_id={}&limit=3", made[150]), &tok).await, 200, "min_id");
+    let ids: Vec<&str> = r.as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, vec![made[153].as_str(), made[152].as_str(), made[151].as_str()], "min_id: the items just above, newest first");
+}
+
+/// Mastodon.py (PyPI), a real client: the authorization-code flow through the consent form,
+/// the password grant, and a whole session; a second pipit likes the post in between.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mastodon_py_session() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let venv = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("clients-venv");
+    let ok = std::process::Command::new(format!("{root}/tests/clients/install.sh")).arg(&venv).status().expect("run tests/clients/install.sh");
+    assert!(ok.success(), "installing Mastodon.py failed (tests/clients/install.sh)");
+    let a = Instance::start("alice").await;
+    let b = Instance::start("bob").await;
+    pipit::domain::owner::set_password(&a.app, PW).unwrap();
+    let other = format!("bob@{}", b.app.urls.host);
+    use std::io::{BufRead, Write};
+    let mut child = std::process::Command::new(venv.join("bin/python"))
+        .arg(format!("{root}/tests/clients/mastodon_py.py"))
+        .args([a.base.as_str(), PW, "alice", other.as_str()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start python");
+    let mut stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            println!("mastodon.py: {line}");
+            let _ = tx.send(line);
+        }
+    });
+    let mut done = false;
+    while let Ok(Some(line)) = tokio::time::timeout(std::time::Duration::from_secs(120), rx.recv()).await {
+        if let Some(uri) = line.strip_prefix("POSTED ") {
+            pipit::actions::like(&b.app, uri).await.expect("bob likes alice's post");
+            let a2 = a.app.clone();
+            eventually("the like reaches alice", 20, || {
+                a2.store.read(|r| r.notifications(None, 10)).unwrap().0.iter().any(|(_, n)| n.kind == pipit::model::NotificationKind::Like)
+            })
+            .await;
+            writeln!(stdin, "LIKED").unwrap();
+            stdin.flush().unwrap();
+        }
+        if line == "DONE" {
+            done = true;
+            break;
+        }
+    }
+    let status = tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
+    assert!(done && status.success(), "Mastodon.py session failed (see its output above): {status}");
+}
