@@ -393,3 +393,110 @@ async fn mastodon_py_session() {
     let status = tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
     assert!(done && status.success(), "Mastodon.py session failed (see its output above): {status}");
 }
+
+async fn publish(i: &Instance, text: &str, vis: pipit::model::Visibility) -> pipit::model::Post {
+    pipit::actions::publish(&i.app, pipit::actions::Compose { text: text.into(), cw: String::new(), visibility: vis, in_reply_to: None, image: None, quote: None }).await.unwrap()
+}
+
+fn ids(v: &Value) -> Vec<String> {
+    v.as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_string()).collect()
+}
+
+/// Entities built from federated data: every key Tusky and Ice Cubes require, boosts as reblog
+/// wrappers, relationships, the public and tag timelines, notification type filters, markers,
+/// and a favourite through the API reaching the other server (the same domain operation as
+/// the web's like button).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entities_timelines_notifications_markers() {
+    use pipit::model::{FollowState, Visibility};
+    let a = Instance::start("alice").await;
+    let b = Instance::start("bob").await;
+    let c = a.client();
+    pipit::domain::owner::set_password(&a.app, PW).unwrap();
+    let (id, secret) = register(&c, "shapes", "pipit-test://cb", "read write follow").await;
+    let tok = password_token(&c, &id, &secret, "read write follow").await;
+    let bob = b.app.urls.actor();
+    pipit::actions::follow(&a.app, &bob).await.expect("alice follows bob");
+    eventually("accepted", 10, || matches!(a.app.store.read(|r| r.following(&bob)).unwrap(), Some(f) if f.state == FollowState::Accepted)).await;
+    pipit::actions::follow(&b.app, &a.app.urls.actor()).await.expect("bob follows alice");
+    let public = publish(&b, "hello #garden from bob", Visibility::Public).await;
+    let private = publish(&b, "for followers only", Visibility::Followers).await;
+    eventually("bob's posts on alice's home", 10, || a.app.store.read(|r| r.home(None, 10)).unwrap().0.len() >= 2).await;
+    pipit::domain::follows::boost(&b.app, &public.uri).unwrap();
+    eventually("bob's boost on alice's home", 10, || a.app.store.read(|r| r.home(None, 10)).unwrap().0.iter().any(|(_, e, _)| e.boosted_by.is_some())).await;
+
+    let home = expect(&call(&c, "GET", "/api/v1/timelines/home", &tok).await, 200, "home");
+    let items = home.as_array().unwrap();
+    assert_eq!(items.len(), 3, "{home}");
+    let boost = &items[0];
+    let (p1, p0) = (&items[1], &items[2]);
+    assert_eq!(boost["reblog"]["uri"], json!(public.uri), "newest entry is the boost, wrapping the post");
+    assert_eq!(boost["account"]["acct"], json!(format!("bob@{}", b.app.urls.host)));
+    assert_ne!(boost["id"], boost["reblog"]["id"]);
+    assert_eq!(p1["visibility"], json!("private"));
+    assert_eq!(p0["content"].as_str().unwrap().contains("hello"), true);
+    for s in [p0, p1, &boost["reblog"]] {
+        for k in ["id", "uri", "created_at", "account", "content", "visibility", "sensitive", "spoiler_text", "media_attachments", "mentions", "tags", "emojis", "reblogs_count", "favourites_count", "replies_count", "favourited", "reblogged", "bookmarked", "muted"] {
+            assert!(!s[k].is_null(), "status key {k} present and not null: {s}");
+        }
+        for k in ["edited_at", "reblog", "poll", "card", "language", "application", "in_reply_to_id", "in_reply_to_account_id", "url"] {
+            assert!(s.get(k).is_some(), "status key {k} present: {s}");
+        }
+        assert!(s["created_at"].as_str().unwrap().len() == 24 && s["created_at"].as_str().unwrap().ends_with('Z'), "RFC 3339 with .SSS");
+        let acc = &s["account"];
+        for k in ["id", "username", "acct", "display_name", "created_at", "note", "url", "avatar", "avatar_static", "header", "header_static", "emojis", "fields", "locked", "bot", "followers_count"] {
+            assert!(!acc[k].is_null(), "account key {k}: {acc}");
+        }
+        assert!(acc["avatar"].as_str().unwrap().starts_with("http"));
+    }
+    assert_eq!(p0["tags"], json!([{ "name": "garden", "url": format!("{}/tags/garden", a.base) }]));
+    let bob_id = p0["account"]["id"].as_str().unwrap().to_string();
+    assert_eq!(expect(&call(&c, "GET", &format!("/api/v1/statuses/{}", boost["id"].as_str().unwrap()), &tok).await, 200, "boost by id")["reblog"]["uri"], json!(public.uri));
+
+    // Accounts: by id (stable), statuses (the owner sees followers-only), relationships, lookup.
+    assert_eq!(expect(&call(&c, "GET", &format!("/api/v1/accounts/{bob_id}"), &tok).await, 200, "account")["uri"], json!(bob));
+    let bs = expect(&call(&c, "GET", &format!("/api/v1/accounts/{bob_id}/statuses"), &tok).await, 200, "account statuses");
+    let local_id = |uri: &str| a.app.store.read(|r| r.post_id_by_uri(uri)).unwrap().unwrap().to_string();
+    assert_eq!(ids(&bs), vec![local_id(&private.uri), local_id(&public.uri)], "newest first, followers-only included for the owner");
+    let anon_bs = expect(&c.get(&format!("/api/v1/accounts/{bob_id}/statuses")).await, 200, "account statuses, anonymous");
+    assert_eq!(anon_bs.as_array().unwrap().len(), 1, "strangers see the public post only");
+    let rel = expect(&call(&c, "GET", &format!("/api/v1/accounts/relationships?id[]={bob_id}&id[]=77"), &tok).await, 200, "relationships");
+    assert_eq!(rel.as_array().unwrap().len(), 1, "unknown ids left out");
+    assert_eq!((rel[0]["following"].clone(), rel[0]["requested"].clone(), rel[0]["blocking"].clone()), (json!(true), json!(false), json!(false)));
+    eventually("bob's follow reached alice", 10, || a.app.store.read(|r| r.follower(&bob)).unwrap().is_some()).await;
+    assert_eq!(expect(&call(&c, "GET", &format!("/api/v1/accounts/relationships?id={bob_id}"), &tok).await, 200, "rel")[0]["followed_by"], json!(true));
+    let looked = expect(&call(&c, "GET", &format!("/api/v1/accounts/lookup?acct=bob@{}", b.app.urls.host), &tok).await, 200, "lookup remote");
+    assert_eq!(looked["id"], json!(bob_id));
+    expect(&c.get("/api/v1/accounts/lookup?acct=nobody").await, 404, "lookup unknown local");
+
+    // Public timelines and tags.
+    let pub_all = expect(&c.get("/api/v1/timelines/public").await, 200, "public");
+    assert_eq!(pub_all.as_array().unwrap().len(), 1, "the public post only: {pub_all}");
+    assert_eq!(expect(&c.get("/api/v1/timelines/public?local=true").await, 200, "local").as_array().unwrap().len(), 0);
+    assert_eq!(expect(&c.get("/api/v1/timelines/tag/garden").await, 200, "tag")[0]["uri"], json!(public.uri));
+
+    // A favourite through the API is a Like delivered to bob.
+    assert_eq!(expect(&call(&c, "POST", &format!("/api/v1/statuses/{}/favourite", local_id(&public.uri)), &tok).await, 200, "favourite")["favourited"], json!(true));
+    eventually("bob is notified of the like", 10, || b.app.store.read(|r| r.notifications(None, 10)).unwrap().0.iter().any(|(_, n)| n.kind == pipit::model::NotificationKind::Like)).await;
+
+    // Notifications: the follow, filtered by types and exclude_types (unknown types match nothing).
+    let all = expect(&call(&c, "GET", "/api/v1/notifications", &tok).await, 200, "notifications");
+    assert!(all.as_array().unwrap().iter().any(|n| n["type"] == json!("follow") && n["account"]["id"] == json!(bob_id)), "{all}");
+    let nid = all[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(expect(&call(&c, "GET", &format!("/api/v1/notifications/{nid}"), &tok).await, 200, "one notification")["id"], json!(nid));
+    assert_eq!(expect(&call(&c, "GET", "/api/v1/notifications?exclude_types[]=follow", &tok).await, 200, "excluded").as_array().unwrap().len(), 0);
+    assert_eq!(expect(&call(&c, "GET", "/api/v1/notifications?types[]=moshidon_unknown", &tok).await, 200, "unknown type").as_array().unwrap().len(), 0);
+    assert_eq!(expect(&call(&c, "GET", "/api/v1/notifications?types[]=follow&types[]=mention&limit=80", &tok).await, 200, "types").as_array().unwrap().len(), 1);
+
+    // Markers (JSON in, as Phanpy posts them), preferences, and the empty lists.
+    let m = expect(&post_json(&c, "/api/v1/markers", Some(&tok), &format!(r#"{{"notifications":{{"last_read_id":"{nid}"}}}}"#)).await, 200, "set marker");
+    assert_eq!(m["notifications"]["version"], json!(1));
+    let m = expect(&call(&c, "GET", "/api/v1/markers?timeline[]=notifications&timeline[]=home", &tok).await, 200, "markers");
+    assert_eq!(m["notifications"]["last_read_id"], json!(nid));
+    assert!(m["notifications"]["updated_at"].as_str().unwrap().ends_with('Z') && m.get("home").is_none());
+    expect(&post_json(&c, "/api/v1/markers", Some(&tok), r#"{"home":{"last_read_id":"not-an-id"}}"#).await, 422, "bad marker");
+    assert_eq!(expect(&call(&c, "GET", "/api/v1/preferences", &tok).await, 200, "preferences")["posting:default:visibility"], json!("public"));
+    for empty in ["/api/v1/custom_emojis", "/api/v1/trends/tags", "/api/v1/trends/statuses", "/api/v1/announcements"] {
+        assert_eq!(expect(&call(&c, "GET", empty, &tok).await, 200, empty), json!([]));
+    }
+}
