@@ -56,6 +56,10 @@ pub struct Config {
     /// Answer unsigned GETs of ActivityPub JSON with 401 (Mastodon's "secure mode").
     #[serde(default)]
     pub authorized_fetch: bool,
+    /// Let client apps log in with the owner's password (OAuth password grant; CLI tools and
+    /// bots use it). Off: apps must use the consent page.
+    #[serde(default = "default_oauth_password_grant")]
+    pub oauth_password_grant: bool,
     /// Benchmarks only: send every outgoing connection to this address (a local sink).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_override: Option<String>,
@@ -86,6 +90,10 @@ impl Default for KeyFiles {
 pub struct Tls {
     pub cert: String,
     pub key: String,
+}
+
+fn default_oauth_password_grant() -> bool {
+    true
 }
 
 fn default_listen() -> String {
@@ -151,6 +159,7 @@ impl Config {
             delivery_max_attempts: default_delivery_max_attempts(),
             delivery_backoff_unit_ms: default_delivery_backoff_unit_ms(),
             authorized_fetch: false,
+            oauth_password_grant: true,
             connect_override: None,
             keys: KeyFiles::default(),
             tls: None,

@@ -500,3 +500,45 @@ async fn entities_timelines_notifications_markers() {
         assert_eq!(expect(&call(&c, "GET", empty, &tok).await, 200, empty), json!([]));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_grant_can_be_turned_off() {
+    let a = Instance::start_with("alice", Box::new(|c| c.oauth_password_grant = false)).await;
+    pipit::domain::owner::set_password(&a.app, PW).unwrap();
+    let c = a.client();
+    let (id, secret) = register(&c, "bot", "urn:ietf:wg:oauth:2.0:oob", "read").await;
+    // Bad input tried: the right password, with the grant switched off in pipit.toml.
+    let r = token(&c, &[("grant_type", "password"), ("client_id", &id), ("client_secret", &secret), ("username", "alice"), ("password", PW)]).await;
+    assert_eq!(expect(&r, 400, "password grant off")["error"], json!("unsupported_grant_type"));
+    let meta = expect(&c.get("/.well-known/oauth-authorization-server").await, 200, "metadata");
+    assert!(!meta["grant_types_supported"].as_array().unwrap().contains(&json!("password")));
+}
+
+/// megalodon (npm): its nodeinfo detector picks Mastodon (pipit's `metadata.upstream`), then a
+/// session; masto.js (npm): JSON bodies, v2 instance, favourite, delete, and its home paginator,
+/// which follows `Link` only and must see every entry once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn megalodon_and_masto_js() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let venv = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("clients-venv");
+    let ok = std::process::Command::new(format!("{root}/tests/clients/install.sh")).arg(&venv).status().expect("run tests/clients/install.sh");
+    assert!(ok.success(), "installing the client libraries failed (tests/clients/install.sh)");
+    assert!(std::path::Path::new(&format!("{root}/tests/clients/node_modules/masto/package.json")).exists(), "Node.js with npm is needed for masto.js and megalodon");
+    let a = Instance::start("alice").await;
+    pipit::domain::owner::set_password(&a.app, PW).unwrap();
+    let c = a.client();
+    let (id, secret) = register(&c, "js", "urn:ietf:wg:oauth:2.0:oob", "read write").await;
+    let tok = password_token(&c, &id, &secret, "read write").await;
+    for i in 0..5 {
+        publish(&a, &format!("before the clients {i}"), pipit::model::Visibility::Public).await;
+    }
+    let base = a.base.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("node").arg(format!("{root}/tests/clients/js_clients.mjs")).args([base.as_str(), tok.as_str(), "7"]).output().expect("run node")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && stdout.contains("DONE"), "JavaScript clients failed: {}", String::from_utf8_lossy(&out.stderr));
+}

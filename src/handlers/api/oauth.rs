@@ -60,7 +60,7 @@ pub fn metadata(c: &Call) -> ApiResult {
         "scopes_supported": rules::SCOPES,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token", "password"],
+        "grant_types_supported": if c.app.config.oauth_password_grant { json!(["authorization_code", "client_credentials", "refresh_token", "password"]) } else { json!(["authorization_code", "client_credentials", "refresh_token"]) },
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
     }))
@@ -97,7 +97,8 @@ fn client_credentials(c: &Call) -> std::result::Result<(String, String), ApiErro
 /// `refresh_token`, and `password` (the owner only, rate limited like the login form).
 pub async fn token(c: &Call) -> ApiResult {
     let grant = c.params.text("grant_type");
-    if !matches!(grant.as_str(), "authorization_code" | "client_credentials" | "refresh_token" | "password") {
+    let password_ok = c.app.config.oauth_password_grant;
+    if !matches!(grant.as_str(), "authorization_code" | "client_credentials" | "refresh_token") && !(grant == "password" && password_ok) {
         return Err(OAuthError::new(400, "unsupported_grant_type", "grant_type must be authorization_code, client_credentials, refresh_token or password").into());
     }
     let (client_id, client_secret) = client_credentials(c)?;
