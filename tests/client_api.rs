@@ -542,3 +542,81 @@ async fn megalodon_and_masto_js() {
     println!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success() && stdout.contains("DONE"), "JavaScript clients failed: {}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// Relations and reading tools through the API, each the web's domain operation: follow (a real
+/// Follow to another pipit), followers/following, follow requests (held, then authorized),
+/// mute, block, lists and a list timeline, followed tags, bookmarks, pins, favourited_by.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relations_lists_bookmarks_pins() {
+    use pipit::model::{FollowState, Visibility};
+    let a = Instance::start("alice").await;
+    let b = Instance::start("bob").await;
+    let c = a.client();
+    pipit::domain::owner::set_password(&a.app, PW).unwrap();
+    let (id, secret) = register(&c, "rel", "pipit-test://cb", "read write follow").await;
+    let tok = password_token(&c, &id, &secret, "read write follow").await;
+    let me_id = expect(&call(&c, "GET", "/api/v1/accounts/verify_credentials", &tok).await, 200, "me")["id"].as_str().unwrap().to_string();
+    let bob_id = expect(&call(&c, "GET", &format!("/api/v1/accounts/lookup?acct=bob@{}", b.app.urls.host), &tok).await, 200, "lookup")["id"].as_str().unwrap().to_string();
+    let bob = b.app.urls.actor();
+
+    // Follow: a Follow goes out, bob's server accepts, the Relationship says so.
+    let rel = expect(&call(&c, "POST", &format!("/api/v1/accounts/{bob_id}/follow"), &tok).await, 200, "follow");
+    assert!(rel["following"] == json!(true) || rel["requested"] == json!(true), "{rel}");
+    eventually("accepted", 10, || matches!(a.app.store.read(|r| r.following(&bob)).unwrap(), Some(f) if f.state == FollowState::Accepted)).await;
+    let following = expect(&call(&c, "GET", &format!("/api/v1/accounts/{me_id}/following"), &tok).await, 200, "following");
+    assert_eq!(ids(&following), vec![bob_id.clone()]);
+    expect(&call(&c, "POST", "/api/v1/accounts/4242/follow", &tok).await, 404, "follow an unknown id");
+    expect(&call(&c, "POST", &format!("/api/v1/accounts/{me_id}/follow"), &tok).await, 422, "follow yourself");
+
+    // A held follow request, authorized through the API.
+    a.app.store.write(|w| {
+        let mut p = w.profile()?;
+        p.approve_followers = true;
+        w.put_profile(&p)
+    })
+    .unwrap();
+    pipit::actions::follow(&b.app, &a.app.urls.actor()).await.unwrap();
+    eventually("request held", 10, || a.app.store.read(|r| r.follow_request(&bob)).unwrap().is_some()).await;
+    let reqs = expect(&call(&c, "GET", "/api/v1/follow_requests?limit=1", &tok).await, 200, "follow requests");
+    assert_eq!(ids(&reqs), vec![bob_id.clone()]);
+    let rel = expect(&call(&c, "POST", &format!("/api/v1/follow_requests/{bob_id}/authorize"), &tok).await, 200, "authorize");
+    assert_eq!(rel["followed_by"], json!(true));
+    eventually("bob is accepted", 10, || matches!(b.app.store.read(|r| r.following(&a.app.urls.actor())).unwrap(), Some(f) if f.state == FollowState::Accepted)).await;
+    assert_eq!(ids(&expect(&call(&c, "GET", &format!("/api/v1/accounts/{me_id}/followers"), &tok).await, 200, "followers")), vec![bob_id.clone()]);
+
+    // Lists, followed tags, bookmarks, favourited_by.
+    let post = publish(&b, "a #garden note from bob", Visibility::Public).await;
+    eventually("bob's post arrives", 10, || a.app.store.read(|r| r.post_by_uri(&post.uri)).unwrap().is_some()).await;
+    let local = a.app.store.read(|r| r.post_id_by_uri(&post.uri)).unwrap().unwrap();
+    let list_id = pipit::ids::next_id();
+    a.app.store.write(|w| {
+        w.put_list(list_id, &pipit::model::List { name: "friends".into(), exclusive: false, public: false, created_ms: 1 })?;
+        w.add_list_member(list_id, &bob)?;
+        w.follow_tag("garden", true, 1)
+    })
+    .unwrap();
+    assert_eq!(expect(&call(&c, "GET", "/api/v1/lists", &tok).await, 200, "lists"), json!([{ "id": list_id.to_string(), "title": "friends", "replies_policy": "list", "exclusive": false }]));
+    assert_eq!(ids(&expect(&call(&c, "GET", &format!("/api/v1/timelines/list/{list_id}"), &tok).await, 200, "list timeline")), vec![local.to_string()]);
+    expect(&call(&c, "GET", "/api/v1/timelines/list/5", &tok).await, 404, "unknown list");
+    assert_eq!(expect(&call(&c, "GET", "/api/v1/followed_tags", &tok).await, 200, "tags")[0]["name"], json!("garden"));
+    expect(&call(&c, "POST", &format!("/api/v1/statuses/{local}/bookmark"), &tok).await, 200, "bookmark");
+    expect(&call(&c, "POST", &format!("/api/v1/statuses/{local}/bookmark"), &tok).await, 200, "bookmark twice is fine");
+    assert_eq!(ids(&expect(&call(&c, "GET", "/api/v1/bookmarks", &tok).await, 200, "bookmarks")), vec![local.to_string()]);
+    expect(&call(&c, "POST", &format!("/api/v1/statuses/{local}/favourite"), &tok).await, 200, "favourite");
+    assert_eq!(ids(&expect(&call(&c, "GET", &format!("/api/v1/statuses/{local}/favourited_by"), &tok).await, 200, "favourited_by")), vec![me_id.clone()]);
+
+    // Pins: own public posts only; shown with ?pinned=true.
+    let mine = publish(&a, "pin me", Visibility::Public).await;
+    assert_eq!(expect(&call(&c, "POST", &format!("/api/v1/statuses/{}/pin", mine.id), &tok).await, 200, "pin")["pinned"], json!(true));
+    assert_eq!(ids(&expect(&call(&c, "GET", &format!("/api/v1/accounts/{me_id}/statuses?pinned=true"), &tok).await, 200, "pinned")), vec![mine.id.to_string()]);
+    expect(&call(&c, "POST", &format!("/api/v1/statuses/{local}/pin"), &tok).await, 422, "pin someone else's post");
+    assert_eq!(expect(&call(&c, "POST", &format!("/api/v1/statuses/{}/unpin", mine.id), &tok).await, 200, "unpin")["pinned"], json!(false));
+
+    // Mute, then block (which also ends the follow both ways), and undo.
+    assert_eq!(expect(&call(&c, "POST", &format!("/api/v1/accounts/{bob_id}/mute"), &tok).await, 200, "mute")["muting"], json!(true));
+    assert_eq!(expect(&call(&c, "POST", &format!("/api/v1/accounts/{bob_id}/unmute"), &tok).await, 200, "unmute")["muting"], json!(false));
+    let rel = expect(&call(&c, "POST", &format!("/api/v1/accounts/{bob_id}/block"), &tok).await, 200, "block");
+    assert_eq!((rel["blocking"].clone(), rel["following"].clone(), rel["followed_by"].clone()), (json!(true), json!(false), json!(false)));
+    assert_eq!(expect(&call(&c, "POST", &format!("/api/v1/accounts/{bob_id}/unblock"), &tok).await, 200, "unblock")["blocking"], json!(false));
+    assert_eq!(expect(&call(&c, "POST", &format!("/api/v1/accounts/{bob_id}/unfollow"), &tok).await, 200, "unfollow when not following")["following"], json!(false));
+}

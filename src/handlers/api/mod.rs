@@ -16,6 +16,7 @@ pub mod entities;
 pub mod instance;
 pub mod notifications;
 pub mod oauth;
+pub mod social;
 pub mod statuses;
 pub mod timelines;
 
@@ -138,7 +139,7 @@ impl Call {
     }
 
     /// Absolute URL of this endpoint with the query kept, minus the paging cursors, plus `extra`.
-    fn page_url(&self, extra: (&str, u64)) -> String {
+    fn page_url(&self, extra: (&str, &str)) -> String {
         let mut q: Vec<String> = self
             .query
             .0
@@ -146,7 +147,7 @@ impl Call {
             .filter(|(k, _)| !matches!(k.as_str(), "max_id" | "min_id" | "since_id"))
             .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
             .collect();
-        q.push(format!("{}={}", extra.0, extra.1));
+        q.push(format!("{}={}", extra.0, percent_encode(extra.1)));
         format!("{}{}?{}", self.app.urls.base, self.path, q.join("&"))
     }
 
@@ -163,8 +164,20 @@ impl Call {
     pub fn paged(&self, items: Vec<Value>, first: Option<u64>, last: Option<u64>) -> ApiResult {
         let mut r = response::json(200, "application/json; charset=utf-8", &Value::Array(items));
         if let (Some(first), Some(last)) = (first, last) {
-            let link = format!("<{}>; rel=\"next\", <{}>; rel=\"prev\"", self.page_url(("max_id", last)), self.page_url(("min_id", first)));
+            let link = format!("<{}>; rel=\"next\", <{}>; rel=\"prev\"", self.page_url(("max_id", &last.to_string())), self.page_url(("min_id", &first.to_string())));
             if let Ok(v) = HeaderValue::from_str(&link) {
+                r.headers_mut().insert(hyper::header::LINK, v);
+            }
+        }
+        Ok(r)
+    }
+
+    /// A page whose store only pages forwards (opaque cursors: account lists, bookmarks, lists):
+    /// `Link` has `next` when there is more.
+    pub fn paged_next(&self, items: Vec<Value>, next: Option<String>) -> ApiResult {
+        let mut r = response::json(200, "application/json; charset=utf-8", &Value::Array(items));
+        if let Some(n) = next {
+            if let Ok(v) = HeaderValue::from_str(&format!("<{}>; rel=\"next\"", self.page_url(("max_id", &n)))) {
                 r.headers_mut().insert(hyper::header::LINK, v);
             }
         }
@@ -368,11 +381,21 @@ async fn route(c: &Call) -> ApiResult {
         ["api", "v1", "accounts", "relationships"] if get => accounts::relationships(c),
         ["api", "v1", "accounts", _] if get => accounts::get(c),
         ["api", "v1", "accounts", _, "statuses"] if get => accounts::statuses(c),
+        ["api", "v1", "accounts", _, w @ ("followers" | "following")] if get => social::people(c, w),
+        ["api", "v1", "accounts", _, a @ ("follow" | "unfollow" | "block" | "unblock" | "mute" | "unmute")] if post => social::relate(c, a).await,
+        ["api", "v1", "follow_requests"] if get => social::follow_requests(c),
+        ["api", "v1", "follow_requests", _, a @ ("authorize" | "reject")] if post => social::answer_request(c, a),
+        ["api", "v1", "lists"] if get => social::lists(c),
+        ["api", "v1", "lists", _] if get => social::list(c),
+        ["api", "v1", "timelines", "list", _] if get => social::list_timeline(c),
+        ["api", "v1", "followed_tags"] if get => social::followed_tags(c),
+        ["api", "v1", "bookmarks"] if get => social::bookmarks(c),
+        ["api", "v1", "statuses", _, w @ ("favourited_by" | "reblogged_by")] if get => social::interacted(c, w),
         ["api", "v1", "statuses"] if post => statuses::create(c).await,
         ["api", "v1", "statuses", _] if get => statuses::get(c),
         ["api", "v1", "statuses", _] if delete => statuses::delete(c),
         ["api", "v1", "statuses", _, "context"] if get => statuses::context(c),
-        ["api", "v1", "statuses", _, a @ ("favourite" | "unfavourite" | "reblog" | "unreblog" | "bookmark" | "unbookmark")] if post => {
+        ["api", "v1", "statuses", _, a @ ("favourite" | "unfavourite" | "reblog" | "unreblog" | "bookmark" | "unbookmark" | "pin" | "unpin")] if post => {
             statuses::action(c, a)
         }
         ["api", "v1", "timelines", "home"] if get => timelines::home(c),

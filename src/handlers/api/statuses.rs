@@ -114,11 +114,13 @@ pub fn context(c: &Call) -> ApiResult {
     }))
 }
 
-/// `POST /api/v1/statuses/:id/{favourite,…}`: idempotent; answers the Status as it is now.
+/// `POST /api/v1/statuses/:id/{favourite,reblog,bookmark,pin}` and their undo: idempotent;
+/// answers the Status as it is now.
 pub fn action(c: &Call, what: &str) -> ApiResult {
     let scope = match what {
         "favourite" | "unfavourite" => "write:favourites",
         "bookmark" | "unbookmark" => "write:bookmarks",
+        "pin" | "unpin" => "write:accounts",
         _ => "write:statuses",
     };
     c.user(scope)?;
@@ -135,6 +137,18 @@ pub fn action(c: &Call, what: &str) -> ApiResult {
             e => e.into(),
         })?,
         "unreblog" => undo_ok(follows::unboost(&c.app, &p.uri))?,
+        "pin" | "unpin" => {
+            if !p.local {
+                return Err(ApiError::unprocessable("Only your own posts can be pinned"));
+            }
+            let pinned = c.app.store.read(|r| r.is_pinned(p.id))?;
+            if pinned != (what == "pin") {
+                follows::toggle_pin(&c.app, p.id).map_err(|e| match e {
+                    Error::BadRequest(m) => ApiError::unprocessable(m),
+                    e => e.into(),
+                })?;
+            }
+        }
         _ => {
             let want = what == "bookmark";
             let id = p.id;
