@@ -620,3 +620,89 @@ async fn relations_lists_bookmarks_pins() {
     assert_eq!(expect(&call(&c, "POST", &format!("/api/v1/accounts/{bob_id}/unblock"), &tok).await, 200, "unblock")["blocking"], json!(false));
     assert_eq!(expect(&call(&c, "POST", &format!("/api/v1/accounts/{bob_id}/unfollow"), &tok).await, 200, "unfollow when not following")["following"], json!(false));
 }
+
+/// Editing, hashtags, the profile, search (stored words, a hashtag, a remote handle resolved),
+/// keyword filters and polls, each through the domain operation the web pages use.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edit_tags_profile_search_filters_polls() {
+    let a = Instance::start("alice").await;
+    let b = Instance::start("bob").await;
+    let c = a.client();
+    pipit::domain::owner::set_password(&a.app, PW).unwrap();
+    let (id, secret) = register(&c, "more", "pipit-test://cb", "read write follow").await;
+    let tok = password_token(&c, &id, &secret, "read write follow").await;
+
+    // Edit: PUT with JSON; the source comes back for the edit box.
+    let st = expect(&post_json(&c, "/api/v1/statuses", Some(&tok), r#"{"status":"first draft about #Garden"}"#).await, 200, "post");
+    let sid = st["id"].as_str().unwrap();
+    assert!(st["edited_at"].is_null());
+    let r = c.send("PUT", &format!("/api/v1/statuses/{sid}"), vec![("content-type".into(), "application/json".into()), ("authorization".into(), format!("Bearer {tok}"))], Bytes::from(r#"{"status":"second draft about tomatoes","spoiler_text":"veg"}"#)).await;
+    let edited = expect(&r, 200, "edit");
+    assert!(edited["content"].as_str().unwrap().contains("second draft") && !edited["edited_at"].is_null() && edited["spoiler_text"] == json!("veg"));
+    let src = expect(&call(&c, "GET", &format!("/api/v1/statuses/{sid}/source"), &tok).await, 200, "source");
+    assert_eq!(src["text"], json!("second draft about tomatoes"));
+    let r = c.send("PUT", &format!("/api/v1/statuses/{sid}"), vec![("content-type".into(), "application/json".into()), ("authorization".into(), format!("Bearer {tok}"))], Bytes::from(r#"{"status":""}"#)).await;
+    expect(&r, 422, "edit to empty text");
+    assert!(a.app.store.read(|r| r.post(sid.parse().unwrap())).unwrap().unwrap().source.contains("second draft"), "nothing changed");
+
+    // Hashtags: follow and unfollow.
+    assert_eq!(expect(&call(&c, "GET", "/api/v1/tags/Garden", &tok).await, 200, "tag")["following"], json!(false));
+    assert_eq!(expect(&call(&c, "POST", "/api/v1/tags/garden/follow", &tok).await, 200, "follow tag")["following"], json!(true));
+    assert_eq!(expect(&call(&c, "GET", "/api/v1/followed_tags", &tok).await, 200, "followed")[0]["name"], json!("garden"));
+    assert_eq!(expect(&call(&c, "POST", "/api/v1/tags/garden/unfollow", &tok).await, 200, "unfollow tag")["following"], json!(false));
+
+    // Profile: PATCH as a form (Tusky) with fields_attributes; then an avatar as multipart.
+    let form = "display_name=Alice+A.&note=I+grow+tomatoes&locked=true&fields_attributes%5B0%5D%5Bname%5D=site&fields_attributes%5B0%5D%5Bvalue%5D=https%3A%2F%2Fexample.test";
+    let r = c.send("PATCH", "/api/v1/accounts/update_credentials", vec![("content-type".into(), "application/x-www-form-urlencoded".into()), ("authorization".into(), format!("Bearer {tok}"))], Bytes::from(form)).await;
+    let me = expect(&r, 200, "update_credentials");
+    assert_eq!((me["display_name"].clone(), me["locked"].clone(), me["source"]["note"].clone(), me["fields"][0]["name"].clone()), (json!("Alice A."), json!(true), json!("I grow tomatoes"), json!("site")));
+    assert_eq!(a.app.store.read(|r| r.profile()).unwrap().display_name, "Alice A.", "the same profile the web shows");
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\xf8\x0f\0\0\x01\x01\0\x05\x18\xd8N\0\0\0\0IEND\xaeB`\x82";
+    let r = c.post_multipart("/api/v1/accounts/update_credentials", &[("access_token", &tok)], &[("avatar", "dot.png", "image/png", png)]).await;
+    let me = expect(&r, 200, "avatar upload");
+    assert!(me["avatar"].as_str().unwrap().contains("/media/"), "{me}");
+    assert_eq!(me["display_name"], json!("Alice A."), "left-out keys keep their value");
+    let r = c.post_multipart("/api/v1/accounts/update_credentials", &[("access_token", &tok)], &[("header", "x.png", "image/png", b"not an image")]).await;
+    expect(&r, 422, "a header that is not an image");
+
+    // Search: words in stored posts, a hashtag, a remote handle (resolve=true only).
+    let found = expect(&call(&c, "GET", "/api/v2/search?q=tomatoes", &tok).await, 200, "search words");
+    assert_eq!(ids(&found["statuses"]), vec![sid.to_string()]);
+    assert!(found["accounts"].is_array() && found["hashtags"].is_array());
+    let found = expect(&call(&c, "GET", "/api/v2/search?q=%23garden&type=hashtags", &tok).await, 200, "search tag");
+    assert_eq!(found["hashtags"][0]["name"], json!("garden"));
+    let h = format!("bob@{}", b.app.urls.host);
+    let found = expect(&call(&c, "GET", &format!("/api/v2/search?q={h}"), &tok).await, 200, "search handle without resolve");
+    assert_eq!(found["accounts"], json!([]), "no fetch without resolve=true");
+    let found = expect(&call(&c, "GET", &format!("/api/v2/search?q={h}&resolve=true"), &tok).await, 200, "search handle");
+    assert_eq!(found["accounts"][0]["acct"], json!(h));
+    expect(&c.get("/api/v2/search?q=tomatoes").await, 401, "search needs a token");
+
+    // Filters v2: create (JSON), list, one, delete; bad input: no context.
+    let f = expect(&post_json(&c, "/api/v2/filters", Some(&tok), r#"{"title":"Spoilers","context":["home","thread"],"filter_action":"hide","keywords_attributes":[{"keyword":"spoilers","whole_word":true}]}"#).await, 200, "create filter");
+    assert_eq!((f["filter_action"].clone(), f["keywords"][0]["keyword"].clone(), f["context"].clone()), (json!("hide"), json!("spoilers"), json!(["home", "thread"])));
+    let fid = f["id"].as_str().unwrap().to_string();
+    assert_eq!(ids(&expect(&call(&c, "GET", "/api/v2/filters", &tok).await, 200, "filters")), vec![fid.clone()]);
+    expect(&post_json(&c, "/api/v2/filters", Some(&tok), r#"{"title":"x","context":[],"filter_action":"warn"}"#).await, 422, "filter without context");
+    assert_eq!(expect(&call(&c, "DELETE", &format!("/api/v2/filters/{fid}"), &tok).await, 200, "delete filter"), json!({}));
+    expect(&call(&c, "GET", &format!("/api/v2/filters/{fid}"), &tok).await, 404, "deleted filter");
+
+    // Polls: a remote poll (stored as federation stores it), read and voted on once.
+    let bob = b.app.urls.actor();
+    let poll_post = pipit::model::Post {
+        id: 0, uri: format!("{bob}/statuses/9"), url: format!("{bob}/statuses/9"), author: bob.clone(), local: false,
+        content: "<p>Which?</p>".into(), source: String::new(), summary: String::new(), visibility: pipit::model::Visibility::Public,
+        in_reply_to: None, published_ms: pipit::time::now_ms(), edited_ms: None, tags: vec![], mentions: vec![], attachments: vec![],
+        sensitive: false, quote: None,
+        poll: Some(pipit::model::Poll { options: vec![("red".into(), 1), ("blue".into(), 2)], multiple: false, ends_ms: None, closed: false, voted: vec![] }),
+    };
+    let pid = pipit::domain::follows::store_remote_post(&a.app, poll_post).unwrap();
+    let poll = expect(&call(&c, "GET", &format!("/api/v1/polls/{pid}"), &tok).await, 200, "poll");
+    assert_eq!((poll["votes_count"].clone(), poll["voted"].clone(), poll["expires_at"].clone()), (json!(3), json!(false), Value::Null));
+    let r = c.send("POST", &format!("/api/v1/polls/{pid}/votes"), vec![("content-type".into(), "application/x-www-form-urlencoded".into()), ("authorization".into(), format!("Bearer {tok}"))], Bytes::from("choices%5B%5D=1")).await;
+    let voted = expect(&r, 200, "vote");
+    assert_eq!((voted["voted"].clone(), voted["own_votes"].clone(), voted["options"][1]["votes_count"].clone()), (json!(true), json!([1]), json!(3)));
+    let r = c.send("POST", &format!("/api/v1/polls/{pid}/votes"), vec![("content-type".into(), "application/x-www-form-urlencoded".into()), ("authorization".into(), format!("Bearer {tok}"))], Bytes::from("choices%5B%5D=0")).await;
+    expect(&r, 422, "voting twice");
+    expect(&call(&c, "GET", &format!("/api/v1/polls/{sid}"), &tok).await, 404, "a post without a poll");
+}

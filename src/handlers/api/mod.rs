@@ -14,6 +14,7 @@
 pub mod accounts;
 pub mod entities;
 pub mod instance;
+pub mod more;
 pub mod notifications;
 pub mod oauth;
 pub mod social;
@@ -106,6 +107,8 @@ pub struct Call {
     pub params: Params,
     pub auth: Auth,
     pub peer: SocketAddr,
+    /// Files of a multipart body (avatar, header).
+    pub files: Vec<request::Part>,
 }
 
 impl Call {
@@ -259,13 +262,14 @@ impl Params {
 }
 
 /// Parses query + body. Malformed JSON is a 400 with nothing changed.
-fn parse_params(headers: &HeaderMap, query: &Form, body: &Bytes) -> Result<Params, ApiError> {
+fn parse_params(headers: &HeaderMap, query: &Form, body: &Bytes) -> Result<(Params, Vec<request::Part>), ApiError> {
     let mut p = Params::default();
+    let mut files = Vec::new();
     for (k, v) in &query.0 {
         p.push(k, v.clone());
     }
     if body.is_empty() {
-        return Ok(p);
+        return Ok((p, files));
     }
     let ct = request::content_type(headers).to_ascii_lowercase();
     if ct.starts_with("application/json") || ct.ends_with("+json") {
@@ -280,10 +284,11 @@ fn parse_params(headers: &HeaderMap, query: &Form, body: &Bytes) -> Result<Param
         for (k, v) in s.form.0 {
             p.push(&k, v);
         }
+        files = s.files;
     } else {
         return Err(ApiError::new(415, format!("Unsupported Content-Type `{ct}`: send JSON or a form")));
     }
-    Ok(p)
+    Ok((p, files))
 }
 
 fn bearer(headers: &HeaderMap, params: &Params) -> Option<String> {
@@ -341,7 +346,7 @@ async fn call(app: &App, req: Request<Incoming>, peer: SocketAddr, path: String)
     let method = req.method().clone();
     let limit = app.config.max_body_kib as usize * 1024;
     let (parts, body) = request::body(req, limit, std::time::Duration::from_secs(app.config.request_timeout_secs)).await.map_err(ApiError::from)?;
-    let params = parse_params(&parts.headers, &query, &body)?;
+    let (params, files) = parse_params(&parts.headers, &query, &body)?;
     let auth = match bearer(&parts.headers, &params) {
         None => Auth::None,
         Some(b) => match crate::domain::oauth::token(app, &b)? {
@@ -350,7 +355,7 @@ async fn call(app: &App, req: Request<Incoming>, peer: SocketAddr, path: String)
         },
     };
     let segs: Vec<String> = path.trim_start_matches('/').split('/').map(percent_decode).collect();
-    let c = Call { app: app.clone(), method, segs, path, headers: parts.headers, query, params, auth, peer };
+    let c = Call { app: app.clone(), method, segs, path, headers: parts.headers, query, params, auth, peer, files };
     route(&c).await
 }
 
@@ -358,6 +363,8 @@ async fn route(c: &Call) -> ApiResult {
     let get = c.method == Method::GET || c.method == Method::HEAD;
     let post = c.method == Method::POST;
     let delete = c.method == Method::DELETE;
+    let put = c.method == Method::PUT;
+    let patch = c.method == Method::PATCH;
     let s: Vec<&str> = c.segs.iter().map(String::as_str).collect();
     match s.as_slice() {
         [".well-known", "oauth-authorization-server"] if get => oauth::metadata(c),
@@ -401,6 +408,18 @@ async fn route(c: &Call) -> ApiResult {
         ["api", "v1", "timelines", "home"] if get => timelines::home(c),
         ["api", "v1", "timelines", "public"] if get => timelines::public(c),
         ["api", "v1", "timelines", "tag", _] if get => timelines::tag(c),
+        ["api", "v1", "statuses", _] if put => more::edit(c),
+        ["api", "v1", "statuses", _, "source"] if get => more::source(c),
+        ["api", "v1", "polls", _] if get => more::poll(c),
+        ["api", "v1", "polls", _, "votes"] if post => more::vote(c),
+        ["api", "v1", "tags", _] if get => more::tag(c),
+        ["api", "v1", "tags", _, a @ ("follow" | "unfollow")] if post => more::follow_tag(c, *a == "follow"),
+        ["api", "v1", "accounts", "update_credentials"] if patch || put || post => more::update_credentials(c),
+        ["api", "v2", "search"] if get => more::search(c).await,
+        ["api", "v2", "filters"] if get => more::filters(c),
+        ["api", "v2", "filters"] if post => more::create_filter(c),
+        ["api", "v2", "filters", _] if get => more::filter(c),
+        ["api", "v2", "filters", _] if delete => more::delete_filter(c),
         ["api", "v1", "notifications"] if get => notifications::list(c),
         ["api", "v1", "notifications", _] if get => notifications::get(c),
         _ => Err(ApiError::not_found()),
@@ -422,7 +441,7 @@ mod tests {
     fn json_and_forms_agree() {
         let mut h = HeaderMap::new();
         h.insert("content-type", HeaderValue::from_static("application/json"));
-        let p = parse_params(&h, &Form::parse("limit=5"), &Bytes::from_static(br#"{"status":"hi","media_ids":["1","2"],"sensitive":false,"poll":{"options":["a","b"]},"spoiler_text":null}"#)).unwrap();
+        let p = parse_params(&h, &Form::parse("limit=5"), &Bytes::from_static(br#"{"status":"hi","media_ids":["1","2"],"sensitive":false,"poll":{"options":["a","b"]},"spoiler_text":null}"#)).unwrap().0;
         assert_eq!(p.get("status"), Some("hi"));
         assert_eq!(p.all("media_ids"), vec!["1", "2"]);
         assert_eq!(p.flag("sensitive").unwrap(), Some(false));
@@ -431,16 +450,16 @@ mod tests {
         assert_eq!(p.get("limit"), Some("5"), "query merged");
         let mut h = HeaderMap::new();
         h.insert("content-type", HeaderValue::from_static("application/x-www-form-urlencoded"));
-        let p = parse_params(&h, &Form::default(), &Bytes::from_static(b"types[]=mention&types[]=favourite&id[0]=7&sensitive=on")).unwrap();
+        let p = parse_params(&h, &Form::default(), &Bytes::from_static(b"types[]=mention&types[]=favourite&id[0]=7&sensitive=on")).unwrap().0;
         assert_eq!(p.all("types"), vec!["mention", "favourite"]);
         assert_eq!(p.all("id"), vec!["7"]);
         assert_eq!(p.flag("sensitive").unwrap(), Some(true));
         assert!(p.flag("types").is_err());
         let mut h = HeaderMap::new();
         h.insert("content-type", HeaderValue::from_static("application/json"));
-        assert_eq!(parse_params(&h, &Form::default(), &Bytes::from_static(b"{\"status\": ")).unwrap_err().status, 400);
+        assert_eq!(parse_params(&h, &Form::default(), &Bytes::from_static(b"{\"status\": ")).err().map(|e| e.status), Some(400));
         // No Content-Type: a form (OAuth token requests).
-        let p = parse_params(&HeaderMap::new(), &Form::default(), &Bytes::from_static(b"grant_type=password")).unwrap();
+        let p = parse_params(&HeaderMap::new(), &Form::default(), &Bytes::from_static(b"grant_type=password")).unwrap().0;
         assert_eq!(p.get("grant_type"), Some("password"));
     }
 }
