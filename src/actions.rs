@@ -32,6 +32,11 @@ pub struct Compose {
 
 /// Publishes a post: mentions resolved, a remote parent fetched and stored so the thread holds.
 pub async fn publish(app: &App, c: Compose) -> Result<Post> {
+    publish_with_media(app, c, Vec::new()).await
+}
+
+/// `publish` with images saved beforehand (client API uploads).
+pub async fn publish_with_media(app: &App, c: Compose, media: Vec<crate::model::Attachment>) -> Result<Post> {
     let resolved = resolve_mentions(app, &c.text).await;
     let mut in_reply_to = c.in_reply_to.filter(|s| !s.trim().is_empty());
     if let Some(target) = &in_reply_to {
@@ -46,7 +51,7 @@ pub async fn publish(app: &App, c: Compose) -> Result<Post> {
     };
     let app2 = app.clone();
     let new = posts::NewPost { text: c.text, cw: c.cw, visibility: c.visibility, in_reply_to, image: c.image, resolved, quote };
-    tokio::task::spawn_blocking(move || posts::publish(&app2, new)).await.map_err(|e| Error::Internal(e.to_string()))?
+    tokio::task::spawn_blocking(move || posts::publish_with_media(&app2, new, media)).await.map_err(|e| Error::Internal(e.to_string()))?
 }
 
 /// A post by URL: stored already, or fetched (with its author) and stored now.

@@ -706,3 +706,42 @@ async fn edit_tags_profile_search_filters_polls() {
     expect(&r, 422, "voting twice");
     expect(&call(&c, "GET", &format!("/api/v1/polls/{sid}"), &tok).await, 404, "a post without a poll");
 }
+
+/// Media through the API: upload (multipart), alt text set by PUT, attached by `media_ids`;
+/// bad input tried: not an image, an unknown media id, a media id used twice, five images.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_upload_and_attach() {
+    let a = Instance::start("alice").await;
+    let c = a.client();
+    pipit::domain::owner::set_password(&a.app, PW).unwrap();
+    let (id, secret) = register(&c, "media", "pipit-test://cb", "read write").await;
+    let tok = password_token(&c, &id, &secret, "read write").await;
+    let png: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\xf8\x0f\0\0\x01\x01\0\x05\x18\xd8N\0\0\0\0IEND\xaeB`\x82";
+    let up = |desc: &'static str| {
+        let c = c.clone();
+        let tok = tok.clone();
+        async move { c.post_multipart("/api/v2/media", &[("access_token", &tok), ("description", desc)], &[("file", "dot.png", "image/png", png)]).await }
+    };
+    let m = expect(&up("first alt").await, 200, "upload");
+    assert!(m["url"].as_str().unwrap().starts_with(&format!("{}/media/", a.base)) && m["type"] == json!("image"), "url set at once: {m}");
+    assert_eq!(m["meta"]["original"]["width"], json!(1));
+    let mid = m["id"].as_str().unwrap().to_string();
+    let r = c.send("PUT", &format!("/api/v1/media/{mid}"), vec![("content-type".into(), "application/json".into()), ("authorization".into(), format!("Bearer {tok}"))], Bytes::from(r#"{"description":"a tiny red dot"}"#)).await;
+    assert_eq!(expect(&r, 200, "alt text")["description"], json!("a tiny red dot"));
+    assert_eq!(expect(&call(&c, "GET", &format!("/api/v1/media/{mid}"), &tok).await, 200, "get media")["description"], json!("a tiny red dot"));
+    let bad = c.post_multipart("/api/v2/media", &[("access_token", &tok)], &[("file", "x.png", "image/png", b"not an image")]).await;
+    expect(&bad, 422, "not an image");
+    let before = post_count(&a);
+    expect(&post_json(&c, "/api/v1/statuses", Some(&tok), r#"{"status":"x","media_ids":["12345"]}"#).await, 422, "unknown media id");
+    let st = expect(&post_json(&c, "/api/v1/statuses", Some(&tok), &format!(r#"{{"status":"","media_ids":["{mid}"]}}"#)).await, 200, "image-only post");
+    assert_eq!(st["media_attachments"][0]["description"], json!("a tiny red dot"));
+    let body = c.get(st["media_attachments"][0]["url"].as_str().unwrap()).await;
+    assert_eq!(body.status, 200);
+    expect(&post_json(&c, "/api/v1/statuses", Some(&tok), &format!(r#"{{"status":"again","media_ids":["{mid}"]}}"#)).await, 422, "media used twice");
+    let mut five = Vec::new();
+    for _ in 0..5 {
+        five.push(expect(&up("x").await, 200, "upload")["id"].as_str().unwrap().to_string());
+    }
+    expect(&post_json(&c, "/api/v1/statuses", Some(&tok), &json!({ "status": "many", "media_ids": five }).to_string()).await, 422, "five images");
+    assert_eq!(post_count(&a), before + 1, "only the good post was made");
+}

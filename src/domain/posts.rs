@@ -80,9 +80,20 @@ fn reply_target(app: &App, target: &str) -> Result<String> {
 }
 
 pub fn publish(app: &App, new: NewPost) -> Result<Post> {
-    check_text(&new.text, &new.cw, new.image.is_some())?;
+    publish_with_media(app, new, Vec::new())
+}
+
+/// Most attachments one post may carry (images uploaded beforehand through the client API).
+pub const MAX_MEDIA: usize = 4;
+
+/// `publish`, with images that were saved beforehand (client API uploads) attached first.
+pub fn publish_with_media(app: &App, new: NewPost, media: Vec<Attachment>) -> Result<Post> {
+    if media.len() + new.image.is_some() as usize > MAX_MEDIA {
+        return Err(Error::BadRequest(format!("A post can have at most {MAX_MEDIA} images")));
+    }
+    check_text(&new.text, &new.cw, new.image.is_some() || !media.is_empty())?;
     let in_reply_to = new.in_reply_to.as_deref().filter(|s| !s.trim().is_empty()).map(|t| reply_target(app, t)).transpose()?;
-    let mut attachments = Vec::new();
+    let mut attachments = media;
     if let Some((bytes, alt)) = &new.image {
         if alt.chars().count() > 1500 {
             return Err(Error::BadRequest("Alt text: at most 1500 characters".into()));

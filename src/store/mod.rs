@@ -13,7 +13,7 @@ mod group;
 mod lists;
 mod search;
 mod oauth;
-pub use oauth::{OAuthApp, OAuthCode, OAuthToken, Range};
+pub use oauth::{OAuthApp, OAuthCode, OAuthToken, PendingMedia, Range};
 pub use search::query_terms;
 
 pub use actors::ActorPage;
@@ -123,6 +123,7 @@ impl Store {
             w.tx.open_table(APPID_TOKENHASH)?;
             w.tx.open_table(ACTORURI_ACCOUNTID)?;
             w.tx.open_table(ACCOUNTID_ACTORURI)?;
+            w.tx.open_table(MEDIAID_MEDIA)?;
             let version = w.meta_u32("schema_version")?.unwrap_or(0);
             if version > SCHEMA_VERSION {
                 return Err(Error::Config(format!(

@@ -364,3 +364,57 @@ impl Write {
         Ok(id)
     }
 }
+
+/// An image uploaded through the client API (`POST /api/v2/media`) before its post exists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingMedia {
+    pub attachment: crate::model::Attachment,
+    /// File name under DATA/media.
+    pub file: String,
+    pub created_ms: u64,
+    /// The post it went into, once posted.
+    #[serde(default)]
+    pub post_id: Option<u64>,
+}
+
+impl Read {
+    pub fn pending_media(&self, id: u64) -> Result<Option<PendingMedia>> {
+        let t = self.tx.open_table(MEDIAID_MEDIA)?;
+        let v = t.get(id)?;
+        v.map(|v| from_json(v.value(), "media")).transpose()
+    }
+}
+
+impl Write {
+    pub fn put_pending_media(&mut self, id: u64, m: &PendingMedia) -> Result<()> {
+        self.tx.open_table(MEDIAID_MEDIA)?.insert(id, to_json(m)?.as_slice())?;
+        Ok(())
+    }
+    pub fn pending_media(&self, id: u64) -> Result<Option<PendingMedia>> {
+        let t = self.tx.open_table(MEDIAID_MEDIA)?;
+        let v = t.get(id)?;
+        v.map(|v| from_json(v.value(), "media")).transpose()
+    }
+    /// Removes up to `limit` uploads older than `before_ms` that never went into a post, and
+    /// records of attached ones that old (the post keeps the file); returns the files to delete.
+    pub fn sweep_pending_media(&mut self, before_ms: u64, limit: usize) -> Result<Vec<String>> {
+        let old: Vec<(u64, PendingMedia)> = {
+            let t = self.tx.open_table(MEDIAID_MEDIA)?;
+            let mut v = Vec::new();
+            for e in t.range(..(before_ms << 16))?.take(limit) {
+                let (k, val) = e?;
+                v.push((k.value(), from_json(val.value(), "media")?));
+            }
+            v
+        };
+        let mut files = Vec::new();
+        let mut t = self.tx.open_table(MEDIAID_MEDIA)?;
+        for (id, m) in old {
+            t.remove(id)?;
+            if m.post_id.is_none() {
+                files.push(m.file);
+            }
+        }
+        Ok(files)
+    }
+}

@@ -126,3 +126,7 @@ pub const CODEHASH_CODE: TableDefinition<&str, &[u8]> = TableDefinition::new("co
 /// Stable Mastodon account ids for actors (the owner included): actor id → u64, and back.
 pub const ACTORURI_ACCOUNTID: TableDefinition<&str, u64> = TableDefinition::new("actoruri_accountid");
 pub const ACCOUNTID_ACTORURI: TableDefinition<u64, &str> = TableDefinition::new("accountid_actoruri");
+
+/// Media uploaded through the client API, waiting for (or attached to) a post: id → JSON
+/// `PendingMedia` (file, type, size, alt text). Unattached ones are swept after a day.
+pub const MEDIAID_MEDIA: TableDefinition<u64, &[u8]> = TableDefinition::new("mediaid_media");

@@ -70,6 +70,15 @@ assert [t.name for t in st.tags] == ["pytest"], st.tags
 home = api.timeline_home()
 assert any(h.id == st.id for h in home), "own post on home"
 
+step("post with an image and alt text")
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                    "1f15c4890000000d49444154789c63f80f00000101000518d84e0000000049454e44ae426082")
+media = api.media_post(PNG, mime_type="image/png", description="a tiny red dot")
+assert media.url and media.type == "image", media
+pic = api.status_post("with a picture", media_ids=[media.id])
+assert pic.media_attachments[0].description == "a tiny red dot", pic.media_attachments
+assert requests.get(pic.media_attachments[0].url).content == PNG
+
 step("favourite, reblog, bookmark and their undo")
 assert api.status_favourite(st.id).favourited
 assert api.status(st.id).favourites_count == 1
@@ -92,7 +101,7 @@ assert [d.id for d in ctx.descendants] == [reply.id], ctx
 
 step("account statuses and lookup")
 mine = api.account_statuses(me.id)
-assert {x.id for x in mine} >= {st.id, reply.id}
+assert {x.id for x in mine} >= {st.id, reply.id, pic.id}
 assert api.account_lookup(username).id == me.id
 rel = api.account_relationships([me.id])
 assert isinstance(rel, list)

@@ -46,6 +46,33 @@ pub fn notification_type(k: &NotificationKind) -> &'static str {
     }
 }
 
+/// A MediaAttachment (Tusky needs a non-null `url`; unknown kinds are `unknown`).
+pub fn media_entity(id: u64, a: &Attachment, remote: bool) -> Value {
+    let kind = match a.media_type.split('/').next().unwrap_or("") {
+        "image" if a.media_type == "image/gif" => "gifv",
+        "image" => "image",
+        "video" => "video",
+        "audio" => "audio",
+        _ => "unknown",
+    };
+    let meta = match (a.width, a.height) {
+        (Some(w), Some(h)) if h > 0 => json!({ "original": { "width": w, "height": h, "size": format!("{w}x{h}"), "aspect": w as f64 / h as f64 } }),
+        _ => json!({}),
+    };
+    json!({
+        "id": id.to_string(),
+        "type": kind,
+        "url": a.url,
+        "preview_url": a.url,
+        "remote_url": if remote { json!(a.url) } else { Value::Null },
+        "preview_remote_url": null,
+        "text_url": null,
+        "meta": meta,
+        "description": if a.alt.is_empty() { Value::Null } else { json!(a.alt) },
+        "blurhash": null,
+    })
+}
+
 /// One request's rendering context: the owner's profile and the account ids seen so far.
 pub struct Ctx<'a> {
     pub app: &'a App,
@@ -240,29 +267,7 @@ impl<'a> Ctx<'a> {
     }
 
     fn attachment(&self, post: &Post, i: usize, a: &Attachment) -> Value {
-        let kind = match a.media_type.split('/').next().unwrap_or("") {
-            "image" if a.media_type == "image/gif" => "gifv",
-            "image" => "image",
-            "video" => "video",
-            "audio" => "audio",
-            _ => "unknown",
-        };
-        let meta = match (a.width, a.height) {
-            (Some(w), Some(h)) if h > 0 => json!({ "original": { "width": w, "height": h, "size": format!("{w}x{h}"), "aspect": w as f64 / h as f64 } }),
-            _ => json!({}),
-        };
-        json!({
-            "id": (post.id.wrapping_mul(16).wrapping_add(i as u64)).to_string(),
-            "type": kind,
-            "url": a.url,
-            "preview_url": a.url,
-            "remote_url": if post.local { Value::Null } else { json!(a.url) },
-            "preview_remote_url": null,
-            "text_url": null,
-            "meta": meta,
-            "description": if a.alt.is_empty() { Value::Null } else { json!(a.alt) },
-            "blurhash": null,
-        })
+        media_entity(post.id.wrapping_mul(16).wrapping_add(i as u64), a, !post.local)
     }
 
     /// A Status; `boost` = (home entry id, booster) wraps it as a reblog.

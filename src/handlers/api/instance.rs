@@ -19,7 +19,7 @@ fn thumbnail(c: &Call) -> String {
 
 fn configuration(c: &Call) -> Value {
     json!({
-        "statuses": { "max_characters": MAX_CHARS, "max_media_attachments": 1, "characters_reserved_per_url": 23 },
+        "statuses": { "max_characters": MAX_CHARS, "max_media_attachments": crate::domain::posts::MAX_MEDIA, "characters_reserved_per_url": 23 },
         "media_attachments": {
             "supported_mime_types": ["image/jpeg", "image/png", "image/gif", "image/webp"],
             "image_size_limit": c.app.config.max_upload_kib as u64 * 1024,

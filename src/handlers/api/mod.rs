@@ -14,6 +14,7 @@
 pub mod accounts;
 pub mod entities;
 pub mod instance;
+pub mod media;
 pub mod more;
 pub mod notifications;
 pub mod oauth;
@@ -409,6 +410,9 @@ async fn route(c: &Call) -> ApiResult {
         ["api", "v1", "timelines", "public"] if get => timelines::public(c),
         ["api", "v1", "timelines", "tag", _] if get => timelines::tag(c),
         ["api", "v1", "statuses", _] if put => more::edit(c),
+        ["api", "v2" | "v1", "media"] if post => media::upload(c),
+        ["api", "v1", "media", _] if get => media::get(c),
+        ["api", "v1", "media", _] if put => media::update(c),
         ["api", "v1", "statuses", _, "source"] if get => more::source(c),
         ["api", "v1", "polls", _] if get => more::poll(c),
         ["api", "v1", "polls", _, "votes"] if post => more::vote(c),

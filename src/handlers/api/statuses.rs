@@ -26,13 +26,12 @@ fn stored(c: &Call, viewer: Viewer, id: u64) -> Result<Post, ApiError> {
 }
 
 /// `POST /api/v1/statuses`: `status`, `spoiler_text`, `visibility`, `in_reply_to_id`,
-/// `language`, `sensitive`. Media and polls are not accepted yet (422, nothing posted).
+/// `language`, `sensitive`, `media_ids[]` (uploads from /api/v2/media). Polls are not
+/// accepted yet (422, nothing posted).
 pub async fn create(c: &Call) -> ApiResult {
     c.user("write:statuses")?;
     let p = &c.params;
-    if !p.all("media_ids").is_empty() {
-        return Err(ApiError::unprocessable("media_ids: media uploads are not supported yet"));
-    }
+    let media = super::media::take(c, &p.all("media_ids"))?;
     if !p.all("poll[options]").is_empty() {
         return Err(ApiError::unprocessable("poll: polls are not supported yet"));
     }
@@ -61,7 +60,9 @@ pub async fn create(c: &Call) -> ApiResult {
         image: None,
         quote: None,
     };
-    let post = crate::actions::publish(&c.app, compose).await?;
+    let (media_ids, attachments): (Vec<u64>, Vec<crate::model::Attachment>) = media.into_iter().unzip();
+    let post = crate::actions::publish_with_media(&c.app, compose, attachments).await?;
+    super::media::attached(c, &media_ids, post.id)?;
     let ctx = Ctx::new(&c.app, Viewer::Owner)?;
     ctx.prepare([&post], []);
     ok(&ctx.status(&post, None))
