@@ -420,6 +420,8 @@ async fn entities_timelines_notifications_markers() {
     eventually("accepted", 10, || matches!(a.app.store.read(|r| r.following(&bob)).unwrap(), Some(f) if f.state == FollowState::Accepted)).await;
     pipit::actions::follow(&b.app, &a.app.urls.actor()).await.expect("bob follows alice");
     let public = publish(&b, "hello #garden from bob", Visibility::Public).await;
+    // Remote posts sort by their publication time: keep the two in different milliseconds.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     let private = publish(&b, "for followers only", Visibility::Followers).await;
     eventually("bob's posts on alice's home", 10, || a.app.store.read(|r| r.home(None, 10)).unwrap().0.len() >= 2).await;
     pipit::domain::follows::boost(&b.app, &public.uri).unwrap();
@@ -487,6 +489,13 @@ async fn entities_timelines_notifications_markers() {
     assert_eq!(expect(&call(&c, "GET", "/api/v1/notifications?exclude_types[]=follow", &tok).await, 200, "excluded").as_array().unwrap().len(), 0);
     assert_eq!(expect(&call(&c, "GET", "/api/v1/notifications?types[]=moshidon_unknown", &tok).await, 200, "unknown type").as_array().unwrap().len(), 0);
     assert_eq!(expect(&call(&c, "GET", "/api/v1/notifications?types[]=follow&types[]=mention&limit=80", &tok).await, 200, "types").as_array().unwrap().len(), 1);
+
+    // Dismiss one (then it is gone: 404), then clear all.
+    assert_eq!(expect(&call(&c, "POST", &format!("/api/v1/notifications/{nid}/dismiss"), &tok).await, 200, "dismiss"), json!({}));
+    expect(&call(&c, "GET", &format!("/api/v1/notifications/{nid}"), &tok).await, 404, "dismissed");
+    expect(&call(&c, "POST", "/api/v1/notifications/999/dismiss", &tok).await, 404, "dismiss unknown");
+    expect(&call(&c, "POST", "/api/v1/notifications/clear", &tok).await, 200, "clear");
+    assert_eq!(expect(&call(&c, "GET", "/api/v1/notifications", &tok).await, 200, "cleared"), json!([]));
 
     // Markers (JSON in, as Phanpy posts them), preferences, and the empty lists.
     let m = expect(&post_json(&c, "/api/v1/markers", Some(&tok), &format!(r#"{{"notifications":{{"last_read_id":"{nid}"}}}}"#)).await, 200, "set marker");

@@ -418,3 +418,15 @@ impl Write {
         Ok(files)
     }
 }
+
+impl Write {
+    /// Dismisses one notification; false if there was none.
+    pub fn remove_notification(&mut self, id: u64) -> Result<bool> {
+        Ok(self.tx.open_table(NOTIFID_NOTIF)?.remove(id)?.is_some())
+    }
+    /// Clears every notification (streamed by redb, never held in memory).
+    pub fn clear_notifications(&mut self) -> Result<()> {
+        self.tx.open_table(NOTIFID_NOTIF)?.retain(|_, _| false)?;
+        Ok(())
+    }
+}

@@ -80,12 +80,14 @@ pub struct Ctx<'a> {
     pub profile: Profile,
     me: String,
     ids: RefCell<HashMap<String, u64>>,
+    /// The owner's Account, built once per request (every own post shows it).
+    owner: RefCell<Option<Value>>,
 }
 
 impl<'a> Ctx<'a> {
     pub fn new(app: &'a App, viewer: Viewer) -> crate::error::Result<Ctx<'a>> {
         let profile = app.store.read(|r| r.profile())?;
-        Ok(Ctx { app, viewer, profile, me: app.urls.actor(), ids: RefCell::new(HashMap::new()) })
+        Ok(Ctx { app, viewer, profile, me: app.urls.actor(), ids: RefCell::new(HashMap::new()), owner: RefCell::new(None) })
     }
 
     /// Gives every actor these posts show an account id, in one write at most.
@@ -212,7 +214,12 @@ impl<'a> Ctx<'a> {
     /// Any account by actor id: the owner, a cached remote actor, or a bare one from its id.
     pub fn account(&self, actor: &str) -> Value {
         if self.is_me(actor) {
-            return self.owner_account(false);
+            if let Some(v) = self.owner.borrow().as_ref() {
+                return v.clone();
+            }
+            let v = self.owner_account(false);
+            *self.owner.borrow_mut() = Some(v.clone());
+            return v;
         }
         match self.app.store.read(|r| r.actor(actor)) {
             Ok(Some(a)) => self.remote_account(&a),

@@ -425,7 +425,9 @@ async fn route(c: &Call) -> ApiResult {
         ["api", "v2", "filters", _] if get => more::filter(c),
         ["api", "v2", "filters", _] if delete => more::delete_filter(c),
         ["api", "v1", "notifications"] if get => notifications::list(c),
+        ["api", "v1", "notifications", "clear"] if post => notifications::clear(c),
         ["api", "v1", "notifications", _] if get => notifications::get(c),
+        ["api", "v1", "notifications", _, "dismiss"] if post => notifications::dismiss(c),
         _ => Err(ApiError::not_found()),
     }
 }

@@ -1,5 +1,5 @@
-//! `GET /api/v1/notifications` (`types[]`, `exclude_types[]`, `account_id`, paging) and
-//! `GET /api/v1/notifications/:id`. Blocked and muted accounts do not notify (the same rule
+//! `GET /api/v1/notifications` (`types[]`, `exclude_types[]`, `account_id`, paging),
+//! `GET /api/v1/notifications/:id`, `POST …/:id/dismiss` and `POST …/clear`. Blocked and muted accounts do not notify (the same rule
 //! as the /notifications page). Unknown types in a filter match nothing; they are not an error.
 
 use super::entities::{notification_type, Ctx};
@@ -45,4 +45,21 @@ pub fn get(c: &Call) -> ApiResult {
     let n = c.app.store.read(|r| r.notification(id))?.ok_or_else(ApiError::not_found)?;
     let ctx = Ctx::new(&c.app, Viewer::Owner)?;
     ok(&ctx.notification(id, &n))
+}
+
+/// `POST /api/v1/notifications/:id/dismiss`: `{}`; 404 if there is no such notification.
+pub fn dismiss(c: &Call) -> ApiResult {
+    c.user("write:notifications")?;
+    let id = c.id_seg(3)?;
+    if !c.app.store.write(|w| w.remove_notification(id))? {
+        return Err(ApiError::not_found());
+    }
+    ok(&serde_json::json!({}))
+}
+
+/// `POST /api/v1/notifications/clear`: `{}`.
+pub fn clear(c: &Call) -> ApiResult {
+    c.user("write:notifications")?;
+    c.app.store.write(|w| w.clear_notifications())?;
+    ok(&serde_json::json!({}))
 }
