@@ -607,6 +607,21 @@ async fn relations_lists_bookmarks_pins() {
     assert_eq!(expect(&call(&c, "GET", "/api/v1/lists", &tok).await, 200, "lists"), json!([{ "id": list_id.to_string(), "title": "friends", "replies_policy": "list", "exclusive": false }]));
     assert_eq!(ids(&expect(&call(&c, "GET", &format!("/api/v1/timelines/list/{list_id}"), &tok).await, 200, "list timeline")), vec![local.to_string()]);
     expect(&call(&c, "GET", "/api/v1/timelines/list/5", &tok).await, 404, "unknown list");
+    // List CRUD as Ivory and Tusky do it: JSON create, form rename, members by query and body.
+    let l = expect(&post_json(&c, "/api/v1/lists", Some(&tok), r#"{"title":"gardeners","exclusive":true,"replies_policy":"list"}"#).await, 200, "create list");
+    let l2 = l["id"].as_str().unwrap().to_string();
+    assert_eq!(l["exclusive"], json!(true));
+    expect(&post_json(&c, "/api/v1/lists", Some(&tok), r#"{"title":""}"#).await, 422, "list without a title");
+    let r = c.send("PUT", &format!("/api/v1/lists/{l2}"), vec![("content-type".into(), "application/x-www-form-urlencoded".into()), ("authorization".into(), format!("Bearer {tok}"))], Bytes::from("title=growers")).await;
+    assert_eq!(expect(&r, 200, "rename list")["title"], json!("growers"));
+    expect(&call(&c, "POST", &format!("/api/v1/lists/{l2}/accounts?account_ids[]={bob_id}"), &tok).await, 200, "add member by query");
+    assert_eq!(ids(&expect(&call(&c, "GET", &format!("/api/v1/lists/{l2}/accounts"), &tok).await, 200, "members")), vec![bob_id.clone()]);
+    expect(&call(&c, "POST", &format!("/api/v1/lists/{l2}/accounts?account_ids[]=999"), &tok).await, 404, "unknown member");
+    let r = c.send("DELETE", &format!("/api/v1/lists/{l2}/accounts"), vec![("content-type".into(), "application/json".into()), ("authorization".into(), format!("Bearer {tok}"))], Bytes::from(format!(r#"{{"account_ids":["{bob_id}"]}}"#))).await;
+    expect(&r, 200, "remove member by DELETE body");
+    assert_eq!(expect(&call(&c, "GET", &format!("/api/v1/lists/{l2}/accounts"), &tok).await, 200, "members"), json!([]));
+    assert_eq!(expect(&call(&c, "DELETE", &format!("/api/v1/lists/{l2}"), &tok).await, 200, "delete list"), json!({}));
+    expect(&call(&c, "GET", &format!("/api/v1/lists/{l2}"), &tok).await, 404, "deleted list");
     assert_eq!(expect(&call(&c, "GET", "/api/v1/followed_tags", &tok).await, 200, "tags")[0]["name"], json!("garden"));
     expect(&call(&c, "POST", &format!("/api/v1/statuses/{local}/bookmark"), &tok).await, 200, "bookmark");
     expect(&call(&c, "POST", &format!("/api/v1/statuses/{local}/bookmark"), &tok).await, 200, "bookmark twice is fine");

@@ -4,6 +4,7 @@
 pub mod follows;
 pub mod oauth;
 pub mod inbox;
+pub mod lists;
 pub mod media;
 pub mod outbox;
 pub mod owner;

@@ -156,3 +156,69 @@ pub fn interacted(c: &Call, which: &str) -> ApiResult {
     ctx.prepare([], who.iter().map(|(a, _)| a.clone()));
     ok(&Value::Array(who.iter().map(|(a, _)| ctx.account(a)).collect()))
 }
+
+/// `POST /api/v1/lists` (`title`, `exclusive`; `replies_policy` is accepted and always `list`).
+pub fn create_list(c: &Call) -> ApiResult {
+    c.user("write:lists")?;
+    let exclusive = c.params.flag("exclusive")?.unwrap_or(false);
+    let id = crate::domain::lists::create(&c.app, &c.params.text("title"), exclusive, false).map_err(unprocessable)?;
+    let l = c.app.store.read(|r| r.list(id))?.ok_or_else(ApiError::not_found)?;
+    ok(&list_entity(id, &l))
+}
+
+/// `PUT /api/v1/lists/:id`
+pub fn update_list(c: &Call) -> ApiResult {
+    c.user("write:lists")?;
+    let id = c.id_seg(3)?;
+    let old = c.app.store.read(|r| r.list(id))?.ok_or_else(ApiError::not_found)?;
+    let title = c.params.get("title").map(str::to_string).unwrap_or(old.name);
+    let l = crate::domain::lists::update(&c.app, id, &title, c.params.flag("exclusive")?, None).map_err(unprocessable)?;
+    ok(&list_entity(id, &l))
+}
+
+/// `DELETE /api/v1/lists/:id`: `{}`.
+pub fn delete_list(c: &Call) -> ApiResult {
+    c.user("write:lists")?;
+    let id = c.id_seg(3)?;
+    c.app.store.read(|r| r.list(id))?.ok_or_else(ApiError::not_found)?;
+    crate::domain::lists::delete(&c.app, id)?;
+    ok(&json!({}))
+}
+
+/// `GET /api/v1/lists/:id/accounts`
+pub fn list_accounts(c: &Call) -> ApiResult {
+    c.user("read:lists")?;
+    let id = c.id_seg(3)?;
+    c.app.store.read(|r| r.list(id))?.ok_or_else(ApiError::not_found)?;
+    let members = c.app.store.read(|r| r.list_members(id, 1000))?;
+    let ctx = Ctx::new(&c.app, Viewer::Owner)?;
+    ctx.prepare([], members.iter().cloned());
+    ok(&Value::Array(members.iter().map(|a| ctx.account(a)).collect()))
+}
+
+/// `POST|DELETE /api/v1/lists/:id/accounts` with `account_ids[]` (form, JSON, query or a
+/// DELETE body): `{}`. Unknown account ids are a 404 and change nothing.
+pub fn list_members(c: &Call, add: bool) -> ApiResult {
+    c.user("write:lists")?;
+    let id = c.id_seg(3)?;
+    c.app.store.read(|r| r.list(id))?.ok_or_else(ApiError::not_found)?;
+    let mut actors = Vec::new();
+    for a in c.params.all("account_ids") {
+        let aid: u64 = a.parse().map_err(|_| ApiError::not_found())?;
+        actors.push(actor_of(c, aid)?);
+    }
+    if actors.is_empty() {
+        return Err(ApiError::unprocessable("account_ids: give one or more account ids"));
+    }
+    for a in &actors {
+        crate::domain::lists::set_member(&c.app, id, a, add)?;
+    }
+    ok(&json!({}))
+}
+
+fn unprocessable(e: Error) -> ApiError {
+    match e {
+        Error::BadRequest(m) => ApiError::unprocessable(m),
+        e => e.into(),
+    }
+}
