@@ -124,6 +124,7 @@ impl Store {
             w.tx.open_table(ACTORURI_ACCOUNTID)?;
             w.tx.open_table(ACCOUNTID_ACTORURI)?;
             w.tx.open_table(MEDIAID_MEDIA)?;
+            w.tx.open_table(IDEMKEY_POST)?;
             let version = w.meta_u32("schema_version")?.unwrap_or(0);
             if version > SCHEMA_VERSION {
                 return Err(Error::Config(format!(

@@ -430,3 +430,29 @@ impl Write {
         Ok(())
     }
 }
+
+impl Read {
+    /// The post an `Idempotency-Key` made, if it made one since `since_ms`.
+    pub fn idempotent_post(&self, key_hash: &str, since_ms: u64) -> Result<Option<u64>> {
+        let t = self.tx.open_table(IDEMKEY_POST)?;
+        Ok(t.get(key_hash)?.map(|v| v.value()).filter(|(_, at)| *at >= since_ms).map(|(id, _)| id))
+    }
+}
+
+impl Write {
+    /// Remembers the post a key made; forgets up to 50 keys older than `forget_before_ms`.
+    pub fn put_idempotent_post(&mut self, key_hash: &str, post_id: u64, now_ms: u64, forget_before_ms: u64) -> Result<()> {
+        let mut t = self.tx.open_table(IDEMKEY_POST)?;
+        let mut n = 0;
+        t.retain(|_, (_, at)| {
+            if n < 50 && at < forget_before_ms {
+                n += 1;
+                false
+            } else {
+                true
+            }
+        })?;
+        t.insert(key_hash, (post_id, now_ms))?;
+        Ok(())
+    }
+}

@@ -130,3 +130,6 @@ pub const ACCOUNTID_ACTORURI: TableDefinition<u64, &str> = TableDefinition::new(
 /// Media uploaded through the client API, waiting for (or attached to) a post: id → JSON
 /// `PendingMedia` (file, type, size, alt text). Unattached ones are swept after a day.
 pub const MEDIAID_MEDIA: TableDefinition<u64, &[u8]> = TableDefinition::new("mediaid_media");
+/// `Idempotency-Key` of `POST /api/v1/statuses` (sha256 hex) → (post id, when ms): a retried
+/// request gets the post it already made. Kept an hour.
+pub const IDEMKEY_POST: TableDefinition<&str, (u64, u64)> = TableDefinition::new("idemkey_post");

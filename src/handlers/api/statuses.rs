@@ -30,6 +30,19 @@ fn stored(c: &Call, viewer: Viewer, id: u64) -> Result<Post, ApiError> {
 /// accepted yet (422, nothing posted).
 pub async fn create(c: &Call) -> ApiResult {
     c.user("write:statuses")?;
+    // A retried request (same Idempotency-Key within the hour) gets the post it already made.
+    const KEEP_MS: u64 = 3600 * 1000;
+    let now = crate::time::now_ms();
+    let idem = c.headers.get("idempotency-key").and_then(|v| v.to_str().ok()).filter(|k| !k.is_empty() && k.len() <= 512).map(crate::secret::hash_token);
+    if let Some(k) = &idem {
+        if let Some(id) = c.app.store.read(|r| r.idempotent_post(k, now.saturating_sub(KEEP_MS)))? {
+            if let Some(post) = c.app.store.read(|r| r.post(id))? {
+                let ctx = Ctx::new(&c.app, Viewer::Owner)?;
+                ctx.prepare([&post], []);
+                return ok(&ctx.status(&post, None));
+            }
+        }
+    }
     let p = &c.params;
     let media = super::media::take(c, &p.all("media_ids"))?;
     if !p.all("poll[options]").is_empty() {
@@ -63,6 +76,9 @@ pub async fn create(c: &Call) -> ApiResult {
     let (media_ids, attachments): (Vec<u64>, Vec<crate::model::Attachment>) = media.into_iter().unzip();
     let post = crate::actions::publish_with_media(&c.app, compose, attachments).await?;
     super::media::attached(c, &media_ids, post.id)?;
+    if let Some(k) = &idem {
+        c.app.store.write(|w| w.put_idempotent_post(k, post.id, now, now.saturating_sub(KEEP_MS)))?;
+    }
     let ctx = Ctx::new(&c.app, Viewer::Owner)?;
     ctx.prepare([&post], []);
     ok(&ctx.status(&post, None))
