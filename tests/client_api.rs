@@ -778,3 +778,21 @@ async fn media_upload_and_attach() {
     expect(&post_json(&c, "/api/v1/statuses", Some(&tok), &json!({ "status": "many", "media_ids": five }).to_string()).await, 422, "five images");
     assert_eq!(post_count(&a), before + 1, "only the good post was made");
 }
+
+/// Registration is open to anyone, so apps that never got a token are forgotten after two
+/// weeks (swept at the next registration); apps holding a token stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unused_app_registrations_are_forgotten() {
+    let a = Instance::start("alice").await;
+    pipit::domain::owner::set_password(&a.app, PW).unwrap();
+    let c = a.client();
+    let (idle, idle_secret) = register(&c, "never logged in", "urn:ietf:wg:oauth:2.0:oob", "read").await;
+    let (used, used_secret) = register(&c, "in use", "urn:ietf:wg:oauth:2.0:oob", "read").await;
+    let tok = password_token(&c, &used, &used_secret, "read").await;
+    // As if two weeks had passed: sweep everything registered before now + 1 s.
+    let swept = a.app.store.write(|w| w.sweep_unused_apps(pipit::time::now_ms() + 1000, 20)).unwrap();
+    assert_eq!(swept, 1);
+    let r = token(&c, &[("grant_type", "client_credentials"), ("client_id", &idle), ("client_secret", &idle_secret)]).await;
+    expect(&r, 401, "a forgotten app");
+    expect(&call(&c, "GET", "/api/v1/accounts/verify_credentials", &tok).await, 200, "the app in use keeps working");
+}

@@ -19,6 +19,12 @@ pub const SCOPES: &[&str] = &[
     "write:reports", "write:statuses",
 ];
 
+/// Apps that never got a token are forgotten after this long (Elk caches its registration for
+/// a week: twice that is safe).
+pub const UNUSED_APP_MS: u64 = 14 * 24 * 3600 * 1000;
+/// At most this many registrations are kept: registration is open to anyone.
+pub const MAX_APPS: u64 = 10_000;
+
 /// How long an authorization code may wait for its exchange.
 pub const CODE_TTL_MS: u64 = 10 * 60 * 1000;
 /// The out-of-band redirect: the consent page shows the code instead of redirecting.
@@ -149,7 +155,15 @@ pub fn register(app: &App, name: &str, redirect_uris: Vec<String>, scopes: &str,
         secret_hash: secret::hash_token(&client_secret),
         created_ms: now_ms(),
     };
-    let id = app.store.write(|w| w.put_new_oauth_app(&record))?;
+    let now = record.created_ms;
+    let id = app.store.write(|w| {
+        w.sweep_unused_apps(now.saturating_sub(UNUSED_APP_MS), 20)?;
+        if w.oauth_app_count()? >= MAX_APPS {
+            return Ok(None);
+        }
+        w.put_new_oauth_app(&record).map(Some)
+    })?;
+    let id = id.ok_or_else(|| OAuthError::new(429, "too_many_apps", "Too many apps are registered here; try again later"))?;
     Ok(Registered { id, app: record, client_secret })
 }
 

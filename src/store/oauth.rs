@@ -456,3 +456,37 @@ impl Write {
         Ok(())
     }
 }
+
+impl Write {
+    /// Registered apps (O(1) in redb).
+    pub fn oauth_app_count(&self) -> Result<u64> {
+        use redb::ReadableTableMetadata;
+        Ok(self.tx.open_table(APPID_APP)?.len()?)
+    }
+    /// Forgets up to `limit` apps registered before `before_ms` that hold no token (a client
+    /// that registered and never finished logging in); oldest first.
+    pub fn sweep_unused_apps(&mut self, before_ms: u64, limit: usize) -> Result<usize> {
+        let candidates: Vec<(u64, String)> = {
+            let t = self.tx.open_table(APPID_APP)?;
+            let idx = self.tx.open_table(APPID_TOKENHASH)?;
+            let mut v = Vec::new();
+            for e in t.range(..(before_ms << 16))?.take(limit * 4) {
+                let (k, val) = e?;
+                let id = k.value();
+                if idx.range((id, "")..(id + 1, ""))?.next().is_none() {
+                    let a: OAuthApp = from_json(val.value(), "app")?;
+                    v.push((id, a.client_id));
+                    if v.len() >= limit {
+                        break;
+                    }
+                }
+            }
+            v
+        };
+        for (id, client_id) in &candidates {
+            self.tx.open_table(APPID_APP)?.remove(*id)?;
+            self.tx.open_table(CLIENTID_APPID)?.remove(client_id.as_str())?;
+        }
+        Ok(candidates.len())
+    }
+}
