@@ -329,10 +329,19 @@ pub async fn handle(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Resp
     // The consent page is a page for the owner's browser, not JSON.
     if path == "/oauth/authorize" {
         let owner = crate::handlers::auth::owner(app, req.headers());
-        return match oauth::authorize(app, req).await {
+        let mut r = match oauth::authorize(app, req).await {
             Ok(r) => r,
             Err(e) => response::error(app, &e, false, owner),
         };
+        // The consent form's answer is a 303 to the app's own redirect URI (another origin, or a
+        // custom scheme): a `form-action 'self'` policy makes Chromium block it. So this page
+        // has its own policy without form-action (client-api-notes §7), and no COOP (Phanpy
+        // logs in through a popup).
+        r.headers_mut().insert(
+            hyper::header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: http: data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"),
+        );
+        return r;
     }
     let mut r = match call(app, req, peer, path).await {
         Ok(r) => r,
