@@ -286,6 +286,9 @@ impl<'a> Ctx<'a> {
                 let mut w = inner.clone();
                 let at = crate::ids::id_ms(entry_id);
                 w["id"] = json!(entry_id.to_string());
+                // A boost is its Announce activity (its own uri), as on Mastodon.
+                let announce = self.app.store.read(|r| r.interactions(&p.uri, "boost", 500)).unwrap_or_default().into_iter().find(|(a, _)| a == by).map(|(_, i)| i.activity_id);
+                w["uri"] = json!(announce.unwrap_or_else(|| format!("{}#boost-{entry_id}", p.uri)));
                 w["created_at"] = json!(iso(at));
                 w["account"] = self.account(by);
                 w["content"] = json!("");
