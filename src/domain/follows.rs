@@ -198,8 +198,8 @@ pub fn store_remote_post(app: &App, mut p: Post) -> Result<u64> {
         if let Some(id) = w.post_id_by_uri(&p.uri)? {
             return Ok(id);
         }
-        p.id = crate::domain::inbox::fresh_post_id(w, p.published_ms)?;
-        w.put_post(&p)?;
+        p.id = w.new_id(crate::store::IdSpace::Posts, p.published_ms.min(now_ms()))?;
+        w.insert_post(&p)?;
         Ok(p.id)
     })
 }

@@ -225,8 +225,11 @@ fn follows_a_tag(w: &Write, p: &Post) -> Result<bool> {
     Ok(false)
 }
 
-/// Stores or refreshes a remote post; returns (id, is_new).
-fn upsert_post(w: &mut Write, mut p: Post) -> Result<(u64, bool)> {
+/// Stores or refreshes a remote post (the path every received post takes); returns
+/// (id, is_new). A new post gets a fresh id near its `published` time, checked free in this
+/// transaction (`Write::new_id`), so it never replaces another post; a known URI is updated in
+/// place, except the owner's own posts, which remote data never overwrites.
+pub fn upsert_post(w: &mut Write, mut p: Post) -> Result<(u64, bool)> {
     if let Some(id) = w.post_id_by_uri(&p.uri)? {
         p.id = id;
         if let Some(old) = w.post(id)? {
@@ -240,24 +243,12 @@ fn upsert_post(w: &mut Write, mut p: Post) -> Result<(u64, bool)> {
                 new_poll.voted = old_poll.voted.clone();
             }
         }
-        w.put_post(&p)?;
+        w.update_post(&p)?;
         return Ok((id, false));
     }
-    p.id = fresh_post_id(w, p.published_ms)?;
-    w.put_post(&p)?;
+    p.id = w.new_id(crate::store::IdSpace::Posts, p.published_ms.min(now_ms()))?;
+    w.insert_post(&p)?;
     Ok((p.id, true))
-}
-
-/// A post id near `published_ms` that no stored post has. Ids for past times carry a random low
-/// part (ids.rs), so two remote posts published in the same millisecond (a batch, an import, a
-/// test corpus) could otherwise get the same id and the second would overwrite the first.
-pub fn fresh_post_id(w: &Write, published_ms: u64) -> Result<u64> {
-    loop {
-        let id = crate::ids::next_id_at(published_ms.min(now_ms()));
-        if w.post(id)?.is_none() {
-            return Ok(id);
-        }
-    }
 }
 
 fn create(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {

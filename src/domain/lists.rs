@@ -16,9 +16,7 @@ fn check_name(name: &str) -> Result<String> {
 /// A new list; returns its id.
 pub fn create(app: &App, name: &str, exclusive: bool, public: bool) -> Result<u64> {
     let list = List { name: check_name(name)?, exclusive, public, created_ms: crate::time::now_ms() };
-    let id = crate::ids::next_id();
-    app.store.write(|w| w.put_list(id, &list))?;
-    Ok(id)
+    app.store.write(|w| w.create_list(&list))
 }
 
 /// Renames a list and sets its flags (`None` keeps a flag as it is).
@@ -33,7 +31,7 @@ pub fn update(app: &App, id: u64, name: &str, exclusive: Option<bool>, public: O
         if let Some(p) = public {
             l.public = p;
         }
-        w.put_list(id, &l)?;
+        w.update_list(id, &l)?;
         Ok(l)
     })
 }

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 /// Stores `activity` (whose `id` the caller set) and enqueues its fan-out.
 pub fn send(w: &mut Write, app: &App, mut activity: Value, audience: Audience) -> Result<u64> {
-    let key = crate::ids::next_id();
+    let key = w.new_id(crate::store::IdSpace::Activities, crate::time::now_ms())?;
     app.sign_object(&mut activity);
     w.put_activity(key, &activity)?;
     if audience.followers || !audience.inboxes.is_empty() {

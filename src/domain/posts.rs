@@ -8,6 +8,7 @@ use crate::store::Write;
 use crate::time::now_ms;
 use crate::domain::outbox;
 use crate::federation::vocab;
+use crate::store::IdSpace;
 
 pub const MAX_CHARS: usize = 5000;
 pub const MAX_CW: usize = 500;
@@ -172,11 +173,11 @@ pub fn publish_with_media(app: &App, new: NewPost, media: Vec<Attachment>) -> Re
     let mut attachments = media;
     attachments.extend(save_uploads(app, &new.media)?);
     let f = format(app, &new.text, &new.resolved);
-    let id = crate::ids::next_id();
+    // The id (and so the URI) is allocated inside the write below, where it is checked free.
     let mut post = Post {
-        id,
-        uri: app.urls.post_uri(id),
-        url: HttpUrl::parse(&app.urls.post_url(id)),
+        id: 0,
+        uri: String::new(),
+        url: None,
         author: app.urls.actor(),
         local: true,
         content: f.html,
@@ -184,7 +185,7 @@ pub fn publish_with_media(app: &App, new: NewPost, media: Vec<Attachment>) -> Re
         summary: new.cw.trim().to_string(),
         visibility: new.visibility,
         in_reply_to,
-        published_ms: crate::ids::id_ms(id),
+        published_ms: now_ms(),
         edited_ms: None,
         tags: f.tags,
         mentions: f.mentions,
@@ -204,10 +205,14 @@ pub fn publish_with_media(app: &App, new: NewPost, media: Vec<Attachment>) -> Re
         post.content.push_str(&format!("<p class=\"quote-inline\">RE: <a href=\"{0}\">{0}</a></p>", crate::text::escape(q)));
     }
     let stored = app.store.write(|w| {
+        let id = w.new_id(IdSpace::Posts, post.published_ms)?;
+        post.id = id;
+        post.uri = app.urls.post_uri(id);
+        post.url = HttpUrl::parse(&app.urls.post_url(id));
         add_reply_mention(w, app, &mut post)?;
         let audience = outbox::post_audience(w, app, &post)?;
         check_recipients(&post, &audience)?;
-        w.put_post(&post)?;
+        w.insert_post(&post)?;
         // The owner's own posts are part of their home timeline, as on Mastodon.
         w.add_home_as(post.id, &crate::model::HomeEntry { post_id: post.id, boosted_by: None }, now_ms())?;
         let create = vocab::create_json(&app.urls, &post, "Create", &format!("{}/activity", post.uri));
@@ -292,7 +297,7 @@ pub fn edit_with_alt(app: &App, id: u64, text: String, cw: String, alts: Option<
         add_reply_mention(w, app, &mut post)?;
         let audience = outbox::post_audience(w, app, &post)?;
         check_recipients(&post, &audience)?;
-        w.put_post(&post)?;
+        w.update_post(&post)?;
         let update = vocab::create_json(&app.urls, &post, "Update", &outbox::new_activity_id(app));
         outbox::send(w, app, update, audience)?;
         Ok(post)

@@ -82,7 +82,7 @@ pub fn add_filter(app: &App, keyword: &str, action: &str, contexts: Vec<String>)
     if contexts.is_empty() {
         return Err(Error::BadRequest("Choose where the filter applies".into()));
     }
-    app.store.write(|w| w.put_filter(crate::ids::next_id(), &Filter { keyword, action: action.into(), contexts }))
+    app.store.write(|w| w.add_filter(&Filter { keyword, action: action.into(), contexts }).map(drop))
 }
 
 pub fn remove_filter(app: &App, id: u64) -> Result<()> {

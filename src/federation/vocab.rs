@@ -701,4 +701,29 @@ mod tests {
         let a: RemoteActor = serde_json::from_str(old_actor).unwrap();
         assert!(a.url.is_none() && a.icon.is_none());
     }
+
+    /// Found by the `html` fuzz target (tests/fuzz/corpus/html/crash-idna-uppercase-non-ascii-host):
+    /// a link whose host mixes upper-case ASCII and non-ASCII tripped a debug assertion in
+    /// idna_adapter 1.0 (the ASCII-only IDNA back end), so debug builds panicked on such a post.
+    #[test]
+    fn sanitizer_survives_mixed_case_non_ascii_hosts() {
+        for host in ["m.exaM\u{e9}ple", "EXAMPL\u{c9}.example", "A\u{fffd}"] {
+            let clean = sanitize_html(&format!("<p><a href=\"https://{host}/x\">l</a></p>"));
+            assert!(clean.starts_with("<p><a"), "{clean}");
+        }
+    }
+
+    /// Found by the `activity` fuzz target (tests/fuzz/corpus/activity/crash-page-url-not-http.json):
+    /// a Page's `url` was linked into the stored content whatever its scheme.
+    #[test]
+    fn page_url_is_linked_only_when_http() {
+        let actor = RemoteActor { id: "https://l.example/u/a".into(), ..Default::default() };
+        for bad in ["javascript:alert(1)", "JaVaScRiPt:alert(1)", "data:text/html,<script>alert(1)</script>", "hFFFFttps://l.example/x"] {
+            let page = json!({"id":"https://l.example/post/1","type":"Page","attributedTo":"https://l.example/u/a","name":"T","content":"<p>body</p>","url":bad,"to":[PUBLIC]});
+            let p = parse_post(&page, &actor).unwrap();
+            assert!(!p.content.to_ascii_lowercase().contains("href=\"") || p.content.contains("href=\"https://"), "{bad}: {}", p.content);
+            assert!(!p.content.contains(bad), "{bad} linked: {}", p.content);
+            assert_eq!(p.url_or_uri(), "https://l.example/post/1", "{bad} not kept as the post's url");
+        }
+    }
 }

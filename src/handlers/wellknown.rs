@@ -14,12 +14,7 @@ pub fn webfinger(app: &App, req: &Request<Incoming>) -> Result<Resp> {
     let resource = q.get("resource").ok_or_else(|| Error::BadRequest("missing ?resource=".into()))?;
     let u = &app.urls;
     let acct = format!("acct:{}@{}", u.username, u.host);
-    let matches = resource.eq_ignore_ascii_case(&acct)
-        || resource.eq_ignore_ascii_case(&format!("{}@{}", u.username, u.host))
-        || resource.eq_ignore_ascii_case(&format!("@{}@{}", u.username, u.host))
-        || resource == u.actor()
-        || resource == u.profile();
-    if !matches {
+    if !is_own_resource(u, resource) {
         return Err(Error::NotFound);
     }
     let jrd = json!({
@@ -35,6 +30,18 @@ pub fn webfinger(app: &App, req: &Request<Incoming>) -> Result<Resp> {
     let mut r = response::json(200, "application/jrd+json; charset=utf-8", &jrd);
     r.headers_mut().insert("access-control-allow-origin", hyper::header::HeaderValue::from_static("*"));
     Ok(r)
+}
+
+/// Does a WebFinger `resource` (already percent-decoded) name the owner? `acct:NAME@HOST`,
+/// `NAME@HOST` or `@NAME@HOST` (ASCII case-insensitive), or exactly the actor or profile URL
+/// (RFC 7033 §4.1; Mastodon sends `acct:`). Pure, for the fuzz target in tests/fuzz.
+pub fn is_own_resource(u: &crate::urls::Urls, resource: &str) -> bool {
+    let acct = format!("acct:{}@{}", u.username, u.host);
+    resource.eq_ignore_ascii_case(&acct)
+        || resource.eq_ignore_ascii_case(&format!("{}@{}", u.username, u.host))
+        || resource.eq_ignore_ascii_case(&format!("@{}@{}", u.username, u.host))
+        || resource == u.actor()
+        || resource == u.profile()
 }
 
 /// GET /.well-known/host-meta

@@ -86,23 +86,34 @@ impl Write {
         let v = t.get(uri)?;
         v.map(|v| from_json(v.value(), "actor")).transpose()
     }
+    /// Caches a remote actor, replacing the older copy of the *same* actor (keyed by its id:
+    /// a refresh). Its key ids point at it, except a key id already claimed by another actor:
+    /// that mapping is kept (logged), so one actor's document cannot take over another's key.
     pub fn put_actor(&mut self, a: &RemoteActor) -> Result<()> {
         self.tx.open_table(ACTORURI_ACTOR)?.insert(a.id.as_str(), to_json(a)?.as_slice())?;
         let mut keys = self.tx.open_table(KEYID_ACTORURI)?;
-        if !a.key_id.is_empty() {
-            keys.insert(a.key_id.as_str(), a.id.as_str())?;
-        }
-        for (id, _) in &a.multikeys {
-            keys.insert(id.as_str(), a.id.as_str())?;
+        let key_ids = Some(a.key_id.as_str()).filter(|k| !k.is_empty()).into_iter().chain(a.multikeys.iter().map(|(id, _)| id.as_str()));
+        for key_id in key_ids {
+            let owner = keys.get(key_id)?.map(|v| v.value().to_string());
+            match owner {
+                None => {
+                    keys.insert(key_id, a.id.as_str())?;
+                }
+                Some(o) if o == a.id => {}
+                Some(o) => tracing::warn!("{}: key {key_id} already belongs to {o}; not remapped", a.id),
+            }
         }
         Ok(())
     }
     pub fn delete_actor(&mut self, uri: &str) -> Result<()> {
         if let Some(a) = self.actor(uri)? {
             let mut keys = self.tx.open_table(KEYID_ACTORURI)?;
-            keys.remove(a.key_id.as_str())?;
-            for (id, _) in &a.multikeys {
-                keys.remove(id.as_str())?;
+            // Only this actor's own mappings (put_actor leaves another actor's key alone).
+            for key_id in Some(a.key_id.as_str()).into_iter().chain(a.multikeys.iter().map(|(id, _)| id.as_str())) {
+                let mine = keys.get(key_id)?.map(|v| v.value() == uri).unwrap_or(false);
+                if mine {
+                    keys.remove(key_id)?;
+                }
             }
         }
         self.tx.open_table(ACTORURI_ACTOR)?.remove(uri)?;

@@ -51,7 +51,7 @@ pub(super) fn start(slot: Weak<super::Slot>, queue_wake: Arc<tokio::sync::Notify
                     }
                 };
                 let run_all = |items: &[&Item]| -> Result<(Vec<Output>, bool, bool)> {
-                    let mut w = Write { tx: db.begin_write()?, wake_queue: false, notify_live: false };
+                    let mut w = Write { tx: db.begin_write()?, wake_queue: false, notify_live: false, reserved: Default::default() };
                     let mut outs = Vec::with_capacity(items.len());
                     for i in items {
                         outs.push((i.run)(&mut w)?);

@@ -1,7 +1,7 @@
 //! Lists, followed hashtags and bookmarks: `listid_list`, `list_member`, `member_list`,
 //! `followedtag_ms`, `bookmarkid_postid`, `postid_bookmarkid`.
 
-use super::{from_json, tables::*, to_json, Read, Write};
+use super::{alloc::IdSpace, from_json, tables::*, to_json, Read, Write};
 use crate::error::Result;
 use crate::model::{List, Post};
 use redb::ReadableTable;
@@ -127,9 +127,29 @@ impl Read {
 }
 
 impl Write {
-    pub fn put_list(&mut self, id: u64, l: &List) -> Result<()> {
-        self.tx.open_table(LISTID_LIST)?.insert(id, to_json(l)?.as_slice())?;
+    /// Stores a new list under a fresh id (`IdSpace::Lists`) and returns the id.
+    pub fn create_list(&mut self, l: &List) -> Result<u64> {
+        let id = self.new_id(IdSpace::Lists, crate::time::now_ms())?;
+        self.insert_new(LISTID_LIST, id, to_json(l)?.as_slice())?;
+        Ok(id)
+    }
+    /// Saves a changed list the caller read from `id`; `NotFound` if there is none.
+    pub fn update_list(&mut self, id: u64, l: &List) -> Result<()> {
+        let mut t = self.tx.open_table(LISTID_LIST)?;
+        if t.get(id)?.is_none() {
+            return Err(crate::error::Error::NotFound);
+        }
+        t.insert(id, to_json(l)?.as_slice())?;
         Ok(())
+    }
+    /// `update_list` if list `id` exists, else inserts it at `id` (which must come from
+    /// `new_id(IdSpace::Lists, …)`). Prefer `create_list` / `update_list`.
+    pub fn put_list(&mut self, id: u64, l: &List) -> Result<()> {
+        if self.list(id)?.is_some() {
+            self.update_list(id, l)
+        } else {
+            self.insert_new(LISTID_LIST, id, to_json(l)?.as_slice())
+        }
     }
     pub fn list(&self, id: u64) -> Result<Option<List>> {
         let t = self.tx.open_table(LISTID_LIST)?;
@@ -164,7 +184,9 @@ impl Write {
     pub fn follow_tag(&mut self, tag: &str, follow: bool, now_ms: u64) -> Result<()> {
         let mut t = self.tx.open_table(FOLLOWEDTAG_MS)?;
         if follow {
-            t.insert(tag, now_ms)?;
+            if t.get(tag)?.is_none() {
+                t.insert(tag, now_ms)?; // following again keeps the first "since"
+            }
         } else {
             t.remove(tag)?;
         }
@@ -191,8 +213,8 @@ impl Write {
                 Ok(false)
             }
             None => {
-                let b = crate::ids::next_id();
-                self.tx.open_table(BOOKMARKID_POSTID)?.insert(b, post_id)?;
+                let b = self.new_id(IdSpace::Bookmarks, crate::time::now_ms())?;
+                self.insert_new(BOOKMARKID_POSTID, b, post_id)?;
                 self.tx.open_table(POSTID_BOOKMARKID)?.insert(post_id, b)?;
                 Ok(true)
             }

@@ -3,6 +3,7 @@
 //! the server keeps. A write that changes several tables happens in one transaction.
 
 mod tables;
+mod alloc;
 mod posts;
 mod meta;
 mod sessions;
@@ -15,6 +16,7 @@ mod search;
 mod oauth;
 pub use oauth::{OAuthApp, OAuthCode, OAuthToken, PendingMedia, Range};
 pub use search::query_terms;
+pub use alloc::IdSpace;
 
 pub use actors::ActorPage;
 pub use posts::PostPage;
@@ -144,6 +146,9 @@ pub struct Write {
     tx: redb::WriteTransaction,
     wake_queue: bool,
     notify_live: bool,
+    /// Ids `new_id` handed out in this transaction (alloc.rs), so two allocations before their
+    /// inserts never get the same key.
+    reserved: std::collections::HashSet<(IdSpace, u64)>,
 }
 
 impl Store {
@@ -278,7 +283,7 @@ impl Store {
     pub fn write<T>(&self, f: impl FnOnce(&mut Write) -> Result<T>) -> Result<T> {
         let run = || {
             let db = self.db.get()?;
-            let mut w = Write { tx: db.begin_write()?, wake_queue: false, notify_live: false };
+            let mut w = Write { tx: db.begin_write()?, wake_queue: false, notify_live: false, reserved: Default::default() };
             let out = f(&mut w)?;
             let (wake, live) = (w.wake_queue, w.notify_live);
             w.tx.commit()?;

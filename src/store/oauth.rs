@@ -3,6 +3,7 @@
 //! ids (`actoruri_accountid`, `accountid_actoruri`), and the cursor scans the API pages with
 //! (`max_id` / `since_id` / `min_id`, Mastodon's paging).
 
+use super::alloc::IdSpace;
 use super::{from_json, tables::*, to_json, Read, Write};
 use crate::error::Result;
 use redb::ReadableTable;
@@ -226,13 +227,8 @@ impl Read {
 impl Write {
     /// Stores a new app under a fresh id (insert-if-absent: an id already taken is never reused).
     pub fn put_new_oauth_app(&mut self, app: &OAuthApp) -> Result<u64> {
-        let mut t = self.tx.open_table(APPID_APP)?;
-        let mut id = crate::ids::next_id();
-        while t.get(id)?.is_some() {
-            id = crate::ids::next_id();
-        }
-        t.insert(id, to_json(app)?.as_slice())?;
-        drop(t);
+        let id = self.new_id(IdSpace::OAuthApps, crate::time::now_ms())?;
+        self.insert_new(APPID_APP, id, to_json(app)?.as_slice())?;
         self.tx.open_table(CLIENTID_APPID)?.insert(app.client_id.as_str(), id)?;
         Ok(id)
     }
@@ -315,13 +311,8 @@ impl Write {
         if let Some(id) = self.tx.open_table(ACTORURI_ACCOUNTID)?.get(actor)?.map(|v| v.value()) {
             return Ok(id);
         }
-        let mut back = self.tx.open_table(ACCOUNTID_ACTORURI)?;
-        let mut id = crate::ids::next_id();
-        while back.get(id)?.is_some() {
-            id = crate::ids::next_id();
-        }
-        back.insert(id, actor)?;
-        drop(back);
+        let id = self.new_id(IdSpace::Accounts, crate::time::now_ms())?;
+        self.insert_new(ACCOUNTID_ACTORURI, id, actor)?;
         self.tx.open_table(ACTORURI_ACCOUNTID)?.insert(actor, id)?;
         Ok(id)
     }
@@ -355,11 +346,14 @@ impl Write {
     /// Adds a home entry under a chosen id (the owner's own post keeps its post id there, so
     /// the API's status id and paging cursor agree); another id if that one is taken.
     pub fn add_home_as(&mut self, id: u64, entry: &crate::model::HomeEntry, at_ms: u64) -> Result<u64> {
-        let taken = self.tx.open_table(HOMEID_ENTRY)?.get(id)?.is_some();
+        // `id` is a post id from IdSpace::Posts: used only if free in IdSpace::Home (stored or
+        // handed out in this transaction), else a fresh one.
+        let taken = self.reserved.contains(&(IdSpace::Home, id)) || self.tx.open_table(HOMEID_ENTRY)?.get(id)?.is_some();
         if taken {
             return self.add_home(entry, at_ms);
         }
-        self.tx.open_table(HOMEID_ENTRY)?.insert(id, to_json(entry)?.as_slice())?;
+        self.reserved.insert((IdSpace::Home, id));
+        self.insert_new(HOMEID_ENTRY, id, to_json(entry)?.as_slice())?;
         self.notify_live = true;
         Ok(id)
     }
@@ -386,6 +380,13 @@ impl Read {
 }
 
 impl Write {
+    /// Stores a new upload under a fresh id (`IdSpace::PendingMedia`, insert-if-absent).
+    pub fn insert_pending_media(&mut self, m: &PendingMedia) -> Result<u64> {
+        let id = self.new_id(IdSpace::PendingMedia, m.created_ms)?;
+        self.insert_new(MEDIAID_MEDIA, id, to_json(m)?.as_slice())?;
+        Ok(id)
+    }
+    /// Saves a changed upload the caller read from `id`.
     pub fn put_pending_media(&mut self, id: u64, m: &PendingMedia) -> Result<()> {
         self.tx.open_table(MEDIAID_MEDIA)?.insert(id, to_json(m)?.as_slice())?;
         Ok(())

@@ -124,14 +124,48 @@ impl Write {
         v.map(|v| from_json(v.value(), "post")).transpose()
     }
 
-    /// Inserts or replaces a post and keeps every index in step with it.
-    pub fn put_post(&mut self, p: &Post) -> Result<()> {
-        if let Some(old) = self.post(p.id)? {
-            self.unindex(&old)?;
+    /// Stores a new post under `p.id` (from `new_id(IdSpace::Posts, …)`) with all its indexes.
+    /// Errors with a conflict (`Error::Store("conflict: …")`) and writes nothing if a post
+    /// already has that id or that URI: a new post never replaces another (issue 17).
+    pub fn insert_post(&mut self, p: &Post) -> Result<()> {
+        if let Some(other) = self.post_id_by_uri(&p.uri)? {
+            return Err(super::alloc::conflict("posturi_postid", format!("{} (post {other})", p.uri)));
         }
+        self.insert_new(POSTID_POST, p.id, to_json(p)?.as_slice())?;
+        self.index(p)
+    }
+
+    /// Replaces a stored post with a new version of the *same* post (edit, remote Update, poll
+    /// counts): same id, same URI, which the caller got by looking it up. `NotFound` if there
+    /// is no post at `p.id`; a conflict error if the post there has another URI.
+    pub fn update_post(&mut self, p: &Post) -> Result<()> {
+        let old = self.post(p.id)?.ok_or(crate::error::Error::NotFound)?;
+        if old.uri != p.uri {
+            return Err(super::alloc::conflict("postid_post", format!("{} (holds {}, not {})", p.id, old.uri, p.uri)));
+        }
+        self.unindex(&old)?;
         self.tx.open_table(POSTID_POST)?.insert(p.id, to_json(p)?.as_slice())?;
+        self.index(p)
+    }
+
+    /// `update_post` if a post is stored at `p.id`, else `insert_post`: either way it never
+    /// replaces a *different* post (another URI at that id, or that URI at another id), which
+    /// is a conflict error. New code should say which it means.
+    pub fn put_post(&mut self, p: &Post) -> Result<()> {
+        if self.post(p.id)?.is_some() {
+            self.update_post(p)
+        } else {
+            self.insert_post(p)
+        }
+    }
+
+    fn index(&mut self, p: &Post) -> Result<()> {
         self.notify_live = true; // live columns (deck) may show it
-        self.tx.open_table(POSTURI_POSTID)?.insert(p.uri.as_str(), p.id)?;
+        {
+            let mut uris = self.tx.open_table(POSTURI_POSTID)?;
+            // insert_post/update_post checked the URI is free or this post's own.
+            uris.insert(p.uri.as_str(), p.id)?;
+        }
         if p.local {
             self.tx.open_table(OWNPOSTID)?.insert(p.id, ())?;
         }
@@ -168,7 +202,11 @@ impl Write {
         self.unindex(&p)?;
         self.tx.open_table(POSTID_POST)?.remove(id)?;
         self.tx.open_table(PINNED_POSTID_MS)?.remove(id)?;
-        self.tx.open_table(URI_DELETEDMS)?.insert(p.uri.as_str(), now_ms)?;
+        // A tombstone keeps the first deletion time (a URI is only ever deleted once anyway).
+        let mut gone = self.tx.open_table(URI_DELETEDMS)?;
+        if gone.get(p.uri.as_str())?.is_none() {
+            gone.insert(p.uri.as_str(), now_ms)?;
+        }
         Ok(Some(p))
     }
 }

@@ -2,7 +2,7 @@
 //! `deadid_job`. Jobs are written in the same transaction as the change that causes them, so a
 //! post and its deliveries exist together or not at all; a crash loses nothing.
 
-use super::{from_json, tables::*, to_json, Read, Write};
+use super::{alloc::IdSpace, from_json, tables::*, to_json, Read, Write};
 use crate::error::Result;
 use crate::model::{Follower, Job, JobKind};
 use redb::{ReadableTable, ReadableTableMetadata};
@@ -91,15 +91,18 @@ impl Read {
 impl Write {
     /// Adds a job; the delivery worker is woken when this transaction commits.
     pub fn enqueue(&mut self, what: JobKind, due_ms: u64) -> Result<u64> {
-        let id = crate::ids::next_id();
-        let job = Job { id, what, attempts: 0, due_ms, created_ms: crate::time::now_ms(), last_error: None };
+        let now = crate::time::now_ms();
+        let id = self.new_id(IdSpace::Jobs, now)?;
+        let job = Job { id, what, attempts: 0, due_ms, created_ms: now, last_error: None };
         self.put_job(&job)?;
         self.wake_queue = true;
         Ok(id)
     }
 
+    /// Writes a job that is not in `jobid_job`: a new one, or one `take_job` just removed to
+    /// change it. An existing job at that id is a conflict, never replaced.
     fn put_job(&mut self, job: &Job) -> Result<()> {
-        self.tx.open_table(JOBID_JOB)?.insert(job.id, to_json(job)?.as_slice())?;
+        self.insert_new(JOBID_JOB, job.id, to_json(job)?.as_slice())?;
         self.tx.open_table(DUE_JOBID)?.insert((job.due_ms, job.id), ())?;
         Ok(())
     }
@@ -141,7 +144,8 @@ impl Write {
         if let Some(mut j) = self.take_job(id)? {
             j.attempts += 1;
             j.last_error = Some(error.chars().take(300).collect());
-            self.tx.open_table(DEADID_JOB)?.insert(id, to_json(&j)?.as_slice())?;
+            // Job ids are allocated against both tables (IdSpace::Jobs), so the key is free.
+            self.insert_new(DEADID_JOB, id, to_json(&j)?.as_slice())?;
             if let JobKind::Fanout { .. } = j.what {
                 self.fanout_clear(id)?;
             }
@@ -188,9 +192,10 @@ impl Write {
         Ok(out)
     }
 
+    /// Stores an activity the owner sent under `id` (from `new_id(IdSpace::Activities, …)`).
+    /// An activity already stored there is a conflict error, never replaced.
     pub fn put_activity(&mut self, id: u64, json: &serde_json::Value) -> Result<()> {
-        self.tx.open_table(ACTIVITYID_ACTIVITY)?.insert(id, to_json(json)?.as_slice())?;
-        Ok(())
+        self.insert_new(ACTIVITYID_ACTIVITY, id, to_json(json)?.as_slice())
     }
 
     pub fn activity(&self, id: u64) -> Result<Option<Vec<u8>>> {

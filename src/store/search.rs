@@ -149,9 +149,16 @@ impl Write {
         match until { Some(u) => { t.insert(actor, u)?; } None => { t.remove(actor)?; } }
         Ok(())
     }
+    /// Stores a new keyword filter under a fresh id (`IdSpace::Filters`) and returns the id.
+    pub fn add_filter(&mut self, f: &Filter) -> Result<u64> {
+        let id = self.new_id(super::IdSpace::Filters, crate::time::now_ms())?;
+        self.insert_new(FILTERID_FILTER, id, to_json(f)?.as_slice())?;
+        Ok(id)
+    }
+    /// Inserts a filter at `id` (from `new_id(IdSpace::Filters, …)`); an existing filter
+    /// there is a conflict error, never replaced. Prefer `add_filter`.
     pub fn put_filter(&mut self, id: u64, f: &Filter) -> Result<()> {
-        self.tx.open_table(FILTERID_FILTER)?.insert(id, to_json(f)?.as_slice())?;
-        Ok(())
+        self.insert_new(FILTERID_FILTER, id, to_json(f)?.as_slice())
     }
     pub fn delete_filter(&mut self, id: u64) -> Result<()> {
         self.tx.open_table(FILTERID_FILTER)?.remove(id)?;

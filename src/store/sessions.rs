@@ -2,6 +2,7 @@
 //! in bounded batches, never by loading the table.
 
 use super::{tables::SESSIONHASH_EXPIRYMS, Read, Write};
+use redb::ReadableTable;
 use crate::error::Result;
 
 impl Read {
@@ -13,8 +14,14 @@ impl Read {
 }
 
 impl Write {
+    /// Records a new session (sha256 hex of its token). A session already stored under that
+    /// hash is a conflict error, never extended or replaced.
     pub fn put_session(&mut self, hash: &str, expiry_ms: u64) -> Result<()> {
-        self.tx.open_table(SESSIONHASH_EXPIRYMS)?.insert(hash, expiry_ms)?;
+        let mut t = self.tx.open_table(SESSIONHASH_EXPIRYMS)?;
+        if t.get(hash)?.is_some() {
+            return Err(super::alloc::conflict("sessionhash_expiryms", "that token hash"));
+        }
+        t.insert(hash, expiry_ms)?;
         Ok(())
     }
     pub fn delete_session(&mut self, hash: &str) -> Result<()> {

@@ -1,7 +1,7 @@
 //! What others do to posts and to the owner: interactions (likes, boosts, reactions), seen
 //! activity ids, the home timeline and notifications.
 
-use super::{from_json, tables::*, to_json, Read, Write};
+use super::{alloc::IdSpace, from_json, tables::*, to_json, Read, Write};
 use crate::error::Result;
 use crate::model::{HomeEntry, Interaction, Notification, Post};
 use redb::{ReadableTable, ReadableTableMetadata};
@@ -121,14 +121,23 @@ impl Read {
 }
 
 impl Write {
-    /// Records an interaction; false if it was already there (duplicate delivery).
+    /// Records an interaction; false if it was already there (duplicate delivery, or the same
+    /// like again under a new activity id). A stored interaction is kept as it was, never
+    /// replaced; a new activity id for it is still indexed, so an Undo naming either finds it.
     pub fn put_interaction(&mut self, post_uri: &str, kind: &str, actor: &str, i: &Interaction) -> Result<bool> {
         let mut t = self.tx.open_table(POSTURI_KIND_ACTOR)?;
-        let existed = t.insert((post_uri, kind, actor), to_json(i)?.as_slice())?.is_some();
+        let fresh = t.get((post_uri, kind, actor))?.is_none();
+        if fresh {
+            t.insert((post_uri, kind, actor), to_json(i)?.as_slice())?;
+        }
         drop(t);
         let key = serde_json::to_vec(&(post_uri, kind, actor))?;
-        self.tx.open_table(INTERACTIONURI_KEY)?.insert(i.activity_id.as_str(), key.as_slice())?;
-        Ok(!existed)
+        let mut by_activity = self.tx.open_table(INTERACTIONURI_KEY)?;
+        // One activity id names one interaction: a reused id keeps pointing at the first.
+        if by_activity.get(i.activity_id.as_str())?.is_none() {
+            by_activity.insert(i.activity_id.as_str(), key.as_slice())?;
+        }
+        Ok(fresh)
     }
 
     /// Removes an interaction by its activity id (Undo); returns (post uri, kind, actor).
@@ -172,8 +181,11 @@ impl Write {
     /// time so the table stays bounded without a full scan.
     pub fn mark_seen(&mut self, activity_id: &str, now_ms: u64) -> Result<bool> {
         let mut t = self.tx.open_table(SEENURI_MS)?;
-        let fresh = t.insert(activity_id, now_ms)?.is_none();
-        Ok(fresh)
+        if t.get(activity_id)?.is_some() {
+            return Ok(false); // keeps the first-seen time, which the sweep ages by
+        }
+        t.insert(activity_id, now_ms)?;
+        Ok(true)
     }
 
     pub fn sweep_seen(&mut self, now_ms: u64, limit: usize) -> Result<()> {
@@ -190,16 +202,18 @@ impl Write {
         Ok(())
     }
 
+    /// Adds a home timeline entry at `at_ms`; returns its new id (`IdSpace::Home`).
     pub fn add_home(&mut self, entry: &HomeEntry, at_ms: u64) -> Result<u64> {
-        let id = crate::ids::next_id_at(at_ms);
-        self.tx.open_table(HOMEID_ENTRY)?.insert(id, to_json(entry)?.as_slice())?;
+        let id = self.new_id(IdSpace::Home, at_ms)?;
+        self.insert_new(HOMEID_ENTRY, id, to_json(entry)?.as_slice())?;
         self.notify_live = true;
         Ok(id)
     }
 
+    /// Adds a notification; returns its new id (`IdSpace::Notifications`, time-sortable).
     pub fn add_notification(&mut self, n: &Notification) -> Result<u64> {
-        let id = crate::ids::next_id();
-        self.tx.open_table(NOTIFID_NOTIF)?.insert(id, to_json(n)?.as_slice())?;
+        let id = self.new_id(IdSpace::Notifications, crate::time::now_ms())?;
+        self.insert_new(NOTIFID_NOTIF, id, to_json(n)?.as_slice())?;
         self.notify_live = true;
         Ok(id)
     }

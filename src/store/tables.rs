@@ -1,5 +1,16 @@
 //! Every redb table pipit has, named `key_value` for what it maps (Conduit's convention), with the
 //! key layout beside it. Values that are records are JSON bytes (see codec in mod.rs).
+//!
+//! Writing (issue 17): no write replaces a record it did not look up first.
+//! - Tables keyed by a generated u64 id (posts, activities, jobs and dead letters,
+//!   notifications, home entries, lists, filters, bookmarks) get their keys from
+//!   `Write::new_id(IdSpace::…, at_ms)` (alloc.rs), which checks inside the transaction that
+//!   the id is free, and insert with `insert_new`, which refuses an existing key. A new such
+//!   table (OAuth apps and tokens, media attachments) adds an `IdSpace` variant and does the same.
+//! - Tables keyed by a natural key (an actor or activity URI, a tag, a session hash) hold one
+//!   record per thing: a write there is an update of that same thing after a lookup, or is
+//!   skipped or refused when the key is taken (sessions, seen ids, key ids, interactions).
+//! - Index tables with `()` values are sets; inserting an entry twice is a no-op.
 
 use redb::TableDefinition;
 

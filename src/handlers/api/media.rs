@@ -70,14 +70,7 @@ pub fn upload(c: &Call) -> ApiResult {
         focal_point: focus,
     };
     let m = PendingMedia { attachment, file: saved.file, created_ms: now, post_id: None };
-    let id = c.app.store.write(|w| {
-        let mut id = crate::ids::next_id();
-        while w.pending_media(id)?.is_some() {
-            id = crate::ids::next_id();
-        }
-        w.put_pending_media(id, &m)?;
-        Ok(id)
-    })?;
+    let id = c.app.store.write(|w| w.insert_pending_media(&m))?;
     ok(&media_entity(id, &m.attachment, false))
 }
 
