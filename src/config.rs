@@ -72,6 +72,10 @@ pub struct Config {
     /// Open client connections at most; beyond it the idlest ones are closed first.
     #[serde(default = "default_max_connections")]
     pub max_connections: u32,
+    /// Let client apps log in with the owner's password (OAuth password grant; CLI tools and
+    /// bots use it). Off: apps must use the consent page.
+    #[serde(default = "default_oauth_password_grant")]
+    pub oauth_password_grant: bool,
     /// Benchmarks only: send every outgoing connection to this address (a local sink).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_override: Option<String>,
@@ -135,6 +139,10 @@ pub struct Tls {
     /// Renew this many days before the certificate's notAfter (default 30).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub renew_days: Option<u32>,
+}
+
+fn default_oauth_password_grant() -> bool {
+    true
 }
 
 fn default_listen() -> String {
@@ -218,6 +226,7 @@ impl Config {
             authorized_fetch: false,
             trusted_proxies: Vec::new(),
             max_connections: default_max_connections(),
+            oauth_password_grant: true,
             connect_override: None,
             keys: KeyFiles::default(),
             tls: None,
