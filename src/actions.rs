@@ -13,7 +13,7 @@ pub async fn resolve_mentions(app: &App, text: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for (user, host) in posts::mentioned_accounts(app, text).into_iter().take(10) {
         match fetch::resolve_account(app, &format!("{user}@{host}"), &budget).await {
-            Ok(a) => out.push((format!("{user}@{host}"), a.id)),
+            Ok(a) => out.push((format!("{user}@{host}"), a.id.into_string())),
             Err(e) => tracing::info!("mention @{user}@{host} not resolved: {e}"),
         }
     }
@@ -81,7 +81,7 @@ pub async fn follow(app: &App, who: &str) -> Result<RemoteActor> {
 pub async fn unfollow(app: &App, who: &str) -> Result<String> {
     let id = match app.store.read(|r| r.following(who))? {
         Some(_) => who.to_string(),
-        None => account(app, who).await?.id,
+        None => account(app, who).await?.id.into_string(),
     };
     follows::unfollow(app, &id)?;
     Ok(id)
@@ -111,5 +111,5 @@ pub async fn known_account(app: &App, who: &str) -> Result<String> {
     if known {
         return Ok(who.to_string());
     }
-    Ok(account(app, who).await?.id)
+    Ok(account(app, who).await?.id.into_string())
 }

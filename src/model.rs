@@ -166,19 +166,19 @@ pub struct Profile {
 }
 
 /// A remote account as we cached it from its actor document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RemoteActor {
-    pub id: String,
+    pub id: HttpUrl,
     /// Person, Service, Group, Application, Organization.
     #[serde(default)]
     pub kind: String,
-    pub inbox: String,
-    #[serde(default)]
-    pub shared_inbox: Option<String>,
-    #[serde(default)]
-    pub outbox: Option<String>,
-    #[serde(default)]
-    pub followers: Option<String>,
+    pub inbox: HttpUrl,
+    #[serde(default, deserialize_with = "lenient_opt")]
+    pub shared_inbox: Option<HttpUrl>,
+    #[serde(default, deserialize_with = "lenient_opt")]
+    pub outbox: Option<HttpUrl>,
+    #[serde(default, deserialize_with = "lenient_opt")]
+    pub followers: Option<HttpUrl>,
     pub preferred_username: String,
     /// Host of the actor id (with port): `@preferred_username@host`.
     pub host: String,

@@ -12,7 +12,9 @@
 mod common;
 use common::*;
 use hyper::body::Bytes;
-use pipit::federation::sign;
+use pipit::federation::activity::{Activity, Kind, Object};
+use pipit::federation::{sign, vocab};
+use pipit::model::HttpUrl;
 use pipit::model::{FollowState, RemoteActor, Visibility};
 use serde_json::{json, Value};
 use std::time::SystemTime;
@@ -216,15 +218,28 @@ async fn object_attributed_to_someone_else_is_refused() {
 async fn a_stored_post_is_never_replaced_by_another_author() {
     let a = Instance::start("alice").await;
     let alice = a.app.urls.actor();
-    let actor = |name: &str| RemoteActor { id: format!("https://shared.example/users/{name}"), inbox: format!("https://shared.example/users/{name}/inbox"), preferred_username: name.into(), host: "shared.example".into(), ..Default::default() };
+    let actor = |name: &str| -> RemoteActor {
+        vocab::parse_actor(&json!({"id": format!("https://shared.example/users/{name}"), "type": "Person", "inbox": format!("https://shared.example/users/{name}/inbox"), "preferredUsername": name}), 1).unwrap()
+    };
     let (x, y) = (actor("x"), actor("y"));
     let uri = "https://shared.example/users/x/statuses/1";
     let note = |by: &RemoteActor, text: &str| {
         json!({"id": uri, "type": "Note", "attributedTo": by.id, "content": text, "to": ["https://www.w3.org/ns/activitystreams#Public"], "tag": [{"type": "Mention", "href": alice, "name": "@alice"}]})
     };
+    // The typed activity as the federation boundary hands it to the domain, minus the origin
+    // check per account (both accounts share a host, which is the point).
     let apply = |by: &RemoteActor, kind: &str, n: u32, obj: Value| {
-        let activity = json!({"id": format!("{}/a/{n}", by.id), "type": kind, "actor": by.id, "object": obj});
-        pipit::domain::inbox::apply(&a.app, pipit::domain::inbox::Incoming { activity, actor: by.clone(), object: None, other: None })
+        let post = vocab::parse_post(&obj, by).expect("the author's own post");
+        let activity = Activity {
+            kind: Kind::from_type(kind),
+            type_name: kind.into(),
+            id: HttpUrl::parse(&format!("{}/a/{n}", by.id)),
+            actor: by.clone(),
+            object: Object::Post { post: Box::new(post), addressed_to_owner: false },
+            target: None,
+            reaction: None,
+        };
+        pipit::domain::inbox::apply(&a.app, activity)
     };
     apply(&x, "Create", 1, note(&x, "x wrote this")).await.unwrap();
     assert_eq!(stored(&a, uri).unwrap().author, x.id);

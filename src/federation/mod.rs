@@ -1,6 +1,7 @@
 //! ActivityPub: signatures, fetching, the inbox, delivery. Produces and consumes AS2 JSON; never
 //! renders HTML.
 
+pub mod activity;
 pub mod client;
 pub mod content;
 pub mod deliver;

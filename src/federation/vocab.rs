@@ -117,19 +117,18 @@ pub fn strip_bidi(s: &str) -> String {
 }
 
 /// An http(s) URL on the same host as `id`, or None (endpoints of an actor stay on its host).
-fn same_host_url(id: &str, url: Option<&str>) -> Option<String> {
-    url.filter(|u| HttpUrl::parse(u).is_some() && same_origin(u, id)).map(str::to_string)
+fn same_host_url(id: &str, url: Option<&str>) -> Option<HttpUrl> {
+    url.and_then(HttpUrl::parse).filter(|u| same_origin(u, id))
 }
 
 /// A remote actor document → RemoteActor. None unless its id is an http(s) URL and its inbox is
 /// on the same host; `sharedInbox`, `outbox` and `followers` elsewhere are dropped; `url`,
 /// `icon` and `image` are kept only when http(s).
 pub fn parse_actor(v: &Value, now_ms: u64) -> Option<RemoteActor> {
-    let id = str_of(v, "id")?.to_string();
+    let id = HttpUrl::parse(str_of(v, "id")?)?;
     if !types(v).iter().any(|t| ACTOR_TYPES.contains(t)) {
         return None;
     }
-    HttpUrl::parse(&id)?;
     let inbox = same_host_url(&id, str_of(v, "inbox"))?;
     let host = host_of(&id)?;
     // publicKey may be one object or several; take the one that is ours or the first.
@@ -363,7 +362,7 @@ pub fn parse_post(obj: &Value, author: &RemoteActor) -> Option<Post> {
         id: 0,
         url: url.or_else(|| HttpUrl::parse(&uri)),
         uri,
-        author: author.id.clone(),
+        author: author.id.to_string(),
         local: false,
         content,
         source: String::new(),
@@ -640,7 +639,7 @@ mod tests {
     }
     #[test]
     fn lemmy_page_and_pixelfed_alt() {
-        let actor = RemoteActor { id: "https://l.example/u/a".into(), ..Default::default() };
+        let actor = parse_actor(&json!({"id":"https://l.example/u/a","type":"Person","inbox":"https://l.example/u/a/inbox"}), 1).unwrap();
         let page = json!({"id":"https://l.example/post/1","type":"Page","attributedTo":"https://l.example/u/a","name":"Title <b>","content":"<p>body</p>","url":"https://link.example/x","to":[PUBLIC],
             "attachment":[{"type":"Link","href":"https://link.example/x"}]});
         let p = parse_post(&page, &actor).unwrap();

@@ -69,7 +69,7 @@ impl AuthorView {
     }
     pub fn remote(a: &RemoteActor, urls: &Urls) -> AuthorView {
         AuthorView {
-            id: a.id.clone(),
+            id: a.id.to_string(),
             name: a.display_name().to_string(),
             handle: a.handle(),
             // Only http(s) URLs (HttpUrl) reach an href; else their page here.
