@@ -6,7 +6,7 @@
 //! - origin confusion: a Create whose object lives on another host (a real post of someone else,
 //!   or a made-up one whose origin fetch fails), or is attributed to someone else, is refused;
 //!   a stored post is never replaced by another author's.
-//! - Undo of someone else's Like; an actor Update moving its inbox/sharedInbox off its host; a
+//! - Undo of someone else's Like or Announce; an Announce whose inner object is gone; an actor Update moving its inbox/sharedInbox off its host; a
 //!   signature made for another server replayed to us.
 //! - an outbox (remote account page) holding another author's post or a script URL.
 mod common;
@@ -275,6 +275,61 @@ async fn undo_of_someone_elses_like_is_ignored() {
     let undo = json!({"@context": "https://www.w3.org/ns/activitystreams", "id": format!("{}/undo/1", b.base), "type": "Undo", "actor": bob, "object": like_id});
     assert_eq!(deliver(&a, &undo, &b).await.status, 202);
     assert_eq!(likes(), 0, "bob undoes his own like");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undo_of_someone_elses_announce_is_refused() {
+    let a = Instance::start("alice").await;
+    let b = Instance::start("bob").await;
+    let c = Instance::start("carol").await;
+    let (bob, carol) = (b.app.urls.actor(), c.app.urls.actor());
+    let p = pipit::actions::publish(&a.app, pipit::actions::Compose { text: "boost me".into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, image: None, quote: None }).await.unwrap();
+    let boosts = || a.app.store.read(|r| r.interactions(&p.uri, "boost", 10)).unwrap().len();
+    let announce_id = format!("{}/announces/1", b.base);
+    let announce = json!({"@context": "https://www.w3.org/ns/activitystreams", "id": announce_id, "type": "Announce", "actor": bob, "object": p.uri, "to": ["https://www.w3.org/ns/activitystreams#Public"]});
+    assert_eq!(deliver(&a, &announce, &b).await.status, 202);
+    assert_eq!(boosts(), 1);
+    // Bad input: carol undoes bob's Announce, by reference, embedded with bob as its actor, and
+    // embedded claiming to be hers (bob's id, carol as actor). Refused at the typed boundary
+    // (the previous code answered 202 to each).
+    let mut claimed = announce.clone();
+    claimed["actor"] = json!(carol);
+    for (n, inner) in [json!(announce_id), announce.clone(), claimed].into_iter().enumerate() {
+        let undo = json!({"@context": "https://www.w3.org/ns/activitystreams", "id": format!("{}/undo/{n}", c.base), "type": "Undo", "actor": carol, "object": inner});
+        let r = deliver(&a, &undo, &c).await;
+        assert_eq!(r.status, 401, "carol's Undo of bob's Announce ({n}): {}", r.body);
+        assert_eq!(boosts(), 1, "carol cannot undo bob's boost ({n})");
+    }
+    // Bob can.
+    let undo = json!({"@context": "https://www.w3.org/ns/activitystreams", "id": format!("{}/undo/1", b.base), "type": "Undo", "actor": bob, "object": announce});
+    assert_eq!(deliver(&a, &undo, &b).await.status, 202);
+    assert_eq!(boosts(), 0, "bob undoes his own boost");
+}
+
+/// An Announce of an activity (Lemmy's way) whose inner object is gone from its server: the
+/// boost is dropped, and the sender hears 202, not the boosted server's 404 (which would tell
+/// it that our inbox is gone).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn announce_whose_inner_object_is_gone_is_not_answered_404() {
+    let a = Instance::start("alice").await;
+    let b = Instance::start("bob").await;
+    follow_accepted(&a, &b).await;
+    let base = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let b2 = base.clone();
+    let peer = static_peer(move |pq| {
+        let base = b2.lock().unwrap().clone();
+        match pq {
+            // Bad input: an activity whose object 404s at its origin.
+            "/activities/1" => json!({"@context": "https://www.w3.org/ns/activitystreams", "id": format!("{base}/activities/1"), "type": "Create", "actor": format!("{base}/u/x"), "object": format!("{base}/notes/gone")}),
+            _ => Value::Null,
+        }
+    })
+    .await;
+    *base.lock().unwrap() = peer.clone();
+    let announce = json!({"@context": "https://www.w3.org/ns/activitystreams", "id": format!("{}/announces/9", b.base), "type": "Announce", "actor": b.app.urls.actor(), "object": format!("{peer}/activities/1")});
+    let r = deliver(&a, &announce, &b).await;
+    assert_eq!(r.status, 202, "the boosted object's 404 is not ours to answer: {}", r.body);
+    assert!(stored(&a, &format!("{peer}/notes/gone")).is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
