@@ -435,3 +435,52 @@ async fn outbox_items_must_be_the_accounts_own() {
     let js = stored(&a, &format!("{peer}/notes/js")).expect("x's post with a bad url is kept");
     assert_eq!(serde_json::to_value(&js).unwrap()["url"], json!(format!("{peer}/notes/js")));
 }
+
+/// A post's `replies` collection whose pages are on another host: not fetched (Mastodon's
+/// FetchRepliesService refuses them too); the walk stays on the post's host. Bad input: the
+/// collection's `first` page on another server, listing a reply there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_pages_on_another_host_are_not_fetched() {
+    let a = Instance::start("alice").await;
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (other_base, home_base) = (std::sync::Arc::new(std::sync::Mutex::new(String::new())), std::sync::Arc::new(std::sync::Mutex::new(String::new())));
+    let (h2, ob, hb) = (hits.clone(), other_base.clone(), home_base.clone());
+    let other = static_peer(move |pq| {
+        let (o, h) = (ob.lock().unwrap().clone(), hb.lock().unwrap().clone());
+        match pq {
+            "/page" => {
+                h2.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                json!({"id": format!("{o}/page"), "type": "CollectionPage", "items": [format!("{o}/notes/r")]})
+            }
+            "/u/z" => json!({"id": format!("{o}/u/z"), "type": "Person", "preferredUsername": "z", "inbox": format!("{o}/u/z/inbox")}),
+            "/notes/r" => json!({"id": format!("{o}/notes/r"), "type": "Note", "attributedTo": format!("{o}/u/z"), "inReplyTo": format!("{h}/notes/1"), "content": "a reply", "to": ["https://www.w3.org/ns/activitystreams#Public"]}),
+            "/notes/r2" => json!({"id": format!("{o}/notes/r2"), "type": "Note", "attributedTo": format!("{o}/u/z"), "inReplyTo": format!("{h}/notes/2"), "content": "a reply", "to": ["https://www.w3.org/ns/activitystreams#Public"]}),
+            _ => Value::Null,
+        }
+    })
+    .await;
+    *other_base.lock().unwrap() = other.clone();
+    let (ob, hb) = (other_base.clone(), home_base.clone());
+    let home = static_peer(move |pq| {
+        let (o, h) = (ob.lock().unwrap().clone(), hb.lock().unwrap().clone());
+        match pq {
+            "/u/x" => json!({"id": format!("{h}/u/x"), "type": "Person", "preferredUsername": "x", "inbox": format!("{h}/u/x/inbox")}),
+            "/notes/1" => json!({"id": format!("{h}/notes/1"), "type": "Note", "attributedTo": format!("{h}/u/x"), "content": "root", "to": ["https://www.w3.org/ns/activitystreams#Public"],
+                "replies": {"type": "Collection", "first": format!("{o}/page")}}),
+            "/notes/2" => json!({"id": format!("{h}/notes/2"), "type": "Note", "attributedTo": format!("{h}/u/x"), "content": "root 2", "to": ["https://www.w3.org/ns/activitystreams#Public"],
+                "replies": {"type": "Collection", "first": format!("{h}/page2")}}),
+            "/page2" => json!({"id": format!("{h}/page2"), "type": "CollectionPage", "items": [format!("{o}/notes/r2")]}),
+            _ => Value::Null,
+        }
+    })
+    .await;
+    *home_base.lock().unwrap() = home.clone();
+    let root = pipit::federation::inbox::fetch_post(&a.app, &format!("{home}/notes/1"), &pipit::federation::fetch::Budget::new(5)).await.expect("root post");
+    pipit::federation::thread::refresh(&a.app, &root).await;
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0, "the page on another host was fetched");
+    assert!(stored(&a, &format!("{other}/notes/r")).is_none());
+    // The same reply listed on a page of the post's own host is fetched from its origin and kept.
+    let root2 = pipit::federation::inbox::fetch_post(&a.app, &format!("{home}/notes/2"), &pipit::federation::fetch::Budget::new(5)).await.expect("root post 2");
+    pipit::federation::thread::refresh(&a.app, &root2).await;
+    assert!(stored(&a, &format!("{other}/notes/r2")).is_some(), "a reply from another host, listed on the post's host");
+}

@@ -3,6 +3,7 @@
 
 pub mod activity;
 pub mod client;
+pub mod collection;
 pub mod content;
 pub mod deliver;
 pub mod fetch;
