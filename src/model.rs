@@ -48,9 +48,9 @@ impl Visibility {
 pub struct Mention {
     /// `@user@host`
     pub name: String,
-    /// Actor URL (or profile URL until it is resolved). Not shown as a link (the sanitised
-    /// content carries the visible one); remote ones are http(s), checked in vocab::parse_post.
-    pub href: String,
+    /// Actor URL (or profile URL until it is resolved), http(s) only (vocab::parse_post drops
+    /// others). Not shown as a link (the sanitised content carries the visible one).
+    pub href: HttpUrl,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,7 +96,8 @@ pub struct Post {
     /// Lower-case hashtag names without '#'.
     #[serde(default)]
     pub tags: Vec<String>,
-    #[serde(default)]
+    /// A stored mention whose href is not http(s) (written before HttpUrl) loads without it.
+    #[serde(default, deserialize_with = "lenient_vec")]
     pub mentions: Vec<Mention>,
     #[serde(default, deserialize_with = "lenient_vec")]
     pub attachments: Vec<Attachment>,

@@ -87,7 +87,9 @@ fn add_reply_mention(w: &Write, app: &App, post: &mut Post) -> Result<()> {
         return Ok(());
     }
     let name = w.actor(&pp.author)?.map(|a| a.handle()).unwrap_or_else(|| pp.author.clone());
-    post.mentions.push(Mention { name, href: pp.author });
+    if let Some(href) = crate::model::HttpUrl::parse(&pp.author) {
+        post.mentions.push(Mention { name, href });
+    }
     Ok(())
 }
 
@@ -213,7 +215,7 @@ pub fn edit(app: &App, id: u64, text: String, cw: String) -> Result<Post> {
         let mut post = w.post(id)?.filter(|p| p.local).ok_or(Error::NotFound)?;
         check_text(&text, &cw, !post.attachments.is_empty())?;
         // Mentions keep what they resolved to when first posted.
-        let resolved: Vec<(String, String)> = post.mentions.iter().map(|m| (m.name.trim_start_matches('@').to_string(), m.href.clone())).collect();
+        let resolved: Vec<(String, String)> = post.mentions.iter().map(|m| (m.name.trim_start_matches('@').to_string(), m.href.to_string())).collect();
         let f = format(app, &text, &resolved);
         post.content = f.html;
         post.source = text;

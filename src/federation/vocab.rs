@@ -306,8 +306,8 @@ pub fn parse_post(obj: &Value, author: &RemoteActor) -> Option<Post> {
                 tags.push(n);
             }
         } else if has_type(t, "Mention") {
-            if let Some(href) = str_of(t, "href").filter(|h| HttpUrl::parse(h).is_some()) {
-                mentions.push(Mention { name: name.to_string(), href: href.to_string() });
+            if let Some(href) = str_of(t, "href").and_then(HttpUrl::parse) {
+                mentions.push(Mention { name: name.to_string(), href });
             }
         }
     }
@@ -468,7 +468,7 @@ fn media_type_of(file: &str) -> &'static str {
 /// (to, cc) for one of the owner's posts.
 pub fn addressing(urls: &Urls, p: &Post) -> (Vec<String>, Vec<String>) {
     let followers = format!("{}/followers", urls.actor());
-    let mentions: Vec<String> = p.mentions.iter().map(|m| m.href.clone()).collect();
+    let mentions: Vec<String> = p.mentions.iter().map(|m| m.href.to_string()).collect();
     match p.visibility {
         Visibility::Public => (vec![PUBLIC.into()], [vec![followers], mentions].concat()),
         Visibility::Unlisted => (vec![followers], [vec![PUBLIC.into()], mentions].concat()),
