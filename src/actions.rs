@@ -37,11 +37,11 @@ pub async fn publish(app: &App, c: Compose) -> Result<Post> {
     if let Some(target) = &in_reply_to {
         if app.urls.local_post_id(target).is_none() {
             let p = remote_post(app, target).await?;
-            in_reply_to = Some(p.uri);
+            in_reply_to = Some(p.uri.into_string());
         }
     }
     let quote = match c.quote.filter(|s| !s.trim().is_empty()) {
-        Some(q) => Some(remote_post(app, q.trim()).await?.uri),
+        Some(q) => Some(remote_post(app, q.trim()).await?.uri.into_string()),
         None => None,
     };
     let app2 = app.clone();

@@ -71,7 +71,7 @@ pub struct Post {
     /// Time-sortable local id (ids.rs); the store key.
     pub id: u64,
     /// ActivityPub id. For the owner's posts, minted by urls.rs.
-    pub uri: String,
+    pub uri: HttpUrl,
     /// HTML page of the post (None: a remote post whose `url` was not http(s); link its page here).
     #[serde(default, deserialize_with = "lenient_opt", skip_serializing_if = "Option::is_none")]
     pub url: Option<HttpUrl>,

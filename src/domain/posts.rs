@@ -168,7 +168,7 @@ pub fn publish(app: &App, new: NewPost) -> Result<Post> {
     let id = crate::ids::next_id();
     let mut post = Post {
         id,
-        uri: app.urls.post_uri(id),
+        uri: app.urls.post_id_url(id),
         url: HttpUrl::parse(&app.urls.post_url(id)),
         author: app.urls.actor(),
         local: true,

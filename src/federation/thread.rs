@@ -41,7 +41,7 @@ pub async fn refresh(app: &App, post: &Post) {
         fetch_ancestors(app, parent).await;
     }
     let budget = Budget::new(MAX_FETCHES);
-    let mut queue: Vec<(String, usize)> = vec![(post.uri.clone(), 0)];
+    let mut queue: Vec<(String, usize)> = vec![(post.uri.to_string(), 0)];
     let mut stored = 0;
     while let Some((uri, depth)) = queue.pop() {
         if depth >= MAX_DEPTH || stored >= MAX_NEW {
@@ -74,7 +74,7 @@ pub async fn refresh(app: &App, post: &Post) {
 async fn reply_ids(app: &App, uri: &str, budget: &Budget) -> crate::error::Result<Vec<String>> {
     // Our own posts: their replies came to us; look below them on the network.
     if app.urls.local_post_id(uri).is_some() {
-        return Ok(app.store.read(|r| r.replies(uri, 200))?.into_iter().map(|p| p.uri).collect());
+        return Ok(app.store.read(|r| r.replies(uri, 200))?.into_iter().map(|p| p.uri.into_string()).collect());
     }
     Ok(collection::reply_ids(app, uri, MAX_PAGES, budget).await?.into_iter().map(String::from).collect())
 }

@@ -238,8 +238,8 @@ pub fn visibility(obj: &Value, author_followers: Option<&str>) -> Visibility {
 /// `attributedTo` naming the author. Every URL kept (url, inReplyTo, quote, attachments,
 /// mentions) is http(s); others are dropped.
 pub fn parse_post(obj: &Value, author: &RemoteActor) -> Option<Post> {
-    let uri = str_of(obj, "id")?.to_string();
-    if HttpUrl::parse(&uri).is_none() || !same_origin(&uri, &author.id) || !attributed_to(obj, &author.id) {
+    let uri = HttpUrl::parse(str_of(obj, "id")?)?;
+    if !same_origin(&uri, &author.id) || !attributed_to(obj, &author.id) {
         return None;
     }
     let kind = types(obj).first().map(|s| s.to_string()).unwrap_or_default();
@@ -360,7 +360,7 @@ pub fn parse_post(obj: &Value, author: &RemoteActor) -> Option<Post> {
     let published_ms = str_of(obj, "published").and_then(crate::time::parse_rfc3339).unwrap_or_else(crate::time::now_ms);
     Some(Post {
         id: 0,
-        url: url.or_else(|| HttpUrl::parse(&uri)),
+        url: url.or_else(|| Some(uri.clone())),
         uri,
         author: author.id.to_string(),
         local: false,

@@ -243,8 +243,8 @@ impl PostView {
             id: p.id.to_string(),
             page: if p.local { p.url_or_uri().to_string() } else { format!("{}/posts/{}", urls.base, p.id) },
             // The original on its server: http(s) only, else its page here.
-            url: p.url.clone().or_else(|| HttpUrl::parse(&p.uri)).unwrap_or_else(|| ours(urls, format!("{}/posts/{}", urls.base, p.id))),
-            uri: p.uri.clone(),
+            url: p.url.clone().or_else(|| Some(p.uri.clone())).unwrap_or_else(|| ours(urls, format!("{}/posts/{}", urls.base, p.id))),
+            uri: p.uri.to_string(),
             local: p.local,
             content: p.content.clone(),
             source: p.source.clone(),
