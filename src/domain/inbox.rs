@@ -1,6 +1,7 @@
 //! Applying a verified incoming activity: one function per type, each one store transaction.
-//! Federation (federation/inbox.rs) has already checked the signature and the origin rules and
-//! fetched whatever the activity referenced; nothing here touches the network.
+//! Federation (federation/inbox.rs, activity.rs) has already checked the signature and the
+//! origin rules, fetched whatever the activity referenced and read it into a typed `Activity`;
+//! nothing here touches the network or reads remote JSON.
 
 use crate::app::App;
 use crate::domain::outbox::{self, new_activity_id};
@@ -11,10 +12,6 @@ use crate::model::{Audience, FollowState, Follower, HomeEntry, Interaction, Noti
 use crate::store::Write;
 use crate::time::now_ms;
 use serde_json::json;
-
-/// What the domain receives: an activity read and checked at the federation boundary
-/// (federation/activity.rs). No remote JSON or unchecked remote string gets past it.
-pub type Incoming = Activity;
 
 /// What federation should do next, outside the transaction.
 #[derive(Default, Debug)]
@@ -30,13 +27,14 @@ fn notify(w: &mut Write, kind: NotificationKind, actor: &str, post_uri: Option<&
     Ok(())
 }
 
-/// Applies the activity in a group-committed transaction (many deliveries share one fsync).
-pub async fn apply(app: &App, inc: Incoming) -> Result<Outcome> {
+/// Applies an activity checked at the federation boundary (federation/activity.rs), in a
+/// group-committed transaction (many deliveries share one fsync).
+pub async fn apply(app: &App, inc: Activity) -> Result<Outcome> {
     let app2 = app.clone();
     app.store.write_grouped(move |w| apply_in(w, &app2, &inc)).await
 }
 
-fn apply_in(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
+fn apply_in(w: &mut Write, app: &App, inc: &Activity) -> Result<Outcome> {
     let activity_id = inc.id.as_deref().unwrap_or_default().to_string();
     let now = now_ms();
     if !activity_id.is_empty() && !w.mark_seen(&activity_id, now)? {
@@ -66,11 +64,11 @@ fn apply_in(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
 }
 
 /// The id the activity acts on (post, account or activity), whatever form it came in.
-fn object_id(inc: &Incoming) -> Option<String> {
+fn object_id(inc: &Activity) -> Option<String> {
     inc.object.id().map(str::to_string)
 }
 
-fn follow(w: &mut Write, app: &App, inc: &Incoming, activity_id: &str) -> Result<Outcome> {
+fn follow(w: &mut Write, app: &App, inc: &Activity, activity_id: &str) -> Result<Outcome> {
     if object_id(inc).as_deref() != Some(app.urls.actor().as_str()) {
         return Ok(Outcome::default());
     }
@@ -101,7 +99,7 @@ fn follow(w: &mut Write, app: &App, inc: &Incoming, activity_id: &str) -> Result
     Ok(Outcome::default())
 }
 
-fn accept_or_reject(w: &mut Write, app: &App, inc: &Incoming, accepted: bool) -> Result<Outcome> {
+fn accept_or_reject(w: &mut Write, app: &App, inc: &Activity, accepted: bool) -> Result<Outcome> {
     let who = inc.actor.id.as_str();
     let Some(f) = w.following(who)? else { return Ok(Outcome::default()) };
     // The object is our Follow: by id, or embedded (some servers mint a new id for it).
@@ -123,7 +121,7 @@ fn accept_or_reject(w: &mut Write, app: &App, inc: &Incoming, accepted: bool) ->
 }
 
 /// Undo: federation/activity.rs already refused an inner activity of another actor or host.
-fn undo(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
+fn undo(w: &mut Write, app: &App, inc: &Activity) -> Result<Outcome> {
     let who = inc.actor.id.as_str();
     let by_ref;
     let inner: &Inner = match &inc.object {
@@ -241,7 +239,7 @@ pub fn fresh_post_id(w: &Write, published_ms: u64) -> Result<u64> {
     }
 }
 
-fn create(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
+fn create(w: &mut Write, app: &App, inc: &Activity) -> Result<Outcome> {
     // Only the actor's own post gets here (federation/activity.rs checked origin and author).
     let Object::Post { post, addressed_to_owner: addressed } = &inc.object else { return Ok(Outcome::default()) };
     let (p, addressed) = ((**post).clone(), *addressed);
@@ -285,7 +283,7 @@ fn create(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
     Ok(out)
 }
 
-fn update(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
+fn update(w: &mut Write, app: &App, inc: &Activity) -> Result<Outcome> {
     let (p, addressed) = match &inc.object {
         Object::Actor(a) => {
             if a.id == inc.actor.id {
@@ -316,7 +314,7 @@ fn update(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
     Ok(Outcome::default())
 }
 
-fn delete(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
+fn delete(w: &mut Write, app: &App, inc: &Activity) -> Result<Outcome> {
     let Some(target) = object_id(inc) else { return Ok(Outcome::default()) };
     let who = inc.actor.id.as_str();
     if target == who {
@@ -341,7 +339,7 @@ fn delete(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
     Ok(Outcome::default())
 }
 
-fn like(w: &mut Write, app: &App, inc: &Incoming, activity_id: &str) -> Result<Outcome> {
+fn like(w: &mut Write, app: &App, inc: &Activity, activity_id: &str) -> Result<Outcome> {
     let Some(target) = object_id(inc) else { return Ok(Outcome::default()) };
     let Some(pid) = w.post_id_by_uri(&target)? else { return Ok(Outcome::default()) };
     let Some(p) = w.post(pid)? else { return Ok(Outcome::default()) };
@@ -359,7 +357,7 @@ fn like(w: &mut Write, app: &App, inc: &Incoming, activity_id: &str) -> Result<O
     Ok(Outcome::default())
 }
 
-fn announce(w: &mut Write, app: &App, inc: &Incoming, activity_id: &str) -> Result<Outcome> {
+fn announce(w: &mut Write, app: &App, inc: &Activity, activity_id: &str) -> Result<Outcome> {
     let Some(target) = object_id(inc) else { return Ok(Outcome::default()) };
     let who = &inc.actor.id.to_string();
     // A boost of one of our stored posts (ours or remote): record who boosted.
@@ -394,7 +392,7 @@ fn announce(w: &mut Write, app: &App, inc: &Incoming, activity_id: &str) -> Resu
     Ok(Outcome { fetch_context: parent.filter(|par| w.post_id_by_uri(par).ok().flatten().is_none()).map(String::from), ..Default::default() })
 }
 
-fn moved(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
+fn moved(w: &mut Write, app: &App, inc: &Activity) -> Result<Outcome> {
     let old = inc.actor.id.as_str();
     let Object::MovedTo(new) = &inc.object else { return Ok(Outcome::default()) };
     // Mastodon's rule: the new account must name the old one in alsoKnownAs.
@@ -407,7 +405,7 @@ fn moved(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
     Ok(Outcome::default())
 }
 
-fn block(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
+fn block(w: &mut Write, app: &App, inc: &Activity) -> Result<Outcome> {
     if object_id(inc).as_deref() == Some(app.urls.actor().as_str()) {
         let who = &inc.actor.id;
         w.remove_follower(who)?;
@@ -416,7 +414,7 @@ fn block(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
     Ok(Outcome::default())
 }
 
-fn featured(w: &mut Write, _app: &App, inc: &Incoming, add: bool, activity_id: &str) -> Result<Outcome> {
+fn featured(w: &mut Write, _app: &App, inc: &Activity, add: bool, activity_id: &str) -> Result<Outcome> {
     // Only pins to the sender's own featured collection count (activity.rs keeps no other target).
     if inc.target.is_none() {
         return Ok(Outcome::default());

@@ -59,11 +59,16 @@ fn format(app: &App, text: &str, resolved: &[(String, String)]) -> crate::text::
 
 /// The `user@host` mentions in a text, for resolving before publishing.
 pub fn mentioned_accounts(app: &App, text: &str) -> Vec<(String, String)> {
-    let f = crate::text::format(text, &app.urls, &|u, h| Some(format!("{u}@{h}")));
-    f.mentions.into_iter().filter(|m| !m.href.ends_with(&format!("@{}", app.urls.host))).map(|m| {
-        let (u, h) = m.href.split_once('@').unwrap_or(("", ""));
-        (u.to_string(), h.to_string())
-    }).collect()
+    // The formatter asks its resolver for every mention it finds: note them (once each), resolve none.
+    let found = std::cell::RefCell::new(Vec::<(String, String)>::new());
+    crate::text::format(text, &app.urls, &|u, h| {
+        let mut found = found.borrow_mut();
+        if h != app.urls.host && !found.iter().any(|(fu, fh)| fu == u && fh == h) {
+            found.push((u.to_string(), h.to_string()));
+        }
+        None
+    });
+    found.into_inner()
 }
 
 /// Normalises a reply target: our own page URL becomes our post's AP id.

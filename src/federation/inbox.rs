@@ -1,8 +1,8 @@
 //! POST /users/NAME/inbox and /inbox: parse, verify the HTTP signature (fetching the sender's key,
 //! refetching once if it changed), check that the signer is the activity's actor and that ids
 //! share its origin (and that the signature was made for our host), verify an integrity proof
-//! when present, fetch what the activity only references, then hand it to domain::inbox in one
-//! durable write.
+//! when present, read it into a typed `activity::Activity` (origin rules, then fetching what it
+//! only references), then hand that to domain::inbox in one durable write.
 
 use crate::app::App;
 use crate::domain::inbox as apply;
