@@ -177,10 +177,10 @@ async fn actor_without_preferred_username_gets_a_name() {
     let elsewhere = json!({"id": "https://bridge.example/ap/actors/7f3a", "type": "Person", "inbox": "https://bridge.example/ap/actors/7f3a/inbox", "webfinger": "acct:ceo@bank.example"});
     assert_eq!(pipit::federation::vocab::parse_actor(&elsewhere, 1).unwrap().handle(), "@7f3a@bridge.example", "a webfinger address on another host is not believed");
     me.app.store.write(|w| w.put_actor(&actor)).unwrap();
-    let mut p = pipit::federation::vocab::parse_post(&json!({"id": "https://bridge.example/ap/notes/1", "type": "Note", "content": "<p>quiet words</p>", "to": [PUBLIC]}), &actor).unwrap();
+    let mut p = pipit::federation::vocab::parse_post(&json!({"id": "https://bridge.example/ap/notes/1", "type": "Note", "attributedTo": "https://bridge.example/ap/actors/quiet_one", "content": "<p>quiet words</p>", "to": [PUBLIC]}), &actor).unwrap();
     p.id = 1;
     me.app.store.write(|w| w.put_post(&p)).unwrap();
     let page = me.owner_client().await.get("/posts/1").await;
     assert_eq!(page.status, 200);
-    assert!(page.body.contains("quiet words") && page.body.contains(">quiet_one</a>") && page.body.contains("@quiet_one@bridge.example"), "{}", page.body);
+    assert!(page.body.contains("quiet words") && page.body.contains("><bdi>quiet_one</bdi></a>") && page.body.contains("@quiet_one@bridge.example"), "{}", page.body);
 }
