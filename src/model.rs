@@ -70,7 +70,8 @@ pub struct Attachment {
 pub struct Post {
     /// Time-sortable local id (ids.rs); the store key.
     pub id: u64,
-    /// ActivityPub id. For the owner's posts, minted by urls.rs.
+    /// ActivityPub id, an http(s) URL: for the owner's posts minted by urls.rs, for remote ones
+    /// checked by vocab::parse_post to be on the author's host.
     pub uri: HttpUrl,
     /// HTML page of the post (None: a remote post whose `url` was not http(s); link its page here).
     #[serde(default, deserialize_with = "lenient_opt", skip_serializing_if = "Option::is_none")]
@@ -169,6 +170,8 @@ pub struct Profile {
 /// A remote account as we cached it from its actor document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RemoteActor {
+    /// The actor id. It and the endpoints below are http(s) URLs, and the endpoints are on the
+    /// id's host (vocab::parse_actor drops or refuses others).
     pub id: HttpUrl,
     /// Person, Service, Group, Application, Organization.
     #[serde(default)]
