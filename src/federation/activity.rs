@@ -75,8 +75,8 @@ pub struct Activity {
     /// The verified sender (the HTTP signature's or the integrity proof's actor).
     pub actor: RemoteActor,
     pub object: Object,
-    /// Add/Remove: the collection, only when it is on the actor's host (a pin to the sender's
-    /// own featured collection); None otherwise.
+    /// `target`, http(s): for Move the new account; for Add/Remove the collection, only when it
+    /// is on the actor's host (a pin to the sender's own featured collection).
     pub target: Option<HttpUrl>,
     /// Like/EmojiReact: the emoji (Misskey `_misskey_reaction`, Pleroma `content`), at most 64
     /// characters, not blank.
@@ -277,7 +277,7 @@ pub fn own_object(o: &Value, actor: &RemoteActor, me: &str) -> Result<Object> {
 /// Fetches what [`parse`] left as a reference (see the module doc). A Create/Update object that
 /// cannot be fetched fails the delivery with 400 (never the remote 404/410: that would read as
 /// our inbox being gone); an Announce whose post cannot be fetched is kept as a bare reference.
-pub async fn resolve(app: &App, mut act: Activity, raw: &Value, budget: &Budget) -> Result<Activity> {
+pub async fn resolve(app: &App, mut act: Activity, budget: &Budget) -> Result<Activity> {
     match (&act.kind, &act.object) {
         (Kind::Create | Kind::Update, Object::Unresolved(oid)) => {
             let oid = oid.clone();
@@ -292,7 +292,7 @@ pub async fn resolve(app: &App, mut act: Activity, raw: &Value, budget: &Budget)
             }
         }
         (Kind::Move, _) => {
-            act.object = match url_ref(raw.get("target")) {
+            act.object = match act.target.clone() {
                 Some(t) => match fetch::actor(app, &t, true, budget).await {
                     Ok(a) => Object::MovedTo(Box::new(a)),
                     Err(e) => {

@@ -140,7 +140,7 @@ async fn receive_checked(app: &App, method: &Method, uri: &Uri, headers: &Header
     };
     // The typed boundary: checked once here, the domain sees only the result.
     let parsed = typed::parse(&activity, actor, &app.urls.actor())?;
-    let parsed = typed::resolve(app, parsed, &activity, &budget).await?;
+    let parsed = typed::resolve(app, parsed, &budget).await?;
     let outcome = apply::apply(app, parsed).await?;
     after(app, outcome);
     Ok(())
