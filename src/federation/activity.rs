@@ -323,19 +323,7 @@ async fn boosted(app: &App, booster: &RemoteActor, target: &HttpUrl, budget: &Bu
                 doc = fetch::get_object(app, &inner, budget).await?;
             }
         }
-        if !vocab::is_post_object(&doc) {
-            return Err(Error::BadRequest(format!("{target} is not a post")));
-        }
-        let doc_id = str_of(&doc, "id").unwrap_or_default().to_string();
-        let author_id = vocab::one_or_many(doc.get("attributedTo"))
-            .into_iter()
-            .filter_map(id_of)
-            .find(|a| vocab::same_origin(a, &doc_id))
-            .map(str::to_string)
-            .ok_or_else(|| Error::BadRequest(format!("{doc_id}: no author on its host")))?;
-        let author = fetch::actor(app, &author_id, false, budget).await?;
-        let post = vocab::parse_post(&doc, &author).ok_or_else(|| Error::BadRequest(format!("{doc_id}: unreadable post")))?;
-        Ok::<_, Error>((post, author))
+        post_with_author(app, &doc, budget).await
     };
     match fetched.await {
         Ok(x) => Ok(Some(x)),
@@ -344,6 +332,25 @@ async fn boosted(app: &App, booster: &RemoteActor, target: &HttpUrl, budget: &Bu
             Ok(None)
         }
     }
+}
+
+/// A post document fetched from its origin → the Post and its author: the author is the
+/// `attributedTo` on the post's host, fetched (or from the cache) in turn, and `parse_post`
+/// checks the rest. `BadRequest` for what is not a post or has no author on its host.
+pub async fn post_with_author(app: &App, doc: &Value, budget: &Budget) -> Result<(Post, RemoteActor)> {
+    let doc_id = str_of(doc, "id").unwrap_or_default();
+    if !vocab::is_post_object(doc) {
+        return Err(Error::BadRequest(format!("{doc_id} is not a post")));
+    }
+    let author_id = vocab::one_or_many(doc.get("attributedTo"))
+        .into_iter()
+        .filter_map(id_of)
+        .find(|a| vocab::same_origin(a, doc_id))
+        .ok_or_else(|| Error::BadRequest(format!("{doc_id}: author on another host")))?
+        .to_string();
+    let author = fetch::actor(app, &author_id, false, budget).await?;
+    let post = vocab::parse_post(doc, &author).ok_or_else(|| Error::BadRequest(format!("{doc_id}: unreadable post")))?;
+    Ok((post, author))
 }
 
 #[cfg(test)]

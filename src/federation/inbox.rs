@@ -202,20 +202,10 @@ pub async fn fetch_ancestors(app: &App, start: &str) {
     }
 }
 
-/// Fetches a remote post and its author (both checked for origin).
+/// Fetches a remote post and its author (both checked for origin, activity::post_with_author).
 pub async fn fetch_post(app: &App, uri: &str, budget: &Budget) -> Result<crate::model::Post> {
     let doc = fetch::get_object(app, uri, budget).await?;
-    if !vocab::is_post_object(&doc) {
-        return Err(Error::BadRequest(format!("{uri} is not a post")));
-    }
-    let author_id = vocab::one_or_many(doc.get("attributedTo"))
-        .into_iter()
-        .filter_map(vocab::id_of)
-        .find(|a| vocab::same_origin(a, uri))
-        .ok_or_else(|| Error::BadRequest(format!("{uri}: author on another host")))?
-        .to_string();
-    let author = fetch::actor(app, &author_id, false, budget).await?;
-    vocab::parse_post(&doc, &author).ok_or_else(|| Error::BadRequest(format!("{uri}: unreadable post")))
+    Ok(typed::post_with_author(app, &doc, budget).await?.0)
 }
 
 #[cfg(test)]
