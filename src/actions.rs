@@ -13,7 +13,7 @@ pub async fn resolve_mentions(app: &App, text: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for (user, host) in posts::mentioned_accounts(app, text).into_iter().take(10) {
         match fetch::resolve_account(app, &format!("{user}@{host}"), &budget).await {
-            Ok(a) => out.push((format!("{user}@{host}"), a.id)),
+            Ok(a) => out.push((format!("{user}@{host}"), a.id.into_string())),
             Err(e) => tracing::info!("mention @{user}@{host} not resolved: {e}"),
         }
     }
@@ -43,11 +43,11 @@ pub async fn publish_with_media(app: &App, c: Compose, media: Vec<crate::model::
     if let Some(target) = &in_reply_to {
         if app.urls.local_post_id(target).is_none() {
             let p = remote_post(app, target).await?;
-            in_reply_to = Some(p.uri);
+            in_reply_to = Some(p.uri.into_string());
         }
     }
     let quote = match c.quote.filter(|s| !s.trim().is_empty()) {
-        Some(q) => Some(remote_post(app, q.trim()).await?.uri),
+        Some(q) => Some(remote_post(app, q.trim()).await?.uri.into_string()),
         None => None,
     };
     let app2 = app.clone();
@@ -91,7 +91,7 @@ pub async fn follow(app: &App, who: &str) -> Result<RemoteActor> {
 pub async fn unfollow(app: &App, who: &str) -> Result<String> {
     let id = match app.store.read(|r| r.following(who))? {
         Some(_) => who.to_string(),
-        None => account(app, who).await?.id,
+        None => account(app, who).await?.id.into_string(),
     };
     follows::unfollow(app, &id)?;
     Ok(id)
@@ -121,5 +121,5 @@ pub async fn known_account(app: &App, who: &str) -> Result<String> {
     if known {
         return Ok(who.to_string());
     }
-    Ok(account(app, who).await?.id)
+    Ok(account(app, who).await?.id.into_string())
 }

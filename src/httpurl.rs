@@ -99,6 +99,24 @@ impl PartialEq<String> for HttpUrl {
     }
 }
 
+impl PartialEq<HttpUrl> for String {
+    fn eq(&self, other: &HttpUrl) -> bool {
+        *self == other.0
+    }
+}
+
+impl PartialEq<HttpUrl> for str {
+    fn eq(&self, other: &HttpUrl) -> bool {
+        self == other.0
+    }
+}
+
+impl PartialEq<HttpUrl> for &str {
+    fn eq(&self, other: &HttpUrl) -> bool {
+        *self == other.0
+    }
+}
+
 impl From<HttpUrl> for String {
     fn from(u: HttpUrl) -> String {
         u.0

@@ -48,9 +48,9 @@ impl Visibility {
 pub struct Mention {
     /// `@user@host`
     pub name: String,
-    /// Actor URL (or profile URL until it is resolved). Not shown as a link (the sanitised
-    /// content carries the visible one); remote ones are http(s), checked in vocab::parse_post.
-    pub href: String,
+    /// Actor URL (or profile URL until it is resolved), http(s) only (vocab::parse_post drops
+    /// others). Not shown as a link (the sanitised content carries the visible one).
+    pub href: HttpUrl,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,8 +79,9 @@ pub struct Attachment {
 pub struct Post {
     /// Time-sortable local id (ids.rs); the store key.
     pub id: u64,
-    /// ActivityPub id. For the owner's posts, minted by urls.rs.
-    pub uri: String,
+    /// ActivityPub id, an http(s) URL: for the owner's posts minted by urls.rs, for remote ones
+    /// checked by vocab::parse_post to be on the author's host.
+    pub uri: HttpUrl,
     /// HTML page of the post (None: a remote post whose `url` was not http(s); link its page here).
     #[serde(default, deserialize_with = "lenient_opt", skip_serializing_if = "Option::is_none")]
     pub url: Option<HttpUrl>,
@@ -105,7 +106,8 @@ pub struct Post {
     /// Lower-case hashtag names without '#'.
     #[serde(default)]
     pub tags: Vec<String>,
-    #[serde(default)]
+    /// A stored mention whose href is not http(s) (written before HttpUrl) loads without it.
+    #[serde(default, deserialize_with = "lenient_vec")]
     pub mentions: Vec<Mention>,
     #[serde(default, deserialize_with = "lenient_vec")]
     pub attachments: Vec<Attachment>,
@@ -202,19 +204,21 @@ pub struct Profile {
 }
 
 /// A remote account as we cached it from its actor document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RemoteActor {
-    pub id: String,
+    /// The actor id. It and the endpoints below are http(s) URLs, and the endpoints are on the
+    /// id's host (vocab::parse_actor drops or refuses others).
+    pub id: HttpUrl,
     /// Person, Service, Group, Application, Organization.
     #[serde(default)]
     pub kind: String,
-    pub inbox: String,
-    #[serde(default)]
-    pub shared_inbox: Option<String>,
-    #[serde(default)]
-    pub outbox: Option<String>,
-    #[serde(default)]
-    pub followers: Option<String>,
+    pub inbox: HttpUrl,
+    #[serde(default, deserialize_with = "lenient_opt")]
+    pub shared_inbox: Option<HttpUrl>,
+    #[serde(default, deserialize_with = "lenient_opt")]
+    pub outbox: Option<HttpUrl>,
+    #[serde(default, deserialize_with = "lenient_opt")]
+    pub followers: Option<HttpUrl>,
     pub preferred_username: String,
     /// Host of the actor id (with port): `@preferred_username@host`.
     pub host: String,

@@ -136,7 +136,7 @@ fn mention_token(rest: &str, urls: &Urls, resolve: &dyn Fn(&str, &str) -> Option
         }
         None => (urls.host.clone(), 1 + user.len()),
     };
-    let href = resolve(user, &host)?;
+    let href = crate::httpurl::HttpUrl::parse(&resolve(user, &host)?)?;
     let name = format!("@{user}@{host}");
     if !f.mentions.iter().any(|m| m.name == name) {
         f.mentions.push(Mention { name: name.clone(), href: href.clone() });

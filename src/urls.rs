@@ -47,6 +47,10 @@ impl Urls {
     pub fn post_uri(&self, id: u64) -> String {
         format!("{}/statuses/{id}", self.actor())
     }
+    /// `post_uri` as the id a Post holds (the configured base URL is http(s), config.rs).
+    pub fn post_id_url(&self, id: u64) -> crate::httpurl::HttpUrl {
+        crate::httpurl::HttpUrl::parse(&self.post_uri(id)).expect("the configured base URL is http(s)")
+    }
     pub fn post_url(&self, id: u64) -> String {
         format!("{}/@{}/{id}", self.base, self.username)
     }

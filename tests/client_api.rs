@@ -735,7 +735,7 @@ async fn edit_tags_profile_search_filters_polls() {
     // Polls: a remote poll (stored as federation stores it), read and voted on once.
     let bob = b.app.urls.actor();
     let poll_post = pipit::model::Post {
-        id: 0, uri: format!("{bob}/statuses/9"), url: pipit::httpurl::HttpUrl::parse(&format!("{bob}/statuses/9")), author: bob.clone(), local: false,
+        id: 0, uri: pipit::httpurl::HttpUrl::parse(&format!("{bob}/statuses/9")).unwrap(), url: pipit::httpurl::HttpUrl::parse(&format!("{bob}/statuses/9")), author: bob.clone(), local: false,
         content: "<p>Which?</p>".into(), source: String::new(), summary: String::new(), visibility: pipit::model::Visibility::Public,
         in_reply_to: None, published_ms: pipit::time::now_ms(), edited_ms: None, tags: vec![], mentions: vec![], attachments: vec![],
         sensitive: false, quote: None, language: None, emojis: vec![], card: None,

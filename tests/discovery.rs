@@ -107,14 +107,14 @@ async fn paged_collections() {
 
     // A note with its replies collection and counts.
     let p = &posts[0];
-    let reply = pipit::actions::publish(&a.app, pipit::actions::Compose { text: "self reply".into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: Some(p.uri.clone()), media: Vec::new(), quote: None }).await.unwrap();
+    let reply = pipit::actions::publish(&a.app, pipit::actions::Compose { text: "self reply".into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: Some(p.uri.to_string()), media: Vec::new(), quote: None }).await.unwrap();
     let note = json(&c.get_with(&p.uri, &[("accept", AP)]).await);
     assert_eq!(note["type"], "Note");
     assert_eq!(note["url"], p.url_or_uri());
     assert_eq!(note["replies"]["totalItems"], 1);
     assert_eq!(note["likes"]["totalItems"], 0);
     let rp = json(&c.get_with(note["replies"]["first"].as_str().unwrap(), &[("accept", AP)]).await);
-    assert_eq!(rp["orderedItems"][0], reply.uri);
+    assert_eq!(rp["orderedItems"][0], reply.uri.as_str());
     // The followers-only post is not served to an anonymous fetch; unknown ids are 404.
     assert_eq!(c.get_with(&posts[5].uri, &[("accept", AP)]).await.status, 404);
     assert_eq!(c.get_with("/users/alice/statuses/123", &[("accept", AP)]).await.status, 404);

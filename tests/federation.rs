@@ -44,7 +44,7 @@ async fn follow_post_reply_like_boost_edit_delete_unfollow() {
     eventually("alice stores bob's reply", 10, || a.app.store.read(|r2| r2.replies(&p.uri, 10)).unwrap().iter().any(|x| x.uri == r.uri)).await;
 
     // a reply to the reply (alice answers bob) nests under bob's reply on both sides.
-    let rr = post(&a, "Thanks!", Visibility::Public, Some(r.uri.clone())).await;
+    let rr = post(&a, "Thanks!", Visibility::Public, Some(r.uri.to_string())).await;
     eventually("bob stores the reply to his reply", 10, || b.app.store.read(|x| x.post_by_uri(&rr.uri)).unwrap().is_some()).await;
     let thread = pipit::domain::timeline::thread(&a.app, pipit::domain::timeline::Viewer::Public, p.id).unwrap();
     let order: Vec<_> = thread.replies.iter().map(|x| (x.post.uri.clone(), x.depth)).collect();

@@ -131,7 +131,7 @@ async fn pins_show_first_and_federate() {
     let pinned_at = page.body.find("aria-label=\"Pinned posts\"").expect("pinned section");
     assert!(page.body[pinned_at..].find("pin me please").unwrap() < page.body[pinned_at..].find("a later post").unwrap(), "pinned first");
     let featured: serde_json::Value = serde_json::from_str(&me.client().get_with("/users/me/collections/featured", &[("accept", "application/activity+json")]).await.body).unwrap();
-    assert_eq!(featured["orderedItems"][0]["id"], p.uri, "featured collection lists it");
+    assert_eq!(featured["orderedItems"][0]["id"], p.uri.as_str(), "featured collection lists it");
     let me_id = me.app.urls.actor();
     eventually("the follower hears the Add", 10, || f.app.store.read(|r| r.interactions(&p.uri, "pin", 5)).unwrap().iter().any(|(a, _)| *a == me_id)).await;
     owner.post_form(&format!("/posts/{}/pin", p.id), &[("csrf", &csrf)]).await;

@@ -6,13 +6,15 @@
 //! - origin confusion: a Create whose object lives on another host (a real post of someone else,
 //!   or a made-up one whose origin fetch fails), or is attributed to someone else, is refused;
 //!   a stored post is never replaced by another author's.
-//! - Undo of someone else's Like; an actor Update moving its inbox/sharedInbox off its host; a
+//! - Undo of someone else's Like or Announce; an Announce whose inner object is gone; an actor Update moving its inbox/sharedInbox off its host; a
 //!   signature made for another server replayed to us.
 //! - an outbox (remote account page) holding another author's post or a script URL.
 mod common;
 use common::*;
 use hyper::body::Bytes;
-use pipit::federation::sign;
+use pipit::federation::activity::{Activity, Kind, Object};
+use pipit::federation::{sign, vocab};
+use pipit::model::HttpUrl;
 use pipit::model::{FollowState, RemoteActor, Visibility};
 use serde_json::{json, Value};
 use std::time::SystemTime;
@@ -216,15 +218,28 @@ async fn object_attributed_to_someone_else_is_refused() {
 async fn a_stored_post_is_never_replaced_by_another_author() {
     let a = Instance::start("alice").await;
     let alice = a.app.urls.actor();
-    let actor = |name: &str| RemoteActor { id: format!("https://shared.example/users/{name}"), inbox: format!("https://shared.example/users/{name}/inbox"), preferred_username: name.into(), host: "shared.example".into(), ..Default::default() };
+    let actor = |name: &str| -> RemoteActor {
+        vocab::parse_actor(&json!({"id": format!("https://shared.example/users/{name}"), "type": "Person", "inbox": format!("https://shared.example/users/{name}/inbox"), "preferredUsername": name}), 1).unwrap()
+    };
     let (x, y) = (actor("x"), actor("y"));
     let uri = "https://shared.example/users/x/statuses/1";
     let note = |by: &RemoteActor, text: &str| {
         json!({"id": uri, "type": "Note", "attributedTo": by.id, "content": text, "to": ["https://www.w3.org/ns/activitystreams#Public"], "tag": [{"type": "Mention", "href": alice, "name": "@alice"}]})
     };
+    // The typed activity as the federation boundary hands it to the domain, minus the origin
+    // check per account (both accounts share a host, which is the point).
     let apply = |by: &RemoteActor, kind: &str, n: u32, obj: Value| {
-        let activity = json!({"id": format!("{}/a/{n}", by.id), "type": kind, "actor": by.id, "object": obj});
-        pipit::domain::inbox::apply(&a.app, pipit::domain::inbox::Incoming { activity, actor: by.clone(), object: None, other: None })
+        let post = vocab::parse_post(&obj, by).expect("the author's own post");
+        let activity = Activity {
+            kind: Kind::from_type(kind),
+            type_name: kind.into(),
+            id: HttpUrl::parse(&format!("{}/a/{n}", by.id)),
+            actor: by.clone(),
+            object: Object::Post { post: Box::new(post), addressed_to_owner: false },
+            target: None,
+            reaction: None,
+        };
+        pipit::domain::inbox::apply(&a.app, activity)
     };
     apply(&x, "Create", 1, note(&x, "x wrote this")).await.unwrap();
     assert_eq!(stored(&a, uri).unwrap().author, x.id);
@@ -260,6 +275,61 @@ async fn undo_of_someone_elses_like_is_ignored() {
     let undo = json!({"@context": "https://www.w3.org/ns/activitystreams", "id": format!("{}/undo/1", b.base), "type": "Undo", "actor": bob, "object": like_id});
     assert_eq!(deliver(&a, &undo, &b).await.status, 202);
     assert_eq!(likes(), 0, "bob undoes his own like");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undo_of_someone_elses_announce_is_refused() {
+    let a = Instance::start("alice").await;
+    let b = Instance::start("bob").await;
+    let c = Instance::start("carol").await;
+    let (bob, carol) = (b.app.urls.actor(), c.app.urls.actor());
+    let p = pipit::actions::publish(&a.app, pipit::actions::Compose { text: "boost me".into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, media: Vec::new(), quote: None }).await.unwrap();
+    let boosts = || a.app.store.read(|r| r.interactions(&p.uri, "boost", 10)).unwrap().len();
+    let announce_id = format!("{}/announces/1", b.base);
+    let announce = json!({"@context": "https://www.w3.org/ns/activitystreams", "id": announce_id, "type": "Announce", "actor": bob, "object": p.uri, "to": ["https://www.w3.org/ns/activitystreams#Public"]});
+    assert_eq!(deliver(&a, &announce, &b).await.status, 202);
+    assert_eq!(boosts(), 1);
+    // Bad input: carol undoes bob's Announce, by reference, embedded with bob as its actor, and
+    // embedded claiming to be hers (bob's id, carol as actor). Refused at the typed boundary
+    // (the previous code answered 202 to each).
+    let mut claimed = announce.clone();
+    claimed["actor"] = json!(carol);
+    for (n, inner) in [json!(announce_id), announce.clone(), claimed].into_iter().enumerate() {
+        let undo = json!({"@context": "https://www.w3.org/ns/activitystreams", "id": format!("{}/undo/{n}", c.base), "type": "Undo", "actor": carol, "object": inner});
+        let r = deliver(&a, &undo, &c).await;
+        assert_eq!(r.status, 401, "carol's Undo of bob's Announce ({n}): {}", r.body);
+        assert_eq!(boosts(), 1, "carol cannot undo bob's boost ({n})");
+    }
+    // Bob can.
+    let undo = json!({"@context": "https://www.w3.org/ns/activitystreams", "id": format!("{}/undo/1", b.base), "type": "Undo", "actor": bob, "object": announce});
+    assert_eq!(deliver(&a, &undo, &b).await.status, 202);
+    assert_eq!(boosts(), 0, "bob undoes his own boost");
+}
+
+/// An Announce of an activity (Lemmy's way) whose inner object is gone from its server: the
+/// boost is dropped, and the sender hears 202, not the boosted server's 404 (which would tell
+/// it that our inbox is gone).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn announce_whose_inner_object_is_gone_is_not_answered_404() {
+    let a = Instance::start("alice").await;
+    let b = Instance::start("bob").await;
+    follow_accepted(&a, &b).await;
+    let base = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let b2 = base.clone();
+    let peer = static_peer(move |pq| {
+        let base = b2.lock().unwrap().clone();
+        match pq {
+            // Bad input: an activity whose object 404s at its origin.
+            "/activities/1" => json!({"@context": "https://www.w3.org/ns/activitystreams", "id": format!("{base}/activities/1"), "type": "Create", "actor": format!("{base}/u/x"), "object": format!("{base}/notes/gone")}),
+            _ => Value::Null,
+        }
+    })
+    .await;
+    *base.lock().unwrap() = peer.clone();
+    let announce = json!({"@context": "https://www.w3.org/ns/activitystreams", "id": format!("{}/announces/9", b.base), "type": "Announce", "actor": b.app.urls.actor(), "object": format!("{peer}/activities/1")});
+    let r = deliver(&a, &announce, &b).await;
+    assert_eq!(r.status, 202, "the boosted object's 404 is not ours to answer: {}", r.body);
+    assert!(stored(&a, &format!("{peer}/notes/gone")).is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -364,4 +434,53 @@ async fn outbox_items_must_be_the_accounts_own() {
     assert!(stored(&a, &format!("{peer}/notes/by-y")).is_none(), "nor stored");
     let js = stored(&a, &format!("{peer}/notes/js")).expect("x's post with a bad url is kept");
     assert_eq!(serde_json::to_value(&js).unwrap()["url"], json!(format!("{peer}/notes/js")));
+}
+
+/// A post's `replies` collection whose pages are on another host: not fetched (Mastodon's
+/// FetchRepliesService refuses them too); the walk stays on the post's host. Bad input: the
+/// collection's `first` page on another server, listing a reply there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_pages_on_another_host_are_not_fetched() {
+    let a = Instance::start("alice").await;
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (other_base, home_base) = (std::sync::Arc::new(std::sync::Mutex::new(String::new())), std::sync::Arc::new(std::sync::Mutex::new(String::new())));
+    let (h2, ob, hb) = (hits.clone(), other_base.clone(), home_base.clone());
+    let other = static_peer(move |pq| {
+        let (o, h) = (ob.lock().unwrap().clone(), hb.lock().unwrap().clone());
+        match pq {
+            "/page" => {
+                h2.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                json!({"id": format!("{o}/page"), "type": "CollectionPage", "items": [format!("{o}/notes/r")]})
+            }
+            "/u/z" => json!({"id": format!("{o}/u/z"), "type": "Person", "preferredUsername": "z", "inbox": format!("{o}/u/z/inbox")}),
+            "/notes/r" => json!({"id": format!("{o}/notes/r"), "type": "Note", "attributedTo": format!("{o}/u/z"), "inReplyTo": format!("{h}/notes/1"), "content": "a reply", "to": ["https://www.w3.org/ns/activitystreams#Public"]}),
+            "/notes/r2" => json!({"id": format!("{o}/notes/r2"), "type": "Note", "attributedTo": format!("{o}/u/z"), "inReplyTo": format!("{h}/notes/2"), "content": "a reply", "to": ["https://www.w3.org/ns/activitystreams#Public"]}),
+            _ => Value::Null,
+        }
+    })
+    .await;
+    *other_base.lock().unwrap() = other.clone();
+    let (ob, hb) = (other_base.clone(), home_base.clone());
+    let home = static_peer(move |pq| {
+        let (o, h) = (ob.lock().unwrap().clone(), hb.lock().unwrap().clone());
+        match pq {
+            "/u/x" => json!({"id": format!("{h}/u/x"), "type": "Person", "preferredUsername": "x", "inbox": format!("{h}/u/x/inbox")}),
+            "/notes/1" => json!({"id": format!("{h}/notes/1"), "type": "Note", "attributedTo": format!("{h}/u/x"), "content": "root", "to": ["https://www.w3.org/ns/activitystreams#Public"],
+                "replies": {"type": "Collection", "first": format!("{o}/page")}}),
+            "/notes/2" => json!({"id": format!("{h}/notes/2"), "type": "Note", "attributedTo": format!("{h}/u/x"), "content": "root 2", "to": ["https://www.w3.org/ns/activitystreams#Public"],
+                "replies": {"type": "Collection", "first": format!("{h}/page2")}}),
+            "/page2" => json!({"id": format!("{h}/page2"), "type": "CollectionPage", "items": [format!("{o}/notes/r2")]}),
+            _ => Value::Null,
+        }
+    })
+    .await;
+    *home_base.lock().unwrap() = home.clone();
+    let root = pipit::federation::inbox::fetch_post(&a.app, &format!("{home}/notes/1"), &pipit::federation::fetch::Budget::new(5)).await.expect("root post");
+    pipit::federation::thread::refresh(&a.app, &root).await;
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0, "the page on another host was fetched");
+    assert!(stored(&a, &format!("{other}/notes/r")).is_none());
+    // The same reply listed on a page of the post's own host is fetched from its origin and kept.
+    let root2 = pipit::federation::inbox::fetch_post(&a.app, &format!("{home}/notes/2"), &pipit::federation::fetch::Budget::new(5)).await.expect("root post 2");
+    pipit::federation::thread::refresh(&a.app, &root2).await;
+    assert!(stored(&a, &format!("{other}/notes/r2")).is_some(), "a reply from another host, listed on the post's host");
 }

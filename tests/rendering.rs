@@ -183,5 +183,5 @@ async fn actor_without_preferred_username_gets_a_name() {
     me.app.store.write(|w| w.put_post(&p)).unwrap();
     let page = me.owner_client().await.get("/posts/1").await;
     assert_eq!(page.status, 200);
-    assert!(page.body.contains("quiet words") && page.body.contains("<bdi>quiet_one</bdi></a>") && page.body.contains("@quiet_one@bridge.example"), "{}", page.body);
+    assert!(page.body.contains("quiet words") && page.body.contains("><bdi>quiet_one</bdi></a>") && page.body.contains("@quiet_one@bridge.example"), "{}", page.body);
 }

@@ -213,8 +213,8 @@ async fn unlisted_posts_are_in_the_outbox() {
     let followers = post(&a, "for followers", Visibility::Followers, None).await;
     let page = ap_get(&a, "/users/alice/outbox?page=true").await;
     assert_eq!(page.status, 200);
-    assert!(page.body.contains(&public.uri) && page.body.contains(&unlisted.uri), "public and unlisted: {}", page.body);
-    assert!(!page.body.contains(&followers.uri), "followers-only stays out");
+    assert!(page.body.contains(public.uri.as_str()) && page.body.contains(unlisted.uri.as_str()), "public and unlisted: {}", page.body);
+    assert!(!page.body.contains(followers.uri.as_str()), "followers-only stays out");
     let v: Value = serde_json::from_str(&page.body).unwrap();
     let item = v["orderedItems"].as_array().unwrap().iter().find(|i| i["object"]["id"] == unlisted.uri.as_str()).unwrap();
     assert!(item["cc"].as_array().unwrap().iter().any(|x| x == pipit::federation::vocab::PUBLIC), "addressed as unlisted: {item}");

@@ -23,7 +23,7 @@ pub fn follow(app: &App, target: &RemoteActor) -> Result<Following> {
         let id = new_activity_id(app);
         let f = Following { state: FollowState::Pending, since_ms: now_ms(), follow_id: id.clone() };
         w.put_following(&target.id, &f)?;
-        let act = vocab::simple_json(&app.urls, "Follow", &id, json!(target.id), vec![target.id.clone()], vec![]);
+        let act = vocab::simple_json(&app.urls, "Follow", &id, json!(target.id), vec![target.id.to_string()], vec![]);
         outbox::send(w, app, act, to(&target.inbox))?;
         Ok(f)
     })
@@ -38,7 +38,7 @@ pub fn follow_moved_account(w: &mut Write, app: &App, old: &str, new: &RemoteAct
         w.put_actor(new)?;
         let id = new_activity_id(app);
         w.put_following(&new.id, &Following { state: FollowState::Pending, since_ms: now_ms(), follow_id: id.clone() })?;
-        let act = vocab::simple_json(&app.urls, "Follow", &id, json!(new.id), vec![new.id.clone()], vec![]);
+        let act = vocab::simple_json(&app.urls, "Follow", &id, json!(new.id), vec![new.id.to_string()], vec![]);
         outbox::send(w, app, act, to(&new.inbox))?;
     }
     w.remove_following(old)?;
@@ -75,7 +75,7 @@ pub fn end_relationships_on(w: &mut Write, app: &App, host: &str) -> Result<()> 
             None => w.remove_follow_request(&who)?,
         };
         let Some(f) = f else { continue };
-        let inbox = w.actor(&who)?.map(|a| a.inbox).unwrap_or_else(|| f.inbox.clone());
+        let inbox = w.actor(&who)?.map(|a| a.inbox.into_string()).unwrap_or_else(|| f.inbox.clone());
         let act = vocab::simple_json(&app.urls, "Reject", &new_activity_id(app), follow_object(app, &who, &f), vec![who.clone()], vec![]);
         outbox::send(w, app, act, to(&inbox))?;
     }
@@ -104,7 +104,7 @@ pub fn approve(app: &App, requester: &str) -> Result<()> {
         // A follower from now on: earlier posts' deliveries must not reach them (deliver.rs).
         f.since_ms = now_ms();
         w.put_follower(requester, &f)?;
-        let inbox = w.actor(requester)?.map(|a| a.inbox).unwrap_or_else(|| f.inbox.clone());
+        let inbox = w.actor(requester)?.map(|a| a.inbox.into_string()).unwrap_or_else(|| f.inbox.clone());
         let act = vocab::simple_json(&app.urls, "Accept", &new_activity_id(app), follow_object(app, requester, &f), vec![requester.into()], vec![]);
         outbox::send(w, app, act, to(&inbox))?;
         Ok(())
@@ -119,7 +119,7 @@ pub fn reject(app: &App, who: &str) -> Result<()> {
             Some(f) => f,
             None => w.remove_follower(who)?.ok_or(Error::NotFound)?,
         };
-        let inbox = w.actor(who)?.map(|a| a.inbox).unwrap_or_else(|| f.inbox.clone());
+        let inbox = w.actor(who)?.map(|a| a.inbox.into_string()).unwrap_or_else(|| f.inbox.clone());
         let act = vocab::simple_json(&app.urls, "Reject", &new_activity_id(app), follow_object(app, who, &f), vec![who.into()], vec![]);
         outbox::send(w, app, act, to(&inbox))?;
         Ok(())
@@ -128,7 +128,7 @@ pub fn reject(app: &App, who: &str) -> Result<()> {
 
 /// The inbox of a post's author, from the actor cache.
 fn author_inbox(w: &crate::store::Write, p: &Post) -> Result<Option<String>> {
-    Ok(w.actor(&p.author)?.map(|a| a.inbox))
+    Ok(w.actor(&p.author)?.map(|a| a.inbox.into_string()))
 }
 
 /// Likes a stored post (the caller fetched and stored remote posts first).
@@ -241,7 +241,7 @@ pub fn vote(app: &App, post_id: u64, choices: &[String]) -> Result<()> {
             let note_id = new_activity_id(app);
             let note = json!({ "id": note_id, "type": "Note", "name": c, "attributedTo": app.urls.actor(), "inReplyTo": p.uri, "to": [p.author] });
             let act = vocab::simple_json(&app.urls, "Create", &format!("{note_id}/activity"), note, vec![p.author.clone()], vec![]);
-            outbox::send(w, app, act, Audience { followers: false, inboxes: vec![inbox.clone()] })?;
+            outbox::send(w, app, act, Audience { followers: false, inboxes: vec![inbox.to_string()] })?;
             if let Some(o) = poll.options.iter_mut().find(|(o, _)| o == c) {
                 o.1 += 1;
             }

@@ -1,26 +1,17 @@
 //! Applying a verified incoming activity: one function per type, each one store transaction.
-//! Federation (federation/inbox.rs) has already checked the signature and the origin rules and
-//! fetched whatever the activity referenced; nothing here touches the network.
+//! Federation (federation/inbox.rs, activity.rs) has already checked the signature and the
+//! origin rules, fetched whatever the activity referenced and read it into a typed `Activity`;
+//! nothing here touches the network or reads remote JSON.
 
 use crate::app::App;
 use crate::domain::outbox::{self, new_activity_id};
 use crate::error::Result;
-use crate::federation::vocab::{self, id_of, str_of, types};
+use crate::federation::activity::{Activity, Inner, Kind, Object};
+use crate::federation::vocab;
 use crate::model::{Audience, FollowState, Follower, HomeEntry, Interaction, Notification, NotificationKind, Post, RemoteActor};
 use crate::store::Write;
 use crate::time::now_ms;
-use serde_json::{json, Value};
-
-pub struct Incoming {
-    pub activity: Value,
-    /// The verified sender (the activity's actor).
-    pub actor: RemoteActor,
-    /// The activity's object as a full document when it had to be fetched (Announce of a URI,
-    /// Lemmy's Announce of an activity), already checked to come from its origin.
-    pub object: Option<Value>,
-    /// Move: the new account. Announce: the boosted post's author.
-    pub other: Option<RemoteActor>,
-}
+use serde_json::json;
 
 /// What federation should do next, outside the transaction.
 #[derive(Default, Debug)]
@@ -38,54 +29,52 @@ fn notify(w: &mut Write, kind: NotificationKind, actor: &str, post_uri: Option<&
     Ok(())
 }
 
-/// Applies the activity in a group-committed transaction (many deliveries share one fsync).
-pub async fn apply(app: &App, inc: Incoming) -> Result<Outcome> {
+/// Applies an activity checked at the federation boundary (federation/activity.rs), in a
+/// group-committed transaction (many deliveries share one fsync).
+pub async fn apply(app: &App, inc: Activity) -> Result<Outcome> {
     let app2 = app.clone();
     app.store.write_grouped(move |w| apply_in(w, &app2, &inc)).await
 }
 
-fn apply_in(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
-    let act = &inc.activity;
-    let kind = types(act).first().map(|s| s.to_string()).unwrap_or_default();
-    let activity_id = str_of(act, "id").unwrap_or_default().to_string();
-    {
-        let now = now_ms();
-        if !activity_id.is_empty() && !w.mark_seen(&activity_id, now)? {
-            return Ok(Outcome::default()); // duplicate delivery: already applied
-        }
-        if now % 64 == 0 {
-            w.sweep_seen(now, 200)?;
-        }
-        match kind.as_str() {
-            "Follow" => follow(w, app, inc, &activity_id),
-            "Accept" => accept_or_reject(w, app, inc, true),
-            "Reject" => accept_or_reject(w, app, inc, false),
-            "Undo" => undo(w, app, inc),
-            "Create" => create(w, app, inc),
-            "Update" => update(w, app, inc),
-            "Delete" => delete(w, app, inc),
-            "Like" | "EmojiReact" | "Dislike" => like(w, app, inc, &kind, &activity_id),
-            "Announce" => announce(w, app, inc, &activity_id),
-            "Move" => moved(w, app, inc),
-            "Block" => block(w, app, inc),
-            "Add" | "Remove" => featured(w, app, inc, kind == "Add", &activity_id),
-            other => {
-                tracing::debug!("ignoring {other} from {}", inc.actor.id);
-                Ok(Outcome::default())
-            }
+fn apply_in(w: &mut Write, app: &App, inc: &Activity) -> Result<Outcome> {
+    let activity_id = inc.id.as_deref().unwrap_or_default().to_string();
+    let now = now_ms();
+    if !activity_id.is_empty() && !w.mark_seen(&activity_id, now)? {
+        return Ok(Outcome::default()); // duplicate delivery: already applied
+    }
+    if now % 64 == 0 {
+        w.sweep_seen(now, 200)?;
+    }
+    match inc.kind {
+        Kind::Follow => follow(w, app, inc, &activity_id),
+        Kind::Accept => accept_or_reject(w, app, inc, true),
+        Kind::Reject => accept_or_reject(w, app, inc, false),
+        Kind::Undo => undo(w, app, inc),
+        Kind::Create => create(w, app, inc),
+        Kind::Update => update(w, app, inc),
+        Kind::Delete => delete(w, app, inc),
+        Kind::Like | Kind::EmojiReact | Kind::Dislike => like(w, app, inc, &activity_id),
+        Kind::Announce => announce(w, app, inc, &activity_id),
+        Kind::Move => moved(w, app, inc),
+        Kind::Block => block(w, app, inc),
+        Kind::Add | Kind::Remove => featured(w, app, inc, inc.kind == Kind::Add, &activity_id),
+        Kind::Other => {
+            tracing::debug!("ignoring {} from {}", inc.type_name, inc.actor.id);
+            Ok(Outcome::default())
         }
     }
 }
 
-fn object_id(inc: &Incoming) -> Option<String> {
-    inc.activity.get("object").and_then(id_of).map(str::to_string)
+/// The id the activity acts on (post, account or activity), whatever form it came in.
+fn object_id(inc: &Activity) -> Option<String> {
+    inc.object.id().map(str::to_string)
 }
 
-fn follow(w: &mut Write, app: &App, inc: &Incoming, activity_id: &str) -> Result<Outcome> {
+fn follow(w: &mut Write, app: &App, inc: &Activity, activity_id: &str) -> Result<Outcome> {
     if object_id(inc).as_deref() != Some(app.urls.actor().as_str()) {
         return Ok(Outcome::default());
     }
-    let who = &inc.actor.id;
+    let who = &inc.actor.id.to_string();
     let f = Follower { since_ms: now_ms(), follow_id: activity_id.to_string(), inbox: inc.actor.delivery_inbox().to_string() };
     let profile = w.profile()?;
     let already = w.follower(who)?.is_some();
@@ -108,19 +97,19 @@ fn follow(w: &mut Write, app: &App, inc: &Incoming, activity_id: &str) -> Result
     // Accept again even for a known follower: their server may have lost our first Accept.
     let obj = json!({ "id": activity_id, "type": "Follow", "actor": who, "object": app.urls.actor() });
     let accept = vocab::simple_json(&app.urls, "Accept", &new_activity_id(app), obj, vec![who.clone()], vec![]);
-    outbox::send(w, app, accept, Audience { followers: false, inboxes: vec![inc.actor.inbox.clone()] })?;
+    outbox::send(w, app, accept, Audience { followers: false, inboxes: vec![inc.actor.inbox.to_string()] })?;
     Ok(Outcome::default())
 }
 
-fn accept_or_reject(w: &mut Write, app: &App, inc: &Incoming, accepted: bool) -> Result<Outcome> {
-    let who = &inc.actor.id;
+fn accept_or_reject(w: &mut Write, app: &App, inc: &Activity, accepted: bool) -> Result<Outcome> {
+    let who = inc.actor.id.as_str();
     let Some(f) = w.following(who)? else { return Ok(Outcome::default()) };
     // The object is our Follow: by id, or embedded (some servers mint a new id for it).
-    let obj = inc.activity.get("object");
-    let matches = match obj {
-        Some(Value::String(id)) => *id == f.follow_id || id == &app.urls.actor(),
-        Some(o) => str_of(o, "id") == Some(f.follow_id.as_str()) || (vocab::has_type(o, "Follow") && o.get("actor").and_then(id_of) == Some(app.urls.actor().as_str())),
-        None => false,
+    let me = app.urls.actor();
+    let matches = match &inc.object {
+        Object::Ref(id) => *id == f.follow_id || *id == me,
+        Object::Activity(inner) => inner.id.as_deref() == Some(f.follow_id.as_str()) || (inner.kind == Some(Kind::Follow) && inner.actor.as_deref() == Some(me.as_str())),
+        _ => false,
     };
     if !matches {
         return Ok(Outcome::default());
@@ -133,38 +122,38 @@ fn accept_or_reject(w: &mut Write, app: &App, inc: &Incoming, accepted: bool) ->
     Ok(Outcome::default())
 }
 
-fn undo(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
-    let who = &inc.actor.id;
-    let Some(inner) = inc.activity.get("object") else { return Ok(Outcome::default()) };
-    let inner_id = id_of(inner).unwrap_or_default();
-    // Only the actor of the inner activity may undo it.
-    if let Some(inner_actor) = inner.get("actor").and_then(id_of) {
-        if inner_actor != who.as_str() {
-            tracing::warn!("{who} tried to undo {inner_id} of {inner_actor}");
-            return Ok(Outcome::default());
+/// Undo: federation/activity.rs already refused an inner activity of another actor or host.
+fn undo(w: &mut Write, app: &App, inc: &Activity) -> Result<Outcome> {
+    let who = inc.actor.id.as_str();
+    let by_ref;
+    let inner: &Inner = match &inc.object {
+        Object::Activity(i) => i,
+        Object::Ref(id) => {
+            by_ref = Inner { id: Some(id.clone()), ..Default::default() };
+            &by_ref
         }
-    }
+        _ => return Ok(Outcome::default()),
+    };
+    let inner_id = inner.id.as_deref().unwrap_or_default();
     // By activity id first (works even when the inner object is only a reference); removed
     // only when it was this actor's.
     if let Some((_, _, actor)) = w.remove_interaction_by_activity(inner_id, who)? {
-        if actor != *who {
+        if actor != who {
             tracing::warn!("{who} tried to undo {inner_id} of {actor}");
         }
         return Ok(Outcome::default());
     }
-    let inner_kind = types(inner).first().copied().unwrap_or_default();
-    match inner_kind {
-        "Follow" | "" => {
+    match inner.kind {
+        Some(Kind::Follow) | None => {
             let was_follower = w.remove_follower(who)?.is_some();
             let was_request = w.remove_follow_request(who)?.is_some();
-            if !was_follower && !was_request && inner_kind.is_empty() {
+            if !was_follower && !was_request && inner.kind.is_none() {
                 tracing::debug!("Undo of unknown {inner_id} from {who}");
             }
         }
-        "Like" | "EmojiReact" | "Announce" | "Dislike" => {
-            if let Some(post) = inner.get("object").and_then(id_of) {
-                let kind = interaction_kind(inner, inner_kind);
-                w.remove_interaction(post, &kind, who)?;
+        Some(k @ (Kind::Like | Kind::EmojiReact | Kind::Announce | Kind::Dislike)) => {
+            if let Some(post) = &inner.object {
+                w.remove_interaction(post, &interaction_kind(k, inner.reaction.as_deref()), who)?;
             }
         }
         _ => {}
@@ -174,22 +163,14 @@ fn undo(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
 }
 
 /// "like", "boost", or "react:EMOJI" for Misskey/Pleroma reactions (a Like with content).
-fn interaction_kind(act: &Value, ap_type: &str) -> String {
-    let emoji = str_of(act, "_misskey_reaction").or_else(|| str_of(act, "content")).filter(|s| !s.trim().is_empty() && s.chars().count() <= 64);
-    match (ap_type, emoji) {
-        ("Announce", _) => "boost".into(),
-        ("EmojiReact", Some(e)) | ("Like", Some(e)) => format!("react:{e}"),
-        ("EmojiReact", None) => "react:⭐".into(),
-        ("Dislike", _) => "dislike".into(),
+fn interaction_kind(kind: Kind, reaction: Option<&str>) -> String {
+    match (kind, reaction) {
+        (Kind::Announce, _) => "boost".into(),
+        (Kind::EmojiReact, Some(e)) | (Kind::Like, Some(e)) => format!("react:{e}"),
+        (Kind::EmojiReact, None) => "react:⭐".into(),
+        (Kind::Dislike, _) => "dislike".into(),
         _ => "like".into(),
     }
-}
-
-/// The owner is in the object's `to`/`cc`/`bto`/`bcc`. Without a Mention tag too this is a
-/// silent mention (Mastodon keeps it, shows it, and does not notify).
-fn addressed_to_owner(obj: &Value, app: &App) -> bool {
-    let me = app.urls.actor();
-    ["to", "cc", "bto", "bcc", "audience"].iter().any(|k| vocab::ids(obj.get(*k)).iter().any(|x| *x == me))
 }
 
 /// Is this post something the owner should keep? Followed author, addresses or mentions the owner, replies
@@ -251,15 +232,11 @@ pub fn upsert_post(w: &mut Write, mut p: Post) -> Result<(u64, bool)> {
     Ok((p.id, true))
 }
 
-fn create(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
-    let Some(obj) = inc.object.as_ref().or(inc.activity.get("object")) else { return Ok(Outcome::default()) };
-    if !vocab::is_post_object(obj) {
-        return Ok(Outcome::default());
-    }
-    // parse_post refuses objects not on the actor's host or not attributed to it.
-    let Some(p) = vocab::parse_post(obj, &inc.actor) else { return Ok(Outcome::default()) };
+fn create(w: &mut Write, app: &App, inc: &Activity) -> Result<Outcome> {
+    // Only the actor's own post gets here (federation/activity.rs checked origin and author).
+    let Object::Post { post, addressed_to_owner: addressed } = &inc.object else { return Ok(Outcome::default()) };
+    let (p, addressed) = ((**post).clone(), *addressed);
     let followed = matches!(w.following(&inc.actor.id)?, Some(f) if f.state == FollowState::Accepted);
-    let addressed = addressed_to_owner(obj, app);
     if !relevant(w, app, &p, followed, addressed)? {
         return Ok(Outcome::default());
     }
@@ -300,17 +277,17 @@ fn create(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
     Ok(out)
 }
 
-fn update(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
-    let Some(obj) = inc.object.as_ref().or(inc.activity.get("object")) else { return Ok(Outcome::default()) };
-    if vocab::types(obj).iter().any(|t| vocab::ACTOR_TYPES.contains(t)) {
-        if str_of(obj, "id") == Some(inc.actor.id.as_str()) {
-            if let Some(a) = vocab::parse_actor(obj, now_ms()) {
-                w.put_actor(&a)?;
+fn update(w: &mut Write, app: &App, inc: &Activity) -> Result<Outcome> {
+    let (p, addressed) = match &inc.object {
+        Object::Actor(a) => {
+            if a.id == inc.actor.id {
+                w.put_actor(a)?;
             }
+            return Ok(Outcome::default());
         }
-        return Ok(Outcome::default());
-    }
-    let Some(p) = vocab::parse_post(obj, &inc.actor) else { return Ok(Outcome::default()) };
+        Object::Post { post, addressed_to_owner } => ((**post).clone(), *addressed_to_owner),
+        _ => return Ok(Outcome::default()),
+    };
     match w.post_id_by_uri(&p.uri)? {
         Some(id) => {
             let old = w.post(id)?;
@@ -323,7 +300,7 @@ fn update(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
         }
         None => {
             let followed = matches!(w.following(&inc.actor.id)?, Some(f) if f.state == FollowState::Accepted);
-            if relevant(w, app, &p, followed, addressed_to_owner(obj, app))? {
+            if relevant(w, app, &p, followed, addressed)? {
                 upsert_post(w, p)?;
             }
         }
@@ -331,10 +308,10 @@ fn update(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
     Ok(Outcome::default())
 }
 
-fn delete(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
+fn delete(w: &mut Write, app: &App, inc: &Activity) -> Result<Outcome> {
     let Some(target) = object_id(inc) else { return Ok(Outcome::default()) };
-    let who = &inc.actor.id;
-    if target == *who {
+    let who = inc.actor.id.as_str();
+    if target == who {
         // The account is gone: forget the relationship and its posts (bounded per delivery).
         w.remove_follower(who)?;
         w.remove_follow_request(who)?;
@@ -357,11 +334,11 @@ fn delete(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
     Ok(Outcome::default())
 }
 
-fn like(w: &mut Write, app: &App, inc: &Incoming, ap_type: &str, activity_id: &str) -> Result<Outcome> {
+fn like(w: &mut Write, app: &App, inc: &Activity, activity_id: &str) -> Result<Outcome> {
     let Some(target) = object_id(inc) else { return Ok(Outcome::default()) };
     let Some(pid) = w.post_id_by_uri(&target)? else { return Ok(Outcome::default()) };
     let Some(p) = w.post(pid)? else { return Ok(Outcome::default()) };
-    let kind = interaction_kind(&inc.activity, ap_type);
+    let kind = interaction_kind(inc.kind, inc.reaction.as_deref());
     let fresh = w.put_interaction(&target, &kind, &inc.actor.id, &Interaction { activity_id: activity_id.to_string(), at_ms: now_ms() })?;
     if fresh && p.local {
         let (nk, detail) = match kind.strip_prefix("react:") {
@@ -375,9 +352,9 @@ fn like(w: &mut Write, app: &App, inc: &Incoming, ap_type: &str, activity_id: &s
     Ok(Outcome::default())
 }
 
-fn announce(w: &mut Write, app: &App, inc: &Incoming, activity_id: &str) -> Result<Outcome> {
+fn announce(w: &mut Write, app: &App, inc: &Activity, activity_id: &str) -> Result<Outcome> {
     let Some(target) = object_id(inc) else { return Ok(Outcome::default()) };
-    let who = &inc.actor.id;
+    let who = &inc.actor.id.to_string();
     // A boost of one of our stored posts (ours or remote): record who boosted.
     if let Some(pid) = w.post_id_by_uri(&target)? {
         if let Some(p) = w.post(pid)? {
@@ -397,10 +374,9 @@ fn announce(w: &mut Write, app: &App, inc: &Incoming, activity_id: &str) -> Resu
         return Ok(Outcome::default());
     }
     // A followed account (or Lemmy community) boosted something new: keep it, fetched from origin.
-    let (Some(obj), Some(author)) = (inc.object.as_ref(), inc.other.as_ref()) else { return Ok(Outcome::default()) };
-    let post_obj = if vocab::is_post_object(obj) { Some(obj) } else { obj.get("object").filter(|o| vocab::is_post_object(o)) };
-    let Some(post_obj) = post_obj else { return Ok(Outcome::default()) };
-    let Some(p) = vocab::parse_post(post_obj, author) else { return Ok(Outcome::default()) };
+    // federation/activity.rs fetched it from its origin, with its author.
+    let Object::Boosted { post, author, .. } = &inc.object else { return Ok(Outcome::default()) };
+    let p = (**post).clone();
     w.put_actor(author)?;
     let uri = p.uri.clone();
     let parent = p.in_reply_to.clone();
@@ -411,20 +387,20 @@ fn announce(w: &mut Write, app: &App, inc: &Incoming, activity_id: &str) -> Resu
     Ok(Outcome { fetch_context: parent.filter(|par| w.post_id_by_uri(par).ok().flatten().is_none()).map(String::from), ..Default::default() })
 }
 
-fn moved(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
-    let old = &inc.actor.id;
-    let Some(new) = inc.other.as_ref() else { return Ok(Outcome::default()) };
+fn moved(w: &mut Write, app: &App, inc: &Activity) -> Result<Outcome> {
+    let old = inc.actor.id.as_str();
+    let Object::MovedTo(new) = &inc.object else { return Ok(Outcome::default()) };
     // Mastodon's rule: the new account must name the old one in alsoKnownAs.
     if !new.also_known_as.iter().any(|a| a == old) {
         tracing::info!("ignoring Move of {old} to {}: not in its alsoKnownAs", new.id);
         return Ok(Outcome::default());
     }
-    notify(w, NotificationKind::Move, old, None, Some(new.id.clone()))?;
+    notify(w, NotificationKind::Move, old, None, Some(new.id.to_string()))?;
     crate::domain::follows::follow_moved_account(w, app, old, new)?;
     Ok(Outcome::default())
 }
 
-fn block(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
+fn block(w: &mut Write, app: &App, inc: &Activity) -> Result<Outcome> {
     if object_id(inc).as_deref() == Some(app.urls.actor().as_str()) {
         let who = &inc.actor.id;
         w.remove_follower(who)?;
@@ -433,10 +409,9 @@ fn block(w: &mut Write, app: &App, inc: &Incoming) -> Result<Outcome> {
     Ok(Outcome::default())
 }
 
-fn featured(w: &mut Write, _app: &App, inc: &Incoming, add: bool, activity_id: &str) -> Result<Outcome> {
-    // Only pins to the sender's own featured collection count.
-    let target = inc.activity.get("target").and_then(id_of).unwrap_or_default();
-    if !vocab::same_origin(target, &inc.actor.id) {
+fn featured(w: &mut Write, _app: &App, inc: &Activity, add: bool, activity_id: &str) -> Result<Outcome> {
+    // Only pins to the sender's own featured collection count (activity.rs keeps no other target).
+    if inc.target.is_none() {
         return Ok(Outcome::default());
     }
     let Some(post) = object_id(inc) else { return Ok(Outcome::default()) };

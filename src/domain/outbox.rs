@@ -35,7 +35,7 @@ pub fn post_audience(w: &Write, _app: &App, p: &Post) -> Result<Audience> {
     };
     for m in &p.mentions {
         if let Some(a) = w.actor(&m.href)? {
-            add(a.inbox.clone());
+            add(a.inbox.to_string());
         }
     }
     // The author of a replied-to or quoted post hears about it, as on Mastodon.
@@ -44,7 +44,7 @@ pub fn post_audience(w: &Write, _app: &App, p: &Post) -> Result<Audience> {
             if let Some(pp) = w.post(pid)? {
                 if !pp.local {
                     if let Some(a) = w.actor(&pp.author)? {
-                        add(a.inbox.clone());
+                        add(a.inbox.to_string());
                     }
                 }
             }

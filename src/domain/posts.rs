@@ -72,11 +72,16 @@ fn format(app: &App, text: &str, resolved: &[(String, String)]) -> crate::text::
 
 /// The `user@host` mentions in a text, for resolving before publishing.
 pub fn mentioned_accounts(app: &App, text: &str) -> Vec<(String, String)> {
-    let f = crate::text::format(text, &app.urls, &|u, h| Some(format!("{u}@{h}")));
-    f.mentions.into_iter().filter(|m| !m.href.ends_with(&format!("@{}", app.urls.host))).map(|m| {
-        let (u, h) = m.href.split_once('@').unwrap_or(("", ""));
-        (u.to_string(), h.to_string())
-    }).collect()
+    // The formatter asks its resolver for every mention it finds: note them (once each), resolve none.
+    let found = std::cell::RefCell::new(Vec::<(String, String)>::new());
+    crate::text::format(text, &app.urls, &|u, h| {
+        let mut found = found.borrow_mut();
+        if h != app.urls.host && !found.iter().any(|(fu, fh)| fu == u && fh == h) {
+            found.push((u.to_string(), h.to_string()));
+        }
+        None
+    });
+    found.into_inner()
 }
 
 /// Normalises a reply target: our own page URL becomes our post's AP id.
@@ -100,7 +105,9 @@ fn add_reply_mention(w: &Write, app: &App, post: &mut Post) -> Result<()> {
         return Ok(());
     }
     let name = w.actor(&pp.author)?.map(|a| a.handle()).unwrap_or_else(|| pp.author.clone());
-    post.mentions.push(Mention { name, href: pp.author });
+    if let Some(href) = crate::model::HttpUrl::parse(&pp.author) {
+        post.mentions.push(Mention { name, href });
+    }
     Ok(())
 }
 
@@ -176,7 +183,8 @@ pub fn publish_with_media(app: &App, new: NewPost, media: Vec<Attachment>) -> Re
     // The id (and so the URI) is allocated inside the write below, where it is checked free.
     let mut post = Post {
         id: 0,
-        uri: String::new(),
+        // Set with the id inside the write below.
+        uri: app.urls.post_id_url(0),
         url: None,
         author: app.urls.actor(),
         local: true,
@@ -207,7 +215,7 @@ pub fn publish_with_media(app: &App, new: NewPost, media: Vec<Attachment>) -> Re
     let stored = app.store.write(|w| {
         let id = w.new_id(IdSpace::Posts, post.published_ms)?;
         post.id = id;
-        post.uri = app.urls.post_uri(id);
+        post.uri = app.urls.post_id_url(id);
         post.url = HttpUrl::parse(&app.urls.post_url(id));
         add_reply_mention(w, app, &mut post)?;
         let audience = outbox::post_audience(w, app, &post)?;
@@ -285,7 +293,7 @@ pub fn edit_with_alt(app: &App, id: u64, text: String, cw: String, alts: Option<
         }
         check_text(&text, &cw, !post.attachments.is_empty())?;
         // Mentions keep what they resolved to when first posted.
-        let resolved: Vec<(String, String)> = post.mentions.iter().map(|m| (m.name.trim_start_matches('@').to_string(), m.href.clone())).collect();
+        let resolved: Vec<(String, String)> = post.mentions.iter().map(|m| (m.name.trim_start_matches('@').to_string(), m.href.to_string())).collect();
         let f = format(app, &text, &resolved);
         post.content = f.html;
         post.source = text;

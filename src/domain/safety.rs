@@ -17,7 +17,7 @@ pub fn block(app: &App, actor: &str) -> Result<()> {
         if let Some(f) = w.remove_following(actor)? {
             if let Some(inbox) = &inbox {
                 let undo = vocab::simple_json(&app.urls, "Undo", &new_activity_id(app), json!({ "id": f.follow_id, "type": "Follow", "actor": app.urls.actor(), "object": actor }), vec![actor.into()], vec![]);
-                outbox::send(w, app, undo, Audience { followers: false, inboxes: vec![inbox.clone()] })?;
+                outbox::send(w, app, undo, Audience { followers: false, inboxes: vec![inbox.to_string()] })?;
             }
         }
         w.remove_follower(actor)?;
@@ -25,7 +25,7 @@ pub fn block(app: &App, actor: &str) -> Result<()> {
         w.set_blocked(actor, true, now_ms())?;
         if let Some(inbox) = inbox {
             let block = vocab::simple_json(&app.urls, "Block", &new_activity_id(app), json!(actor), vec![actor.into()], vec![]);
-            outbox::send(w, app, block, Audience { followers: false, inboxes: vec![inbox] })?;
+            outbox::send(w, app, block, Audience { followers: false, inboxes: vec![inbox.to_string()] })?;
         }
         Ok(())
     })?;

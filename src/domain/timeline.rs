@@ -80,7 +80,7 @@ pub fn thread(app: &App, viewer: Viewer, id: u64) -> Result<Thread> {
         ancestors.reverse();
         let mut replies = Vec::new();
         // Explicit stack instead of recursion: depth and total are bounded.
-        let mut stack: Vec<(String, usize)> = vec![(post.uri.clone(), 0)];
+        let mut stack: Vec<(String, usize)> = vec![(post.uri.to_string(), 0)];
         while let Some((uri, depth)) = stack.pop() {
             if depth >= MAX_DEPTH {
                 continue;
@@ -91,7 +91,7 @@ pub fn thread(app: &App, viewer: Viewer, id: u64) -> Result<Thread> {
                 if replies.len() >= MAX_REPLIES {
                     break;
                 }
-                pending.push((c.uri.clone(), depth + 1));
+                pending.push((c.uri.to_string(), depth + 1));
                 replies.push(Reply { post: c, depth });
             }
             // Children need to come right after their parent: re-order by walking again below.

@@ -92,7 +92,7 @@ pub fn store_actor_doc(app: &App, doc: &Value) -> Result<RemoteActor> {
         // Never let remote data overwrite what is ours.
         return Err(Error::BadRequest("refusing to cache a local actor from the network".into()));
     }
-    if !vocab::same_origin(&a.id, &a.inbox) && !a.inbox.is_empty() {
+    if !vocab::same_origin(&a.id, &a.inbox) {
         return Err(Error::BadRequest(format!("{}: inbox on another host", a.id)));
     }
     app.store.write(|w| w.put_actor(&a))?;

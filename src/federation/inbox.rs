@@ -1,15 +1,15 @@
 //! POST /users/NAME/inbox and /inbox: parse, verify the HTTP signature (fetching the sender's key,
 //! refetching once if it changed), check that the signer is the activity's actor and that ids
 //! share its origin (and that the signature was made for our host), verify an integrity proof
-//! when present, fetch what the activity only references, then hand it to domain::inbox in one
-//! durable write.
+//! when present, read it into a typed `activity::Activity` (origin rules, then fetching what it
+//! only references), then hand that to domain::inbox in one durable write.
 
 use crate::app::App;
-use crate::domain::inbox::{self as apply, Incoming};
+use crate::domain::inbox as apply;
 use crate::error::{Error, Result};
 use crate::federation::fetch::{self, Budget};
 use crate::federation::keys::PublicKey;
-use crate::federation::{sign, vocab};
+use crate::federation::{activity as typed, sign, vocab};
 use crate::model::RemoteActor;
 use hyper::body::Bytes;
 use hyper::{HeaderMap, Method, Uri};
@@ -138,14 +138,10 @@ async fn receive_checked(app: &App, method: &Method, uri: &Uri, headers: &Header
             _ => return Err(Error::Unauthorized(format!("signed by {} but the actor is {actor_id}", signer.id))),
         }
     };
-    if let Some(id) = vocab::str_of(&activity, "id") {
-        if !vocab::same_origin(id, &actor.id) {
-            return Err(Error::Unauthorized(format!("activity id {id} is not on the actor's host")));
-        }
-    }
-    let (object, other) = hydrate(app, &activity, &actor, &budget).await?;
-    let inc = Incoming { activity, actor, object, other };
-    let outcome = apply::apply(app, inc).await?;
+    // The typed boundary: checked once here, the domain sees only the result.
+    let parsed = typed::parse(&activity, actor, &app.urls.actor())?;
+    let parsed = typed::resolve(app, parsed, &budget).await?;
+    let outcome = apply::apply(app, parsed).await?;
     after(app, outcome);
     Ok(())
 }
@@ -167,99 +163,6 @@ async fn verify_proof_if_any(app: &App, activity: &Value, signer: &RemoteActor, 
         }
     }
     Err(Error::Unauthorized(format!("proof: {}", last.map(|e| e.to_string()).unwrap_or_default())))
-}
-
-/// Fetches what an activity references but does not carry trustworthily.
-async fn hydrate(app: &App, activity: &Value, actor: &RemoteActor, budget: &Budget) -> Result<(Option<Value>, Option<RemoteActor>)> {
-    let kind = vocab::types(activity).first().copied().unwrap_or_default();
-    let obj = activity.get("object");
-    match kind {
-        "Create" | "Update" => {
-            // The object must be the actor's own: its id on the actor's host, and attributed to
-            // the actor (or, for Update of a profile, the actor itself). An embedded object that
-            // passes is trusted as signed; a bare reference is fetched from its origin, and a
-            // failed fetch fails the delivery (never a guess from the activity).
-            let Some(o) = obj else { return Ok((None, None)) };
-            if o.is_object() && vocab::str_of(o, "id").is_none() {
-                // Say what is wrong (not "another origin"): the id is missing, null or no string.
-                let what = vocab::types(o).first().copied().unwrap_or("object");
-                let got = match o.get("id") {
-                    None => "no id".to_string(),
-                    Some(v) => format!("\"id\": {v}"),
-                };
-                return Err(Error::BadRequest(format!("{kind}: the embedded {what} has {got}; its id must be a URL string")));
-            }
-            let oid = vocab::id_of(o).unwrap_or_default().to_string();
-            if !vocab::same_origin(&oid, &actor.id) {
-                return Err(Error::Unauthorized(format!("object {oid} is not on the actor's host")));
-            }
-            let doc = match o.is_object() {
-                true => None,
-                // Not Gone/NotFound as such: that would read as our inbox being gone.
-                false => Some(fetch::get_object(app, &oid, budget).await.map_err(|e| Error::BadRequest(format!("object {oid} cannot be fetched from its origin: {e}")))?),
-            };
-            let body = doc.as_ref().unwrap_or(o);
-            check_own_object(body, actor)?;
-            Ok((doc, None))
-        }
-        "Announce" => {
-            let Some(target) = obj.and_then(vocab::id_of) else { return Ok((None, None)) };
-            if app.store.read(|r| r.post_id_by_uri(target))?.is_some() {
-                return Ok((None, None));
-            }
-            if !app.store.read(|r| r.following(&actor.id))?.is_some() {
-                return Ok((None, None));
-            }
-            // Boosted object from its origin (Lemmy announces activities: take their object).
-            let mut doc = match fetch::get_object(app, target, budget).await {
-                Ok(d) => d,
-                Err(e) => {
-                    tracing::debug!("Announce of {target}: {e}");
-                    return Ok((None, None));
-                }
-            };
-            if !vocab::is_post_object(&doc) {
-                if let Some(inner) = doc.get("object").and_then(vocab::id_of).map(str::to_string) {
-                    doc = fetch::get_object(app, &inner, budget).await?;
-                }
-            }
-            let author_id = vocab::one_or_many(doc.get("attributedTo"))
-                .into_iter()
-                .filter_map(vocab::id_of)
-                .find(|a| vocab::same_origin(a, vocab::str_of(&doc, "id").unwrap_or_default()))
-                .map(str::to_string);
-            let author = match author_id {
-                Some(a) => fetch::actor(app, &a, false, budget).await.ok(),
-                None => None,
-            };
-            Ok((Some(doc), author))
-        }
-        "Move" => {
-            let target = activity.get("target").and_then(vocab::id_of).map(str::to_string);
-            match target {
-                Some(t) => Ok((None, fetch::actor(app, &t, true, budget).await.ok())),
-                None => Ok((None, None)),
-            }
-        }
-        _ => Ok((None, None)),
-    }
-}
-
-/// Refuses a Create/Update object that is not `actor`'s: a post not attributed to it, or an
-/// actor document other than itself.
-fn check_own_object(o: &Value, actor: &RemoteActor) -> Result<()> {
-    let oid = vocab::str_of(o, "id").unwrap_or_default();
-    if !vocab::same_origin(oid, &actor.id) {
-        return Err(Error::Unauthorized(format!("object {oid} is not on the actor's host")));
-    }
-    if vocab::types(o).iter().any(|t| vocab::ACTOR_TYPES.contains(t)) {
-        if oid != actor.id {
-            return Err(Error::Unauthorized(format!("{} cannot update the actor {oid}", actor.id)));
-        }
-    } else if vocab::is_post_object(o) && !vocab::attributed_to(o, &actor.id) {
-        return Err(Error::Unauthorized(format!("object {oid} is not attributed to {}", actor.id)));
-    }
-    Ok(())
 }
 
 /// Background work after an activity was applied: bounded, never blocking the 202.
@@ -303,20 +206,10 @@ pub async fn fetch_ancestors(app: &App, start: &str) {
     }
 }
 
-/// Fetches a remote post and its author (both checked for origin).
+/// Fetches a remote post and its author (both checked for origin, activity::post_with_author).
 pub async fn fetch_post(app: &App, uri: &str, budget: &Budget) -> Result<crate::model::Post> {
     let doc = fetch::get_object(app, uri, budget).await?;
-    if !vocab::is_post_object(&doc) {
-        return Err(Error::BadRequest(format!("{uri} is not a post")));
-    }
-    let author_id = vocab::one_or_many(doc.get("attributedTo"))
-        .into_iter()
-        .filter_map(vocab::id_of)
-        .find(|a| vocab::same_origin(a, uri))
-        .ok_or_else(|| Error::BadRequest(format!("{uri}: author on another host")))?
-        .to_string();
-    let author = fetch::actor(app, &author_id, false, budget).await?;
-    vocab::parse_post(&doc, &author).ok_or_else(|| Error::BadRequest(format!("{uri}: unreadable post")))
+    Ok(typed::post_with_author(app, &doc, budget).await?.0)
 }
 
 #[cfg(test)]

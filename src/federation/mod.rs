@@ -2,7 +2,9 @@
 //! renders HTML.
 
 pub mod cards;
+pub mod activity;
 pub mod client;
+pub mod collection;
 pub mod content;
 pub mod deliver;
 pub mod fetch;

@@ -3,11 +3,10 @@
 //! and time, run in the background, and at most once a minute per post.
 
 use crate::app::App;
-use crate::federation::fetch::{self, Budget};
+use crate::federation::collection;
+use crate::federation::fetch::Budget;
 use crate::federation::inbox::{fetch_ancestors, fetch_post};
-use crate::federation::vocab;
 use crate::model::Post;
-use serde_json::Value;
 use std::time::Duration;
 
 const MAX_FETCHES: u32 = 60;
@@ -42,7 +41,7 @@ pub async fn refresh(app: &App, post: &Post) {
         fetch_ancestors(app, parent).await;
     }
     let budget = Budget::new(MAX_FETCHES);
-    let mut queue: Vec<(String, usize)> = vec![(post.uri.clone(), 0)];
+    let mut queue: Vec<(String, usize)> = vec![(post.uri.to_string(), 0)];
     let mut stored = 0;
     while let Some((uri, depth)) = queue.pop() {
         if depth >= MAX_DEPTH || stored >= MAX_NEW {
@@ -71,33 +70,11 @@ pub async fn refresh(app: &App, post: &Post) {
     }
 }
 
-/// Ids in a post's `replies` collection (first pages only).
+/// Ids in a post's `replies` collection (first pages only; federation/collection.rs).
 async fn reply_ids(app: &App, uri: &str, budget: &Budget) -> crate::error::Result<Vec<String>> {
     // Our own posts: their replies came to us; look below them on the network.
-    if let Some(id) = app.urls.local_post_id(uri) {
-        let _ = id;
-        return Ok(app.store.read(|r| r.replies(uri, 200))?.into_iter().map(|p| p.uri).collect());
+    if app.urls.local_post_id(uri).is_some() {
+        return Ok(app.store.read(|r| r.replies(uri, 200))?.into_iter().map(|p| p.uri.into_string()).collect());
     }
-    let doc = fetch::get_object(app, uri, budget).await?;
-    let Some(replies) = doc.get("replies") else { return Ok(vec![]) };
-    let mut out = Vec::new();
-    let mut page: Option<Value> = match replies {
-        Value::String(u) => Some(fetch::get_object(app, u, budget).await?),
-        v => Some(v.clone()),
-    };
-    for _ in 0..MAX_PAGES {
-        let Some(p) = page.take() else { break };
-        for item in vocab::one_or_many(p.get("orderedItems")).into_iter().chain(vocab::one_or_many(p.get("items"))) {
-            if let Some(id) = vocab::id_of(item) {
-                out.push(id.to_string());
-            }
-        }
-        let next = p.get("first").filter(|_| out.is_empty()).or(p.get("next"));
-        page = match next {
-            Some(Value::String(u)) => fetch::get_object(app, u, budget).await.ok(),
-            Some(v @ Value::Object(_)) => Some(v.clone()),
-            _ => None,
-        };
-    }
-    Ok(out)
+    Ok(collection::reply_ids(app, uri, MAX_PAGES, budget).await?.into_iter().map(String::from).collect())
 }

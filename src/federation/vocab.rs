@@ -117,19 +117,18 @@ pub fn strip_bidi(s: &str) -> String {
 }
 
 /// An http(s) URL on the same host as `id`, or None (endpoints of an actor stay on its host).
-fn same_host_url(id: &str, url: Option<&str>) -> Option<String> {
-    url.filter(|u| HttpUrl::parse(u).is_some() && same_origin(u, id)).map(str::to_string)
+fn same_host_url(id: &str, url: Option<&str>) -> Option<HttpUrl> {
+    url.and_then(HttpUrl::parse).filter(|u| same_origin(u, id))
 }
 
 /// A remote actor document → RemoteActor. None unless its id is an http(s) URL and its inbox is
 /// on the same host; `sharedInbox`, `outbox` and `followers` elsewhere are dropped; `url`,
 /// `icon` and `image` are kept only when http(s).
 pub fn parse_actor(v: &Value, now_ms: u64) -> Option<RemoteActor> {
-    let id = str_of(v, "id")?.to_string();
+    let id = HttpUrl::parse(str_of(v, "id")?)?;
     if !types(v).iter().any(|t| ACTOR_TYPES.contains(t)) {
         return None;
     }
-    HttpUrl::parse(&id)?;
     let inbox = same_host_url(&id, str_of(v, "inbox"))?;
     let host = host_of(&id)?;
     // publicKey may be one object or several; take the one that is ours or the first.
@@ -239,8 +238,8 @@ pub fn visibility(obj: &Value, author_followers: Option<&str>) -> Visibility {
 /// `attributedTo` naming the author. Every URL kept (url, inReplyTo, quote, attachments,
 /// mentions) is http(s); others are dropped.
 pub fn parse_post(obj: &Value, author: &RemoteActor) -> Option<Post> {
-    let uri = str_of(obj, "id")?.to_string();
-    if HttpUrl::parse(&uri).is_none() || !same_origin(&uri, &author.id) || !attributed_to(obj, &author.id) {
+    let uri = HttpUrl::parse(str_of(obj, "id")?)?;
+    if !same_origin(&uri, &author.id) || !attributed_to(obj, &author.id) {
         return None;
     }
     let kind = types(obj).first().map(|s| s.to_string()).unwrap_or_default();
@@ -307,8 +306,8 @@ pub fn parse_post(obj: &Value, author: &RemoteActor) -> Option<Post> {
                 tags.push(n);
             }
         } else if has_type(t, "Mention") {
-            if let Some(href) = str_of(t, "href").filter(|h| HttpUrl::parse(h).is_some()) {
-                mentions.push(Mention { name: name.to_string(), href: href.to_string() });
+            if let Some(href) = str_of(t, "href").and_then(HttpUrl::parse) {
+                mentions.push(Mention { name: name.to_string(), href });
             }
         }
     }
@@ -365,9 +364,9 @@ pub fn parse_post(obj: &Value, author: &RemoteActor) -> Option<Post> {
     let published_ms = str_of(obj, "published").and_then(crate::time::parse_rfc3339).unwrap_or_else(crate::time::now_ms);
     Some(Post {
         id: 0,
-        url: url.or_else(|| HttpUrl::parse(&uri)),
+        url: url.or_else(|| Some(uri.clone())),
         uri,
-        author: author.id.clone(),
+        author: author.id.to_string(),
         local: false,
         content,
         source: String::new(),
@@ -475,7 +474,7 @@ fn media_type_of(file: &str) -> &'static str {
 /// (to, cc) for one of the owner's posts.
 pub fn addressing(urls: &Urls, p: &Post) -> (Vec<String>, Vec<String>) {
     let followers = format!("{}/followers", urls.actor());
-    let mentions: Vec<String> = p.mentions.iter().map(|m| m.href.clone()).collect();
+    let mentions: Vec<String> = p.mentions.iter().map(|m| m.href.to_string()).collect();
     match p.visibility {
         Visibility::Public => (vec![PUBLIC.into()], [vec![followers], mentions].concat()),
         Visibility::Unlisted => (vec![followers], [vec![PUBLIC.into()], mentions].concat()),
@@ -652,7 +651,7 @@ mod tests {
     }
     #[test]
     fn lemmy_page_and_pixelfed_alt() {
-        let actor = RemoteActor { id: "https://l.example/u/a".into(), ..Default::default() };
+        let actor = parse_actor(&json!({"id":"https://l.example/u/a","type":"Person","inbox":"https://l.example/u/a/inbox"}), 1).unwrap();
         let page = json!({"id":"https://l.example/post/1","type":"Page","attributedTo":"https://l.example/u/a","name":"Title <b>","content":"<p>body</p>","url":"https://link.example/x","to":[PUBLIC],
             "attachment":[{"type":"Link","href":"https://link.example/x"}]});
         let p = parse_post(&page, &actor).unwrap();
@@ -717,7 +716,7 @@ mod tests {
     /// a Page's `url` was linked into the stored content whatever its scheme.
     #[test]
     fn page_url_is_linked_only_when_http() {
-        let actor = RemoteActor { id: "https://l.example/u/a".into(), ..Default::default() };
+        let actor = parse_actor(&json!({"id":"https://l.example/u/a","type":"Person","inbox":"https://l.example/u/a/inbox"}), 1).unwrap();
         for bad in ["javascript:alert(1)", "JaVaScRiPt:alert(1)", "data:text/html,<script>alert(1)</script>", "hFFFFttps://l.example/x"] {
             let page = json!({"id":"https://l.example/post/1","type":"Page","attributedTo":"https://l.example/u/a","name":"T","content":"<p>body</p>","url":bad,"to":[PUBLIC]});
             let p = parse_post(&page, &actor).unwrap();

@@ -61,7 +61,7 @@ pub async fn member(app: &App, req: Request<Incoming>, id: u64, add: bool) -> Re
         return Err(Error::NotFound);
     }
     let known = app.store.read(|r| r.actor(account.trim()))?.is_some();
-    let actor = if add && !known { actions::account(app, account.trim()).await?.id } else { account.trim().to_string() };
+    let actor = if add && !known { actions::account(app, account.trim()).await?.id.into_string() } else { account.trim().to_string() };
     crate::domain::lists::set_member(app, id, &actor, add)?;
     let back = request::back_or(&form, format!("/lists/{id}"));
     Ok(response::redirect(&back))

@@ -50,7 +50,7 @@ pub async fn action(app: &App, req: Request<Incoming>, what: &str, id: Option<u6
         if app.store.read(|r| r.actor(account.trim()))?.is_some() || app.store.read(|r| r.is_blocked(account.trim()))? {
             return Ok(account.trim().to_string());
         }
-        Ok(actions::account(app, account.trim()).await?.id)
+        Ok(actions::account(app, account.trim()).await?.id.into_string())
     };
     match what {
         "block" => safety::block(app, &resolve().await?)?,

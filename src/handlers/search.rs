@@ -5,8 +5,7 @@
 use crate::actions;
 use crate::app::App;
 use crate::error::{Error, Result};
-use crate::federation::fetch::{self, Budget};
-use crate::federation::vocab;
+use crate::federation::fetch::Budget;
 use crate::handlers::{auth, social};
 use crate::model::FollowState;
 use crate::server::request;
@@ -73,10 +72,8 @@ pub async fn account(app: &App, req: &Request<Incoming>, handle: &str) -> Result
     let profile = app.store.read(|r| r.profile())?;
     // Their recent posts from their outbox: one page, at most 20, fetched within a budget.
     let budget = Budget::new(8);
-    if let Some(outbox) = &a.outbox {
-        if let Err(e) = load_outbox(app, outbox, &a, &budget).await {
-            tracing::debug!("outbox of {}: {e}", a.id);
-        }
+    if let Err(e) = load_outbox(app, &a, &budget).await {
+        tracing::debug!("outbox of {}: {e}", a.id);
     }
     let posts = app.store.read(|r| r.posts_by(&a.id, None, 20))?;
     let posts = social::screened(app, posts.iter().map(|p| (p, None)), &profile, "public");
@@ -101,27 +98,12 @@ pub async fn account(app: &App, req: &Request<Incoming>, handle: &str) -> Result
     Ok(response::html(body))
 }
 
-async fn load_outbox(app: &App, outbox: &str, a: &crate::model::RemoteActor, budget: &Budget) -> Result<()> {
-    let col = fetch::get_object(app, outbox, budget).await?;
-    let page = match col.get("first") {
-        // The page must be on the account's own host, like the outbox (vocab::parse_actor).
-        Some(serde_json::Value::String(u)) if vocab::same_origin(u, &a.id) => fetch::get_object(app, u, budget).await?,
-        Some(serde_json::Value::String(u)) => return Err(Error::BadRequest(format!("outbox page {u} is not on {}", a.host))),
-        Some(v @ serde_json::Value::Object(_)) => v.clone(),
-        _ => col,
-    };
-    let items = vocab::one_or_many(page.get("orderedItems")).into_iter().chain(vocab::one_or_many(page.get("items"))).take(20);
-    for item in items {
-        // Creates carry their object; only objects from the account's own server are trusted.
-        let Some(obj) = item.get("object").filter(|o| o.is_object() && vocab::has_type(item, "Create")) else { continue };
-        let Some(oid) = vocab::str_of(obj, "id") else { continue };
-        if !vocab::same_origin(oid, &a.id) || !vocab::is_post_object(obj) {
-            continue;
-        }
-        if let Some(p) = vocab::parse_post(obj, a) {
-            if p.visibility.is_world_readable() {
-                let _ = crate::domain::follows::store_remote_post(app, p);
-            }
+/// The account's recent public posts from its outbox, checked like the inbox's
+/// (federation/collection.rs), kept in the store.
+async fn load_outbox(app: &App, a: &crate::model::RemoteActor, budget: &Budget) -> Result<()> {
+    for p in crate::federation::collection::outbox_posts(app, a, 20, budget).await? {
+        if p.visibility.is_world_readable() {
+            let _ = crate::domain::follows::store_remote_post(app, p);
         }
     }
     Ok(())

@@ -270,7 +270,7 @@ pub async fn settings_aliases(app: &App, req: Request<Incoming>) -> Result<Resp>
             continue;
         }
         match crate::actions::account(app, &a).await {
-            Ok(actor) => ids.push(actor.id),
+            Ok(actor) => ids.push(actor.id.into_string()),
             Err(e) => return Err(Error::BadRequest(format!("No account found for {a}: {}", e.public_message()))),
         }
     }

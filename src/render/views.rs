@@ -69,7 +69,7 @@ impl AuthorView {
     }
     pub fn remote(a: &RemoteActor, urls: &Urls) -> AuthorView {
         AuthorView {
-            id: a.id.clone(),
+            id: a.id.to_string(),
             name: a.display_name().to_string(),
             handle: a.handle(),
             // Only http(s) URLs (HttpUrl) reach an href; else their page here.
@@ -286,8 +286,8 @@ impl PostView {
             id: p.id.to_string(),
             page: if p.local { p.url_or_uri().to_string() } else { format!("{}/posts/{}", urls.base, p.id) },
             // The original on its server: http(s) only, else its page here.
-            url: p.url.clone().or_else(|| HttpUrl::parse(&p.uri)).unwrap_or_else(|| ours(urls, format!("{}/posts/{}", urls.base, p.id))),
-            uri: p.uri.clone(),
+            url: p.url.clone().or_else(|| Some(p.uri.clone())).unwrap_or_else(|| ours(urls, format!("{}/posts/{}", urls.base, p.id))),
+            uri: p.uri.to_string(),
             local: p.local,
             content: if p.emojis.is_empty() { p.content.clone() } else { crate::media::emoji::emojify(&p.content, &p.emojis, urls, &p.author) },
             source: p.source.clone(),

@@ -128,7 +128,7 @@ impl Write {
     /// through the actor whose id is the inbox's parent (`…/users/x/inbox` → `…/users/x`).
     pub fn actor_by_inbox_shared(&self, inbox: &str) -> Result<Option<String>> {
         let Some(actor_id) = inbox.strip_suffix("/inbox") else { return Ok(None) };
-        Ok(self.actor(actor_id)?.and_then(|a| a.shared_inbox))
+        Ok(self.actor(actor_id)?.and_then(|a| a.shared_inbox.map(String::from)))
     }
     pub fn put_follower(&mut self, uri: &str, f: &Follower) -> Result<()> {
         self.tx.open_table(FOLLOWERURI_FOLLOWER)?.insert(uri, to_json(f)?.as_slice())?;

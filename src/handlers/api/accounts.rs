@@ -42,7 +42,7 @@ pub async fn lookup(c: &Call) -> ApiResult {
         c.app.urls.actor()
     } else if viewer == Viewer::Owner && acct.contains('@') {
         // Strangers do not get to make pipit fetch things.
-        crate::actions::account(&c.app, acct).await.map(|a| a.id).map_err(|_| ApiError::not_found())?
+        crate::actions::account(&c.app, acct).await.map(|a| a.id.into_string()).map_err(|_| ApiError::not_found())?
     } else {
         return Err(ApiError::not_found());
     };

@@ -98,7 +98,7 @@ impl<'a> Ctx<'a> {
         let mut actors: Vec<String> = extra.into_iter().collect();
         for p in posts {
             actors.push(p.author.clone());
-            actors.extend(p.mentions.iter().map(|m| m.href.clone()));
+            actors.extend(p.mentions.iter().map(|m| m.href.to_string()));
             if let Some(parent) = &p.in_reply_to {
                 if let Ok(Some(pp)) = self.app.store.read(|r| r.post_by_uri(parent)) {
                     actors.push(pp.author);
@@ -258,7 +258,7 @@ impl<'a> Ctx<'a> {
             "group": a.kind == "Group",
             "created_at": day(a.fetched_ms),
             "note": a.summary,
-            "url": safe(&a.url).unwrap_or_else(|| a.id.clone()),
+            "url": safe(&a.url).unwrap_or_else(|| a.id.to_string()),
             "uri": a.id,
             "avatar": avatar, "avatar_static": avatar,
             "header": header, "header_static": header,

@@ -62,7 +62,7 @@ pub async fn create(c: &Call) -> ApiResult {
         None => None,
         Some(id) => {
             let id: u64 = id.parse().map_err(|_| ApiError::not_found())?;
-            Some(stored(c, Viewer::Owner, id)?.uri)
+            Some(stored(c, Viewer::Owner, id)?.uri.into_string())
         }
     };
     let compose = crate::actions::Compose {
