@@ -361,3 +361,29 @@ pub fn ensure_profile(app: &App) -> Result<()> {
         Ok(())
     })
 }
+
+/// Longest About or rules text, in characters.
+pub const MAX_SITE_TEXT: usize = 10_000;
+
+/// The owner's texts for /about: `about` (who this is, what the server is for) and `rules`
+/// (rules and privacy notes), plain text with blank lines between paragraphs. Empty texts
+/// leave the page's built-in wording.
+pub struct SiteTexts {
+    pub about: String,
+    pub rules: String,
+}
+
+pub fn site_texts(app: &App) -> Result<SiteTexts> {
+    app.store.read(|r| Ok(SiteTexts { about: r.site_text("about")?, rules: r.site_text("rules")? }))
+}
+
+/// Saves both texts in one transaction. Errors: BadRequest when one is over MAX_SITE_TEXT.
+pub fn set_site_texts(app: &App, t: SiteTexts) -> Result<()> {
+    if t.about.chars().count() > MAX_SITE_TEXT || t.rules.chars().count() > MAX_SITE_TEXT {
+        return Err(Error::BadRequest(format!("About and rules: at most {MAX_SITE_TEXT} characters each")));
+    }
+    app.store.write(|w| {
+        w.put_site_text("about", t.about.trim())?;
+        w.put_site_text("rules", t.rules.trim())
+    })
+}

@@ -120,6 +120,7 @@ async fn route(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Result<Re
         ["setup"] if post => auth::setup(app, req).await,
         ["settings"] if get => web::settings_page(app, &req),
         ["settings"] if post => web::settings(app, req).await,
+        ["settings", "about"] if post => web::settings_about(app, req).await,
         ["settings", "images"] if post => web::settings_images(app, req).await,
         ["settings", "password"] if post => web::settings_password(app, req).await,
         ["settings", "aliases"] if post => web::settings_aliases(app, req).await,
