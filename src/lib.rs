@@ -13,6 +13,7 @@
 
 pub mod actions;
 pub mod app;
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod control;

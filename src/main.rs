@@ -55,6 +55,41 @@ fn main() -> ExitCode {
                 Err(e) => return usage(&e),
             }
         }
+        "alias" => match (args.only(&["data"]), args.positional.as_slice()) {
+            (Ok(()), [op, who]) if op == "add" || op == "remove" => {
+                let cmd = if op == "add" { Command::AliasAdd { account: who.clone() } } else { Command::AliasRemove { account: who.clone() } };
+                runtime.block_on(async {
+                    println!("{}", control::run(&args.data(), cmd).await?);
+                    Ok(())
+                })
+            }
+            (Err(e), _) => return usage(&e),
+            _ => return usage("`pipit alias` takes `add` or `remove` and one @user@host or URL"),
+        },
+        "move" => match (args.only(&["data"]), args.positional.as_slice()) {
+            (Ok(()), [target]) => runtime.block_on(async {
+                println!("{}", control::run(&args.data(), Command::Move { target: target.clone() }).await?);
+                Ok(())
+            }),
+            (Err(e), _) => return usage(&e),
+            _ => return usage("`pipit move` takes the new account: @user@host or URL"),
+        },
+        "backup" => match (args.only(&["data"]), args.positional.as_slice()) {
+            (Ok(()), [file]) => runtime.block_on(async {
+                let m = pipit::backup::backup(&args.data(), std::path::Path::new(file)).await?;
+                println!("backed up {} ({} files, {} bytes) to {file}", m.actor, m.files, m.bytes);
+                Ok(())
+            }),
+            (Err(e), _) => return usage(&e),
+            _ => return usage("`pipit backup` takes the file to write"),
+        },
+        "restore" => match (args.only(&["data", "force"]), args.positional.as_slice()) {
+            (Ok(()), [file]) => pipit::backup::restore(std::path::Path::new(file), &args.data(), args.has("force")).map(|m| {
+                println!("restored {} into {}; start it with: pipit serve --data {}", m.actor, args.data().display(), args.data().display());
+            }),
+            (Err(e), _) => return usage(&e),
+            _ => return usage("`pipit restore` takes the backup file"),
+        },
         other => return usage(&format!("unknown command `{other}`")),
     };
     match result {

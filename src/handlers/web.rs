@@ -34,6 +34,7 @@ fn notice(req: &Request<Incoming>) -> Option<&'static str> {
         Some("saved") => Some("Saved."),
         Some("deleted") => Some("Deleted."),
         Some("password") => Some("Password changed."),
+        Some("moved") => Some("Moved: your followers were asked to follow the new account."),
         _ => None,
     }
 }
@@ -253,6 +254,23 @@ pub async fn settings_aliases(app: &App, req: Request<Incoming>) -> Result<Resp>
     }
     owner::set_aliases(app, ids)?;
     Ok(response::redirect("/settings?done=saved"))
+}
+
+/// POST /settings/move (field `target`: @user@host or URL): moves followers to the new
+/// account (actions::move_account checks that it lists this one as an alias).
+pub async fn settings_move(app: &App, req: Request<Incoming>) -> Result<Resp> {
+    let (parts, body) = auth::read_small(app, req).await?;
+    let form = request::submitted(&parts.headers, &body)?.form;
+    require_owner_post(app, &parts.headers, &form)?;
+    let target = form.text("target");
+    if target.trim().is_empty() {
+        return Err(Error::BadRequest("Name the new account: @user@host or its URL".into()));
+    }
+    crate::actions::move_account(app, target.trim()).await.map_err(|e| match e {
+        Error::BadRequest(m) => Error::BadRequest(m),
+        other => Error::BadRequest(format!("No account found for {}: {}", target.trim(), other.public_message())),
+    })?;
+    Ok(response::redirect("/settings?done=moved"))
 }
 
 /// POST /settings/password

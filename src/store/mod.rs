@@ -12,6 +12,7 @@ mod social;
 mod group;
 mod lists;
 mod search;
+mod backup;
 pub use search::query_terms;
 
 pub use actors::ActorPage;

@@ -1,0 +1,329 @@
+//! Issue 12, portability: `pipit alias add|remove` (offline and through a running server's
+//! control socket), Move out (`pipit move`, the settings form) with pipit followers that end up
+//! following the new account, and `pipit backup` / `pipit restore` with the server and the
+//! backup killed -9 mid-way, truncated, corrupt and foreign backups.
+mod common;
+use common::*;
+use pipit::model::{FollowState, Visibility};
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_pipit"))
+}
+
+/// Runs the binary off the async workers (it may talk to a server in this process).
+async fn pipit(args: &[&str]) -> Output {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    tokio::task::spawn_blocking(move || bin().args(&args).output().unwrap()).await.unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+/// Serves the control socket of an in-process instance, as `pipit serve` does.
+fn with_control(i: &Instance) {
+    tokio::spawn(pipit::control::listen(i.app.clone()));
+}
+
+async fn wait_socket(i: &Instance) {
+    let p = pipit::control::socket_path(i.dir.path());
+    eventually("control socket", 10, || p.exists()).await;
+}
+
+async fn follow_accepted(from: &Instance, to: &Instance) {
+    pipit::actions::follow(&from.app, &to.app.urls.handle()).await.expect("follow");
+    let target = to.app.urls.actor();
+    eventually("follow accepted", 10, || matches!(from.app.store.read(|r| r.following(&target)).unwrap(), Some(f) if f.state == FollowState::Accepted)).await;
+}
+
+async fn queue_drained(i: &Instance) {
+    eventually("the delivery queue drains", 20, || i.app.store.read(|r| r.queue_stats()).map(|s| s.pending == 0).unwrap_or(false)).await;
+}
+
+// ---------- 1. aliases from the command line ----------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alias_add_and_remove_work_offline_and_through_the_running_server() {
+    let old = Instance::start("old").await;
+    let old_id = old.app.urls.actor();
+    // Offline: a data folder no server runs on.
+    let dir = TempDir::new("alias");
+    let data = dir.path().join("data");
+    let ds = data.to_str().unwrap();
+    let o = pipit(&["init", "--data", ds, "--url", "http://127.0.0.1:9", "--username", "me", "--allow-private-addresses"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let o = pipit(&["alias", "add", &old.app.urls.handle(), "--data", ds]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains(&old_id), "names the resolved id: {}", text(&o));
+    let aliases = || pipit::App::open(&data).unwrap().store.read(|r| r.profile()).unwrap().also_known_as;
+    assert_eq!(aliases(), vec![old_id.clone()]);
+    // Adding it twice keeps one.
+    let o = pipit(&["alias", "add", &old_id, "--data", ds]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(aliases(), vec![old_id.clone()]);
+    // Bad input: an account that does not exist, one that is not an alias, a missing operation.
+    let o = pipit(&["alias", "add", "@nobody@127.0.0.1:1", "--data", ds]).await;
+    assert!(!o.status.success(), "unknown account refused");
+    let o = pipit(&["alias", "remove", "http://127.0.0.1:1/users/nobody", "--data", ds]).await;
+    assert!(!o.status.success() && text(&o).contains("not one of your aliases"), "{}", text(&o));
+    let o = pipit(&["alias", &old_id, "--data", ds]).await;
+    assert_eq!(o.status.code(), Some(2), "usage error: {}", text(&o));
+    assert_eq!(aliases(), vec![old_id.clone()], "nothing changed by bad input");
+    let o = pipit(&["alias", "remove", &old_id, "--data", ds]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(aliases().is_empty());
+
+    // Through the control socket of a running instance; its follower sees the new alsoKnownAs.
+    let me = Instance::start("me").await;
+    let fan = Instance::start("fan").await;
+    follow_accepted(&fan, &me).await;
+    with_control(&me);
+    wait_socket(&me).await;
+    let o = pipit(&["alias", "add", &old.app.urls.handle(), "--data", me.dir.path().to_str().unwrap()]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(me.app.store.read(|r| r.profile()).unwrap().also_known_as, vec![old_id.clone()]);
+    let me_id = me.app.urls.actor();
+    eventually("the follower's copy of the actor has the alias (Update(Person))", 10, || {
+        fan.app.store.read(|r| r.actor(&me_id)).unwrap().map(|a| a.also_known_as.contains(&old_id)).unwrap_or(false)
+    })
+    .await;
+    let o = pipit(&["alias", "remove", &old.app.urls.handle(), "--data", me.dir.path().to_str().unwrap()]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(me.app.store.read(|r| r.profile()).unwrap().also_known_as.is_empty());
+}
+
+// ---------- 2. moving out ----------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn move_sends_followers_to_the_new_account_and_the_old_one_stays_readable() {
+    let old = Instance::start("old").await;
+    let new = Instance::start("new").await;
+    let fan = Instance::start("fan").await;
+    let (old_id, new_id, fan_id) = (old.app.urls.actor(), new.app.urls.actor(), fan.app.urls.actor());
+    let post = pipit::actions::publish(&old.app, pipit::actions::Compose { text: "still here after the move".into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, image: None, quote: None }).await.unwrap();
+    follow_accepted(&fan, &old).await;
+    with_control(&old);
+    wait_socket(&old).await;
+    let od = old.dir.path().to_str().unwrap().to_string();
+
+    // Bad input: the new account does not list the old one yet (CLI and settings form).
+    let o = pipit(&["move", &new.app.urls.handle(), "--data", &od]).await;
+    assert!(!o.status.success(), "refused");
+    assert!(text(&o).contains("alias"), "says what is missing: {}", text(&o));
+    let owner = old.owner_client().await;
+    let csrf = owner.owner_csrf().await;
+    let r = owner.post_form("/settings/move", &[("csrf", &csrf), ("target", &new.app.urls.handle())]).await;
+    assert_eq!(r.status, 400, "form refuses too: {}", r.body);
+    assert!(r.body.contains("alias"), "{}", r.body);
+    // Bad input: moving to itself, and to nobody.
+    let o = pipit(&["move", &old_id, "--data", &od]).await;
+    assert!(!o.status.success(), "moving to itself refused: {}", text(&o));
+    let r = owner.post_form("/settings/move", &[("csrf", &csrf), ("target", "")]).await;
+    assert_eq!(r.status, 400);
+    assert!(old.app.store.read(|r| r.profile()).unwrap().moved_to.is_none(), "nothing set by refused moves");
+    queue_drained(&old).await;
+    assert!(fan.app.store.read(|r| r.following(&old_id)).unwrap().is_some(), "fan still follows old");
+    assert!(fan.app.store.read(|r| r.following(&new_id)).unwrap().is_none());
+
+    // The new account names the old one; then the move goes through.
+    pipit::actions::add_alias(&new.app, &old.app.urls.handle()).await.unwrap();
+    let o = pipit(&["move", &new.app.urls.handle(), "--data", &od]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(old.app.store.read(|r| r.profile()).unwrap().moved_to.as_deref(), Some(new_id.as_str()));
+    eventually("fan follows new", 15, || matches!(fan.app.store.read(|r| r.following(&new_id)).unwrap(), Some(f) if f.state == FollowState::Accepted)).await;
+    assert!(fan.app.store.read(|r| r.following(&old_id)).unwrap().is_none(), "fan no longer follows old");
+    eventually("new has fan as follower", 10, || new.app.store.read(|r| r.follower(&fan_id)).unwrap().is_some()).await;
+
+    // The old account: movedTo in its actor, a notice on its profile, its posts still there.
+    let actor = old.client().get_with(&old_id, &[("accept", "application/activity+json")]).await;
+    let v: Value = serde_json::from_str(&actor.body).unwrap();
+    assert_eq!(v["movedTo"], new_id.as_str());
+    let page = old.client().get(&old.app.urls.profile()).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("has moved to") && page.body.contains(&new_id), "notice on the profile");
+    assert!(page.body.contains("still here after the move"));
+    let p = old.client().get(&post.url).await;
+    assert_eq!(p.status, 200, "the post stays readable");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_settings_form_moves_too() {
+    let old = Instance::start("old").await;
+    let new = Instance::start("new").await;
+    let fan = Instance::start("fan").await;
+    let new_id = new.app.urls.actor();
+    follow_accepted(&fan, &old).await;
+    new.app.store.write(|w| {
+        let mut p = w.profile()?;
+        p.also_known_as = vec![old.app.urls.actor()];
+        w.put_profile(&p)
+    })
+    .unwrap();
+    let owner = old.owner_client().await;
+    let csrf = owner.owner_csrf().await;
+    let r = owner.post_form("/settings/move", &[("csrf", &csrf), ("target", &new.app.urls.handle())]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = owner.get("/settings?done=moved").await;
+    assert!(page.body.contains("has moved to"), "settings show the move");
+    eventually("fan follows new", 15, || matches!(fan.app.store.read(|r| r.following(&new_id)).unwrap(), Some(f) if f.state == FollowState::Accepted)).await;
+}
+
+// ---------- 3. backup and restore ----------
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Server(std::process::Child);
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn serve(data: &Path, port: u16) -> Server {
+    let child = bin().args(["serve", "--data", data.to_str().unwrap()]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let s = Server(child);
+    eventually("server listens", 20, || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()).await;
+    eventually("control socket", 10, || pipit::control::socket_path(data).exists()).await;
+    s
+}
+
+/// Bytes that do not compress, so packing them takes a while (xorshift).
+fn noise(n: usize, mut x: u64) -> Vec<u8> {
+    let mut v = Vec::with_capacity(n);
+    while v.len() < n {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v.truncate(n);
+    v
+}
+
+fn no_leftovers(parent: &Path) {
+    for e in std::fs::read_dir(parent).unwrap().flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        assert!(!n.contains(".restoring-") && !n.contains(".replaced-"), "leftover {n}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_survives_kill_9_and_restore_refuses_bad_input() {
+    let dir = TempDir::new("backup");
+    let root = dir.path();
+    let data = root.join("data");
+    let ds = data.to_str().unwrap().to_string();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let o = pipit(&["init", "--data", &ds, "--url", &base, "--username", "keeper", "--listen", &format!("127.0.0.1:{port}")]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let server = serve(&data, port).await;
+    let o = pipit(&["post", "--data", &ds, "first words"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let photo = noise(300_000, 7);
+    std::fs::write(data.join("media/photo.bin"), &photo).unwrap();
+    let client = Client::new(&base);
+    let actor_of = |body: &str| -> String { serde_json::from_str::<Value>(body).unwrap()["publicKey"]["publicKeyPem"].as_str().unwrap().to_string() };
+    let key_before = actor_of(&client.get_with("/users/keeper", &[("accept", "application/activity+json")]).await.body);
+
+    // A complete backup while the server runs.
+    let b1 = root.join("b1.tar.gz");
+    let o = pipit(&["backup", b1.to_str().unwrap(), "--data", &ds]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(b1.exists());
+
+    // A second one, killed -9 (the backup and the server) while it packs.
+    let o = pipit(&["post", "--data", &ds, "second words"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    std::fs::write(data.join("media/big.bin"), noise(40_000_000, 11)).unwrap();
+    let b2 = root.join("b2.tar.gz");
+    let mut backup = bin().args(["backup", b2.to_str().unwrap(), "--data", &ds]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let partial = std::fs::read_dir(root).unwrap().flatten().any(|e| e.file_name().to_string_lossy().starts_with("b2.tar.gz.partial-"));
+        if partial {
+            break;
+        }
+        assert!(backup.try_wait().unwrap().is_none(), "the backup ended before it could be killed");
+        assert!(Instant::now() < deadline, "no partial file appeared");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    backup.kill().unwrap(); // SIGKILL
+    backup.wait().unwrap();
+    drop(server); // SIGKILL too
+    assert!(!b2.exists(), "a killed backup leaves no file under the final name");
+
+    // Bad input: a non-empty folder without --force (the original one).
+    let o = pipit(&["restore", b1.to_str().unwrap(), "--data", &ds]).await;
+    assert!(!o.status.success() && text(&o).contains("--force"), "{}", text(&o));
+    // Bad input: a truncated backup.
+    let bytes = std::fs::read(&b1).unwrap();
+    let cut = root.join("cut.tar.gz");
+    std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
+    let target = root.join("r-cut");
+    let o = pipit(&["restore", cut.to_str().unwrap(), "--data", target.to_str().unwrap()]).await;
+    assert!(!o.status.success() && text(&o).contains("truncated or corrupt"), "{}", text(&o));
+    assert!(!target.exists(), "nothing half-applied");
+    // Bad input: the last bytes cut (the end marker may survive in a tar, gzip's check not).
+    std::fs::write(&cut, &bytes[..bytes.len() - 6]).unwrap();
+    let o = pipit(&["restore", cut.to_str().unwrap(), "--data", target.to_str().unwrap()]).await;
+    assert!(!o.status.success() && text(&o).contains("truncated or corrupt"), "{}", text(&o));
+    assert!(!target.exists());
+    // Bad input: one byte flipped in the middle.
+    let mut flipped = bytes.clone();
+    let mid = flipped.len() / 2;
+    flipped[mid] ^= 0x55;
+    std::fs::write(&cut, &flipped).unwrap();
+    let o = pipit(&["restore", cut.to_str().unwrap(), "--data", target.to_str().unwrap()]).await;
+    assert!(!o.status.success(), "corrupt refused: {}", text(&o));
+    assert!(!target.exists());
+    // Bad input: not a backup at all.
+    std::fs::write(&cut, noise(5000, 3)).unwrap();
+    let o = pipit(&["restore", cut.to_str().unwrap(), "--data", target.to_str().unwrap()]).await;
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(!target.exists());
+    // Bad input: a folder holding another instance, even with --force.
+    let other = root.join("other");
+    let o = pipit(&["init", "--data", other.to_str().unwrap(), "--url", "http://127.0.0.1:9", "--username", "stranger"]).await;
+    assert!(o.status.success());
+    let o = pipit(&["restore", b1.to_str().unwrap(), "--data", other.to_str().unwrap(), "--force"]).await;
+    assert!(!o.status.success() && text(&o).contains("another instance"), "{}", text(&o));
+    assert!(pipit::Config::load(&other).unwrap().username == "stranger", "untouched");
+    no_leftovers(root);
+
+    // The last complete backup restores, into a fresh folder, and serves the same posts and keys.
+    let restored = root.join("restored");
+    let o = pipit(&["restore", b1.to_str().unwrap(), "--data", restored.to_str().unwrap()]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    no_leftovers(root);
+    assert_eq!(std::fs::read(restored.join("media/photo.bin")).unwrap(), photo, "media restored");
+    assert!(!restored.join("media/big.bin").exists(), "the backup is of its moment");
+    {
+        let server = serve(&restored, port).await;
+        let page = client.get("/@keeper").await;
+        assert_eq!(page.status, 200);
+        assert!(page.body.contains("first words"), "the post is served");
+        assert!(!page.body.contains("second words"), "later posts are not in that backup");
+        let key_after = actor_of(&client.get_with("/users/keeper", &[("accept", "application/activity+json")]).await.body);
+        assert_eq!(key_before, key_after, "same keys");
+        // Bad input: restoring onto a folder a server runs on.
+        let o = pipit(&["restore", b1.to_str().unwrap(), "--data", restored.to_str().unwrap(), "--force"]).await;
+        assert!(!o.status.success() && text(&o).contains("running"), "{}", text(&o));
+        drop(server);
+    }
+    // --force replaces the same instance's folder (here: the original, rolled back to b1).
+    let o = pipit(&["restore", b1.to_str().unwrap(), "--data", &ds, "--force"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!data.join("media/big.bin").exists(), "the whole folder was replaced");
+    no_leftovers(root);
+    let app = pipit::App::open(&data).unwrap();
+    let posts = app.store.read(|r| r.own_posts(None, 10, |_| true)).unwrap().posts;
+    assert_eq!(posts.iter().map(|p| p.source.as_str()).collect::<Vec<_>>(), vec!["first words"]);
+}
