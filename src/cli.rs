@@ -25,6 +25,7 @@ USAGE:
                                     list (or unlist) an account you move from (alsoKnownAs)
   pipit move @user@host|URL         move to a new account that lists this one as an alias:
                                     followers are sent a Move, the profile points there
+  pipit export DIR|FILE.tar.gz       Mastodon's CSVs and posts archive into DIR, or the archive only
   pipit backup FILE                 a consistent copy (database, media, keys, config) as tar.gz,
                                     also while the server runs
                                     (these talk to a running `pipit serve`, or work offline)

@@ -32,6 +32,8 @@ pub enum Command {
     /// Stages a consistent copy of the data folder in `staging` (a new folder inside the data
     /// folder) for `pipit backup` to pack (backup.rs).
     Backup { staging: String },
+    /// `pipit export PATH` (absolute): export.rs `export_to`.
+    Export { path: String },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -92,6 +94,10 @@ pub async fn execute(app: &App, cmd: Command) -> Result<String> {
         Command::Move { target } => {
             let a = actions::move_account(app, &target).await?;
             Ok(format!("moved to {} ({}): your followers were sent a Move", a.handle(), a.id))
+        }
+        Command::Export { path } => {
+            let app = app.clone();
+            tokio::task::spawn_blocking(move || crate::export::export_to(&app, std::path::Path::new(&path))).await.map_err(|e| Error::Internal(e.to_string()))?
         }
         Command::Backup { staging } => {
             let app = app.clone();

@@ -19,6 +19,7 @@ pub mod config;
 pub mod control;
 pub mod domain;
 pub mod error;
+pub mod export;
 pub mod federation;
 pub mod fsutil;
 pub mod handlers;

@@ -83,6 +83,16 @@ fn main() -> ExitCode {
             (Err(e), _) => return usage(&e),
             _ => return usage("`pipit backup` takes the file to write"),
         },
+        "export" => match (args.only(&["data"]), args.positional.as_slice()) {
+            (Ok(()), [path]) => runtime.block_on(async {
+                // The server may run in another folder: hand it an absolute path.
+                let path = std::path::absolute(path).map_err(|e| Error::BadRequest(format!("{path}: {e}")))?;
+                println!("{}", control::run(&args.data(), Command::Export { path: path.to_string_lossy().into_owned() }).await?);
+                Ok(())
+            }),
+            (Err(e), _) => return usage(&e),
+            _ => return usage("`pipit export` takes a folder (CSVs and archive) or a FILE.tar.gz (archive)"),
+        },
         "restore" => match (args.only(&["data", "force"]), args.positional.as_slice()) {
             (Ok(()), [file]) => pipit::backup::restore(std::path::Path::new(file), &args.data(), args.has("force")).map(|m| {
                 println!("restored {} into {}; start it with: pipit serve --data {}", m.actor, args.data().display(), args.data().display());

@@ -327,3 +327,98 @@ async fn backup_survives_kill_9_and_restore_refuses_bad_input() {
     let posts = app.store.read(|r| r.own_posts(None, 10, |_| true)).unwrap().posts;
     assert_eq!(posts.iter().map(|p| p.source.as_str()).collect::<Vec<_>>(), vec!["first words"]);
 }
+
+// ---------- 4. export ----------
+
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\xf8\x0f\0\0\x01\x01\0\x05\x18\xd8N\0\0\0\0IEND\xaeB`\x82";
+
+/// Every entry of a tar.gz as (name, bytes).
+fn untar(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+    use std::io::Read;
+    let mut a = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
+    a.entries()
+        .unwrap()
+        .map(|e| {
+            let mut e = e.unwrap();
+            let mut b = Vec::new();
+            e.read_to_end(&mut b).unwrap();
+            (e.path().unwrap().to_string_lossy().into_owned(), b)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_writes_mastodons_csvs_and_archive_from_the_cli_and_the_settings_page() {
+    let me = Instance::start("me").await;
+    let bob = Instance::start("bob").await;
+    let carol = Instance::start("carol").await;
+    follow_accepted(&me, &bob).await;
+    let bob_id = bob.app.urls.actor();
+    let carol_actor = pipit::actions::account(&me.app, &carol.app.urls.handle()).await.unwrap();
+    let bob_post = pipit::actions::publish(&bob.app, pipit::actions::Compose { text: "bob says hi".into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, image: None, quote: None }).await.unwrap();
+    let liked = pipit::actions::like(&me.app, &bob_post.url).await.unwrap();
+    me.app.store.write(|w| w.toggle_bookmark(liked.id).map(|_| ())).unwrap();
+    let list_id = pipit::ids::next_id();
+    me.app.store.write(|w| {
+        w.put_list(list_id, &pipit::model::List { name: "Friends, close".into(), exclusive: false, public: false, created_ms: 1 })?;
+        w.add_list_member(list_id, &bob_id)
+    })
+    .unwrap();
+    pipit::domain::safety::block(&me.app, &carol_actor.id).unwrap();
+    pipit::domain::safety::mute(&me.app, &bob_id, None).unwrap();
+    pipit::domain::safety::block_domain(&me.app, "spam.example").unwrap();
+    let mine = pipit::actions::publish(&me.app, pipit::actions::Compose { text: "a picture".into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, image: Some((PNG.to_vec(), "a dot".into())), quote: None }).await.unwrap();
+    let private = pipit::actions::publish(&me.app, pipit::actions::Compose { text: "for followers".into(), cw: String::new(), visibility: Visibility::Followers, in_reply_to: None, image: None, quote: None }).await.unwrap();
+    let bob_acct = bob.app.urls.handle().trim_start_matches('@').to_string();
+    let carol_acct = carol.app.urls.handle().trim_start_matches('@').to_string();
+
+    with_control(&me);
+    wait_socket(&me).await;
+    let out = TempDir::new("export");
+    let dest = out.path().join("exported");
+    let o = pipit(&["export", dest.to_str().unwrap(), "--data", me.dir.path().to_str().unwrap()]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let read = |name: &str| std::fs::read_to_string(dest.join(name)).unwrap();
+    assert_eq!(read("following_accounts.csv"), format!("Account address,Show boosts,Notify on new posts,Languages\n{bob_acct},true,false,\n"));
+    assert_eq!(read("lists.csv"), format!("\"Friends, close\",{bob_acct}\n"), "quoted as CSV");
+    assert_eq!(read("blocked_accounts.csv"), format!("{carol_acct}\n"));
+    assert_eq!(read("muted_accounts.csv"), format!("Account address,Hide notifications\n{bob_acct},true\n"));
+    assert_eq!(read("blocked_domains.csv"), "spam.example\n");
+    assert_eq!(read("bookmarks.csv"), format!("{}\n", bob_post.uri));
+
+    let entries = untar(&std::fs::read(dest.join("archive.tar.gz")).unwrap());
+    let get = |name: &str| -> Value { serde_json::from_slice(&entries.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("{name} in archive")).1).unwrap() };
+    assert_eq!(get("actor.json")["id"], me.app.urls.actor().as_str());
+    let outbox = get("outbox.json");
+    let items = outbox["orderedItems"].as_array().unwrap();
+    assert_eq!(outbox["totalItems"], 2);
+    let ids: Vec<&str> = items.iter().map(|i| i["object"]["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, vec![private.uri.as_str(), mine.uri.as_str()], "all own posts, newest first, followers-only too");
+    assert_eq!(items[1]["object"]["published"], pipit::time::rfc3339(mine.published_ms).as_str());
+    let media_url = items[1]["object"]["attachment"][0]["url"].as_str().unwrap();
+    assert!(media_url.starts_with("/media_attachments/files/"), "{media_url}");
+    let media = entries.iter().find(|(n, _)| format!("/{n}") == media_url).expect("the media file is in the archive");
+    assert!(media.1.starts_with(b"\x89PNG"));
+    assert_eq!(get("likes.json")["orderedItems"], serde_json::json!([bob_post.uri]));
+    assert_eq!(get("bookmarks.json")["orderedItems"], serde_json::json!([bob_post.uri]));
+
+    // The settings page offers the same files, to the owner only.
+    let anon = me.client().get("/settings/export/following_accounts.csv").await;
+    assert_ne!(anon.status, 200, "bad input: not logged in");
+    let owner = me.owner_client().await;
+    let page = owner.get("/settings").await;
+    assert!(page.body.contains("/settings/export/archive.tar.gz"));
+    let r = owner.get("/settings/export/following_accounts.csv").await;
+    assert_eq!(r.status, 200);
+    assert!(r.header("content-disposition").unwrap_or_default().contains("following_accounts.csv"));
+    assert_eq!(r.body, read("following_accounts.csv"));
+    let r = owner.get("/settings/export/passwords.csv").await;
+    assert_eq!(r.status, 404, "bad input: an unknown export");
+    // The archive download (binary: checked through a fresh export file instead of the body text).
+    let o = pipit(&["export", out.path().join("only.tar.gz").to_str().unwrap(), "--data", me.dir.path().to_str().unwrap()]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(untar(&std::fs::read(out.path().join("only.tar.gz")).unwrap()).iter().any(|(n, _)| n == "outbox.json"));
+    let r = owner.get("/settings/export/archive.tar.gz").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/gzip"));
+}

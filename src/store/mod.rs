@@ -13,6 +13,7 @@ mod group;
 mod lists;
 mod search;
 mod backup;
+mod export;
 pub use search::query_terms;
 
 pub use actors::ActorPage;
