@@ -26,6 +26,12 @@ USAGE:
   pipit move @user@host|URL         move to a new account that lists this one as an alias:
                                     followers are sent a Move, the profile points there
   pipit export DIR|FILE.tar.gz       Mastodon's CSVs and posts archive into DIR, or the archive only
+  pipit import following|lists|blocks|mutes|domain-blocks|bookmarks FILE.csv [--overwrite]
+                                    Mastodon's CSV exports: merged, or replacing (--overwrite);
+                                    any bad line or unknown account and nothing is imported
+  pipit import-archive FILE [--announce]
+                                    posts of a Mastodon archive, with their dates and images
+                                    (sent to followers only with --announce)
   pipit backup FILE                 a consistent copy (database, media, keys, config) as tar.gz,
                                     also while the server runs
                                     (these talk to a running `pipit serve`, or work offline)

@@ -34,6 +34,10 @@ pub enum Command {
     Backup { staging: String },
     /// `pipit export PATH` (absolute): export.rs `export_to`.
     Export { path: String },
+    /// `pipit import KIND FILE [--overwrite]` (FILE absolute): import.rs `import_csv`.
+    Import { kind: String, file: String, overwrite: bool },
+    /// `pipit import-archive FILE [--announce]`: import.rs `import_archive`.
+    ImportArchive { file: String, announce: bool },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -98,6 +102,15 @@ pub async fn execute(app: &App, cmd: Command) -> Result<String> {
         Command::Export { path } => {
             let app = app.clone();
             tokio::task::spawn_blocking(move || crate::export::export_to(&app, std::path::Path::new(&path))).await.map_err(|e| Error::Internal(e.to_string()))?
+        }
+        Command::Import { kind, file, overwrite } => {
+            let k = crate::export::CsvKind::parse(&kind).ok_or_else(|| Error::BadRequest(format!("unknown import `{kind}`: following, lists, blocks, mutes, domain-blocks or bookmarks")))?;
+            let bytes = std::fs::read(&file).map_err(|e| Error::BadRequest(format!("{file}: {e}")))?;
+            crate::import::import_csv(app, k, &bytes, overwrite).await
+        }
+        Command::ImportArchive { file, announce } => {
+            let app = app.clone();
+            tokio::task::spawn_blocking(move || crate::import::import_archive(&app, std::path::Path::new(&file), announce)).await.map_err(|e| Error::Internal(e.to_string()))?
         }
         Command::Backup { staging } => {
             let app = app.clone();

@@ -20,6 +20,7 @@ pub mod control;
 pub mod domain;
 pub mod error;
 pub mod export;
+pub mod import;
 pub mod federation;
 pub mod fsutil;
 pub mod handlers;

@@ -93,6 +93,26 @@ fn main() -> ExitCode {
             (Err(e), _) => return usage(&e),
             _ => return usage("`pipit export` takes a folder (CSVs and archive) or a FILE.tar.gz (archive)"),
         },
+        "import" => match (args.only(&["data", "overwrite"]), args.positional.as_slice()) {
+            (Ok(()), [kind, file]) => runtime.block_on(async {
+                let file = std::path::absolute(file).map_err(|e| Error::BadRequest(format!("{file}: {e}")))?;
+                let cmd = Command::Import { kind: kind.clone(), file: file.to_string_lossy().into_owned(), overwrite: args.has("overwrite") };
+                println!("{}", control::run(&args.data(), cmd).await?);
+                Ok(())
+            }),
+            (Err(e), _) => return usage(&e),
+            _ => return usage("`pipit import` takes a KIND (following, lists, blocks, mutes, domain-blocks, bookmarks) and a CSV FILE"),
+        },
+        "import-archive" => match (args.only(&["data", "announce"]), args.positional.as_slice()) {
+            (Ok(()), [file]) => runtime.block_on(async {
+                let file = std::path::absolute(file).map_err(|e| Error::BadRequest(format!("{file}: {e}")))?;
+                let cmd = Command::ImportArchive { file: file.to_string_lossy().into_owned(), announce: args.has("announce") };
+                println!("{}", control::run(&args.data(), cmd).await?);
+                Ok(())
+            }),
+            (Err(e), _) => return usage(&e),
+            _ => return usage("`pipit import-archive` takes a Mastodon archive (.tar.gz)"),
+        },
         "restore" => match (args.only(&["data", "force"]), args.positional.as_slice()) {
             (Ok(()), [file]) => pipit::backup::restore(std::path::Path::new(file), &args.data(), args.has("force")).map(|m| {
                 println!("restored {} into {}; start it with: pipit serve --data {}", m.actor, args.data().display(), args.data().display());

@@ -422,3 +422,150 @@ async fn export_writes_mastodons_csvs_and_archive_from_the_cli_and_the_settings_
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some("application/gzip"));
 }
+
+// ---------- 5. import ----------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csv_import_follows_merges_overwrites_and_refuses_bad_files_whole() {
+    let me = Instance::start("me").await;
+    let bob = Instance::start("bob").await;
+    let carol = Instance::start("carol").await;
+    let (bob_id, carol_id) = (bob.app.urls.actor(), carol.app.urls.actor());
+    let bob_acct = bob.app.urls.handle().trim_start_matches('@').to_string();
+    let carol_acct = carol.app.urls.handle().trim_start_matches('@').to_string();
+    with_control(&me);
+    wait_socket(&me).await;
+    let md = me.dir.path().to_str().unwrap().to_string();
+    let dir = TempDir::new("import");
+    let file = |name: &str, body: &str| -> String {
+        let p = dir.path().join(name);
+        std::fs::write(&p, body).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let following = |id: &str| me.app.store.read(|r| r.following(id)).unwrap().is_some();
+    const HEADER: &str = "Account address,Show boosts,Notify on new posts,Languages\n";
+
+    // Bad input: a wrong header.
+    let f = file("wrong.csv", &format!("Address,Boosts\n{bob_acct},true\n"));
+    let o = pipit(&["import", "following", &f, "--data", &md]).await;
+    assert!(!o.status.success() && text(&o).contains("line 1: wrong header"), "{}", text(&o));
+    // Bad input: an unknown handle on a live server, a handle on a dead server, and a line that
+    // is not an account, next to a good one: each reported by line, nothing imported.
+    let host = bob_acct.split('@').nth(1).unwrap();
+    let f = file("bad.csv", &format!("{HEADER}{bob_acct},true,false,\nnobody@{host},true,false,\nsomeone@127.0.0.1:1,true,false,\n"));
+    let o = pipit(&["import", "following", &f, "--data", &md]).await;
+    let t = text(&o);
+    assert!(!o.status.success(), "{t}");
+    assert!(t.contains("line 3: nobody@") && t.contains("line 4: someone@127.0.0.1:1"), "line by line: {t}");
+    assert!(!t.contains("line 2"), "the good line is not an error: {t}");
+    let f2 = file("bad2.csv", &format!("{HEADER}not an account,true,false,\n"));
+    let o = pipit(&["import", "following", &f2, "--data", &md]).await;
+    assert!(!o.status.success() && text(&o).contains("line 2: `not an account` is not an account address"), "{}", text(&o));
+    assert!(!following(&bob_id), "nothing half-applied");
+    // Bad input: an unknown kind.
+    let o = pipit(&["import", "passwords", &f, "--data", &md]).await;
+    assert!(!o.status.success() && text(&o).contains("unknown import"), "{}", text(&o));
+
+    // Merge: both followed, through the queue as usual.
+    let f = file("good.csv", &format!("{HEADER}{bob_acct},true,false,\n@{carol_acct},false,false,en\n"));
+    let o = pipit(&["import", "following", &f, "--data", &md]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let me_id = me.app.urls.actor();
+    eventually("bob and carol have me as follower", 15, || {
+        bob.app.store.read(|r| r.follower(&me_id)).unwrap().is_some() && carol.app.store.read(|r| r.follower(&me_id)).unwrap().is_some()
+    })
+    .await;
+    // Overwrite: only carol stays.
+    let f = file("carol.csv", &format!("{HEADER}{carol_acct},true,false,\n"));
+    let o = pipit(&["import", "following", &f, "--data", &md, "--overwrite"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!following(&bob_id) && following(&carol_id));
+    eventually("bob got the Undo", 15, || bob.app.store.read(|r| r.follower(&me_id)).unwrap().is_none()).await;
+
+    // Header-less kinds: domain blocks with a bad line, then good ones; lists; bookmarks.
+    let f = file("domains.csv", "spam.example\nnot a domain\n");
+    let o = pipit(&["import", "domain-blocks", &f, "--data", &md]).await;
+    assert!(!o.status.success() && text(&o).contains("line 2"), "{}", text(&o));
+    assert!(!me.app.store.read(|r| r.is_domain_blocked("spam.example")).unwrap());
+    let f = file("domains.csv", "spam.example\nnoise.example\n");
+    let o = pipit(&["import", "blocked_domains.csv", &f, "--data", &md]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(me.app.store.read(|r| r.is_domain_blocked("noise.example")).unwrap());
+    let f = file("lists.csv", &format!("Close friends,{carol_acct}\nClose friends,{bob_acct}\n"));
+    let o = pipit(&["import", "lists", &f, "--data", &md]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let lists = me.app.store.read(|r| r.lists()).unwrap();
+    let (lid, _) = lists.iter().find(|(_, l)| l.name == "Close friends").expect("list created");
+    assert_eq!(me.app.store.read(|r| r.list_members(*lid, 10)).unwrap().len(), 2);
+    let bp = pipit::actions::publish(&bob.app, pipit::actions::Compose { text: "keep this".into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, image: None, quote: None }).await.unwrap();
+    let f = file("bookmarks.csv", &format!("{}\n", bp.uri));
+    let o = pipit(&["import", "bookmarks", &f, "--data", &md]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let stored = me.app.store.read(|r| r.post_by_uri(&bp.uri)).unwrap().expect("fetched");
+    assert!(me.app.store.read(|r| r.is_bookmarked(stored.id)).unwrap());
+
+    // The settings form: muted accounts, and a bad file shown line by line.
+    let owner = me.owner_client().await;
+    let csrf = owner.owner_csrf().await;
+    let bad = format!("Account address,Hide notifications\nnobody@{host},true\n");
+    let r = owner.post_multipart("/settings/import", &[("csrf", &csrf), ("kind", "muted_accounts.csv")], &[("file", "muted_accounts.csv", "text/csv", bad.as_bytes())]).await;
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("line 2"), "{}", r.body);
+    let good = format!("Account address,Hide notifications\n{bob_acct},true\n");
+    let r = owner.post_multipart("/settings/import", &[("csrf", &csrf), ("kind", "muted_accounts.csv")], &[("file", "muted_accounts.csv", "text/csv", good.as_bytes())]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert!(me.app.store.read(|r| r.is_muted(&bob_id, pipit::time::now_ms())).unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mastodon_archive_becomes_history_with_dates_and_media_not_announced() {
+    let source = Instance::start("source").await;
+    let first = pipit::actions::publish(&source.app, pipit::actions::Compose { text: "my first post #hello".into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, image: Some((PNG.to_vec(), "a dot".into())), quote: None }).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let second = pipit::actions::publish(&source.app, pipit::actions::Compose { text: "quiet one".into(), cw: String::new(), visibility: Visibility::Unlisted, in_reply_to: None, image: None, quote: None }).await.unwrap();
+    let dir = TempDir::new("archive");
+    let archive = dir.path().join("archive.tar.gz");
+    pipit::export::export_to(&source.app, &archive).unwrap();
+
+    let me = Instance::start("me").await;
+    let fan = Instance::start("fan").await;
+    follow_accepted(&fan, &me).await;
+    queue_drained(&me).await;
+    with_control(&me);
+    wait_socket(&me).await;
+    let md = me.dir.path().to_str().unwrap().to_string();
+    // Bad input: truncated, and not an archive at all.
+    let bytes = std::fs::read(&archive).unwrap();
+    let cut = dir.path().join("cut.tar.gz");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let o = pipit(&["import-archive", cut.to_str().unwrap(), "--data", &md]).await;
+    assert!(!o.status.success() && text(&o).contains("truncated or corrupt"), "{}", text(&o));
+    let o = pipit(&["import-archive", dir.path().join("missing.tar.gz").to_str().unwrap(), "--data", &md]).await;
+    assert!(!o.status.success());
+    assert_eq!(me.app.store.read(|r| r.own_post_count()).unwrap(), 0, "nothing half-applied");
+
+    let o = pipit(&["import-archive", archive.to_str().unwrap(), "--data", &md]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let posts = me.app.store.read(|r| r.own_posts(None, 10, |_| true)).unwrap().posts;
+    assert_eq!(posts.len(), 2);
+    assert_eq!(posts[0].published_ms / 1000, second.published_ms / 1000, "original date");
+    assert_eq!(posts[1].published_ms / 1000, first.published_ms / 1000);
+    assert_eq!(posts[0].visibility, Visibility::Unlisted);
+    assert!(posts[1].content.contains("my first post"));
+    assert_eq!(posts[1].tags, vec!["hello".to_string()]);
+    assert_eq!(posts[1].attachments.len(), 1, "the image came along");
+    assert_eq!(posts[1].attachments[0].alt, "a dot");
+    let media = me.client().get(&posts[1].attachments[0].url).await;
+    assert_eq!(media.status, 200, "served from this instance");
+    assert!(posts[1].uri.starts_with(&me.app.urls.base), "they are this account's posts now");
+    let page = me.client().get(&me.app.urls.profile()).await;
+    assert!(page.body.contains("my first post"), "on the profile");
+    queue_drained(&me).await;
+    let me_id = me.app.urls.actor();
+    assert_eq!(fan.app.store.read(|r| r.posts_by(&me_id, None, 10)).unwrap().len(), 0, "not announced");
+
+    // --announce sends them.
+    let o = pipit(&["import-archive", archive.to_str().unwrap(), "--data", &md, "--announce"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    eventually("the follower got the announced posts", 15, || fan.app.store.read(|r| r.posts_by(&me_id, None, 10)).unwrap().len() >= 1).await;
+}

@@ -48,3 +48,16 @@ pub async fn download(app: &App, req: &Request<Incoming>, name: &str) -> Result<
     }
     Ok(r)
 }
+
+/// POST /settings/import (multipart: `kind`, `file`, `overwrite`): one of Mastodon's CSVs.
+/// Bad lines and unknown accounts come back line by line on the error page; nothing applied.
+pub async fn import(app: &App, req: Request<Incoming>) -> Result<Resp> {
+    let limit = app.config.max_body_kib as usize * 1024;
+    let (parts, body) = crate::server::request::body(req, limit, std::time::Duration::from_secs(60)).await?;
+    let sub = crate::server::request::submitted(&parts.headers, &body)?;
+    auth::require_owner_post(app, &parts.headers, &sub.form)?;
+    let kind = CsvKind::parse(&sub.form.text("kind")).ok_or_else(|| Error::BadRequest("Choose what the file holds".into()))?;
+    let file = sub.files.iter().find(|f| f.name == "file" && !f.data.is_empty()).ok_or_else(|| Error::BadRequest("Choose a CSV file".into()))?;
+    let summary = crate::import::import_csv(app, kind, &file.data, sub.form.get("overwrite").is_some()).await?;
+    Ok(response::redirect(&format!("/settings?done=imported&summary={}", crate::server::request::percent_encode(&summary))))
+}

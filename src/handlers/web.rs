@@ -34,6 +34,7 @@ fn notice(req: &Request<Incoming>) -> Option<&'static str> {
         Some("saved") => Some("Saved."),
         Some("deleted") => Some("Deleted."),
         Some("password") => Some("Password changed."),
+        Some("imported") => Some("Imported."),
         Some("moved") => Some("Moved: your followers were asked to follow the new account."),
         _ => None,
     }

@@ -116,6 +116,7 @@ async fn route(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Result<Re
         ["settings", "password"] if post => web::settings_password(app, req).await,
         ["settings", "aliases"] if post => web::settings_aliases(app, req).await,
         ["settings", "move"] if post => web::settings_move(app, req).await,
+        ["settings", "import"] if post => crate::handlers::portability::import(app, req).await,
         ["settings", "export", name] if get => crate::handlers::portability::download(app, &req, name).await,
         ["authorize_interaction"] if get => interact::authorize_interaction(app, &req).await,
         ["about"] | ["privacy"] if get => web::about(app, &req),
