@@ -389,3 +389,39 @@ pub fn restore(file: &Path, dir: &Path, force: bool) -> Result<Manifest> {
     }
     Ok(manifest)
 }
+
+/// `pipit delete-account`: with the server stopped, asks `confirmed` (given the account's
+/// handle, which the owner must type), then sends Delete(actor) to every follower and every
+/// known server through the queue, runs the queue here until it drains or `wait` passes, and
+/// wipes the data folder. Refuses while a server runs on it. Returns a summary line.
+pub async fn delete_account(data: &Path, wait: std::time::Duration, confirmed: impl FnOnce(&str) -> bool) -> Result<String> {
+    if std::os::unix::net::UnixStream::connect(crate::control::socket_path(data)).is_ok() {
+        return Err(Error::BadRequest(format!("pipit is running on {}: stop it first (delete-account delivers the Deletes itself)", data.display())));
+    }
+    let app = App::open(data)?;
+    let handle = app.urls.handle();
+    if !confirmed(&handle) {
+        return Err(Error::BadRequest("not confirmed: nothing was sent or deleted".into()));
+    }
+    let servers = crate::domain::owner::enqueue_account_delete(&app)?;
+    let worker = tokio::spawn(crate::federation::deliver::run(app.clone()));
+    let deadline = std::time::Instant::now() + wait;
+    let sp = spinner("delivering Delete to your followers and known servers");
+    let left = loop {
+        let pending = app.store.read(|r| r.queue_stats())?.pending;
+        if pending == 0 || std::time::Instant::now() >= deadline {
+            break pending;
+        }
+        sp.set_message(format!("{pending} deliveries left"));
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    sp.finish_and_clear();
+    worker.abort();
+    drop(app);
+    std::fs::remove_dir_all(data)?;
+    Ok(if left == 0 {
+        format!("{handle} is deleted: {servers} servers and every follower were told, and {} is gone", data.display())
+    } else {
+        format!("{handle} is deleted and {} is gone; {left} deliveries of the Delete were still pending after {}s", data.display(), wait.as_secs())
+    })
+}

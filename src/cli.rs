@@ -38,6 +38,10 @@ USAGE:
   pipit restore FILE [--data DIR] [--force]
                                     unpack a backup into DIR (stopped; --force replaces a
                                     non-empty DIR of the same instance)
+  pipit delete-account [--data DIR] [--wait SECS]
+                                    with the server stopped: after you type the account's handle,
+                                    send Delete to every follower and known server (waiting up to
+                                    SECS, default 120, for the queue) and erase DIR
   pipit --version | --help
 
 DIR defaults to ./pipit-data. Configuration: DIR/pipit.toml (see README.md).

@@ -113,6 +113,27 @@ fn main() -> ExitCode {
             (Err(e), _) => return usage(&e),
             _ => return usage("`pipit import-archive` takes a Mastodon archive (.tar.gz)"),
         },
+        "delete-account" => match (args.only(&["data", "wait"]), args.positional.as_slice()) {
+            (Ok(()), []) => {
+                let wait = match args.get("wait").map(str::parse::<u64>) {
+                    None => 120,
+                    Some(Ok(s)) => s,
+                    Some(Err(_)) => return usage("--wait takes seconds"),
+                };
+                runtime.block_on(async {
+                    let msg = pipit::backup::delete_account(&args.data(), std::time::Duration::from_secs(wait), |handle| {
+                        eprint!("This sends Delete to every follower and known server and erases {} for good.\nType {handle} to confirm: ", args.data().display());
+                        let mut line = String::new();
+                        std::io::stdin().read_line(&mut line).is_ok() && line.trim() == handle
+                    })
+                    .await?;
+                    println!("{msg}");
+                    Ok(())
+                })
+            }
+            (Err(e), _) => return usage(&e),
+            _ => return usage("`pipit delete-account` takes no arguments"),
+        },
         "restore" => match (args.only(&["data", "force"]), args.positional.as_slice()) {
             (Ok(()), [file]) => pipit::backup::restore(std::path::Path::new(file), &args.data(), args.has("force")).map(|m| {
                 println!("restored {} into {}; start it with: pipit serve --data {}", m.actor, args.data().display(), args.data().display());

@@ -25,8 +25,8 @@ fn text(o: &Output) -> String {
 }
 
 /// Serves the control socket of an in-process instance, as `pipit serve` does.
-fn with_control(i: &Instance) {
-    tokio::spawn(pipit::control::listen(i.app.clone()));
+fn with_control(i: &Instance) -> tokio::task::JoinHandle<pipit::error::Result<()>> {
+    tokio::spawn(pipit::control::listen(i.app.clone()))
 }
 
 async fn wait_socket(i: &Instance) {
@@ -568,4 +568,56 @@ async fn a_mastodon_archive_becomes_history_with_dates_and_media_not_announced()
     let o = pipit(&["import-archive", archive.to_str().unwrap(), "--data", &md, "--announce"]).await;
     assert!(o.status.success(), "{}", text(&o));
     eventually("the follower got the announced posts", 15, || fan.app.store.read(|r| r.posts_by(&me_id, None, 10)).unwrap().len() >= 1).await;
+}
+
+// ---------- 6. deleting the account ----------
+
+async fn pipit_stdin(args: &[&str], input: &str) -> Output {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let input = input.to_string();
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut c = bin().args(&args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        c.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        c.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_account_tells_followers_and_known_servers_then_wipes_after_typed_confirmation() {
+    let me = Instance::start("me").await;
+    let fan = Instance::start("fan").await;
+    let bob = Instance::start("bob").await;
+    follow_accepted(&fan, &me).await;
+    follow_accepted(&me, &bob).await;
+    let me_id = me.app.urls.actor();
+    let handle = me.app.urls.handle();
+    let control = with_control(&me);
+    wait_socket(&me).await;
+    let data = me.dir.path().to_path_buf();
+    let ds = data.to_str().unwrap().to_string();
+    // Bad input: the server still runs.
+    let o = pipit_stdin(&["delete-account", "--data", &ds], &format!("{handle}\n")).await;
+    assert!(!o.status.success() && text(&o).contains("stop it first"), "{}", text(&o));
+    control.abort();
+    let dir = me.stop().await;
+    let _ = std::fs::remove_file(pipit::control::socket_path(&data));
+    eventually("the database is released", 10, || pipit::App::open(&data).is_ok()).await;
+    // Bad input: a wrong confirmation, and none at all.
+    for input in ["@someone@else\n", ""] {
+        let o = pipit_stdin(&["delete-account", "--data", &ds], input).await;
+        assert!(!o.status.success() && text(&o).contains("not confirmed"), "{}", text(&o));
+        assert!(data.join("pipit.toml").exists(), "nothing deleted");
+    }
+    assert!(fan.app.store.read(|r| r.following(&me_id)).unwrap().is_some(), "nothing sent");
+    // Confirmed: followers and known servers get Delete(actor), then the folder is gone.
+    let o = pipit_stdin(&["delete-account", "--data", &ds, "--wait", "30"], &format!("{handle}\n")).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("is deleted"), "{}", text(&o));
+    assert!(!data.exists(), "the data folder is wiped");
+    eventually("the follower forgot the account", 10, || fan.app.store.read(|r| r.following(&me_id)).unwrap().is_none()).await;
+    eventually("the followed server forgot it too", 10, || bob.app.store.read(|r| r.follower(&me_id)).unwrap().is_none()).await;
+    drop(dir);
 }

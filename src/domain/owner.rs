@@ -245,6 +245,36 @@ pub fn move_to(app: &App, target: &crate::model::RemoteActor) -> Result<Profile>
     })
 }
 
+/// Account deletion, step one: `Delete{actor: me, object: me}` to every follower and to the
+/// inbox (shared where there is one) of every server pipit knows an actor on, through the queue.
+/// Returns the number of distinct inboxes addressed besides the followers'. The caller runs the
+/// queue until it drains (bounded) and then wipes the data folder.
+pub fn enqueue_account_delete(app: &App) -> Result<usize> {
+    let me = app.urls.actor();
+    // One inbox per server: the set is as large as the number of servers known, not actors.
+    let mut inboxes = std::collections::BTreeSet::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = app.store.read(|r| r.actors_page(after.as_deref(), 500))?;
+        let Some(last) = page.last().map(|a| a.id.clone()) else { break };
+        for a in &page {
+            let inbox = a.delivery_inbox();
+            if !inbox.is_empty() && (inbox.starts_with("https://") || inbox.starts_with("http://")) {
+                inboxes.insert(inbox.to_string());
+            }
+        }
+        after = Some(last);
+    }
+    let n = inboxes.len();
+    app.store.write(|w| {
+        let mut act = vocab::simple_json(&app.urls, "Delete", &outbox::new_activity_id(app), serde_json::json!(me), vec![vocab::PUBLIC.into()], vec![]);
+        act["object"] = serde_json::json!(me);
+        outbox::send(w, app, act, Audience { followers: true, inboxes: inboxes.into_iter().collect() })?;
+        Ok(())
+    })?;
+    Ok(n)
+}
+
 pub enum ProfileImage {
     Avatar,
     Header,

@@ -47,6 +47,20 @@ impl Read {
         }
         Ok(out)
     }
+    /// Known remote actors after `after` (actor ids, sorted): "every known server" for
+    /// Delete(actor) when the account is deleted.
+    pub fn actors_page(&self, after: Option<&str>, limit: usize) -> Result<Vec<crate::model::RemoteActor>> {
+        let t = self.tx.open_table(ACTORURI_ACTOR)?;
+        let range = match after {
+            Some(c) => t.range::<&str>((Bound::Excluded(c), Bound::Unbounded))?,
+            None => t.range::<&str>(..)?,
+        };
+        let mut out = Vec::new();
+        for e in range.take(limit) {
+            out.push(from_json(e?.1.value(), "actor")?);
+        }
+        Ok(out)
+    }
     /// Interactions of `kind` by `actor` (e.g. the owner's likes), scanning at most `scan` rows
     /// after the cursor `after` (post uri, kind, actor). Returns the matches and the cursor to
     /// go on from (None at the end).
