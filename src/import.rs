@@ -346,7 +346,9 @@ fn import_archive_via(app: &App, file: &Path, announce: bool, tmp: &Path) -> Res
     let mut saved_files: Vec<String> = Vec::new();
     let (mut skipped, mut skipped_media) = (0, 0);
     let build = (|| -> Result<()> {
-        for (i, item) in items.iter().enumerate() {
+        // Oldest first, so posts within one second (archives keep whole seconds) keep their order.
+        let mut prev_id = 0u64;
+        for (i, item) in items.iter().enumerate().rev() {
             let obj = item.get("object").filter(|o| o.is_object());
             let Some(obj) = obj.filter(|_| vocab::has_type(item, "Create")).filter(|o| vocab::is_post_object(o)) else {
                 skipped += 1; // Announce (boosts), or a bare id
@@ -374,7 +376,9 @@ fn import_archive_via(app: &App, file: &Path, announce: bool, tmp: &Path) -> Res
                     Err(_) => skipped_media += 1, // video, audio: pipit keeps images only
                 }
             }
-            let id = crate::ids::next_id_at(p.published_ms.min(crate::time::now_ms()));
+            let ms = p.published_ms.min(crate::time::now_ms());
+            let id = if crate::ids::id_ms(prev_id) == ms { prev_id + 1 } else { crate::ids::next_id_at(ms) };
+            prev_id = id;
             p.id = id;
             p.uri = app.urls.post_uri(id);
             p.url = app.urls.post_url(id);
