@@ -132,7 +132,8 @@ fn bar(len: u64, what: &str) -> indicatif::ProgressBar {
     pb
 }
 
-fn spinner(what: &str) -> indicatif::ProgressBar {
+/// A spinner on standard error while long work runs (hidden off a terminal).
+pub fn spinner(what: &str) -> indicatif::ProgressBar {
     use std::io::IsTerminal;
     if !std::io::stderr().is_terminal() {
         return indicatif::ProgressBar::hidden();

@@ -87,7 +87,10 @@ fn main() -> ExitCode {
             (Ok(()), [path]) => runtime.block_on(async {
                 // The server may run in another folder: hand it an absolute path.
                 let path = std::path::absolute(path).map_err(|e| Error::BadRequest(format!("{path}: {e}")))?;
-                println!("{}", control::run(&args.data(), Command::Export { path: path.to_string_lossy().into_owned() }).await?);
+                let sp = pipit::backup::spinner("exporting");
+                let out = control::run(&args.data(), Command::Export { path: path.to_string_lossy().into_owned() }).await;
+                sp.finish_and_clear();
+                println!("{}", out?);
                 Ok(())
             }),
             (Err(e), _) => return usage(&e),
@@ -97,7 +100,10 @@ fn main() -> ExitCode {
             (Ok(()), [kind, file]) => runtime.block_on(async {
                 let file = std::path::absolute(file).map_err(|e| Error::BadRequest(format!("{file}: {e}")))?;
                 let cmd = Command::Import { kind: kind.clone(), file: file.to_string_lossy().into_owned(), overwrite: args.has("overwrite") };
-                println!("{}", control::run(&args.data(), cmd).await?);
+                let sp = pipit::backup::spinner("checking and looking up every account");
+                let out = control::run(&args.data(), cmd).await;
+                sp.finish_and_clear();
+                println!("{}", out?);
                 Ok(())
             }),
             (Err(e), _) => return usage(&e),
@@ -107,7 +113,10 @@ fn main() -> ExitCode {
             (Ok(()), [file]) => runtime.block_on(async {
                 let file = std::path::absolute(file).map_err(|e| Error::BadRequest(format!("{file}: {e}")))?;
                 let cmd = Command::ImportArchive { file: file.to_string_lossy().into_owned(), announce: args.has("announce") };
-                println!("{}", control::run(&args.data(), cmd).await?);
+                let sp = pipit::backup::spinner("importing posts");
+                let out = control::run(&args.data(), cmd).await;
+                sp.finish_and_clear();
+                println!("{}", out?);
                 Ok(())
             }),
             (Err(e), _) => return usage(&e),
