@@ -106,7 +106,7 @@ pub async fn execute(app: &App, cmd: Command) -> Result<String> {
         Command::Import { kind, file, overwrite } => {
             let k = crate::export::CsvKind::parse(&kind).ok_or_else(|| Error::BadRequest(format!("unknown import `{kind}`: following, lists, blocks, mutes, domain-blocks or bookmarks")))?;
             let bytes = std::fs::read(&file).map_err(|e| Error::BadRequest(format!("{file}: {e}")))?;
-            crate::import::import_csv(app, k, &bytes, overwrite).await
+            crate::import::import_csv(app, k, &bytes, overwrite, &|_, _| {}).await
         }
         Command::ImportArchive { file, announce } => {
             let app = app.clone();

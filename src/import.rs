@@ -95,11 +95,16 @@ fn looks_like_account(s: &str) -> bool {
     matches!(s.split_once('@'), Some((u, h)) if !u.is_empty() && !h.is_empty() && !h.contains('@') && !s.contains(' '))
 }
 
+/// Called with (accounts looked up, of how many) as an import goes.
+pub type Progress<'a> = &'a (dyn Fn(usize, usize) + Send + Sync);
+
 /// Resolves every account (a bounded number at once). Errors: the lines that failed.
-async fn resolve_all(app: &App, items: Vec<(u64, String)>) -> Result<Vec<(u64, RemoteActor)>> {
+async fn resolve_all(app: &App, items: Vec<(u64, String)>, progress: Progress<'_>) -> Result<Vec<(u64, RemoteActor)>> {
     let mut out = Vec::new();
     let mut errors = Vec::new();
-    for chunk in items.chunks(CONCURRENCY) {
+    let total = items.len();
+    for (n, chunk) in items.chunks(CONCURRENCY).enumerate() {
+        progress((n * CONCURRENCY).min(total), total);
         let mut set = tokio::task::JoinSet::new();
         for (line, who) in chunk.iter().cloned() {
             let app = app.clone();
@@ -132,12 +137,12 @@ fn describe(e: &Error) -> String {
 
 /// Imports one CSV: merges, or with `overwrite` also removes what the file does not list.
 /// Returns a summary line.
-pub async fn import_csv(app: &App, kind: CsvKind, bytes: &[u8], overwrite: bool) -> Result<String> {
+pub async fn import_csv(app: &App, kind: CsvKind, bytes: &[u8], overwrite: bool, progress: Progress<'_>) -> Result<String> {
     let rows = parse_csv(kind, bytes)?;
     let me = app.urls.actor();
     match kind {
         CsvKind::Following | CsvKind::BlockedAccounts | CsvKind::MutedAccounts => {
-            let actors = resolve_all(app, rows.iter().map(|r| (r.line, r.fields[0].clone())).collect()).await?;
+            let actors = resolve_all(app, rows.iter().map(|r| (r.line, r.fields[0].clone())).collect(), progress).await?;
             let wanted: BTreeSet<String> = actors.iter().map(|(_, a)| a.id.clone()).filter(|id| *id != me).collect();
             let mut added = 0;
             for (_, a) in actors.iter().filter(|(_, a)| a.id != me) {
@@ -194,7 +199,8 @@ pub async fn import_csv(app: &App, kind: CsvKind, bytes: &[u8], overwrite: bool)
         CsvKind::Bookmarks => {
             let mut posts = Vec::new();
             let mut errors = Vec::new();
-            for r in &rows {
+            for (i, r) in rows.iter().enumerate() {
+                progress(i, rows.len());
                 match actions::remote_post(app, &r.fields[0]).await {
                     Ok(p) => posts.push(p),
                     Err(e) => errors.push(format!("line {}: {}: {}", r.line, r.fields[0], describe(&e))),
@@ -230,7 +236,7 @@ pub async fn import_csv(app: &App, kind: CsvKind, bytes: &[u8], overwrite: bool)
             Ok(format!("bookmarks.csv: {} posts, {added} added, {removed} removed", wanted.len()))
         }
         CsvKind::Lists => {
-            let actors = resolve_all(app, rows.iter().map(|r| (r.line, r.fields[1].clone())).collect()).await?;
+            let actors = resolve_all(app, rows.iter().map(|r| (r.line, r.fields[1].clone())).collect(), progress).await?;
             let by_line: BTreeMap<u64, String> = actors.into_iter().map(|(l, a)| (l, a.id)).collect();
             let mut lists: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
             for r in &rows {
@@ -415,4 +421,67 @@ fn import_archive_via(app: &App, file: &Path, announce: bool, tmp: &Path) -> Res
         posts.len(),
         if announce { " and announced them to your followers" } else { " (not announced)" }
     ))
+}
+
+/// The settings page's view of its last import.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, Default)]
+pub struct ImportStatus {
+    pub file: String,
+    pub running: bool,
+    pub done: usize,
+    pub total: usize,
+    /// The summary, or the line-by-line report of why nothing was imported.
+    pub result: String,
+    pub ok: bool,
+    /// The server process that runs it: a status left "running" by a process that died is stale.
+    #[serde(default)]
+    pub pid: u32,
+}
+
+pub fn import_status(app: &App) -> Result<Option<ImportStatus>> {
+    let s: Option<ImportStatus> = app.store.read(|r| r.import_status())?.and_then(|b| serde_json::from_slice(&b).ok());
+    Ok(s.map(|mut s| {
+        if s.running && s.pid != std::process::id() {
+            s.running = false;
+            s.result = "interrupted (pipit stopped): nothing or only part was applied; import the file again".into();
+        }
+        s
+    }))
+}
+
+fn put_status(app: &App, s: &ImportStatus) {
+    if let Ok(json) = serde_json::to_vec(s) {
+        let _ = app.store.write(|w| w.put_import_status(&json));
+    }
+}
+
+/// The settings form's import: the file is checked at once (bad lines come back to the form);
+/// the accounts are then looked up and the import applied in the background, its progress and
+/// result kept for the settings page. Errors: a bad file, or an import already running.
+pub fn start_background_import(app: &App, kind: CsvKind, bytes: Vec<u8>, overwrite: bool) -> Result<()> {
+    let rows = parse_csv(kind, &bytes)?;
+    if import_status(app)?.map(|s| s.running && s.pid == std::process::id()).unwrap_or(false) {
+        return Err(Error::BadRequest("An import is already running; wait for it to finish".into()));
+    }
+    let status = ImportStatus { file: kind.file_name().into(), running: true, done: 0, total: rows.len(), pid: std::process::id(), ..Default::default() };
+    put_status(app, &status);
+    let app = app.clone();
+    tokio::spawn(async move {
+        let last = std::sync::Mutex::new(0usize);
+        let progress = |done: usize, total: usize| {
+            // A store write per step of 8 lookups at most; skip the rest.
+            let mut l = last.lock().unwrap_or_else(|e| e.into_inner());
+            if done > *l || done == 0 {
+                *l = done;
+                put_status(&app, &ImportStatus { file: kind.file_name().into(), running: true, done, total, pid: std::process::id(), ..Default::default() });
+            }
+        };
+        let out = import_csv(&app, kind, &bytes, overwrite, &progress).await;
+        let (ok, result) = match out {
+            Ok(s) => (true, s),
+            Err(e) => (false, e.public_message()),
+        };
+        put_status(&app, &ImportStatus { file: kind.file_name().into(), running: false, done: status.total, total: status.total, result, ok, pid: 0 });
+    });
+    Ok(())
 }

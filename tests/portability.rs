@@ -504,16 +504,26 @@ async fn csv_import_follows_merges_overwrites_and_refuses_bad_files_whole() {
     let stored = me.app.store.read(|r| r.post_by_uri(&bp.uri)).unwrap().expect("fetched");
     assert!(me.app.store.read(|r| r.is_bookmarked(stored.id)).unwrap());
 
-    // The settings form: muted accounts, and a bad file shown line by line.
+    // The settings form: a malformed file is refused at once; an unknown account is found in
+    // the background and reported line by line on the settings page; then a good file.
     let owner = me.owner_client().await;
     let csrf = owner.owner_csrf().await;
-    let bad = format!("Account address,Hide notifications\nnobody@{host},true\n");
-    let r = owner.post_multipart("/settings/import", &[("csrf", &csrf), ("kind", "muted_accounts.csv")], &[("file", "muted_accounts.csv", "text/csv", bad.as_bytes())]).await;
+    let r = owner.post_multipart("/settings/import", &[("csrf", &csrf), ("kind", "muted_accounts.csv")], &[("file", "muted_accounts.csv", "text/csv", b"Account,Hide\nx,y\n")]).await;
     assert_eq!(r.status, 400);
-    assert!(r.body.contains("line 2"), "{}", r.body);
+    assert!(r.body.contains("line 1: wrong header"), "{}", r.body);
+    let bad = format!("Account address,Hide notifications\n{bob_acct},true\nnobody@{host},true\n");
+    let r = owner.post_multipart("/settings/import", &[("csrf", &csrf), ("kind", "muted_accounts.csv")], &[("file", "muted_accounts.csv", "text/csv", bad.as_bytes())]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    eventually("the background import ends", 15, || pipit::import::import_status(&me.app).unwrap().map(|s| !s.running).unwrap_or(false)).await;
+    let page = owner.get("/settings").await;
+    assert!(page.body.contains("failed") && page.body.contains("line 3: nobody@"), "shown line by line: {}", page.body);
+    assert!(!me.app.store.read(|r| r.is_muted(&bob_id, pipit::time::now_ms())).unwrap(), "nothing half-applied");
     let good = format!("Account address,Hide notifications\n{bob_acct},true\n");
     let r = owner.post_multipart("/settings/import", &[("csrf", &csrf), ("kind", "muted_accounts.csv")], &[("file", "muted_accounts.csv", "text/csv", good.as_bytes())]).await;
     assert_eq!(r.status, 303, "{}", r.body);
+    eventually("the background import is done", 15, || pipit::import::import_status(&me.app).unwrap().map(|s| !s.running && s.ok).unwrap_or(false)).await;
+    let page = owner.get("/settings").await;
+    assert!(page.body.contains("done."), "{}", page.body);
     assert!(me.app.store.read(|r| r.is_muted(&bob_id, pipit::time::now_ms())).unwrap());
 }
 

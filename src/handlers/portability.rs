@@ -50,7 +50,9 @@ pub async fn download(app: &App, req: &Request<Incoming>, name: &str) -> Result<
 }
 
 /// POST /settings/import (multipart: `kind`, `file`, `overwrite`): one of Mastodon's CSVs.
-/// Bad lines and unknown accounts come back line by line on the error page; nothing applied.
+/// Bad lines come back at once, line by line; the accounts are looked up in the background and
+/// the settings page shows the progress, then the result (or the lines that failed: then
+/// nothing was applied).
 pub async fn import(app: &App, req: Request<Incoming>) -> Result<Resp> {
     let limit = app.config.max_body_kib as usize * 1024;
     let (parts, body) = crate::server::request::body(req, limit, std::time::Duration::from_secs(60)).await?;
@@ -58,6 +60,6 @@ pub async fn import(app: &App, req: Request<Incoming>) -> Result<Resp> {
     auth::require_owner_post(app, &parts.headers, &sub.form)?;
     let kind = CsvKind::parse(&sub.form.text("kind")).ok_or_else(|| Error::BadRequest("Choose what the file holds".into()))?;
     let file = sub.files.iter().find(|f| f.name == "file" && !f.data.is_empty()).ok_or_else(|| Error::BadRequest("Choose a CSV file".into()))?;
-    let summary = crate::import::import_csv(app, kind, &file.data, sub.form.get("overwrite").is_some()).await?;
-    Ok(response::redirect(&format!("/settings?done=imported&summary={}", crate::server::request::percent_encode(&summary))))
+    crate::import::start_background_import(app, kind, file.data.to_vec(), sub.form.get("overwrite").is_some())?;
+    Ok(response::redirect("/settings?done=importing#import-form"))
 }

@@ -34,7 +34,7 @@ fn notice(req: &Request<Incoming>) -> Option<&'static str> {
         Some("saved") => Some("Saved."),
         Some("deleted") => Some("Deleted."),
         Some("password") => Some("Password changed."),
-        Some("imported") => Some("Imported."),
+        Some("importing") => Some("Import started: the accounts are being looked up."),
         Some("moved") => Some("Moved: your followers were asked to follow the new account."),
         _ => None,
     }
@@ -198,7 +198,7 @@ pub fn settings_page(app: &App, req: &Request<Incoming>) -> Result<Resp> {
     let p = owner::profile(app)?;
     let body = app.render.render(
         "settings.html",
-        context! { profile => ProfileView::new(&p, &app.urls, 0), aliases => p.also_known_as.join("\n"), owner => o, notice => notice(req), max_upload_kib => app.config.max_upload_kib },
+        context! { profile => ProfileView::new(&p, &app.urls, 0), aliases => p.also_known_as.join("\n"), import_status => crate::import::import_status(app)?, owner => o, notice => notice(req), max_upload_kib => app.config.max_upload_kib },
     )?;
     Ok(response::html(body))
 }
