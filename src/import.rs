@@ -344,27 +344,29 @@ fn import_archive_via(app: &App, file: &Path, announce: bool, tmp: &Path) -> Res
     // gzip's CRC is only checked at the very end of the stream.
     std::io::copy(&mut archive.into_inner(), &mut std::io::sink()).map_err(|e| corrupt(&e))?;
     let outbox = outbox.ok_or_else(|| Error::BadRequest(format!("{}: no outbox.json: not a Mastodon archive; nothing was imported", file.display())))?;
-    let doc: Value = serde_json::from_reader(std::io::BufReader::new(outbox)).map_err(|e| Error::BadRequest(format!("outbox.json: {e}; nothing was imported")))?;
-    let items = doc.get("orderedItems").and_then(Value::as_array).ok_or_else(|| Error::BadRequest("outbox.json has no orderedItems; nothing was imported".into()))?;
-    // Build every post first (saving images); store them all in one transaction.
+    // Build every post first (saving images); store them all in one transaction. outbox.json is
+    // read one item at a time (a big archive's outbox would not fit a Pi's memory as a tree).
     let me = app.urls.actor();
     let mut posts: Vec<Post> = Vec::new();
     let mut saved_files: Vec<String> = Vec::new();
     let (mut skipped, mut skipped_media) = (0, 0);
-    let build = (|| -> Result<()> {
-        // Oldest first, so posts within one second (archives keep whole seconds) keep their order.
-        let mut prev_id = 0u64;
-        for (i, item) in items.iter().enumerate().rev() {
+    // Items come newest first; posts within one second (archives keep whole seconds) get
+    // decreasing ids so they keep their order.
+    let mut prev_id = 0u64;
+    let mut i = 0usize;
+    let build = for_each_item(std::io::BufReader::new(outbox), &mut |item: Value| -> Result<()> {
+        i += 1;
+        {
             let obj = item.get("object").filter(|o| o.is_object());
-            let Some(obj) = obj.filter(|_| vocab::has_type(item, "Create")).filter(|o| vocab::is_post_object(o)) else {
+            let Some(obj) = obj.filter(|_| vocab::has_type(&item, "Create")).filter(|o| vocab::is_post_object(o)) else {
                 skipped += 1; // Announce (boosts), or a bare id
-                continue;
+                return Ok(());
             };
             let author_id = obj.get("attributedTo").and_then(vocab::id_of).or_else(|| item.get("actor").and_then(vocab::id_of)).unwrap_or_default();
             let old = RemoteActor { id: author_id.to_string(), followers: Some(format!("{author_id}/followers")), ..Default::default() };
-            let mut p = vocab::parse_post(obj, &old).ok_or_else(|| Error::BadRequest(format!("outbox.json item {}: not a post; nothing was imported", i + 1)))?;
+            let mut p = vocab::parse_post(obj, &old).ok_or_else(|| Error::BadRequest(format!("outbox.json item {i}: not a post; nothing was imported")))?;
             if vocab::str_of(obj, "published").and_then(crate::time::parse_rfc3339).is_none() {
-                return Err(Error::BadRequest(format!("outbox.json item {}: no `published` date; nothing was imported", i + 1)));
+                return Err(Error::BadRequest(format!("outbox.json item {i}: no `published` date; nothing was imported")));
             }
             let mut attachments = Vec::new();
             for a in std::mem::take(&mut p.attachments) {
@@ -383,7 +385,7 @@ fn import_archive_via(app: &App, file: &Path, announce: bool, tmp: &Path) -> Res
                 }
             }
             let ms = p.published_ms.min(crate::time::now_ms());
-            let id = if crate::ids::id_ms(prev_id) == ms { prev_id + 1 } else { crate::ids::next_id_at(ms) };
+            let id = if crate::ids::id_ms(prev_id) == ms && prev_id & 0xFFFF != 0 { prev_id - 1 } else { crate::ids::next_id_at(ms) };
             prev_id = id;
             p.id = id;
             p.uri = app.urls.post_uri(id);
@@ -396,7 +398,8 @@ fn import_archive_via(app: &App, file: &Path, announce: bool, tmp: &Path) -> Res
             posts.push(p);
         }
         Ok(())
-    })();
+    })
+    .and_then(|found| if found { Ok(()) } else { Err(Error::BadRequest("outbox.json has no orderedItems; nothing was imported".into())) });
     let stored = build.and_then(|()| {
         app.store.write(|w| {
             for p in &posts {
@@ -484,4 +487,66 @@ pub fn start_background_import(app: &App, kind: CsvKind, bytes: Vec<u8>, overwri
         put_status(&app, &ImportStatus { file: kind.file_name().into(), running: false, done: status.total, total: status.total, result, ok, pid: 0 });
     });
     Ok(())
+}
+
+/// Calls `f` on each element of the top-level object's `orderedItems` array, reading `r` as a
+/// stream (serde visitors: only one item is ever held). Returns whether the array was there.
+fn for_each_item<R: std::io::Read>(r: R, f: &mut dyn FnMut(Value) -> Result<()>) -> Result<bool> {
+    use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+    struct Doc<'a>(&'a mut dyn FnMut(Value) -> Result<()>, &'a mut Option<Error>);
+    struct Items<'a>(&'a mut dyn FnMut(Value) -> Result<()>, &'a mut Option<Error>);
+    impl<'de> DeserializeSeed<'de> for Doc<'_> {
+        type Value = bool;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<bool, D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Doc<'_> {
+        type Value = bool;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an OrderedCollection")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<bool, A::Error> {
+            let mut found = false;
+            while let Some(key) = map.next_key::<String>()? {
+                if key == "orderedItems" && !found {
+                    map.next_value_seed(Items(&mut *self.0, &mut *self.1))?;
+                    found = true;
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(found)
+        }
+    }
+    impl<'de> DeserializeSeed<'de> for Items<'_> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Items<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an array of activities")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<(), A::Error> {
+            while let Some(v) = seq.next_element::<Value>()? {
+                if let Err(e) = (self.0)(v) {
+                    *self.1 = Some(e);
+                    return Err(serde::de::Error::custom("stopped"));
+                }
+            }
+            Ok(())
+        }
+    }
+    let mut failed = None;
+    let mut de = serde_json::Deserializer::from_reader(r);
+    let out = Doc(f, &mut failed).deserialize(&mut de);
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    let found = out.map_err(|e| Error::BadRequest(format!("outbox.json: {e}; nothing was imported")))?;
+    de.end().map_err(|e| Error::BadRequest(format!("outbox.json: {e}; nothing was imported")))?;
+    Ok(found)
 }

@@ -552,6 +552,27 @@ async fn a_mastodon_archive_becomes_history_with_dates_and_media_not_announced()
     assert!(!o.status.success() && text(&o).contains("truncated or corrupt"), "{}", text(&o));
     let o = pipit(&["import-archive", dir.path().join("missing.tar.gz").to_str().unwrap(), "--data", &md]).await;
     assert!(!o.status.success());
+    // Bad input: archives whose outbox.json has no items, is cut off, or has a post without a date.
+    let make = |outbox: &str| -> String {
+        let p = dir.path().join(format!("made-{}.tar.gz", outbox.len()));
+        let mut b = tar::Builder::new(flate2::write::GzEncoder::new(std::fs::File::create(&p).unwrap(), flate2::Compression::fast()));
+        let mut h = tar::Header::new_gnu();
+        h.set_size(outbox.len() as u64);
+        h.set_mode(0o644);
+        b.append_data(&mut h, "outbox.json", outbox.as_bytes()).unwrap();
+        b.into_inner().unwrap().finish().unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let good_item = r#"{"type":"Create","actor":"https://old.example/users/me","object":{"id":"https://old.example/users/me/statuses/1","type":"Note","attributedTo":"https://old.example/users/me","content":"<p>early</p>","published":"2019-01-02T03:04:05Z","to":["https://www.w3.org/ns/activitystreams#Public"]}}"#;
+    for (outbox, needle) in [
+        (r#"{"type":"OrderedCollection","totalItems":0}"#.to_string(), "no orderedItems"),
+        (format!(r#"{{"type":"OrderedCollection","orderedItems":[{good_item},{{"type":"Create""#), "outbox.json"),
+        (format!(r#"{{"orderedItems":[{good_item},{{"type":"Create","object":{{"id":"https://old.example/2","type":"Note","content":"x"}}}}]}}"#), "no `published` date"),
+    ] {
+        let f = make(&outbox);
+        let o = pipit(&["import-archive", &f, "--data", &md]).await;
+        assert!(!o.status.success() && text(&o).contains(needle), "{needle}: {}", text(&o));
+    }
     assert_eq!(me.app.store.read(|r| r.own_post_count()).unwrap(), 0, "nothing half-applied");
 
     let o = pipit(&["import-archive", archive.to_str().unwrap(), "--data", &md]).await;
