@@ -138,3 +138,30 @@ pub async fn known_account(app: &App, who: &str) -> Result<String> {
     }
     Ok(account(app, who).await?.id)
 }
+
+/// `pipit alias add`: resolves `who` and lists it in `alsoKnownAs`. Returns the actor id.
+pub async fn add_alias(app: &App, who: &str) -> Result<String> {
+    let id = account(app, who).await?.id;
+    crate::domain::owner::add_alias(app, &id)?;
+    Ok(id)
+}
+
+/// `pipit alias remove`: by the listed id as is, or resolved. Returns the removed actor id.
+pub async fn remove_alias(app: &App, who: &str) -> Result<String> {
+    let listed = crate::domain::owner::profile(app)?.also_known_as;
+    let id = match listed.iter().find(|a| a.as_str() == who.trim()) {
+        Some(id) => id.clone(),
+        None => account(app, who).await.map_err(|e| Error::BadRequest(format!("{who} is not one of your aliases ({})", e.public_message())))?.id,
+    };
+    crate::domain::owner::remove_alias(app, &id)?;
+    Ok(id)
+}
+
+/// `pipit move` and the settings form: the target is fetched fresh (its `alsoKnownAs` may have
+/// changed minutes ago), checked, and the Move sent (domain/owner.rs `move_to`).
+pub async fn move_account(app: &App, target: &str) -> Result<RemoteActor> {
+    let a = account(app, target).await?;
+    let fresh = fetch::actor(app, &a.id, true, &Budget::new(3)).await?;
+    crate::domain::owner::move_to(app, &fresh)?;
+    Ok(fresh)
+}

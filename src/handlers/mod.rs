@@ -3,6 +3,7 @@
 pub mod ap;
 pub mod assets;
 pub mod auth;
+pub mod portability;
 pub mod deck;
 pub mod interact;
 pub mod lists;

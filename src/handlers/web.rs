@@ -37,6 +37,8 @@ pub fn notice(req: &Request<Incoming>) -> Option<String> {
         Some("saved") => Some("Saved."),
         Some("deleted") => Some("Deleted."),
         Some("password") => Some("Password changed."),
+        Some("importing") => Some("Import started: the accounts are being looked up."),
+        Some("moved") => Some("Moved: your followers were asked to follow the new account."),
         _ => None,
     }?;
     match q.get("unresolved").filter(|u| !u.is_empty()) {
@@ -240,7 +242,7 @@ pub fn settings_page(app: &App, req: &Request<Incoming>) -> Result<Resp> {
     let p = owner::profile(app)?;
     let body = app.render.render(
         "settings.html",
-        context! { profile => ProfileView::new(&p, &app.urls, 0), aliases => p.also_known_as.join("\n"), owner => o, notice => notice(req), max_upload_kib => app.config.max_upload_kib,
+        context! { profile => ProfileView::new(&p, &app.urls, 0), aliases => p.also_known_as.join("\n"), import_status => crate::import::import_status(app)?, owner => o, notice => notice(req), max_upload_kib => app.config.max_upload_kib,
                    site => { let t = owner::site_texts(app)?; context! { about => t.about, rules => t.rules } }, max_site_text => owner::MAX_SITE_TEXT },
     )?;
     Ok(response::html(body))
@@ -312,6 +314,23 @@ pub async fn settings_aliases(app: &App, req: Request<Incoming>) -> Result<Resp>
     }
     owner::set_aliases(app, ids)?;
     Ok(response::redirect("/settings?done=saved"))
+}
+
+/// POST /settings/move (field `target`: @user@host or URL): moves followers to the new
+/// account (actions::move_account checks that it lists this one as an alias).
+pub async fn settings_move(app: &App, req: Request<Incoming>) -> Result<Resp> {
+    let (parts, body) = auth::read_small(app, req).await?;
+    let form = request::submitted(&parts.headers, &body)?.form;
+    require_owner_post(app, &parts.headers, &form)?;
+    let target = form.text("target");
+    if target.trim().is_empty() {
+        return Err(Error::BadRequest("Name the new account: @user@host or its URL".into()));
+    }
+    crate::actions::move_account(app, target.trim()).await.map_err(|e| match e {
+        Error::BadRequest(m) => Error::BadRequest(m),
+        other => Error::BadRequest(format!("No account found for {}: {}", target.trim(), other.public_message())),
+    })?;
+    Ok(response::redirect("/settings?done=moved"))
 }
 
 /// POST /settings/password

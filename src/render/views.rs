@@ -25,6 +25,8 @@ pub struct ProfileView {
     pub header_url: Option<String>,
     pub post_count: u64,
     pub joined: String,
+    /// The account this one moved to (`movedTo`, an http(s) actor id), shown as a notice.
+    pub moved_to: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -272,6 +274,7 @@ impl ProfileView {
                 .collect(),
             avatar_url: avatar_url(p, urls),
             header_url: p.header.as_ref().map(|h| urls.media(h)),
+            moved_to: p.moved_to.clone().filter(|m| m.starts_with("https://") || m.starts_with("http://")),
             post_count,
             joined: time::human_date(p.created_ms),
         }

@@ -13,6 +13,8 @@ mod social;
 mod group;
 mod lists;
 mod search;
+mod backup;
+mod export;
 pub use search::query_terms;
 pub use alloc::IdSpace;
 
