@@ -33,6 +33,11 @@ pub struct Compose {
 
 /// Publishes a post: mentions resolved, a remote parent fetched and stored so the thread holds.
 pub async fn publish(app: &App, c: Compose) -> Result<Post> {
+    publish_with_media(app, c, Vec::new()).await
+}
+
+/// `publish` with images saved beforehand (client API uploads).
+pub async fn publish_with_media(app: &App, c: Compose, media: Vec<crate::model::Attachment>) -> Result<Post> {
     let resolved = resolve_mentions(app, &c.text).await;
     let mut in_reply_to = c.in_reply_to.filter(|s| !s.trim().is_empty());
     if let Some(target) = &in_reply_to {
@@ -47,7 +52,7 @@ pub async fn publish(app: &App, c: Compose) -> Result<Post> {
     };
     let app2 = app.clone();
     let new = posts::NewPost { text: c.text, cw: c.cw, visibility: c.visibility, in_reply_to, media: c.media, resolved, quote };
-    let post = tokio::task::spawn_blocking(move || posts::publish(&app2, new)).await.map_err(|e| Error::Internal(e.to_string()))??;
+    let post = tokio::task::spawn_blocking(move || posts::publish_with_media(&app2, new, media)).await.map_err(|e| Error::Internal(e.to_string()))??;
     // The link preview card, once, in the background (pages show it when it is there).
     let (app3, id) = (app.clone(), post.id);
     tokio::spawn(async move { crate::federation::cards::fetch_for(&app3, id).await });

@@ -72,6 +72,10 @@ pub struct Config {
     /// Open client connections at most; beyond it the idlest ones are closed first.
     #[serde(default = "default_max_connections")]
     pub max_connections: u32,
+    /// Let client apps log in with the owner's password (OAuth password grant; CLI tools and
+    /// bots use it). Off: apps must use the consent page.
+    #[serde(default = "default_oauth_password_grant")]
+    pub oauth_password_grant: bool,
     /// Benchmarks only: send every outgoing connection to this address (a local sink).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_override: Option<String>,
@@ -110,11 +114,35 @@ impl Default for KeyFiles {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Tls {
+    /// PEM certificate chain file (relative to the data folder); unused with `acme`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub cert: String,
+    /// PEM private key file; unused with `acme`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub key: String,
+    /// Obtain and renew the certificate for `url`'s host by ACME (RFC 8555, TLS-ALPN-01 on the
+    /// listening port), stored in keys/acme-*.
+    #[serde(default)]
+    pub acme: bool,
+    /// Contact address for the ACME account (required with `acme`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// ACME directory URL; default Let's Encrypt production.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acme_directory: Option<String>,
+    /// Extra PEM root certificate trusted for the ACME server's own HTTPS (tests: pebble).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acme_ca: Option<String>,
+    /// Renew this many days before the certificate's notAfter (default 30).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renew_days: Option<u32>,
+}
+
+fn default_oauth_password_grant() -> bool {
+    true
 }
 
 fn default_listen() -> String {
@@ -198,6 +226,7 @@ impl Config {
             authorized_fetch: false,
             trusted_proxies: Vec::new(),
             max_connections: default_max_connections(),
+            oauth_password_grant: true,
             connect_override: None,
             keys: KeyFiles::default(),
             tls: None,
@@ -254,6 +283,23 @@ impl Config {
         if self.session_secs == 0 {
             return Err("key `session_secs`: must be at least 1".into());
         }
+        if let Some(t) = &self.tls {
+            if t.acme {
+                match &t.email {
+                    Some(e) if e.contains('@') && !e.contains(char::is_whitespace) => {}
+                    Some(e) => return Err(format!("key `tls.email`: `{e}` is not an email address")),
+                    None => return Err("key `tls.email`: required with `acme = true` (the ACME account's contact address)".into()),
+                }
+                if !t.cert.is_empty() || !t.key.is_empty() {
+                    return Err("key `tls.acme`: set either `acme = true` or `cert` and `key`, not both".into());
+                }
+                if self.domain().parse::<std::net::IpAddr>().is_ok() {
+                    return Err("key `tls.acme`: needs a domain name in `url`, not an IP address".into());
+                }
+            } else if t.cert.is_empty() || t.key.is_empty() {
+                return Err("key `tls`: set `cert` and `key`, or `acme = true` with `email`".into());
+            }
+        }
         Ok(())
     }
 
@@ -264,6 +310,16 @@ impl Config {
     pub fn public_url(&self) -> PublicUrl {
         // validate() ran at load; a bad URL cannot get here.
         parse_public_url(&self.url).unwrap_or_else(|_| parse_public_url(DEFAULT_URL).unwrap())
+    }
+
+    /// `url`'s host name without port or IPv6 brackets (the name an ACME certificate is for).
+    pub fn domain(&self) -> String {
+        let host = self.public_url().host;
+        let host = match host.rsplit_once(':') {
+            Some((h, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => h.to_string(),
+            _ => host,
+        };
+        host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase()
     }
 
     pub fn resolve(&self, data: &Path, file: &str) -> PathBuf {

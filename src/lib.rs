@@ -3,7 +3,7 @@
 //! Module map (data flows one way: server → handlers → domain → store):
 //! - `config`   DATA/pipit.toml, validated, every key documented in README
 //! - `app`      the `App` handle passed everywhere (no globals)
-//! - `server`   hyper accept loop, TLS, routing table, request/response helpers
+//! - `server`   hyper accept loop, TLS (PEM files or ACME, `server::acme`), routing table, request/response helpers
 //! - `handlers` thin HTTP handlers: pages, forms, auth, static/media files
 //! - `domain`   the rules: owner, posts, timelines, media
 //! - `store`    redb behind typed tables (the only module that touches redb)

@@ -23,7 +23,7 @@ async fn serves_https_with_configured_certificate() {
     assert!(self_signed(certs.path()), "openssl made a test certificate");
     let (cert, key) = (certs.path().join("cert.pem"), certs.path().join("key.pem"));
     let (c2, k2) = (cert.to_str().unwrap().to_string(), key.to_str().unwrap().to_string());
-    let a = Instance::start_with("alice", Box::new(move |c| c.tls = Some(pipit::config::Tls { cert: c2, key: k2 }))).await;
+    let a = Instance::start_with("alice", Box::new(move |c| c.tls = Some(pipit::config::Tls { cert: c2, key: k2, ..Default::default() }))).await;
 
     let mut roots = rustls::RootCertStore::empty();
     use rustls::pki_types::pem::PemObject;
@@ -58,7 +58,7 @@ async fn serves_https_with_configured_certificate() {
 async fn missing_certificate_is_a_startup_error() {
     let dir = TempDir::new("badtls");
     let mut cfg = pipit::cli::init(dir.path(), "https://localhost:1", "a", "127.0.0.1:0", true).unwrap();
-    cfg.tls = Some(pipit::config::Tls { cert: "nope.pem".into(), key: "nope-key.pem".into() });
+    cfg.tls = Some(pipit::config::Tls { cert: "nope.pem".into(), key: "nope-key.pem".into(), ..Default::default() });
     cfg.save(dir.path()).unwrap();
     let app = pipit::App::open(dir.path()).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -2,7 +2,9 @@
 //! these call the store (and, for federation, enqueue deliveries in the same transaction).
 
 pub mod follows;
+pub mod oauth;
 pub mod inbox;
+pub mod lists;
 pub mod media;
 pub mod outbox;
 pub mod owner;

@@ -158,9 +158,19 @@ pub fn reply_defaults(app: &App, parent: &Post) -> Result<ReplyDefaults> {
 }
 
 pub fn publish(app: &App, new: NewPost) -> Result<Post> {
-    check_text(&new.text, &new.cw, !new.media.is_empty())?;
+    publish_with_media(app, new, Vec::new())
+}
+
+/// `publish`, with attachments saved beforehand (client API uploads, the same media pipeline)
+/// first, then the post's own uploads: [`MAX_ATTACHMENTS`] at most in all.
+pub fn publish_with_media(app: &App, new: NewPost, media: Vec<Attachment>) -> Result<Post> {
+    if media.len() + new.media.len() > MAX_ATTACHMENTS {
+        return Err(Error::BadRequest(format!("A post can have at most {MAX_ATTACHMENTS} attachments")));
+    }
+    check_text(&new.text, &new.cw, !new.media.is_empty() || !media.is_empty())?;
     let in_reply_to = new.in_reply_to.as_deref().filter(|s| !s.trim().is_empty()).map(|t| reply_target(app, t)).transpose()?;
-    let attachments = save_uploads(app, &new.media)?;
+    let mut attachments = media;
+    attachments.extend(save_uploads(app, &new.media)?);
     let f = format(app, &new.text, &new.resolved);
     // The id (and so the URI) is allocated inside the write below, where it is checked free.
     let mut post = Post {
@@ -202,8 +212,8 @@ pub fn publish(app: &App, new: NewPost) -> Result<Post> {
         let audience = outbox::post_audience(w, app, &post)?;
         check_recipients(&post, &audience)?;
         w.insert_post(&post)?;
-        // The owner's own posts belong on Home too, as on Mastodon.
-        w.add_home(&crate::model::HomeEntry { post_id: post.id, boosted_by: None }, post.published_ms)?;
+        // The owner's own posts are part of their home timeline, as on Mastodon.
+        w.add_home_as(post.id, &crate::model::HomeEntry { post_id: post.id, boosted_by: None }, now_ms())?;
         let create = vocab::create_json(&app.urls, &post, "Create", &format!("{}/activity", post.uri));
         outbox::send(w, app, create, audience)?;
         Ok(())

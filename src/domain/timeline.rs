@@ -129,3 +129,15 @@ pub fn tag(app: &App, viewer: Viewer, tag: &str, before: Option<u64>) -> Result<
     let tag = tag.to_lowercase();
     app.store.read(|r| r.tagged(&tag, before, PAGE, |p| if viewer == Viewer::Owner { true } else { p.visibility == Visibility::Public }))
 }
+
+/// Whether a home entry shows on home: members of exclusive lists are read in their list, not
+/// here. (Blocks, mutes and filters are the Screener's, applied on top.)
+pub fn on_home(app: &App, e: &crate::model::HomeEntry, p: &Post) -> bool {
+    let who = e.boosted_by.as_deref().unwrap_or(&p.author);
+    !app.store.read(|r| r.in_exclusive_list(who)).unwrap_or(false)
+}
+
+/// Blocked and muted accounts do not notify.
+pub fn notification_shown(app: &App, n: &crate::model::Notification, now_ms: u64) -> bool {
+    app.store.read(|r| Ok(!r.is_blocked(&n.actor)? && !r.is_muted(&n.actor, now_ms)?)).unwrap_or(false)
+}

@@ -109,6 +109,22 @@ impl LoginLimiter {
     }
 }
 
+/// The owner's password checked for a client without a device cookie (the OAuth password grant):
+/// the same limiter as the login form — the attempt is counted before hashing, one argon2 check
+/// at a time. Ok(false): wrong password; Err(TooManyRequests): over the limit.
+pub async fn check_password_limited(app: &App, ip: IpAddr, password: String) -> Result<bool> {
+    app.login_limiter.address_attempt(ip, crate::time::now_ms())?;
+    let ok = {
+        let _slot = app.login_limiter.check_slot().await?;
+        let app = app.clone();
+        tokio::task::spawn_blocking(move || owner::check_password(&app, &password)).await.map_err(|e| Error::Internal(e.to_string()))??
+    };
+    if ok {
+        app.login_limiter.succeed(ip, None);
+    }
+    Ok(ok)
+}
+
 /// The nonce of a valid device cookie (`nonce.hmac`), if the request has one.
 fn known_device(app: &App, headers: &HeaderMap) -> Option<String> {
     let (nonce, mac) = cookie(headers, DEVICE_COOKIE)?.split_once('.')?;

@@ -5,7 +5,6 @@ use crate::actions;
 use crate::app::App;
 use crate::error::{Error, Result};
 use crate::handlers::{auth, social};
-use crate::model::List;
 use crate::server::request;
 use crate::server::response::{self, Resp};
 use hyper::body::Incoming;
@@ -39,12 +38,7 @@ pub fn index(app: &App, req: &Request<Incoming>) -> Result<Resp> {
 /// POST /lists (name, exclusive, public)
 pub async fn create(app: &App, req: Request<Incoming>) -> Result<Resp> {
     let form = owner_form(app, req).await?;
-    let name = form.text("name").trim().to_string();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(Error::BadRequest("A list needs a name of up to 100 characters".into()));
-    }
-    let list = List { name, exclusive: form.get("exclusive").is_some(), public: form.get("public").is_some(), created_ms: crate::time::now_ms() };
-    let id = app.store.write(|w| w.create_list(&list))?;
+    let id = crate::domain::lists::create(app, &form.text("name"), form.get("exclusive").is_some(), form.get("public").is_some())?;
     Ok(response::redirect(&format!("/lists/{id}")))
 }
 
@@ -52,20 +46,10 @@ pub async fn create(app: &App, req: Request<Incoming>) -> Result<Resp> {
 pub async fn edit(app: &App, req: Request<Incoming>, id: u64, delete: bool) -> Result<Resp> {
     let form = owner_form(app, req).await?;
     if delete {
-        app.store.write(|w| w.delete_list(id))?;
+        crate::domain::lists::delete(app, id)?;
         return Ok(response::redirect("/lists"));
     }
-    let name = form.text("name").trim().to_string();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(Error::BadRequest("A list needs a name of up to 100 characters".into()));
-    }
-    app.store.write(|w| {
-        let mut l = w.list(id)?.ok_or(Error::NotFound)?;
-        l.name = name.clone();
-        l.exclusive = form.get("exclusive").is_some();
-        l.public = form.get("public").is_some();
-        w.update_list(id, &l)
-    })?;
+    crate::domain::lists::update(app, id, &form.text("name"), Some(form.get("exclusive").is_some()), Some(form.get("public").is_some()))?;
     Ok(response::redirect(&format!("/lists/{id}")))
 }
 
@@ -78,7 +62,7 @@ pub async fn member(app: &App, req: Request<Incoming>, id: u64, add: bool) -> Re
     }
     let known = app.store.read(|r| r.actor(account.trim()))?.is_some();
     let actor = if add && !known { actions::account(app, account.trim()).await?.id } else { account.trim().to_string() };
-    app.store.write(|w| if add { w.add_list_member(id, &actor) } else { w.remove_list_member(id, &actor) })?;
+    crate::domain::lists::set_member(app, id, &actor, add)?;
     let back = request::back_or(&form, format!("/lists/{id}"));
     Ok(response::redirect(&back))
 }

@@ -1,6 +1,7 @@
 //! Thin HTTP handlers: parse the request, call one domain operation, render or serialise.
 
 pub mod ap;
+pub mod api;
 pub mod assets;
 pub mod auth;
 pub mod portability;

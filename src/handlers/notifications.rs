@@ -49,7 +49,7 @@ pub fn page(app: &App, req: &Request<Incoming>) -> Result<Resp> {
     // Blocked and muted accounts do not notify.
     let (items, next) = app.store.read(|r| {
         r.notifications_where(before, 30, &|n| {
-            filter.as_deref().map(|f| kind_name(&n.kind) == f).unwrap_or(true) && !r.is_blocked(&n.actor).unwrap_or(false) && !r.is_muted(&n.actor, now).unwrap_or(false)
+            filter.as_deref().map(|f| kind_name(&n.kind) == f).unwrap_or(true) && crate::domain::timeline::notification_shown(app, n, now)
         })
     })?;
     let profile = app.store.read(|r| r.profile())?;

@@ -118,11 +118,9 @@ pub fn home(app: &App, req: &Request<Incoming>) -> Result<Resp> {
     let before = request::query(req).get("before").and_then(|s| s.parse().ok());
     let profile = app.store.read(|r| r.profile())?;
     let (entries, next) = app.store.read(|r| r.home(before, timeline::PAGE))?;
-    // Members of exclusive lists are read in their list, not here.
-    let hidden = |actor: &str| app.store.read(|r| r.in_exclusive_list(actor)).unwrap_or(false);
     let posts = screened(
         app,
-        entries.iter().filter(|(_, e, p)| !hidden(e.boosted_by.as_deref().unwrap_or(&p.author))).map(|(_, e, p)| (p, e.boosted_by.as_deref())),
+        entries.iter().filter(|(_, e, p)| timeline::on_home(app, e, p)).map(|(_, e, p)| (p, e.boosted_by.as_deref())),
         &profile,
         "home",
     );

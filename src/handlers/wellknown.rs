@@ -72,7 +72,8 @@ pub fn nodeinfo(app: &App, version: &str) -> Result<Resp> {
         "services": { "inbound": [], "outbound": ["atom1.0", "rss2.0"] },
         "openRegistrations": false,
         "usage": { "users": { "total": 1, "activeMonth": 1, "activeHalfyear": 1 }, "localPosts": posts },
-        "metadata": { "nodeName": app.urls.host, "singleUser": true },
+        // megalodon and other client libraries pick their API dialect from `upstream`.
+        "metadata": { "nodeName": app.urls.host, "singleUser": true, "upstream": { "name": "mastodon", "version": "4.2.0" } },
     });
     let ct = format!("application/json; profile=\"http://nodeinfo.diaspora.software/ns/schema/{version}#\"");
     Ok(response::json(200, &ct, &v))

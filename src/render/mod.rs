@@ -33,6 +33,9 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("deck_column.html", include_str!("../../templates/deck_column.html")),
     ("error.html", include_str!("../../templates/error.html")),
     ("interact.html", include_str!("../../templates/interact.html")),
+    ("oauth_authorize.html", include_str!("../../templates/oauth_authorize.html")),
+    ("oauth_code.html", include_str!("../../templates/oauth_code.html")),
+    ("oauth_apps.html", include_str!("../../templates/oauth_apps.html")),
     ("feed.atom", include_str!("../../templates/feed.atom")),
     ("feed.rss", include_str!("../../templates/feed.rss")),
 ];

@@ -7,6 +7,7 @@ pub mod request;
 pub mod response;
 pub mod routes;
 pub mod upload;
+pub mod acme;
 mod tls;
 
 use crate::app::App;
@@ -22,9 +23,12 @@ use tokio::net::TcpListener;
 /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests finish
 /// (bounded by 10 s) and returns.
 pub async fn run(app: App, listener: TcpListener, shutdown: impl Future<Output = ()>) -> Result<()> {
-    let tls = match &app.config.tls {
-        Some(t) => Some(tls::acceptor(&app.data, &app.config, t)?),
-        None => None,
+    let (tls, acme) = match &app.config.tls {
+        Some(t) => {
+            let (acceptor, manager) = tls::acceptor(&app.data, &app.config, t)?;
+            (Some(acceptor), manager.map(|m| tokio::spawn(m.run())))
+        }
+        None => (None, None),
     };
     let graceful = GracefulShutdown::new();
     // The delivery worker lives as long as the server; queued jobs survive in the store.
@@ -72,6 +76,8 @@ pub async fn run(app: App, listener: TcpListener, shutdown: impl Future<Output =
             let serve = async {
                 match tls {
                     Some(acceptor) => match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+                        // A TLS-ALPN-01 validation (RFC 8737): the handshake was the answer.
+                        Ok(Ok(s)) if s.get_ref().1.alpn_protocol() == Some(acme::ACME_TLS_ALPN) => Ok(()),
                         Ok(Ok(s)) => watcher.watch(builder.serve_connection(TokioIo::new(s), service)).await,
                         Ok(Err(e)) => Ok(tracing::debug!(%peer, "TLS handshake failed: {e}")),
                         Err(_) => Ok(tracing::debug!(%peer, "TLS handshake timed out")),
@@ -89,6 +95,9 @@ pub async fn run(app: App, listener: TcpListener, shutdown: impl Future<Output =
         });
     }
     drop(listener);
+    if let Some(acme) = acme {
+        acme.abort();
+    }
     worker.abort();
     let _ = worker.await; // its App handle is released before run() returns
     tokio::select! {

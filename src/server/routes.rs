@@ -33,6 +33,10 @@ pub async fn handle(app: App, req: Request<Incoming>, peer: SocketAddr) -> Resp 
     // style="" attributes, no plugins, no framing. Remote images (avatars, attachments) may load.
     h.entry(hyper::header::CONTENT_SECURITY_POLICY).or_insert(hyper::header::HeaderValue::from_static(CSP));
     h.entry("x-frame-options").or_insert(hyper::header::HeaderValue::from_static("DENY"));
+    // Browser clients (Phanpy, Elk) read these cross-origin.
+    if path.starts_with("/.well-known/") || path.starts_with("/nodeinfo/") {
+        h.entry("access-control-allow-origin").or_insert(hyper::header::HeaderValue::from_static("*"));
+    }
     let status = resp.status().as_u16();
     tracing::debug!(%peer, %method, path, status, ms = start.elapsed().as_millis() as u64, "request");
     resp
@@ -40,6 +44,9 @@ pub async fn handle(app: App, req: Request<Incoming>, peer: SocketAddr) -> Resp 
 
 async fn route(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Result<Resp> {
     let path = req.uri().path().to_string();
+    if crate::handlers::api::is_api_path(&path) {
+        return Ok(crate::handlers::api::handle(app, req, peer).await);
+    }
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let me = app.urls.username.as_str();
     let at_me = format!("@{me}");
@@ -98,6 +105,8 @@ async fn route(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Result<Re
         ["tags", tag, "unfollow"] if post => lists::follow_tag(app, req, &crate::server::request::percent_decode(tag), false).await,
         ["bookmarks"] if get => lists::bookmarks(app, &req),
         ["settings", "safety"] if get => safety::page(app, &req),
+        ["settings", "apps"] if get => crate::handlers::api::oauth::apps_page(app, &req),
+        ["settings", "apps", id, "revoke"] if post => crate::handlers::api::oauth::revoke_app(app, req, parse_id(id)?).await,
         ["search"] if get => search::search(app, &req).await,
         ["deck"] if get => deck::page(app, &req),
         ["deck"] if post => deck::edit(app, req).await,

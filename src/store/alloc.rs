@@ -35,6 +35,12 @@ pub enum IdSpace {
     Filters,
     /// `bookmarkid_postid`.
     Bookmarks,
+    /// `appid_app`: client API (OAuth) apps.
+    OAuthApps,
+    /// `mediaid_media`: client API uploads before their post.
+    PendingMedia,
+    /// `accountid_actoruri`: client API account ids of actors.
+    Accounts,
 }
 
 /// How far above a taken candidate the allocator looks: 2^32 ids, about 65 seconds of id
@@ -52,6 +58,9 @@ impl IdSpace {
             IdSpace::Lists => "listid_list",
             IdSpace::Filters => "filterid_filter",
             IdSpace::Bookmarks => "bookmarkid_postid",
+            IdSpace::OAuthApps => "appid_app",
+            IdSpace::PendingMedia => "mediaid_media",
+            IdSpace::Accounts => "accountid_actoruri",
         }
     }
 }
@@ -71,6 +80,9 @@ impl Write {
             IdSpace::Lists => has(self, LISTID_LIST, id)?,
             IdSpace::Filters => has(self, FILTERID_FILTER, id)?,
             IdSpace::Bookmarks => has(self, BOOKMARKID_POSTID, id)?,
+            IdSpace::OAuthApps => has(self, APPID_APP, id)?,
+            IdSpace::PendingMedia => has(self, MEDIAID_MEDIA, id)?,
+            IdSpace::Accounts => has(self, ACCOUNTID_ACTORURI, id)?,
         })
     }
 

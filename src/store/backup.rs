@@ -39,6 +39,9 @@ impl Store {
             AUTHOR_POSTID, HOMEID_ENTRY, NOTIFID_NOTIF, DUE_JOBID, JOBID_JOB, FANOUT_INBOX, DEADID_JOB,
             LISTID_LIST, LIST_MEMBER, MEMBER_LIST, FOLLOWEDTAG_MS, BOOKMARKID_POSTID, POSTID_BOOKMARKID,
             TERM_POSTID, BLOCKEDACTOR_MS, BLOCKEDDOMAIN_MS, MUTEDACTOR_UNTIL, FILTERID_FILTER, PINNED_POSTID_MS,
+            // The client API (issue 9): apps, codes, tokens, account ids, media, idempotency keys.
+            APPID_APP, CLIENTID_APPID, CODEHASH_CODE, TOKENHASH_TOKEN, APPID_TOKENHASH, ACCOUNTID_ACTORURI,
+            ACTORURI_ACCOUNTID, MEDIAID_MEDIA, IDEMKEY_POST,
         );
         for t in r.list_tables()? {
             if !names.iter().any(|n| n == t.name()) {

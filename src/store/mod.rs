@@ -15,6 +15,8 @@ mod lists;
 mod search;
 mod backup;
 mod export;
+mod oauth;
+pub use oauth::{OAuthApp, OAuthCode, OAuthToken, PendingMedia, Range};
 pub use search::query_terms;
 pub use alloc::IdSpace;
 
@@ -213,6 +215,15 @@ impl Store {
             w.tx.open_table(MUTEDACTOR_UNTIL)?;
             w.tx.open_table(FILTERID_FILTER)?;
             w.tx.open_table(PINNED_POSTID_MS)?;
+            w.tx.open_table(APPID_APP)?;
+            w.tx.open_table(TOKENHASH_TOKEN)?;
+            w.tx.open_table(CODEHASH_CODE)?;
+            w.tx.open_table(CLIENTID_APPID)?;
+            w.tx.open_table(APPID_TOKENHASH)?;
+            w.tx.open_table(ACTORURI_ACCOUNTID)?;
+            w.tx.open_table(ACCOUNTID_ACTORURI)?;
+            w.tx.open_table(MEDIAID_MEDIA)?;
+            w.tx.open_table(IDEMKEY_POST)?;
             let version = w.meta_u32("schema_version")?.unwrap_or(0);
             if version > SCHEMA_VERSION {
                 return Err(Error::Config(format!(

@@ -121,3 +121,26 @@ pub const FILTERID_FILTER: TableDefinition<u64, &[u8]> = TableDefinition::new("f
 
 /// The owner's pinned posts: post id → when pinned (ms). Served as the `featured` collection.
 pub const PINNED_POSTID_MS: TableDefinition<u64, u64> = TableDefinition::new("pinned_postid_ms");
+
+// ---- Mastodon client API (issue 10): OAuth apps, tokens, codes; stable account ids ----
+
+/// Registered OAuth clients: app id → JSON `OAuthApp` (name, redirect URIs, scopes, secret hash).
+pub const APPID_APP: TableDefinition<u64, &[u8]> = TableDefinition::new("appid_app");
+/// client_id → app id.
+pub const CLIENTID_APPID: TableDefinition<&str, u64> = TableDefinition::new("clientid_appid");
+/// Tokens (access and refresh), by sha256 hex of the token → JSON `OAuthToken`. Never the token.
+pub const TOKENHASH_TOKEN: TableDefinition<&str, &[u8]> = TableDefinition::new("tokenhash_token");
+/// (app id, token hash) → (): an app's tokens, for the settings page and revoking an app.
+pub const APPID_TOKENHASH: TableDefinition<(u64, &str), ()> = TableDefinition::new("appid_tokenhash");
+/// Authorization codes: sha256 hex of the code → JSON `OAuthCode`; removed when used.
+pub const CODEHASH_CODE: TableDefinition<&str, &[u8]> = TableDefinition::new("codehash_code");
+/// Stable Mastodon account ids for actors (the owner included): actor id → u64, and back.
+pub const ACTORURI_ACCOUNTID: TableDefinition<&str, u64> = TableDefinition::new("actoruri_accountid");
+pub const ACCOUNTID_ACTORURI: TableDefinition<u64, &str> = TableDefinition::new("accountid_actoruri");
+
+/// Media uploaded through the client API, waiting for (or attached to) a post: id → JSON
+/// `PendingMedia` (file, type, size, alt text). Unattached ones are swept after a day.
+pub const MEDIAID_MEDIA: TableDefinition<u64, &[u8]> = TableDefinition::new("mediaid_media");
+/// `Idempotency-Key` of `POST /api/v1/statuses` (sha256 hex) → (post id, when ms): a retried
+/// request gets the post it already made. Kept an hour.
+pub const IDEMKEY_POST: TableDefinition<&str, (u64, u64)> = TableDefinition::new("idemkey_post");

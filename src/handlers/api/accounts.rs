@@ -1,0 +1,108 @@
+//! Accounts: `verify_credentials`, `GET /api/v1/accounts/:id`, `/:id/statuses`, `lookup`,
+//! `relationships`. Remote accounts are those pipit has cached; `lookup` resolves a handle it
+//! does not know yet through WebFinger (as the web search does).
+
+use super::entities::Ctx;
+use super::{ok, ApiError, ApiResult, Call};
+use crate::domain::timeline::{self, Viewer};
+use crate::model::Post;
+use serde_json::Value;
+
+/// The actor id behind an account id segment, or 404.
+pub fn actor_of(c: &Call, id: u64) -> Result<String, ApiError> {
+    c.app.store.read(|r| r.account_actor(id))?.ok_or_else(ApiError::not_found)
+}
+
+/// `GET /api/v1/accounts/verify_credentials`: the owner, with `source`.
+pub fn verify_credentials(c: &Call) -> ApiResult {
+    c.user("profile")?;
+    let ctx = Ctx::new(&c.app, Viewer::Owner)?;
+    ok(&ctx.owner_account(true))
+}
+
+/// `GET /api/v1/accounts/:id`
+pub fn get(c: &Call) -> ApiResult {
+    let viewer = c.viewer("read:accounts")?;
+    let actor = actor_of(c, c.id_seg(3)?)?;
+    let ctx = Ctx::new(&c.app, viewer)?;
+    ok(&ctx.account(&actor))
+}
+
+/// `GET /api/v1/accounts/lookup?acct=user[@host]`: the owner by name; for the owner's token a
+/// remote handle is resolved through WebFinger (and cached), as the web search does. 404 if
+/// nothing answers.
+pub async fn lookup(c: &Call) -> ApiResult {
+    let viewer = c.viewer("read:accounts")?;
+    let acct = c.params.text("acct");
+    let acct = acct.trim().trim_start_matches('@');
+    if acct.is_empty() {
+        return Err(ApiError::unprocessable("acct: give user or user@host"));
+    }
+    let actor = if crate::domain::oauth::is_owner_name(&c.app, acct) {
+        c.app.urls.actor()
+    } else if viewer == Viewer::Owner && acct.contains('@') {
+        // Strangers do not get to make pipit fetch things.
+        crate::actions::account(&c.app, acct).await.map(|a| a.id).map_err(|_| ApiError::not_found())?
+    } else {
+        return Err(ApiError::not_found());
+    };
+    let ctx = Ctx::new(&c.app, viewer)?;
+    ok(&ctx.account(&actor))
+}
+
+/// `GET /api/v1/accounts/relationships?id[]=…`: always an array; unknown ids are left out.
+pub fn relationships(c: &Call) -> ApiResult {
+    c.user("read:follows")?;
+    let ctx = Ctx::new(&c.app, Viewer::Owner)?;
+    let mut out = Vec::new();
+    for id in c.params.all("id").into_iter().take(100) {
+        let Ok(id) = id.parse::<u64>() else { continue };
+        if let Some(actor) = c.app.store.read(|r| r.account_actor(id))? {
+            out.push(ctx.relationship(&actor));
+        }
+    }
+    ok(&Value::Array(out))
+}
+
+/// `GET /api/v1/accounts/:id/statuses` with `max_id`/`since_id`/`min_id`/`limit`,
+/// `exclude_replies`, `exclude_reblogs`, `only_media`, `pinned`, `tagged`.
+pub fn statuses(c: &Call) -> ApiResult {
+    let viewer = c.viewer("read:statuses")?;
+    let actor = actor_of(c, c.id_seg(3)?)?;
+    let ctx = Ctx::new(&c.app, viewer)?;
+    let range = c.range(20, 40);
+    let exclude_replies = c.params.flag("exclude_replies")?.unwrap_or(false);
+    let only_media = c.params.flag("only_media")?.unwrap_or(false);
+    let tagged = c.params.get("tagged").map(|t| t.trim_start_matches('#').to_lowercase());
+    let mine = ctx.is_me(&actor);
+    if c.params.flag("pinned")?.unwrap_or(false) {
+        // Pinned posts are few: one page, no cursors.
+        let pinned: Vec<Post> = if mine { c.app.store.read(|r| r.pinned(20))?.into_iter().filter(|p| timeline::can_see(viewer, p)).collect() } else { vec![] };
+        ctx.prepare(pinned.iter(), []);
+        return ok(&Value::Array(pinned.iter().map(|p| ctx.status(p, None)).collect()));
+    }
+    let mut posts: Vec<Post> = Vec::new();
+    c.app.store.read(|r| {
+        let mut keep = |id: u64| -> crate::error::Result<bool> {
+            let Some(p) = r.post(id)? else { return Ok(false) };
+            let ok = timeline::can_see(viewer, &p)
+                && !(exclude_replies && p.in_reply_to.is_some())
+                && !(only_media && p.attachments.is_empty())
+                && tagged.as_ref().map(|t| p.tags.contains(t)).unwrap_or(true);
+            if ok {
+                posts.push(p);
+            }
+            Ok(ok)
+        };
+        if mine {
+            r.own_post_ids(&range, &mut keep)?;
+        } else {
+            r.author_post_ids(&actor, &range, &mut keep)?;
+        }
+        Ok(())
+    })?;
+    posts.sort_by_key(|p| std::cmp::Reverse(p.id));
+    ctx.prepare(posts.iter(), []);
+    let items: Vec<Value> = posts.iter().map(|p| ctx.status(p, None)).collect();
+    c.paged(items, posts.first().map(|p| p.id), posts.last().map(|p| p.id))
+}

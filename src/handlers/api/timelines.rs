@@ -1,0 +1,94 @@
+//! Timelines: `GET /api/v1/timelines/home`, `/public` (`local`, `remote`, `only_media`),
+//! `/tag/:tag`. Paging by `max_id`/`since_id`/`min_id` with `Link` headers. Home applies the
+//! same rules as the /home page (exclusive lists, then blocks, mutes and filters).
+
+use super::entities::Ctx;
+use super::{ApiResult, Call};
+use crate::domain::safety::{Screen, Screener};
+use crate::domain::timeline::{self, Viewer};
+use crate::model::{HomeEntry, Post, Visibility};
+
+/// `GET /api/v1/timelines/home`: cursors are home entry ids (a boost's status id is its entry).
+pub fn home(c: &Call) -> ApiResult {
+    c.user("read:statuses")?;
+    let range = c.range(20, 40);
+    let screener = Screener::new(&c.app, "home");
+    let mut rows: Vec<(u64, HomeEntry, Post)> = Vec::new();
+    c.app.store.read(|r| {
+        r.home_ids(&range, &mut |id| {
+            let Some(e) = r.home_entry(id)? else { return Ok(false) };
+            let Some(p) = r.post(e.post_id)? else { return Ok(false) };
+            if !timeline::on_home(&c.app, &e, &p) || screener.screen(&p, e.boosted_by.as_deref()) == Screen::Hide {
+                return Ok(false);
+            }
+            rows.push((id, e, p));
+            Ok(true)
+        })
+    })?;
+    // Scans upwards (min_id) visit oldest first: pages are always newest first.
+    rows.sort_by_key(|r| std::cmp::Reverse(r.0));
+    let ctx = Ctx::new(&c.app, Viewer::Owner)?;
+    ctx.prepare(rows.iter().map(|(_, _, p)| p), rows.iter().filter_map(|(_, e, _)| e.boosted_by.clone()));
+    let items = rows.iter().map(|(id, e, p)| ctx.home_status(*id, e, p)).collect();
+    c.paged(items, rows.first().map(|r| r.0), rows.last().map(|r| r.0))
+}
+
+fn posts_page(c: &Call, viewer: Viewer, context: &'static str, scan: &dyn Fn(&crate::store::Range, &mut dyn FnMut(&Post) -> bool) -> crate::error::Result<Vec<Post>>) -> ApiResult {
+    let range = c.range(20, 40);
+    let only_media = c.params.flag("only_media")?.unwrap_or(false);
+    let screener = Screener::new(&c.app, context);
+    let mut posts = scan(&range, &mut |p: &Post| (!only_media || !p.attachments.is_empty()) && screener.screen(p, None) != Screen::Hide)?;
+    posts.sort_by_key(|p| std::cmp::Reverse(p.id));
+    let ctx = Ctx::new(&c.app, viewer)?;
+    ctx.prepare(posts.iter(), []);
+    let items = posts.iter().map(|p| ctx.status(p, None)).collect();
+    c.paged(items, posts.first().map(|p| p.id), posts.last().map(|p| p.id))
+}
+
+/// `GET /api/v1/timelines/public`: public posts pipit holds; `local=true` the owner's only,
+/// `remote=true` everyone else's.
+pub fn public(c: &Call) -> ApiResult {
+    let viewer = c.viewer("read:statuses")?;
+    let local = c.params.flag("local")?.unwrap_or(false);
+    let remote = c.params.flag("remote")?.unwrap_or(false);
+    posts_page(c, viewer, "public", &|range, keep| {
+        let mut out = Vec::new();
+        c.app.store.read(|r| {
+            let mut k = |id: u64| -> crate::error::Result<bool> {
+                let Some(p) = r.post(id)? else { return Ok(false) };
+                let ok = p.visibility == Visibility::Public && !(remote && p.local) && keep(&p);
+                if ok {
+                    out.push(p);
+                }
+                Ok(ok)
+            };
+            if local {
+                r.own_post_ids(range, &mut k)
+            } else {
+                r.post_ids(range, &mut k)
+            }
+        })?;
+        Ok(out)
+    })
+}
+
+/// `GET /api/v1/timelines/tag/:tag`: as the tag page shows it (the owner sees every post).
+pub fn tag(c: &Call) -> ApiResult {
+    let viewer = c.viewer("read:statuses")?;
+    let tag = c.segs[4].trim_start_matches('#').to_lowercase();
+    posts_page(c, viewer, "public", &|range, keep| {
+        let mut out = Vec::new();
+        c.app.store.read(|r| {
+            r.tag_post_ids(&tag, range, &mut |id| {
+                let Some(p) = r.post(id)? else { return Ok(false) };
+                let visible = if viewer == Viewer::Owner { true } else { p.visibility == Visibility::Public };
+                let ok = visible && keep(&p);
+                if ok {
+                    out.push(p);
+                }
+                Ok(ok)
+            })
+        })?;
+        Ok(out)
+    })
+}

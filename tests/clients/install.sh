@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the client libraries the client-API tests drive, only when missing (idempotent):
+# Mastodon.py (PyPI, pinned) in a virtualenv at $1 (default: target/tmp/clients-venv), and
+# masto.js + megalodon (npm, pinned by package-lock.json) in tests/clients/node_modules.
+# Used by tests/run and, when the venv is missing, by tests/client_api.rs itself.
+set -euo pipefail
+VENV=${1:-"$(cd "$(dirname "$0")/../.." && pwd)/target/tmp/clients-venv"}
+MASTODON_PY=2.3.3
+if ! { [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c "import mastodon, sys; from importlib.metadata import version; sys.exit(version('Mastodon.py') != '$MASTODON_PY')" 2>/dev/null; }; then
+  command -v python3 >/dev/null || { echo "python3 is missing: the client API tests need Python 3.9+ with venv" >&2; exit 1; }
+  echo "   installing Mastodon.py $MASTODON_PY into $VENV (pip, PyPI)"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check "Mastodon.py==$MASTODON_PY"
+fi
+
+# masto.js and megalodon (npm, pinned in package-lock.json), when Node.js is there: npm ci again
+# only when package.json or the lock changed.
+cd "$(dirname "$0")"
+if command -v npm >/dev/null; then
+  stamp=$(cat package.json package-lock.json | sha256sum | cut -d' ' -f1)
+  if [ ! -f node_modules/masto/package.json ] || [ "$(cat node_modules/.pipit-lock-sha256 2>/dev/null)" != "$stamp" ]; then
+    echo "   installing masto.js and megalodon (npm ci in tests/clients)"
+    npm ci --no-audit --no-fund --loglevel=error
+    echo "$stamp" > node_modules/.pipit-lock-sha256
+  fi
+fi
