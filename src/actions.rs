@@ -77,8 +77,28 @@ pub async fn remote_post(app: &App, url: &str) -> Result<Post> {
     app.store.read(|r| r.post(id))?.ok_or(Error::NotFound)
 }
 
+/// An account by `@user@host` or URL (WebFinger, then its actor document). Errors say which
+/// account and what its server said: `Error::Remote(404, …)` when it has no such account,
+/// `Error::Remote(502, …)` when it failed or could not be reached, BadRequest for input that
+/// is neither a handle nor a URL.
 pub async fn account(app: &App, handle_or_url: &str) -> Result<RemoteActor> {
-    fetch::resolve_account(app, handle_or_url, &Budget::new(6)).await
+    fetch::resolve_account(app, handle_or_url, &Budget::new(6)).await.map_err(|e| lookup_failed(handle_or_url.trim(), e))
+}
+
+/// Turns a failed account lookup into an error the owner can act on (issue 13: it used to be
+/// "Internal server error", the reason only in the log).
+pub fn lookup_failed(who: &str, e: Error) -> Error {
+    let who = if who.starts_with("http") || who.starts_with('@') { who.to_string() } else { format!("@{who}") };
+    match e {
+        Error::NotFound => Error::Remote(404, format!("{who} could not be found: the server said there is no such account (HTTP 404).")),
+        Error::Gone => Error::Remote(404, format!("{who} could not be found: the server said the account was deleted (HTTP 410).")),
+        // Our own syntax checks (fetch::resolve_account) stay 400.
+        Error::BadRequest(m) if m.contains("is not @user@host") || m.starts_with("not a URL") => Error::BadRequest(m),
+        Error::BadRequest(m) => Error::Remote(502, format!("{who} could not be found: the server said {m}")),
+        // Network failures (client.rs): connection refused, DNS, TLS, timeouts.
+        Error::Internal(m) => Error::Remote(502, format!("{who} could not be reached: {m}")),
+        e => e,
+    }
 }
 
 pub async fn follow(app: &App, who: &str) -> Result<RemoteActor> {
@@ -122,4 +142,31 @@ pub async fn known_account(app: &App, who: &str) -> Result<String> {
         return Ok(who.to_string());
     }
     Ok(account(app, who).await?.id.into_string())
+}
+
+/// `pipit alias add`: resolves `who` and lists it in `alsoKnownAs`. Returns the actor id.
+pub async fn add_alias(app: &App, who: &str) -> Result<String> {
+    let id = account(app, who).await?.id;
+    crate::domain::owner::add_alias(app, &id)?;
+    Ok(id)
+}
+
+/// `pipit alias remove`: by the listed id as is, or resolved. Returns the removed actor id.
+pub async fn remove_alias(app: &App, who: &str) -> Result<String> {
+    let listed = crate::domain::owner::profile(app)?.also_known_as;
+    let id = match listed.iter().find(|a| a.as_str() == who.trim()) {
+        Some(id) => id.clone(),
+        None => account(app, who).await.map_err(|e| Error::BadRequest(format!("{who} is not one of your aliases ({})", e.public_message())))?.id,
+    };
+    crate::domain::owner::remove_alias(app, &id)?;
+    Ok(id)
+}
+
+/// `pipit move` and the settings form: the target is fetched fresh (its `alsoKnownAs` may have
+/// changed minutes ago), checked, and the Move sent (domain/owner.rs `move_to`).
+pub async fn move_account(app: &App, target: &str) -> Result<RemoteActor> {
+    let a = account(app, target).await?;
+    let fresh = fetch::actor(app, &a.id, true, &Budget::new(3)).await?;
+    crate::domain::owner::move_to(app, &fresh)?;
+    Ok(fresh)
 }

@@ -21,7 +21,27 @@ USAGE:
   pipit like|boost URL              like or boost a post
   pipit delete URL                  delete one of your posts
   pipit queue                       pending, failing and dead deliveries
+  pipit alias add|remove @user@host|URL
+                                    list (or unlist) an account you move from (alsoKnownAs)
+  pipit move @user@host|URL         move to a new account that lists this one as an alias:
+                                    followers are sent a Move, the profile points there
+  pipit export DIR|FILE.tar.gz       Mastodon's CSVs and posts archive into DIR, or the archive only
+  pipit import following|lists|blocks|mutes|domain-blocks|bookmarks FILE.csv [--overwrite]
+                                    Mastodon's CSV exports: merged, or replacing (--overwrite);
+                                    any bad line or unknown account and nothing is imported
+  pipit import-archive FILE [--announce]
+                                    posts of a Mastodon archive, with their dates and images
+                                    (sent to followers only with --announce)
+  pipit backup FILE                 a consistent copy (database, media, keys, config) as tar.gz,
+                                    also while the server runs
                                     (these talk to a running `pipit serve`, or work offline)
+  pipit restore FILE [--data DIR] [--force]
+                                    unpack a backup into DIR (stopped; --force replaces a
+                                    non-empty DIR of the same instance)
+  pipit delete-account [--data DIR] [--wait SECS]
+                                    with the server stopped: after you type the account's handle,
+                                    send Delete to every follower and known server (waiting up to
+                                    SECS, default 120, for the queue) and erase DIR
   pipit --version | --help
 
 DIR defaults to ./pipit-data. Configuration: DIR/pipit.toml (see README.md).
@@ -34,7 +54,7 @@ pub struct Args {
     pub positional: Vec<String>,
 }
 
-const SWITCHES: &[&str] = &["allow-private-addresses"];
+const SWITCHES: &[&str] = &["allow-private-addresses", "force", "overwrite", "announce"];
 
 impl Args {
     pub fn parse(argv: impl Iterator<Item = String>) -> std::result::Result<Args, String> {

@@ -26,6 +26,18 @@ pub enum Command {
     Boost { url: String },
     Delete { url: String },
     Queue,
+    AliasAdd { account: String },
+    AliasRemove { account: String },
+    Move { target: String },
+    /// Stages a consistent copy of the data folder in `staging` (a new folder inside the data
+    /// folder) for `pipit backup` to pack (backup.rs).
+    Backup { staging: String },
+    /// `pipit export PATH` (absolute): export.rs `export_to`.
+    Export { path: String },
+    /// `pipit import KIND FILE [--overwrite]` (FILE absolute): import.rs `import_csv`.
+    Import { kind: String, file: String, overwrite: bool },
+    /// `pipit import-archive FILE [--announce]`: import.rs `import_archive`.
+    ImportArchive { file: String, announce: bool },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -78,6 +90,35 @@ pub async fn execute(app: &App, cmd: Command) -> Result<String> {
         Command::Boost { url } => Ok(format!("boosted {}", actions::boost(app, &url).await?.uri)),
         Command::Delete { url } => Ok(format!("deleted {}", actions::delete(app, &url)?.uri)),
         Command::Queue => queue_report(app),
+        Command::AliasAdd { account } => {
+            let id = actions::add_alias(app, &account).await?;
+            Ok(format!("{id} is now an alias of this account (alsoKnownAs); followers were sent an Update"))
+        }
+        Command::AliasRemove { account } => Ok(format!("{} is no longer an alias of this account", actions::remove_alias(app, &account).await?)),
+        Command::Move { target } => {
+            let a = actions::move_account(app, &target).await?;
+            Ok(format!("moved to {} ({}): your followers were sent a Move", a.handle(), a.id))
+        }
+        Command::Export { path } => {
+            let app = app.clone();
+            tokio::task::spawn_blocking(move || crate::export::export_to(&app, std::path::Path::new(&path))).await.map_err(|e| Error::Internal(e.to_string()))?
+        }
+        Command::Import { kind, file, overwrite } => {
+            let k = crate::export::CsvKind::parse(&kind).ok_or_else(|| Error::BadRequest(format!("unknown import `{kind}`: following, lists, blocks, mutes, domain-blocks or bookmarks")))?;
+            let bytes = std::fs::read(&file).map_err(|e| Error::BadRequest(format!("{file}: {e}")))?;
+            crate::import::import_csv(app, k, &bytes, overwrite, &|_, _| {}).await
+        }
+        Command::ImportArchive { file, announce } => {
+            let app = app.clone();
+            tokio::task::spawn_blocking(move || crate::import::import_archive(&app, std::path::Path::new(&file), announce)).await.map_err(|e| Error::Internal(e.to_string()))?
+        }
+        Command::Backup { staging } => {
+            let app = app.clone();
+            let stats = tokio::task::spawn_blocking(move || crate::backup::stage(&app, std::path::Path::new(&staging)))
+                .await
+                .map_err(|e| Error::Internal(e.to_string()))??;
+            Ok(serde_json::to_string(&stats)?)
+        }
     }
 }
 

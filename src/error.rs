@@ -30,6 +30,10 @@ pub enum Error {
     Unavailable(String),
     /// Anything else that is our fault.
     Internal(String),
+    /// Another server could not give what the owner asked for (an account lookup): 404 when it
+    /// said there is no such thing, 502 when it failed or could not be reached. The message
+    /// names the account and what the server said, and is shown as is (owner pages only).
+    Remote(u16, String),
 }
 
 impl Error {
@@ -46,13 +50,14 @@ impl Error {
             Error::Timeout => 408,
             Error::Config(_) | Error::Store(_) | Error::Io(_) | Error::Internal(_) => 500,
             Error::Unavailable(_) => 503,
+            Error::Remote(status, _) => *status,
         }
     }
 
     /// What a visitor may see. Internal detail is deliberately left out.
     pub fn public_message(&self) -> String {
         match self {
-            Error::BadRequest(m) | Error::Unauthorized(m) | Error::Forbidden(m) => m.clone(),
+            Error::BadRequest(m) | Error::Unauthorized(m) | Error::Forbidden(m) | Error::Remote(_, m) => m.clone(),
             Error::UnsupportedMediaType(m) => m.clone(),
             Error::NotFound => "Not found".into(),
             Error::Gone => "This was deleted".into(),

@@ -13,11 +13,14 @@
 
 pub mod actions;
 pub mod app;
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod control;
 pub mod domain;
 pub mod error;
+pub mod export;
+pub mod import;
 pub mod federation;
 pub mod fsutil;
 pub mod handlers;

@@ -55,6 +55,101 @@ fn main() -> ExitCode {
                 Err(e) => return usage(&e),
             }
         }
+        "alias" => match (args.only(&["data"]), args.positional.as_slice()) {
+            (Ok(()), [op, who]) if op == "add" || op == "remove" => {
+                let cmd = if op == "add" { Command::AliasAdd { account: who.clone() } } else { Command::AliasRemove { account: who.clone() } };
+                runtime.block_on(async {
+                    println!("{}", control::run(&args.data(), cmd).await?);
+                    Ok(())
+                })
+            }
+            (Err(e), _) => return usage(&e),
+            _ => return usage("`pipit alias` takes `add` or `remove` and one @user@host or URL"),
+        },
+        "move" => match (args.only(&["data"]), args.positional.as_slice()) {
+            (Ok(()), [target]) => runtime.block_on(async {
+                println!("{}", control::run(&args.data(), Command::Move { target: target.clone() }).await?);
+                Ok(())
+            }),
+            (Err(e), _) => return usage(&e),
+            _ => return usage("`pipit move` takes the new account: @user@host or URL"),
+        },
+        "backup" => match (args.only(&["data"]), args.positional.as_slice()) {
+            (Ok(()), [file]) => runtime.block_on(async {
+                let m = pipit::backup::backup(&args.data(), std::path::Path::new(file)).await?;
+                println!("backed up {} ({} files, {} bytes) to {file}", m.actor, m.files, m.bytes);
+                Ok(())
+            }),
+            (Err(e), _) => return usage(&e),
+            _ => return usage("`pipit backup` takes the file to write"),
+        },
+        "export" => match (args.only(&["data"]), args.positional.as_slice()) {
+            (Ok(()), [path]) => runtime.block_on(async {
+                // The server may run in another folder: hand it an absolute path.
+                let path = std::path::absolute(path).map_err(|e| Error::BadRequest(format!("{path}: {e}")))?;
+                let sp = pipit::backup::spinner("exporting");
+                let out = control::run(&args.data(), Command::Export { path: path.to_string_lossy().into_owned() }).await;
+                sp.finish_and_clear();
+                println!("{}", out?);
+                Ok(())
+            }),
+            (Err(e), _) => return usage(&e),
+            _ => return usage("`pipit export` takes a folder (CSVs and archive) or a FILE.tar.gz (archive)"),
+        },
+        "import" => match (args.only(&["data", "overwrite"]), args.positional.as_slice()) {
+            (Ok(()), [kind, file]) => runtime.block_on(async {
+                let file = std::path::absolute(file).map_err(|e| Error::BadRequest(format!("{file}: {e}")))?;
+                let cmd = Command::Import { kind: kind.clone(), file: file.to_string_lossy().into_owned(), overwrite: args.has("overwrite") };
+                let sp = pipit::backup::spinner("checking and looking up every account");
+                let out = control::run(&args.data(), cmd).await;
+                sp.finish_and_clear();
+                println!("{}", out?);
+                Ok(())
+            }),
+            (Err(e), _) => return usage(&e),
+            _ => return usage("`pipit import` takes a KIND (following, lists, blocks, mutes, domain-blocks, bookmarks) and a CSV FILE"),
+        },
+        "import-archive" => match (args.only(&["data", "announce"]), args.positional.as_slice()) {
+            (Ok(()), [file]) => runtime.block_on(async {
+                let file = std::path::absolute(file).map_err(|e| Error::BadRequest(format!("{file}: {e}")))?;
+                let cmd = Command::ImportArchive { file: file.to_string_lossy().into_owned(), announce: args.has("announce") };
+                let sp = pipit::backup::spinner("importing posts");
+                let out = control::run(&args.data(), cmd).await;
+                sp.finish_and_clear();
+                println!("{}", out?);
+                Ok(())
+            }),
+            (Err(e), _) => return usage(&e),
+            _ => return usage("`pipit import-archive` takes a Mastodon archive (.tar.gz)"),
+        },
+        "delete-account" => match (args.only(&["data", "wait"]), args.positional.as_slice()) {
+            (Ok(()), []) => {
+                let wait = match args.get("wait").map(str::parse::<u64>) {
+                    None => 120,
+                    Some(Ok(s)) => s,
+                    Some(Err(_)) => return usage("--wait takes seconds"),
+                };
+                runtime.block_on(async {
+                    let msg = pipit::backup::delete_account(&args.data(), std::time::Duration::from_secs(wait), |handle| {
+                        eprint!("This sends Delete to every follower and known server and erases {} for good.\nType {handle} to confirm: ", args.data().display());
+                        let mut line = String::new();
+                        std::io::stdin().read_line(&mut line).is_ok() && line.trim() == handle
+                    })
+                    .await?;
+                    println!("{msg}");
+                    Ok(())
+                })
+            }
+            (Err(e), _) => return usage(&e),
+            _ => return usage("`pipit delete-account` takes no arguments"),
+        },
+        "restore" => match (args.only(&["data", "force"]), args.positional.as_slice()) {
+            (Ok(()), [file]) => pipit::backup::restore(std::path::Path::new(file), &args.data(), args.has("force")).map(|m| {
+                println!("restored {} into {}; start it with: pipit serve --data {}", m.actor, args.data().display(), args.data().display());
+            }),
+            (Err(e), _) => return usage(&e),
+            _ => return usage("`pipit restore` takes the backup file"),
+        },
         other => return usage(&format!("unknown command `{other}`")),
     };
     match result {

@@ -567,3 +567,27 @@ async fn the_peer_gets_one_signed_update_person_per_profile_save() {
     assert_eq!(u[0]["object"]["id"], a.app.urls.actor().as_str());
     assert_eq!(u[0]["object"]["name"], "Alice, renamed");
 }
+
+/// Issue 12, moving out, with Lemmy's library as the follower: it verifies pipit's signed Move
+/// (actor = object = the old account, target = the new one) like any activity. The library has
+/// no account-migration logic (Lemmy does not implement Move), so "the follower then follows the
+/// new account" cannot be shown with it; tests/portability.rs shows that with pipit followers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_peer_verifies_pipits_signed_move_to_the_new_account() {
+    let old = Instance::start_localhost("old").await;
+    let new = Instance::start_localhost("new").await;
+    let lem = peer::Peer::start("lem").await;
+    let db = lem.db();
+    let lem_id = db.me.id.inner().to_string();
+    lem.follow(&old.app.urls.handle()).await.expect("peer follows pipit");
+    eventually("pipit stores the peer as follower", 10, || old.app.store.read(|r| r.follower(&lem_id)).unwrap().is_some()).await;
+    pipit::actions::add_alias(&new.app, &old.app.urls.handle()).await.expect("alias on the new account");
+    pipit::actions::move_account(&old.app, &new.app.urls.handle()).await.expect("move");
+    let moves = || db.received.lock().unwrap().iter().filter(|(k, _)| k == "Move").map(|(_, v)| v.clone()).collect::<Vec<_>>();
+    eventually("the peer verifies pipit's Move", 10, || !moves().is_empty()).await;
+    let m = moves();
+    assert_eq!(m.len(), 1);
+    assert_eq!(m[0]["actor"], old.app.urls.actor().as_str());
+    assert_eq!(m[0]["object"], old.app.urls.actor().as_str());
+    assert_eq!(m[0]["target"], new.app.urls.actor().as_str());
+}

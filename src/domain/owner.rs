@@ -274,6 +274,84 @@ pub fn set_aliases(app: &App, aliases: Vec<String>) -> Result<Profile> {
     })
 }
 
+/// Adds one alias (an actor id the caller resolved) to `alsoKnownAs`; followers get an Update.
+/// Adding one that is listed already changes nothing.
+pub fn add_alias(app: &App, actor_id: &str) -> Result<Profile> {
+    let mut list = profile(app)?.also_known_as;
+    if list.iter().any(|a| a == actor_id) {
+        return profile(app);
+    }
+    list.push(actor_id.to_string());
+    set_aliases(app, list)
+}
+
+/// Removes one alias (by actor id). Errors: `BadRequest` when it is not listed.
+pub fn remove_alias(app: &App, actor_id: &str) -> Result<Profile> {
+    let list = profile(app)?.also_known_as;
+    if !list.iter().any(|a| a == actor_id) {
+        return Err(Error::BadRequest(format!("{actor_id} is not one of your aliases")));
+    }
+    set_aliases(app, list.into_iter().filter(|a| a != actor_id).collect())
+}
+
+/// Moves the account out (Mastodon's account migration): `target` (the new account, fetched
+/// fresh by the caller) must list this account in its `alsoKnownAs`. Sets `movedTo`, sends
+/// Update(Person) and `Move{actor: me, object: me, target}` to every follower through the
+/// queue, in one transaction. The account stays readable; its profile points at the new one.
+/// Errors: `BadRequest` when the target does not name this account, or is this account.
+pub fn move_to(app: &App, target: &crate::model::RemoteActor) -> Result<Profile> {
+    let me = app.urls.actor();
+    if target.id == me {
+        return Err(Error::BadRequest("You cannot move to this same account".into()));
+    }
+    if !target.also_known_as.iter().any(|a| *a == me) {
+        return Err(Error::BadRequest(format!(
+            "{} does not list {me} as an alias (alsoKnownAs): add this account as an alias on the new account first",
+            target.id
+        )));
+    }
+    app.store.write(|w| {
+        let before = w.profile()?;
+        let p = Profile { moved_to: Some(target.id.clone()), ..before.clone() };
+        save_profile(w, app, &before, &p)?;
+        let followers = format!("{me}/followers");
+        let mut mv = vocab::simple_json(&app.urls, "Move", &outbox::new_activity_id(app), serde_json::json!(me), vec![followers], vec![]);
+        mv["target"] = serde_json::json!(target.id);
+        outbox::send(w, app, mv, Audience { followers: true, inboxes: vec![] })?;
+        Ok(p)
+    })
+}
+
+/// Account deletion, step one: `Delete{actor: me, object: me}` to every follower and to the
+/// inbox (shared where there is one) of every server pipit knows an actor on, through the queue.
+/// Returns the number of distinct inboxes addressed besides the followers'. The caller runs the
+/// queue until it drains (bounded) and then wipes the data folder.
+pub fn enqueue_account_delete(app: &App) -> Result<usize> {
+    let me = app.urls.actor();
+    // One inbox per server: the set is as large as the number of servers known, not actors.
+    let mut inboxes = std::collections::BTreeSet::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = app.store.read(|r| r.actors_page(after.as_deref(), 500))?;
+        let Some(last) = page.last().map(|a| a.id.clone()) else { break };
+        for a in &page {
+            let inbox = a.delivery_inbox();
+            if !inbox.is_empty() && (inbox.starts_with("https://") || inbox.starts_with("http://")) {
+                inboxes.insert(inbox.to_string());
+            }
+        }
+        after = Some(last);
+    }
+    let n = inboxes.len();
+    app.store.write(|w| {
+        let mut act = vocab::simple_json(&app.urls, "Delete", &outbox::new_activity_id(app), serde_json::json!(me), vec![vocab::PUBLIC.into()], vec![]);
+        act["object"] = serde_json::json!(me);
+        outbox::send(w, app, act, Audience { followers: true, inboxes: inboxes.into_iter().collect() })?;
+        Ok(())
+    })?;
+    Ok(n)
+}
+
 pub enum ProfileImage {
     Avatar,
     Header,
@@ -359,5 +437,31 @@ pub fn ensure_profile(app: &App) -> Result<()> {
             w.put_profile(&p)?;
         }
         Ok(())
+    })
+}
+
+/// Longest About or rules text, in characters.
+pub const MAX_SITE_TEXT: usize = 10_000;
+
+/// The owner's texts for /about: `about` (who this is, what the server is for) and `rules`
+/// (rules and privacy notes), plain text with blank lines between paragraphs. Empty texts
+/// leave the page's built-in wording.
+pub struct SiteTexts {
+    pub about: String,
+    pub rules: String,
+}
+
+pub fn site_texts(app: &App) -> Result<SiteTexts> {
+    app.store.read(|r| Ok(SiteTexts { about: r.site_text("about")?, rules: r.site_text("rules")? }))
+}
+
+/// Saves both texts in one transaction. Errors: BadRequest when one is over MAX_SITE_TEXT.
+pub fn set_site_texts(app: &App, t: SiteTexts) -> Result<()> {
+    if t.about.chars().count() > MAX_SITE_TEXT || t.rules.chars().count() > MAX_SITE_TEXT {
+        return Err(Error::BadRequest(format!("About and rules: at most {MAX_SITE_TEXT} characters each")));
+    }
+    app.store.write(|w| {
+        w.put_site_text("about", t.about.trim())?;
+        w.put_site_text("rules", t.rules.trim())
     })
 }

@@ -52,7 +52,7 @@ fn check_text(text: &str, cw: &str, has_media: bool) -> Result<()> {
     Ok(())
 }
 
-/// Where a `@user@host` mention points until federation resolves it through WebFinger.
+/// Where a `@user@host` mention points: the actor WebFinger resolved it to, or None (text).
 fn mention_href(app: &App, resolved: &[(String, String)], user: &str, host: &str) -> Option<String> {
     let key = format!("{}@{host}", user.to_lowercase());
     if let Some((_, actor)) = resolved.iter().find(|(k, _)| k.to_lowercase() == key) {
@@ -61,9 +61,8 @@ fn mention_href(app: &App, resolved: &[(String, String)], user: &str, host: &str
     if host == app.urls.host {
         return (user == app.urls.username).then(|| app.urls.actor());
     }
-    // A host with a port or an IP literal is a test or LAN peer: keep our own scheme for it.
-    let scheme = if host.contains(':') || host.parse::<std::net::IpAddr>().is_ok() { app.urls.scheme.as_str() } else { "https" };
-    Some(format!("{scheme}://{host}/@{user}"))
+    // Not resolved by WebFinger: plain text, never a link to a guessed address (issue 13).
+    None
 }
 
 fn format(app: &App, text: &str, resolved: &[(String, String)]) -> crate::text::Formatted {

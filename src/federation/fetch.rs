@@ -147,8 +147,11 @@ async fn webfinger(app: &App, host: &str, resource: &str, budget: &Budget) -> Re
     let scheme = if host.contains(':') && app.config.allow_private_addresses { "http" } else { "https" };
     let url = format!("{scheme}://{host}/.well-known/webfinger?resource={}", crate::server::request::percent_encode(resource));
     let r = app.http.get(&url, &[("accept", "application/jrd+json, application/json".to_string())], &|_| {}).await?;
-    if !r.status.is_success() {
+    if r.status == hyper::StatusCode::NOT_FOUND || r.status == hyper::StatusCode::GONE {
         return Err(Error::NotFound);
+    }
+    if !r.status.is_success() {
+        return Err(Error::BadRequest(format!("HTTP {} to WebFinger ({host})", r.status)));
     }
     let jrd: Value = serde_json::from_slice(&r.body).map_err(|e| Error::BadRequest(format!("{url}: malformed JRD: {e}")))?;
     vocab::one_or_many(jrd.get("links"))

@@ -61,8 +61,8 @@ fn column_view(app: &App, index: usize, c: &Column) -> Result<Value> {
             ("Notifications".into(), "/notifications".into(), vec![], notes)
         }
         "list" => {
-            let id: u64 = c.arg.parse().map_err(|_| Error::NotFound)?;
-            let name = app.store.read(|r| r.list(id))?.map(|l| l.name).unwrap_or_else(|| "(deleted list)".into());
+            let id: u64 = c.arg.parse().map_err(|_| Error::BadRequest(format!("“{}” is not one of your lists", c.arg)))?;
+            let name = app.store.read(|r| r.list(id))?.map(|l| l.name).ok_or_else(|| Error::BadRequest("This list was deleted".into()))?;
             let (posts, _) = app.store.read(|r| r.list_posts(id, None, PER_COLUMN))?;
             (format!("List: {name}"), format!("/lists/{id}"), social::screened(app, posts.iter().map(|p| (p, None)), &profile, "public"), vec![])
         }
@@ -79,6 +79,38 @@ fn column_view(app: &App, index: usize, c: &Column) -> Result<Value> {
     Ok(context! { index, kind => c.kind, arg => c.arg, title, link, posts, notes })
 }
 
+/// A column, or when it cannot be shown (a list that is gone, a column stored by an older
+/// version) an error card in its place: one bad column never takes the deck down, and its
+/// remove button stays reachable.
+fn column_or_error(app: &App, index: usize, c: &Column) -> Value {
+    column_view(app, index, c).unwrap_or_else(|e| {
+        if e.status() >= 500 {
+            tracing::warn!("deck column {index} ({} {:?}): {e}", c.kind, c.arg);
+        }
+        let title = if c.arg.is_empty() { c.kind.clone() } else { format!("{}: {}", c.kind, c.arg) };
+        context! { index, kind => c.kind, arg => c.arg, title, link => "/deck", posts => Vec::<Value>::new(), notes => Vec::<Value>::new(), error => e.public_message() }
+    })
+}
+
+/// The list a deck column names: its id, or its name (case-insensitive), as the add form invites.
+fn find_list(app: &App, arg: &str) -> Result<u64> {
+    let lists = app.store.read(|r| r.lists())?;
+    if let Ok(id) = arg.parse::<u64>() {
+        if lists.iter().any(|(i, _)| *i == id) {
+            return Ok(id);
+        }
+    }
+    if let Some((id, _)) = lists.iter().find(|(_, l)| l.name.trim().eq_ignore_ascii_case(arg.trim())) {
+        return Ok(*id);
+    }
+    let names: Vec<String> = lists.iter().map(|(_, l)| format!("“{}”", l.name)).collect();
+    Err(Error::BadRequest(if names.is_empty() {
+        format!("No list called “{arg}”: you have no lists yet. Make one under Lists first.")
+    } else {
+        format!("No list called “{arg}”. Your lists: {}.", names.join(", "))
+    }))
+}
+
 /// GET /deck
 pub fn page(app: &App, req: &Request<Incoming>) -> Result<Resp> {
     let o = match auth::require_owner_page(app, req.headers()) {
@@ -86,7 +118,7 @@ pub fn page(app: &App, req: &Request<Incoming>) -> Result<Resp> {
         Err(r) => return Ok(r),
     };
     let cols = columns(app)?;
-    let views: Vec<Value> = cols.iter().enumerate().map(|(i, c)| column_view(app, i, c)).collect::<Result<_>>()?;
+    let views: Vec<Value> = cols.iter().enumerate().map(|(i, c)| column_or_error(app, i, c)).collect();
     let lists: Vec<_> = app.store.read(|r| r.lists())?.into_iter().map(|(id, l)| context! { id => id.to_string(), name => l.name }).collect();
     Ok(response::html(app.render.render("deck.html", context! { columns => views, lists, kinds => KINDS, owner => o })?))
 }
@@ -96,7 +128,7 @@ pub fn column(app: &App, req: &Request<Incoming>, index: usize) -> Result<Resp> 
     let o = auth::owner(app, req.headers()).ok_or_else(|| Error::Unauthorized("Log in first".into()))?;
     let cols = columns(app)?;
     let c = cols.get(index).ok_or(Error::NotFound)?;
-    let v = column_view(app, index, c)?;
+    let v = column_or_error(app, index, c);
     Ok(response::html(app.render.render("deck_column.html", context! { c => v, owner => o })?))
 }
 
@@ -120,7 +152,13 @@ pub async fn edit(app: &App, req: Request<Incoming>) -> Result<Resp> {
             if cols.len() >= MAX_COLUMNS {
                 return Err(Error::BadRequest(format!("At most {MAX_COLUMNS} columns")));
             }
-            cols.push(Column { kind, arg: if form.get("kind") == Some("tag") { arg.to_lowercase() } else { arg } });
+            let arg = match kind.as_str() {
+                "list" => find_list(app, &arg)?.to_string(),
+                "tag" => arg.to_lowercase(),
+                "home" | "notifications" => String::new(),
+                _ => arg,
+            };
+            cols.push(Column { kind, arg });
         }
         "remove" => {
             let i = index.filter(|&i| i < cols.len()).ok_or(Error::NotFound)?;

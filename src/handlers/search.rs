@@ -28,6 +28,7 @@ pub async fn search(app: &App, req: &Request<Incoming>) -> Result<Resp> {
     let mut next = None;
     let mut tag = None;
     let mut error = None;
+    let mut status = 200;
     if query.starts_with('#') && query.len() > 1 && !query.contains(' ') {
         let t = query.trim_start_matches('#').to_lowercase();
         let page = crate::domain::timeline::tag(app, crate::domain::timeline::Viewer::Owner, &t, before)?;
@@ -41,7 +42,10 @@ pub async fn search(app: &App, req: &Request<Incoming>) -> Result<Resp> {
             Some(p) => posts = vec![social::post_view(app, &p, &profile, false)],
             None => match actions::account(app, &query).await {
                 Ok(a) => account = Some(social::author(app, &profile, &a.id)),
-                Err(e) => error = Some(format!("Nothing found for {query}: {}", e.public_message())),
+                Err(e) => {
+                    status = e.status();
+                    error = Some(e.public_message());
+                }
             },
         }
     } else if !query.is_empty() {
@@ -54,7 +58,10 @@ pub async fn search(app: &App, req: &Request<Incoming>) -> Result<Resp> {
         "search.html",
         context! { query, account, posts, tag, error, next => next.map(|n| n.to_string()), owner => o },
     )?;
-    Ok(response::html(body))
+    let mut r = response::html(body);
+    // The search form stays on the page; the status says the lookup failed (404 or 502).
+    *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::OK);
+    Ok(r)
 }
 
 fn looks_like_handle(q: &str) -> bool {
@@ -68,7 +75,7 @@ pub async fn account(app: &App, req: &Request<Incoming>, handle: &str) -> Result
         Ok(o) => o,
         Err(r) => return Ok(r),
     };
-    let a = actions::account(app, handle).await.map_err(|_| Error::NotFound)?;
+    let a = actions::account(app, handle).await?;
     let profile = app.store.read(|r| r.profile())?;
     // Their recent posts from their outbox: one page, at most 20, fetched within a budget.
     let budget = Budget::new(8);

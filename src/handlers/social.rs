@@ -50,6 +50,17 @@ pub fn post_view(app: &App, p: &Post, owner: &Profile, full: bool) -> PostView {
         Ok(s)
     });
     v.social = social.unwrap_or_default();
+    // "Reply to" names the parent's author when we hold the parent, and links its page here.
+    if let Some(parent) = &p.in_reply_to {
+        if let Ok(Some(pp)) = app.store.read(|r| r.post_by_uri(parent)) {
+            let pa = author(app, owner, &pp.author);
+            // An author we hold no document for keeps the host already set by PostView::new.
+            if !pa.name.is_empty() && pa.name != pa.id {
+                v.in_reply_to_name = Some(pa.name);
+            }
+            v.in_reply_to_page = Some(if pp.local { pp.url_or_uri().to_string() } else { format!("{}/posts/{}", app.urls.base, pp.id) });
+        }
+    }
     if let Some(q) = &p.quote {
         if let Ok(Some(qp)) = app.store.read(|r| r.post_by_uri(q)) {
             let qa = author(app, owner, &qp.author);
@@ -113,7 +124,7 @@ pub fn home(app: &App, req: &Request<Incoming>) -> Result<Resp> {
         &profile,
         "home",
     );
-    let body = app.render.render("home.html", context! { posts, next => next.map(|n| n.to_string()), owner => o, notice => request::query(req).get("done").map(str::to_string) })?;
+    let body = app.render.render("home.html", context! { posts, next => next.map(|n| n.to_string()), owner => o, notice => crate::handlers::web::notice(req) })?;
     Ok(response::html(body))
 }
 
@@ -209,10 +220,7 @@ pub async fn relation_action(app: &App, req: Request<Incoming>, action: &str) ->
     }
     let back = match action {
         "follow" => {
-            let a = actions::follow(app, account.trim()).await.map_err(|e| match e {
-                Error::NotFound => Error::BadRequest(format!("No account found for {account}")),
-                e => e,
-            })?;
+            let a = actions::follow(app, account.trim()).await?;
             format!("/following?done=Asked+to+follow+{}", request::percent_encode(&a.handle()))
         }
         "unfollow" => {

@@ -28,13 +28,22 @@ fn cursor(req: &Request<Incoming>) -> Result<Option<u64>> {
     }
 }
 
-fn notice(req: &Request<Incoming>) -> Option<&'static str> {
-    match request::query(req).get("done") {
+/// The line shown after a form: `?done=` names what happened; after posting, `?unresolved=`
+/// lists mentions that no server answered for (left as plain text).
+pub fn notice(req: &Request<Incoming>) -> Option<String> {
+    let q = request::query(req);
+    let base = match q.get("done") {
         Some("posted") => Some("Posted."),
         Some("saved") => Some("Saved."),
         Some("deleted") => Some("Deleted."),
         Some("password") => Some("Password changed."),
+        Some("importing") => Some("Import started: the accounts are being looked up."),
+        Some("moved") => Some("Moved: your followers were asked to follow the new account."),
         _ => None,
+    }?;
+    match q.get("unresolved").filter(|u| !u.is_empty()) {
+        Some(u) => Some(format!("{base} No account was found for {u}, so it stays plain text and was not notified.")),
+        None => Some(base.to_string()),
     }
 }
 
@@ -102,7 +111,10 @@ pub fn tag_page(app: &App, req: &Request<Incoming>, tag: &str) -> Result<Resp> {
 /// GET /about
 pub fn about(app: &App, req: &Request<Incoming>) -> Result<Resp> {
     let o = auth::owner(app, req.headers());
-    Ok(response::html(app.render.render("about.html", context! { owner => o })?))
+    let t = owner::site_texts(app)?;
+    // Plain text as the owner typed it: escaped, paragraphs and links only (text::format).
+    let html = |s: &str| if s.trim().is_empty() { None } else { Some(crate::text::format_plain(s, &app.urls)) };
+    Ok(response::html(app.render.render("about.html", context! { owner => o, about_html => html(&t.about), rules_html => html(&t.rules) })?))
 }
 
 /// GET /@NAME.atom and /@NAME.rss: public posts, newest first, paged with ?before=.
@@ -160,7 +172,23 @@ pub async fn compose(app: &App, req: Request<Incoming>) -> Result<Resp> {
             Some(pid) => format!("{}?done=posted#post-{}", app.urls.post_url(pid), post.id),
             None => format!("{}?done=posted", post.url_or_uri()),
         },
-        None => format!("{}?done=posted", app.urls.profile()),
+        // Back where the form was (Home, the deck), else the profile.
+        None => {
+            let back = request::back_or(&sub.form, app.urls.profile());
+            format!("{back}{}done=posted", if back.contains('?') { '&' } else { '?' })
+        }
+    };
+    // Mentions no server answered for stay plain text (domain::posts): say so.
+    let unresolved: Vec<String> = crate::domain::posts::mentioned_accounts(app, &post.source)
+        .into_iter()
+        .map(|(u, h)| format!("@{u}@{h}"))
+        .filter(|m| !post.mentions.iter().any(|x| x.name.eq_ignore_ascii_case(m)))
+        .collect();
+    let back = if unresolved.is_empty() {
+        back
+    } else {
+        let (path, frag) = back.split_once('#').map(|(p, f)| (p.to_string(), format!("#{f}"))).unwrap_or((back.clone(), String::new()));
+        format!("{path}&unresolved={}{frag}", request::percent_encode(&unresolved.join(", ")))
     };
     Ok(response::redirect(&back))
 }
@@ -214,7 +242,8 @@ pub fn settings_page(app: &App, req: &Request<Incoming>) -> Result<Resp> {
     let p = owner::profile(app)?;
     let body = app.render.render(
         "settings.html",
-        context! { profile => ProfileView::new(&p, &app.urls, 0), aliases => p.also_known_as.join("\n"), owner => o, notice => notice(req), max_upload_kib => app.config.max_upload_kib },
+        context! { profile => ProfileView::new(&p, &app.urls, 0), aliases => p.also_known_as.join("\n"), import_status => crate::import::import_status(app)?, owner => o, notice => notice(req), max_upload_kib => app.config.max_upload_kib,
+                   site => { let t = owner::site_texts(app)?; context! { about => t.about, rules => t.rules } }, max_site_text => owner::MAX_SITE_TEXT },
     )?;
     Ok(response::html(body))
 }
@@ -232,6 +261,15 @@ pub async fn settings(app: &App, req: Request<Incoming>) -> Result<Resp> {
     let app2 = app.clone();
     tokio::spawn(async move { crate::federation::relme::verify_fields(&app2).await });
     Ok(response::redirect("/settings?done=saved"))
+}
+
+/// POST /settings/about (fields `about`, `rules`): the owner's texts on /about.
+pub async fn settings_about(app: &App, req: Request<Incoming>) -> Result<Resp> {
+    let (parts, body) = auth::read_small(app, req).await?;
+    let form = request::submitted(&parts.headers, &body)?.form;
+    require_owner_post(app, &parts.headers, &form)?;
+    owner::set_site_texts(app, owner::SiteTexts { about: form.text("about"), rules: form.text("rules") })?;
+    Ok(response::redirect("/settings?done=saved#about"))
 }
 
 /// POST /settings/images (multipart: avatar, header)
@@ -276,6 +314,23 @@ pub async fn settings_aliases(app: &App, req: Request<Incoming>) -> Result<Resp>
     }
     owner::set_aliases(app, ids)?;
     Ok(response::redirect("/settings?done=saved"))
+}
+
+/// POST /settings/move (field `target`: @user@host or URL): moves followers to the new
+/// account (actions::move_account checks that it lists this one as an alias).
+pub async fn settings_move(app: &App, req: Request<Incoming>) -> Result<Resp> {
+    let (parts, body) = auth::read_small(app, req).await?;
+    let form = request::submitted(&parts.headers, &body)?.form;
+    require_owner_post(app, &parts.headers, &form)?;
+    let target = form.text("target");
+    if target.trim().is_empty() {
+        return Err(Error::BadRequest("Name the new account: @user@host or its URL".into()));
+    }
+    crate::actions::move_account(app, target.trim()).await.map_err(|e| match e {
+        Error::BadRequest(m) => Error::BadRequest(m),
+        other => Error::BadRequest(format!("No account found for {}: {}", target.trim(), other.public_message())),
+    })?;
+    Ok(response::redirect("/settings?done=moved"))
 }
 
 /// POST /settings/password

@@ -25,6 +25,8 @@ pub struct ProfileView {
     pub header_url: Option<String>,
     pub post_count: u64,
     pub joined: String,
+    /// The account this one moved to (`movedTo`, an http(s) actor id), shown as a notice.
+    pub moved_to: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -124,6 +126,11 @@ pub struct PostView {
     pub published_rfc2822: String,
     pub edited: Option<String>,
     pub in_reply_to: Option<HttpUrl>,
+    /// Who the parent is by, for "Reply to …": its author's name when the parent is stored,
+    /// else the host of its URL (never the raw URL).
+    pub in_reply_to_name: Option<String>,
+    /// The parent's page here when it is stored (else link `in_reply_to`).
+    pub in_reply_to_page: Option<String>,
     pub author_name: String,
     pub author_handle: String,
     pub author_url: HttpUrl,
@@ -267,6 +274,7 @@ impl ProfileView {
                 .collect(),
             avatar_url: avatar_url(p, urls),
             header_url: p.header.as_ref().map(|h| urls.media(h)),
+            moved_to: p.moved_to.clone().filter(|m| m.starts_with("https://") || m.starts_with("http://")),
             post_count,
             joined: time::human_date(p.created_ms),
         }
@@ -298,6 +306,8 @@ impl PostView {
             published_rfc2822: time::rfc2822(p.published_ms),
             edited: p.edited_ms.map(time::human_date),
             in_reply_to: p.in_reply_to.clone(),
+            in_reply_to_name: p.in_reply_to.as_ref().map(|u| crate::federation::vocab::host_of(u).unwrap_or_else(|| "another post".into())),
+            in_reply_to_page: None,
             author_name: author.name.clone(),
             author_handle: author.handle.clone(),
             author_url: author.url.clone(),

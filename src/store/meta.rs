@@ -25,6 +25,11 @@ impl Read {
     pub fn secret(&self) -> Result<Option<Vec<u8>>> {
         self.meta("secret")
     }
+    /// One of the owner's texts for the About page (`about`, `rules`): plain text as typed in
+    /// settings, empty when never set.
+    pub fn site_text(&self, key: &str) -> Result<String> {
+        Ok(self.meta(&format!("text:{key}"))?.map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default())
+    }
     /// The deck's columns (JSON list), empty when never configured.
     pub fn deck(&self) -> Result<Vec<crate::model::Column>> {
         match self.meta("deck")? {
@@ -58,6 +63,10 @@ impl Write {
     }
     pub fn put_profile(&mut self, p: &Profile) -> Result<()> {
         self.put_meta("profile", &to_json(p)?)
+    }
+    /// Sets one of the About page's texts (see `Read::site_text`).
+    pub fn put_site_text(&mut self, key: &str, text: &str) -> Result<()> {
+        self.put_meta(&format!("text:{key}"), text.as_bytes())
     }
     pub fn put_deck(&mut self, cols: &[crate::model::Column]) -> Result<()> {
         self.put_meta("deck", &to_json(&cols)?)

@@ -13,6 +13,8 @@ mod social;
 mod group;
 mod lists;
 mod search;
+mod backup;
+mod export;
 mod oauth;
 pub use oauth::{OAuthApp, OAuthCode, OAuthToken, PendingMedia, Range};
 pub use search::query_terms;

@@ -1,0 +1,428 @@
+//! `pipit backup FILE` and `pipit restore FILE --data DIR`.
+//!
+//! Backup happens in two steps so that a running server never stops serving:
+//! 1. `stage` (in the process that holds the store: the server through the control socket, or
+//!    the command itself offline) copies the database as ONE read transaction sees it into a new
+//!    redb file (store/backup.rs), hard-links the media files (no extra disk space; media files
+//!    are never rewritten in place) and copies the keys and config, all into a staging folder
+//!    inside the data folder.
+//! 2. `pack` (in the command's process, with a progress bar on a terminal) streams that folder
+//!    into `FILE.partial-PID` as tar.gz, fsyncs it, renames it to FILE and removes the staging
+//!    folder. A killed backup leaves no FILE, only a partial file and a staging folder that the
+//!    next backup removes.
+//!
+//! Archive layout (tar.gz): `pipit-backup.json` first (format, instance, counts), then
+//! `pipit.toml`, `keys/…`, `pipit.redb`, `media/…`, and `pipit-backup-end.json` last. Restore
+//! checks the first and the last entry and the counts, so a truncated archive is refused even
+//! where gzip alone would not notice.
+
+use crate::app::App;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+pub const MANIFEST: &str = "pipit-backup.json";
+pub const TRAILER: &str = "pipit-backup-end.json";
+const STAGING_PREFIX: &str = "backup-staging-";
+pub const FORMAT: u32 = 1;
+
+/// What `stage` made: the instance it belongs to and the size of its database copy.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Staged {
+    pub actor: String,
+    pub url: String,
+    pub username: String,
+    pub rows: u64,
+}
+
+/// The first entry of a backup archive.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: u32,
+    pub pipit: String,
+    pub actor: String,
+    pub url: String,
+    pub username: String,
+    pub created_ms: u64,
+    /// Files in the archive besides the manifest and the trailer.
+    pub files: u64,
+    /// Their bytes, uncompressed.
+    pub bytes: u64,
+}
+
+/// The last entry: proof the archive was written to the end.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Trailer {
+    files: u64,
+    bytes: u64,
+}
+
+/// Makes the staging folder `staging` (`DATA/backup-staging-PID`, refused otherwise): a
+/// consistent database copy, media hard links, keys, config. Removes stale staging folders
+/// of backups that were killed. Blocking.
+pub fn stage(app: &App, staging: &Path) -> Result<Staged> {
+    let data = std::fs::canonicalize(&app.data)?;
+    let name = staging.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    if staging.parent() != Some(data.as_path()) || !name.starts_with(STAGING_PREFIX) {
+        return Err(Error::BadRequest(format!("backup staging folder must be {}/{STAGING_PREFIX}PID", data.display())));
+    }
+    remove_stale_staging(&data);
+    std::fs::create_dir(staging)?;
+    let result = (|| {
+        let rows = app.store.snapshot_to(&staging.join(crate::store::DB_FILE), |_| {})?;
+        let media = app.media_dir();
+        let to = staging.join("media");
+        std::fs::create_dir(&to)?;
+        for e in std::fs::read_dir(&media)? {
+            let e = e?;
+            if !e.file_type()?.is_file() {
+                continue;
+            }
+            let dest = to.join(e.file_name());
+            if std::fs::hard_link(e.path(), &dest).is_err() {
+                std::fs::copy(e.path(), &dest)?;
+            }
+        }
+        // Keys go in as keys/NAME and the config copy points there, wherever they live now.
+        let mut cfg = app.config.clone();
+        std::fs::create_dir(staging.join("keys"))?;
+        for slot in [&mut cfg.keys.rsa, &mut cfg.keys.ed25519] {
+            let src = app.config.resolve(&app.data, slot);
+            let file = src.file_name().and_then(|n| n.to_str()).unwrap_or("key.pem").to_string();
+            let bytes = std::fs::read(&src)?;
+            crate::fsutil::write_private(&staging.join("keys").join(&file), &bytes)?;
+            *slot = format!("keys/{file}");
+        }
+        cfg.save(staging)?;
+        Ok(Staged { actor: app.urls.actor(), url: app.config.url.clone(), username: app.config.username.clone(), rows })
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(staging);
+    }
+    result
+}
+
+/// Staging folders whose backup process is gone (killed, crashed).
+fn remove_stale_staging(data: &Path) {
+    let Ok(entries) = std::fs::read_dir(data) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix(STAGING_PREFIX).and_then(|p| p.parse::<i32>().ok()) else { continue };
+        // kill(pid, 0) fails with ESRCH when no such process exists.
+        let alive = unsafe { libc::kill(pid, 0) } == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH);
+        if !alive || pid as u32 == std::process::id() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+/// A bar on standard error when it is a terminal, hidden otherwise (logs, pipes, tests).
+fn bar(len: u64, what: &str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let pb = indicatif::ProgressBar::new(len);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{msg:12} [{bar:30}] {bytes}/{total_bytes} {eta}") {
+        pb.set_style(style.progress_chars("=> "));
+    }
+    pb.set_message(what.to_string());
+    pb
+}
+
+/// A spinner on standard error while long work runs (hidden off a terminal).
+pub fn spinner(what: &str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let pb = indicatif::ProgressBar::new_spinner();
+    pb.set_message(what.to_string());
+    pb.enable_steady_tick(std::time::Duration::from_millis(120));
+    pb
+}
+
+/// `pipit backup FILE`: stage through the running server (or offline), then pack.
+pub async fn backup(data: &Path, file: &Path) -> Result<Manifest> {
+    let data = std::fs::canonicalize(data).map_err(|e| Error::Config(format!("{}: {e}", data.display())))?;
+    if !Config::path(&data).exists() {
+        return Err(Error::Config(format!("{} is not a pipit data folder", data.display())));
+    }
+    let staging = data.join(format!("{STAGING_PREFIX}{}", std::process::id()));
+    let sp = spinner("copying the database");
+    let staged = crate::control::run(&data, crate::control::Command::Backup { staging: staging.to_string_lossy().into_owned() }).await;
+    sp.finish_and_clear();
+    let staged: Staged = serde_json::from_str(&staged?).map_err(|e| Error::Internal(format!("backup: unexpected reply: {e}")))?;
+    let file = file.to_path_buf();
+    let staging2 = staging.clone();
+    let out = tokio::task::spawn_blocking(move || pack(&staging2, &staged, &file)).await.map_err(|e| Error::Internal(e.to_string()));
+    let _ = std::fs::remove_dir_all(&staging);
+    out?
+}
+
+/// Every file under `dir` as (path relative to it, size), sorted, the database first.
+fn files_under(dir: &Path) -> Result<Vec<(PathBuf, u64)>> {
+    let mut out = Vec::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        for e in std::fs::read_dir(dir.join(&rel))? {
+            let e = e?;
+            let t = e.file_type()?;
+            let r = rel.join(e.file_name());
+            if t.is_dir() {
+                stack.push(r);
+            } else if t.is_file() {
+                out.push((r, e.metadata()?.len()));
+            }
+        }
+    }
+    out.sort_by_key(|(p, _)| (!p.starts_with("pipit.toml"), !p.starts_with("keys"), !p.starts_with(crate::store::DB_FILE), p.clone()));
+    Ok(out)
+}
+
+fn json_entry<W: Write>(b: &mut tar::Builder<W>, name: &str, v: &impl Serialize) -> Result<()> {
+    let bytes = serde_json::to_vec_pretty(v)?;
+    let mut h = tar::Header::new_gnu();
+    h.set_size(bytes.len() as u64);
+    h.set_mode(0o600);
+    h.set_mtime(crate::time::now_ms() / 1000);
+    b.append_data(&mut h, name, &bytes[..])?;
+    Ok(())
+}
+
+/// Streams the staging folder into FILE (via a partial file renamed at the end).
+fn pack(staging: &Path, staged: &Staged, file: &Path) -> Result<Manifest> {
+    let files = files_under(staging)?;
+    let bytes: u64 = files.iter().map(|(_, n)| n).sum();
+    let manifest = Manifest {
+        format: FORMAT,
+        pipit: env!("CARGO_PKG_VERSION").into(),
+        actor: staged.actor.clone(),
+        url: staged.url.clone(),
+        username: staged.username.clone(),
+        created_ms: crate::time::now_ms(),
+        files: files.len() as u64,
+        bytes,
+    };
+    let name = file.file_name().ok_or_else(|| Error::BadRequest(format!("{}: not a file name", file.display())))?;
+    let partial = file.with_file_name(format!("{}.partial-{}", name.to_string_lossy(), std::process::id()));
+    let pb = bar(bytes, "packing");
+    let result = (|| -> Result<()> {
+        let f = std::fs::OpenOptions::new().write(true).create_new(true).open(&partial)?;
+        {
+            use std::os::unix::fs::PermissionsExt;
+            // It holds the private keys.
+            f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        }
+        let gz = flate2::write::GzEncoder::new(std::io::BufWriter::new(f), flate2::Compression::default());
+        let mut b = tar::Builder::new(gz);
+        json_entry(&mut b, MANIFEST, &manifest)?;
+        for (rel, _) in &files {
+            let path = staging.join(rel);
+            let f = std::fs::File::open(&path)?;
+            let meta = f.metadata()?;
+            let mut h = tar::Header::new_gnu();
+            h.set_metadata(&meta);
+            h.set_size(meta.len());
+            b.append_data(&mut h, rel, pb.wrap_read(f).take(meta.len()))?;
+        }
+        json_entry(&mut b, TRAILER, &Trailer { files: manifest.files, bytes })?;
+        let gz = b.into_inner()?;
+        let out = gz.finish()?;
+        let f = out.into_inner().map_err(|e| e.into_error())?;
+        f.sync_all()?;
+        std::fs::rename(&partial, file)?;
+        Ok(())
+    })();
+    pb.finish_and_clear();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&partial);
+        return Err(e);
+    }
+    Ok(manifest)
+}
+
+fn corrupt(file: &Path, e: impl std::fmt::Display) -> Error {
+    Error::BadRequest(format!("{} is truncated or corrupt: {e}", file.display()))
+}
+
+/// True when the folder is missing or has nothing in it.
+fn is_empty_dir(dir: &Path) -> Result<bool> {
+    match std::fs::read_dir(dir) {
+        Ok(mut it) => Ok(it.next().is_none()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(true),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `pipit restore FILE --data DIR [--force]`: unpacks into a temporary folder beside DIR,
+/// checks everything (manifest, counts, trailer, the database opens, the keys parse), and only
+/// then swaps it in with renames. Refuses: a non-empty DIR without `force`, a DIR holding
+/// another instance (even with `force`), a DIR a server is running on, a file that is not a
+/// pipit backup, a truncated or corrupt one. Nothing is changed in DIR when it refuses.
+pub fn restore(file: &Path, dir: &Path, force: bool) -> Result<Manifest> {
+    let f = std::fs::File::open(file).map_err(|e| Error::BadRequest(format!("{}: {e}", file.display())))?;
+    let len = f.metadata()?.len();
+    let pb = bar(len, "restoring");
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(std::io::BufReader::new(pb.wrap_read(f))));
+    let mut entries = archive.entries().map_err(|e| corrupt(file, e))?;
+    // 1. The manifest, before anything is written.
+    let manifest: Manifest = {
+        let mut first = entries
+            .next()
+            .ok_or_else(|| Error::BadRequest(format!("{} is not a pipit backup (empty)", file.display())))?
+            .map_err(|e| Error::BadRequest(format!("{} is not a pipit backup: {e}", file.display())))?;
+        if first.path().ok().as_deref() != Some(Path::new(MANIFEST)) {
+            return Err(Error::BadRequest(format!("{} is not a pipit backup (no {MANIFEST} first)", file.display())));
+        }
+        let mut text = String::new();
+        first.by_ref().take(64 * 1024).read_to_string(&mut text).map_err(|e| corrupt(file, e))?;
+        serde_json::from_str(&text).map_err(|e| Error::BadRequest(format!("{}: unreadable {MANIFEST}: {e}", file.display())))?
+    };
+    if manifest.format != FORMAT {
+        return Err(Error::BadRequest(format!("{} has backup format {}; this pipit reads format {FORMAT}", file.display(), manifest.format)));
+    }
+    // 2. The target folder.
+    if crate::control::socket_path(dir).exists() && std::os::unix::net::UnixStream::connect(crate::control::socket_path(dir)).is_ok() {
+        return Err(Error::BadRequest(format!("pipit is running on {}: stop it first", dir.display())));
+    }
+    if !is_empty_dir(dir)? {
+        if Config::path(dir).exists() {
+            let there = Config::load(dir)?;
+            if there.url.trim_end_matches('/') != manifest.url.trim_end_matches('/') || there.username != manifest.username {
+                return Err(Error::BadRequest(format!(
+                    "{} holds another instance ({} as {}); this backup is of {} as {}: restore it into an empty folder",
+                    dir.display(), there.url, there.username, manifest.url, manifest.username
+                )));
+            }
+        }
+        if !force {
+            return Err(Error::BadRequest(format!("{} is not empty: add --force to replace what is there with the backup", dir.display())));
+        }
+    }
+    // 3. Unpack beside it, so the final step is a rename on one filesystem.
+    let dir_name = dir.file_name().ok_or_else(|| Error::BadRequest(format!("{}: not a folder name", dir.display())))?.to_string_lossy().into_owned();
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent)?;
+    let tmp = parent.join(format!(".{dir_name}.restoring-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir(&tmp)?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o700))?;
+    }
+    let result = (|| -> Result<()> {
+        let (mut files, mut bytes, mut trailer) = (0u64, 0u64, None);
+        for e in entries {
+            let mut e = e.map_err(|e| corrupt(file, e))?;
+            let path = e.path().map_err(|e| corrupt(file, e))?.into_owned();
+            if trailer.is_some() {
+                return Err(corrupt(file, "data after the end marker"));
+            }
+            if path == Path::new(TRAILER) {
+                let mut text = String::new();
+                e.by_ref().take(64 * 1024).read_to_string(&mut text).map_err(|e| corrupt(file, e))?;
+                trailer = Some(serde_json::from_str::<Trailer>(&text).map_err(|e| corrupt(file, e))?);
+                continue;
+            }
+            let allowed = path == Path::new(crate::store::DB_FILE)
+                || path == Path::new(crate::config::CONFIG_FILE)
+                || ((path.starts_with("keys") || path.starts_with("media")) && path.components().count() == 2);
+            if !allowed || !path.components().all(|c| matches!(c, std::path::Component::Normal(_))) {
+                return Err(corrupt(file, format!("unexpected entry {}", path.display())));
+            }
+            if e.header().entry_type() != tar::EntryType::Regular {
+                return Err(corrupt(file, format!("{} is not a regular file", path.display())));
+            }
+            bytes += e.size();
+            files += 1;
+            if !e.unpack_in(&tmp).map_err(|e| corrupt(file, e))? {
+                return Err(corrupt(file, format!("unsafe path {}", path.display())));
+            }
+        }
+        let t = trailer.ok_or_else(|| corrupt(file, "the end marker is missing"))?;
+        if (t.files, t.bytes) != (manifest.files, manifest.bytes) || (files, bytes) != (manifest.files, manifest.bytes) {
+            return Err(corrupt(file, format!("{files} files / {bytes} bytes read, the manifest says {} / {}", manifest.files, manifest.bytes)));
+        }
+        Ok(())
+    })();
+    // tar stops at its end blocks; reading the gzip stream to its end checks its CRC-32 and
+    // length, which is what catches a flipped byte inside a file.
+    let result = result.and_then(|()| {
+        let mut rest = archive.into_inner();
+        std::io::copy(&mut rest, &mut std::io::sink()).map_err(|e| corrupt(file, e))?;
+        Ok(())
+    });
+    let result = result.and_then(|()| {
+        // It must open as the instance it claims to be: config, keys, database.
+        let cfg = Config::load(&tmp)?;
+        if cfg.url.trim_end_matches('/') != manifest.url.trim_end_matches('/') || cfg.username != manifest.username {
+            return Err(corrupt(file, "the config does not match the manifest"));
+        }
+        let app = App::open(&tmp)?;
+        app.store.read(|r| r.profile())?;
+        drop(app);
+        Ok(())
+    });
+    pb.finish_and_clear();
+    if let Err(e) = result {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
+    // 4. Swap.
+    if dir.exists() {
+        let old = parent.join(format!(".{dir_name}.replaced-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&old);
+        std::fs::rename(dir, &old)?;
+        if let Err(e) = std::fs::rename(&tmp, dir) {
+            let _ = std::fs::rename(&old, dir);
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(e.into());
+        }
+        let _ = std::fs::remove_dir_all(&old);
+    } else {
+        std::fs::rename(&tmp, dir)?;
+    }
+    Ok(manifest)
+}
+
+/// `pipit delete-account`: with the server stopped, asks `confirmed` (given the account's
+/// handle, which the owner must type), then sends Delete(actor) to every follower and every
+/// known server through the queue, runs the queue here until it drains or `wait` passes, and
+/// wipes the data folder. Refuses while a server runs on it. Returns a summary line.
+pub async fn delete_account(data: &Path, wait: std::time::Duration, confirmed: impl FnOnce(&str) -> bool) -> Result<String> {
+    if std::os::unix::net::UnixStream::connect(crate::control::socket_path(data)).is_ok() {
+        return Err(Error::BadRequest(format!("pipit is running on {}: stop it first (delete-account delivers the Deletes itself)", data.display())));
+    }
+    let app = App::open(data)?;
+    let handle = app.urls.handle();
+    if !confirmed(&handle) {
+        return Err(Error::BadRequest("not confirmed: nothing was sent or deleted".into()));
+    }
+    let servers = crate::domain::owner::enqueue_account_delete(&app)?;
+    let worker = tokio::spawn(crate::federation::deliver::run(app.clone()));
+    let deadline = std::time::Instant::now() + wait;
+    let sp = spinner("delivering Delete to your followers and known servers");
+    let left = loop {
+        let pending = app.store.read(|r| r.queue_stats())?.pending;
+        if pending == 0 || std::time::Instant::now() >= deadline {
+            break pending;
+        }
+        sp.set_message(format!("{pending} deliveries left"));
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    sp.finish_and_clear();
+    worker.abort();
+    drop(app);
+    std::fs::remove_dir_all(data)?;
+    Ok(if left == 0 {
+        format!("{handle} is deleted: {servers} servers and every follower were told, and {} is gone", data.display())
+    } else {
+        format!("{handle} is deleted and {} is gone; {left} deliveries of the Delete were still pending after {}s", data.display(), wait.as_secs())
+    })
+}

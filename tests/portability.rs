@@ -1,0 +1,655 @@
+//! Issue 12, portability: `pipit alias add|remove` (offline and through a running server's
+//! control socket), Move out (`pipit move`, the settings form) with pipit followers that end up
+//! following the new account, and `pipit backup` / `pipit restore` with the server and the
+//! backup killed -9 mid-way, truncated, corrupt and foreign backups.
+mod common;
+use common::*;
+use pipit::model::{FollowState, Visibility};
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_pipit"))
+}
+
+/// Runs the binary off the async workers (it may talk to a server in this process).
+async fn pipit(args: &[&str]) -> Output {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    tokio::task::spawn_blocking(move || bin().args(&args).output().unwrap()).await.unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+/// Serves the control socket of an in-process instance, as `pipit serve` does.
+fn with_control(i: &Instance) -> tokio::task::JoinHandle<pipit::error::Result<()>> {
+    tokio::spawn(pipit::control::listen(i.app.clone()))
+}
+
+async fn wait_socket(i: &Instance) {
+    let p = pipit::control::socket_path(i.dir.path());
+    eventually("control socket", 10, || p.exists()).await;
+}
+
+async fn follow_accepted(from: &Instance, to: &Instance) {
+    pipit::actions::follow(&from.app, &to.app.urls.handle()).await.expect("follow");
+    let target = to.app.urls.actor();
+    eventually("follow accepted", 10, || matches!(from.app.store.read(|r| r.following(&target)).unwrap(), Some(f) if f.state == FollowState::Accepted)).await;
+}
+
+async fn queue_drained(i: &Instance) {
+    eventually("the delivery queue drains", 20, || i.app.store.read(|r| r.queue_stats()).map(|s| s.pending == 0).unwrap_or(false)).await;
+}
+
+// ---------- 1. aliases from the command line ----------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alias_add_and_remove_work_offline_and_through_the_running_server() {
+    let old = Instance::start("old").await;
+    let old_id = old.app.urls.actor();
+    // Offline: a data folder no server runs on.
+    let dir = TempDir::new("alias");
+    let data = dir.path().join("data");
+    let ds = data.to_str().unwrap();
+    let o = pipit(&["init", "--data", ds, "--url", "http://127.0.0.1:9", "--username", "me", "--allow-private-addresses"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let o = pipit(&["alias", "add", &old.app.urls.handle(), "--data", ds]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains(&old_id), "names the resolved id: {}", text(&o));
+    let aliases = || pipit::App::open(&data).unwrap().store.read(|r| r.profile()).unwrap().also_known_as;
+    assert_eq!(aliases(), vec![old_id.clone()]);
+    // Adding it twice keeps one.
+    let o = pipit(&["alias", "add", &old_id, "--data", ds]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(aliases(), vec![old_id.clone()]);
+    // Bad input: an account that does not exist, one that is not an alias, a missing operation.
+    let o = pipit(&["alias", "add", "@nobody@127.0.0.1:1", "--data", ds]).await;
+    assert!(!o.status.success(), "unknown account refused");
+    let o = pipit(&["alias", "remove", "http://127.0.0.1:1/users/nobody", "--data", ds]).await;
+    assert!(!o.status.success() && text(&o).contains("not one of your aliases"), "{}", text(&o));
+    let o = pipit(&["alias", &old_id, "--data", ds]).await;
+    assert_eq!(o.status.code(), Some(2), "usage error: {}", text(&o));
+    assert_eq!(aliases(), vec![old_id.clone()], "nothing changed by bad input");
+    let o = pipit(&["alias", "remove", &old_id, "--data", ds]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(aliases().is_empty());
+
+    // Through the control socket of a running instance; its follower sees the new alsoKnownAs.
+    let me = Instance::start("me").await;
+    let fan = Instance::start("fan").await;
+    follow_accepted(&fan, &me).await;
+    with_control(&me);
+    wait_socket(&me).await;
+    let o = pipit(&["alias", "add", &old.app.urls.handle(), "--data", me.dir.path().to_str().unwrap()]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(me.app.store.read(|r| r.profile()).unwrap().also_known_as, vec![old_id.clone()]);
+    let me_id = me.app.urls.actor();
+    eventually("the follower's copy of the actor has the alias (Update(Person))", 10, || {
+        fan.app.store.read(|r| r.actor(&me_id)).unwrap().map(|a| a.also_known_as.contains(&old_id)).unwrap_or(false)
+    })
+    .await;
+    let o = pipit(&["alias", "remove", &old.app.urls.handle(), "--data", me.dir.path().to_str().unwrap()]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(me.app.store.read(|r| r.profile()).unwrap().also_known_as.is_empty());
+}
+
+// ---------- 2. moving out ----------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn move_sends_followers_to_the_new_account_and_the_old_one_stays_readable() {
+    let old = Instance::start("old").await;
+    let new = Instance::start("new").await;
+    let fan = Instance::start("fan").await;
+    let (old_id, new_id, fan_id) = (old.app.urls.actor(), new.app.urls.actor(), fan.app.urls.actor());
+    let post = pipit::actions::publish(&old.app, pipit::actions::Compose { text: "still here after the move".into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, media: vec![], quote: None }).await.unwrap();
+    follow_accepted(&fan, &old).await;
+    with_control(&old);
+    wait_socket(&old).await;
+    let od = old.dir.path().to_str().unwrap().to_string();
+
+    // Bad input: the new account does not list the old one yet (CLI and settings form).
+    let o = pipit(&["move", &new.app.urls.handle(), "--data", &od]).await;
+    assert!(!o.status.success(), "refused");
+    assert!(text(&o).contains("alias"), "says what is missing: {}", text(&o));
+    let owner = old.owner_client().await;
+    let csrf = owner.owner_csrf().await;
+    let r = owner.post_form("/settings/move", &[("csrf", &csrf), ("target", &new.app.urls.handle())]).await;
+    assert_eq!(r.status, 400, "form refuses too: {}", r.body);
+    assert!(r.body.contains("alias"), "{}", r.body);
+    // Bad input: moving to itself, and to nobody.
+    let o = pipit(&["move", &old_id, "--data", &od]).await;
+    assert!(!o.status.success(), "moving to itself refused: {}", text(&o));
+    let r = owner.post_form("/settings/move", &[("csrf", &csrf), ("target", "")]).await;
+    assert_eq!(r.status, 400);
+    assert!(old.app.store.read(|r| r.profile()).unwrap().moved_to.is_none(), "nothing set by refused moves");
+    queue_drained(&old).await;
+    assert!(fan.app.store.read(|r| r.following(&old_id)).unwrap().is_some(), "fan still follows old");
+    assert!(fan.app.store.read(|r| r.following(&new_id)).unwrap().is_none());
+
+    // The new account names the old one; then the move goes through.
+    pipit::actions::add_alias(&new.app, &old.app.urls.handle()).await.unwrap();
+    let o = pipit(&["move", &new.app.urls.handle(), "--data", &od]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(old.app.store.read(|r| r.profile()).unwrap().moved_to.as_deref(), Some(new_id.as_str()));
+    eventually("fan follows new", 15, || matches!(fan.app.store.read(|r| r.following(&new_id)).unwrap(), Some(f) if f.state == FollowState::Accepted)).await;
+    assert!(fan.app.store.read(|r| r.following(&old_id)).unwrap().is_none(), "fan no longer follows old");
+    eventually("new has fan as follower", 10, || new.app.store.read(|r| r.follower(&fan_id)).unwrap().is_some()).await;
+
+    // The old account: movedTo in its actor, a notice on its profile, its posts still there.
+    let actor = old.client().get_with(&old_id, &[("accept", "application/activity+json")]).await;
+    let v: Value = serde_json::from_str(&actor.body).unwrap();
+    assert_eq!(v["movedTo"], new_id.as_str());
+    let page = old.client().get(&old.app.urls.profile()).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("has moved to") && page.body.contains(&new_id), "notice on the profile");
+    assert!(page.body.contains("still here after the move"));
+    let p = old.client().get(&post.url_or_uri()).await;
+    assert_eq!(p.status, 200, "the post stays readable");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_settings_form_moves_too() {
+    let old = Instance::start("old").await;
+    let new = Instance::start("new").await;
+    let fan = Instance::start("fan").await;
+    let new_id = new.app.urls.actor();
+    follow_accepted(&fan, &old).await;
+    new.app.store.write(|w| {
+        let mut p = w.profile()?;
+        p.also_known_as = vec![old.app.urls.actor()];
+        w.put_profile(&p)
+    })
+    .unwrap();
+    let owner = old.owner_client().await;
+    let csrf = owner.owner_csrf().await;
+    let r = owner.post_form("/settings/move", &[("csrf", &csrf), ("target", &new.app.urls.handle())]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = owner.get("/settings?done=moved").await;
+    assert!(page.body.contains("has moved to"), "settings show the move");
+    eventually("fan follows new", 15, || matches!(fan.app.store.read(|r| r.following(&new_id)).unwrap(), Some(f) if f.state == FollowState::Accepted)).await;
+}
+
+// ---------- 3. backup and restore ----------
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Server(std::process::Child);
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn serve(data: &Path, port: u16) -> Server {
+    let child = bin().args(["serve", "--data", data.to_str().unwrap()]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let s = Server(child);
+    eventually("server listens", 20, || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()).await;
+    eventually("control socket", 10, || pipit::control::socket_path(data).exists()).await;
+    s
+}
+
+/// Bytes that do not compress, so packing them takes a while (xorshift).
+fn noise(n: usize, mut x: u64) -> Vec<u8> {
+    let mut v = Vec::with_capacity(n);
+    while v.len() < n {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v.truncate(n);
+    v
+}
+
+fn no_leftovers(parent: &Path) {
+    for e in std::fs::read_dir(parent).unwrap().flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        assert!(!n.contains(".restoring-") && !n.contains(".replaced-"), "leftover {n}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_survives_kill_9_and_restore_refuses_bad_input() {
+    let dir = TempDir::new("backup");
+    let root = dir.path();
+    let data = root.join("data");
+    let ds = data.to_str().unwrap().to_string();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let o = pipit(&["init", "--data", &ds, "--url", &base, "--username", "keeper", "--listen", &format!("127.0.0.1:{port}")]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let server = serve(&data, port).await;
+    let o = pipit(&["post", "--data", &ds, "first words"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let photo = noise(300_000, 7);
+    std::fs::write(data.join("media/photo.bin"), &photo).unwrap();
+    let client = Client::new(&base);
+    let actor_of = |body: &str| -> String { serde_json::from_str::<Value>(body).unwrap()["publicKey"]["publicKeyPem"].as_str().unwrap().to_string() };
+    let key_before = actor_of(&client.get_with("/users/keeper", &[("accept", "application/activity+json")]).await.body);
+
+    // A complete backup while the server runs.
+    let b1 = root.join("b1.tar.gz");
+    let o = pipit(&["backup", b1.to_str().unwrap(), "--data", &ds]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(b1.exists());
+
+    // A second one, killed -9 (the backup and the server) while it packs.
+    let o = pipit(&["post", "--data", &ds, "second words"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    std::fs::write(data.join("media/big.bin"), noise(40_000_000, 11)).unwrap();
+    let b2 = root.join("b2.tar.gz");
+    let mut backup = bin().args(["backup", b2.to_str().unwrap(), "--data", &ds]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let partial = std::fs::read_dir(root).unwrap().flatten().any(|e| e.file_name().to_string_lossy().starts_with("b2.tar.gz.partial-"));
+        if partial {
+            break;
+        }
+        assert!(backup.try_wait().unwrap().is_none(), "the backup ended before it could be killed");
+        assert!(Instant::now() < deadline, "no partial file appeared");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    backup.kill().unwrap(); // SIGKILL
+    backup.wait().unwrap();
+    drop(server); // SIGKILL too
+    assert!(!b2.exists(), "a killed backup leaves no file under the final name");
+
+    // Bad input: a non-empty folder without --force (the original one).
+    let o = pipit(&["restore", b1.to_str().unwrap(), "--data", &ds]).await;
+    assert!(!o.status.success() && text(&o).contains("--force"), "{}", text(&o));
+    // Bad input: a truncated backup.
+    let bytes = std::fs::read(&b1).unwrap();
+    let cut = root.join("cut.tar.gz");
+    std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
+    let target = root.join("r-cut");
+    let o = pipit(&["restore", cut.to_str().unwrap(), "--data", target.to_str().unwrap()]).await;
+    assert!(!o.status.success() && text(&o).contains("truncated or corrupt"), "{}", text(&o));
+    assert!(!target.exists(), "nothing half-applied");
+    // Bad input: the last bytes cut (the end marker may survive in a tar, gzip's check not).
+    std::fs::write(&cut, &bytes[..bytes.len() - 6]).unwrap();
+    let o = pipit(&["restore", cut.to_str().unwrap(), "--data", target.to_str().unwrap()]).await;
+    assert!(!o.status.success() && text(&o).contains("truncated or corrupt"), "{}", text(&o));
+    assert!(!target.exists());
+    // Bad input: one byte flipped in the middle.
+    let mut flipped = bytes.clone();
+    let mid = flipped.len() / 2;
+    flipped[mid] ^= 0x55;
+    std::fs::write(&cut, &flipped).unwrap();
+    let o = pipit(&["restore", cut.to_str().unwrap(), "--data", target.to_str().unwrap()]).await;
+    assert!(!o.status.success(), "corrupt refused: {}", text(&o));
+    assert!(!target.exists());
+    // Bad input: not a backup at all.
+    std::fs::write(&cut, noise(5000, 3)).unwrap();
+    let o = pipit(&["restore", cut.to_str().unwrap(), "--data", target.to_str().unwrap()]).await;
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(!target.exists());
+    // Bad input: a folder holding another instance, even with --force.
+    let other = root.join("other");
+    let o = pipit(&["init", "--data", other.to_str().unwrap(), "--url", "http://127.0.0.1:9", "--username", "stranger"]).await;
+    assert!(o.status.success());
+    let o = pipit(&["restore", b1.to_str().unwrap(), "--data", other.to_str().unwrap(), "--force"]).await;
+    assert!(!o.status.success() && text(&o).contains("another instance"), "{}", text(&o));
+    assert!(pipit::Config::load(&other).unwrap().username == "stranger", "untouched");
+    no_leftovers(root);
+
+    // The last complete backup restores, into a fresh folder, and serves the same posts and keys.
+    let restored = root.join("restored");
+    let o = pipit(&["restore", b1.to_str().unwrap(), "--data", restored.to_str().unwrap()]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    no_leftovers(root);
+    assert_eq!(std::fs::read(restored.join("media/photo.bin")).unwrap(), photo, "media restored");
+    assert!(!restored.join("media/big.bin").exists(), "the backup is of its moment");
+    {
+        let server = serve(&restored, port).await;
+        let page = client.get("/@keeper").await;
+        assert_eq!(page.status, 200);
+        assert!(page.body.contains("first words"), "the post is served");
+        assert!(!page.body.contains("second words"), "later posts are not in that backup");
+        let key_after = actor_of(&client.get_with("/users/keeper", &[("accept", "application/activity+json")]).await.body);
+        assert_eq!(key_before, key_after, "same keys");
+        // Bad input: restoring onto a folder a server runs on.
+        let o = pipit(&["restore", b1.to_str().unwrap(), "--data", restored.to_str().unwrap(), "--force"]).await;
+        assert!(!o.status.success() && text(&o).contains("running"), "{}", text(&o));
+        drop(server);
+    }
+    // --force replaces the same instance's folder (here: the original, rolled back to b1).
+    let o = pipit(&["restore", b1.to_str().unwrap(), "--data", &ds, "--force"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!data.join("media/big.bin").exists(), "the whole folder was replaced");
+    no_leftovers(root);
+    let app = pipit::App::open(&data).unwrap();
+    let posts = app.store.read(|r| r.own_posts(None, 10, |_| true)).unwrap().posts;
+    assert_eq!(posts.iter().map(|p| p.source.as_str()).collect::<Vec<_>>(), vec!["first words"]);
+}
+
+// ---------- 4. export ----------
+
+// A valid 1×1 PNG (CRCs right): uploads are decoded now.
+const PNG: &[u8] = b"\x89PNG\x0d\x0a\x1a\x0a\x00\x00\x00\x0dIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\x0dIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\x00\x05\x00\x01\xff\x89\x99=\x1d\x00\x00\x00\x00IEND\xaeB`\x82";
+
+/// Every entry of a tar.gz as (name, bytes).
+fn untar(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+    use std::io::Read;
+    let mut a = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
+    a.entries()
+        .unwrap()
+        .map(|e| {
+            let mut e = e.unwrap();
+            let mut b = Vec::new();
+            e.read_to_end(&mut b).unwrap();
+            (e.path().unwrap().to_string_lossy().into_owned(), b)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_writes_mastodons_csvs_and_archive_from_the_cli_and_the_settings_page() {
+    let me = Instance::start("me").await;
+    let bob = Instance::start("bob").await;
+    let carol = Instance::start("carol").await;
+    follow_accepted(&me, &bob).await;
+    let bob_id = bob.app.urls.actor();
+    let carol_actor = pipit::actions::account(&me.app, &carol.app.urls.handle()).await.unwrap();
+    let bob_post = pipit::actions::publish(&bob.app, pipit::actions::Compose { text: "bob says hi".into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, media: vec![], quote: None }).await.unwrap();
+    let liked = pipit::actions::like(&me.app, &bob_post.url_or_uri()).await.unwrap();
+    me.app.store.write(|w| w.toggle_bookmark(liked.id).map(|_| ())).unwrap();
+    let list_id = pipit::ids::next_id();
+    me.app.store.write(|w| {
+        w.put_list(list_id, &pipit::model::List { name: "Friends, close".into(), exclusive: false, public: false, created_ms: 1 })?;
+        w.add_list_member(list_id, &bob_id)
+    })
+    .unwrap();
+    pipit::domain::safety::block(&me.app, &carol_actor.id).unwrap();
+    pipit::domain::safety::mute(&me.app, &bob_id, None).unwrap();
+    pipit::domain::safety::block_domain(&me.app, "spam.example").unwrap();
+    let mine = pipit::actions::publish(&me.app, pipit::actions::Compose { text: "a picture".into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, media: vec![pipit::domain::posts::Upload { bytes: PNG.to_vec(), alt: "a dot".into(), focus: None }], quote: None }).await.unwrap();
+    let private = pipit::actions::publish(&me.app, pipit::actions::Compose { text: "for followers".into(), cw: String::new(), visibility: Visibility::Followers, in_reply_to: None, media: vec![], quote: None }).await.unwrap();
+    let bob_acct = bob.app.urls.handle().trim_start_matches('@').to_string();
+    let carol_acct = carol.app.urls.handle().trim_start_matches('@').to_string();
+
+    with_control(&me);
+    wait_socket(&me).await;
+    let out = TempDir::new("export");
+    let dest = out.path().join("exported");
+    let o = pipit(&["export", dest.to_str().unwrap(), "--data", me.dir.path().to_str().unwrap()]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let read = |name: &str| std::fs::read_to_string(dest.join(name)).unwrap();
+    assert_eq!(read("following_accounts.csv"), format!("Account address,Show boosts,Notify on new posts,Languages\n{bob_acct},true,false,\n"));
+    assert_eq!(read("lists.csv"), format!("\"Friends, close\",{bob_acct}\n"), "quoted as CSV");
+    assert_eq!(read("blocked_accounts.csv"), format!("{carol_acct}\n"));
+    assert_eq!(read("muted_accounts.csv"), format!("Account address,Hide notifications\n{bob_acct},true\n"));
+    assert_eq!(read("blocked_domains.csv"), "spam.example\n");
+    assert_eq!(read("bookmarks.csv"), format!("{}\n", bob_post.uri));
+
+    let entries = untar(&std::fs::read(dest.join("archive.tar.gz")).unwrap());
+    let get = |name: &str| -> Value { serde_json::from_slice(&entries.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("{name} in archive")).1).unwrap() };
+    assert_eq!(get("actor.json")["id"], me.app.urls.actor().as_str());
+    let outbox = get("outbox.json");
+    let items = outbox["orderedItems"].as_array().unwrap();
+    assert_eq!(outbox["totalItems"], 2);
+    let ids: Vec<&str> = items.iter().map(|i| i["object"]["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, vec![private.uri.as_str(), mine.uri.as_str()], "all own posts, newest first, followers-only too");
+    assert_eq!(items[1]["object"]["published"], pipit::time::rfc3339(mine.published_ms).as_str());
+    let media_url = items[1]["object"]["attachment"][0]["url"].as_str().unwrap();
+    assert!(media_url.starts_with("/media_attachments/files/"), "{media_url}");
+    let media = entries.iter().find(|(n, _)| format!("/{n}") == media_url).expect("the media file is in the archive");
+    assert!(media.1.starts_with(b"\x89PNG"));
+    assert_eq!(get("likes.json")["orderedItems"], serde_json::json!([bob_post.uri]));
+    assert_eq!(get("bookmarks.json")["orderedItems"], serde_json::json!([bob_post.uri]));
+
+    // The settings page offers the same files, to the owner only.
+    let anon = me.client().get("/settings/export/following_accounts.csv").await;
+    assert_ne!(anon.status, 200, "bad input: not logged in");
+    let owner = me.owner_client().await;
+    let page = owner.get("/settings").await;
+    assert!(page.body.contains("/settings/export/archive.tar.gz"));
+    let r = owner.get("/settings/export/following_accounts.csv").await;
+    assert_eq!(r.status, 200);
+    assert!(r.header("content-disposition").unwrap_or_default().contains("following_accounts.csv"));
+    assert_eq!(r.body, read("following_accounts.csv"));
+    let r = owner.get("/settings/export/passwords.csv").await;
+    assert_eq!(r.status, 404, "bad input: an unknown export");
+    // The archive download (binary: checked through a fresh export file instead of the body text).
+    let o = pipit(&["export", out.path().join("only.tar.gz").to_str().unwrap(), "--data", me.dir.path().to_str().unwrap()]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(untar(&std::fs::read(out.path().join("only.tar.gz")).unwrap()).iter().any(|(n, _)| n == "outbox.json"));
+    let r = owner.get("/settings/export/archive.tar.gz").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/gzip"));
+}
+
+// ---------- 5. import ----------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csv_import_follows_merges_overwrites_and_refuses_bad_files_whole() {
+    let me = Instance::start("me").await;
+    let bob = Instance::start("bob").await;
+    let carol = Instance::start("carol").await;
+    let (bob_id, carol_id) = (bob.app.urls.actor(), carol.app.urls.actor());
+    let bob_acct = bob.app.urls.handle().trim_start_matches('@').to_string();
+    let carol_acct = carol.app.urls.handle().trim_start_matches('@').to_string();
+    with_control(&me);
+    wait_socket(&me).await;
+    let md = me.dir.path().to_str().unwrap().to_string();
+    let dir = TempDir::new("import");
+    let file = |name: &str, body: &str| -> String {
+        let p = dir.path().join(name);
+        std::fs::write(&p, body).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let following = |id: &str| me.app.store.read(|r| r.following(id)).unwrap().is_some();
+    const HEADER: &str = "Account address,Show boosts,Notify on new posts,Languages\n";
+
+    // Bad input: a wrong header.
+    let f = file("wrong.csv", &format!("Address,Boosts\n{bob_acct},true\n"));
+    let o = pipit(&["import", "following", &f, "--data", &md]).await;
+    assert!(!o.status.success() && text(&o).contains("line 1: wrong header"), "{}", text(&o));
+    // Bad input: an unknown handle on a live server, a handle on a dead server, and a line that
+    // is not an account, next to a good one: each reported by line, nothing imported.
+    let host = bob_acct.split('@').nth(1).unwrap();
+    let f = file("bad.csv", &format!("{HEADER}{bob_acct},true,false,\nnobody@{host},true,false,\nsomeone@127.0.0.1:1,true,false,\n"));
+    let o = pipit(&["import", "following", &f, "--data", &md]).await;
+    let t = text(&o);
+    assert!(!o.status.success(), "{t}");
+    assert!(t.contains("line 3: nobody@") && t.contains("line 4: someone@127.0.0.1:1"), "line by line: {t}");
+    assert!(!t.contains("line 2"), "the good line is not an error: {t}");
+    let f2 = file("bad2.csv", &format!("{HEADER}not an account,true,false,\n"));
+    let o = pipit(&["import", "following", &f2, "--data", &md]).await;
+    assert!(!o.status.success() && text(&o).contains("line 2: `not an account` is not an account address"), "{}", text(&o));
+    assert!(!following(&bob_id), "nothing half-applied");
+    // Bad input: an unknown kind.
+    let o = pipit(&["import", "passwords", &f, "--data", &md]).await;
+    assert!(!o.status.success() && text(&o).contains("unknown import"), "{}", text(&o));
+
+    // Merge: both followed, through the queue as usual.
+    let f = file("good.csv", &format!("{HEADER}{bob_acct},true,false,\n@{carol_acct},false,false,en\n"));
+    let o = pipit(&["import", "following", &f, "--data", &md]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let me_id = me.app.urls.actor();
+    eventually("bob and carol have me as follower", 15, || {
+        bob.app.store.read(|r| r.follower(&me_id)).unwrap().is_some() && carol.app.store.read(|r| r.follower(&me_id)).unwrap().is_some()
+    })
+    .await;
+    // Overwrite: only carol stays.
+    let f = file("carol.csv", &format!("{HEADER}{carol_acct},true,false,\n"));
+    let o = pipit(&["import", "following", &f, "--data", &md, "--overwrite"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!following(&bob_id) && following(&carol_id));
+    eventually("bob got the Undo", 15, || bob.app.store.read(|r| r.follower(&me_id)).unwrap().is_none()).await;
+
+    // Header-less kinds: domain blocks with a bad line, then good ones; lists; bookmarks.
+    let f = file("domains.csv", "spam.example\nnot a domain\n");
+    let o = pipit(&["import", "domain-blocks", &f, "--data", &md]).await;
+    assert!(!o.status.success() && text(&o).contains("line 2"), "{}", text(&o));
+    assert!(!me.app.store.read(|r| r.is_domain_blocked("spam.example")).unwrap());
+    let f = file("domains.csv", "spam.example\nnoise.example\n");
+    let o = pipit(&["import", "blocked_domains.csv", &f, "--data", &md]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(me.app.store.read(|r| r.is_domain_blocked("noise.example")).unwrap());
+    let f = file("lists.csv", &format!("Close friends,{carol_acct}\nClose friends,{bob_acct}\n"));
+    let o = pipit(&["import", "lists", &f, "--data", &md]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let lists = me.app.store.read(|r| r.lists()).unwrap();
+    let (lid, _) = lists.iter().find(|(_, l)| l.name == "Close friends").expect("list created");
+    assert_eq!(me.app.store.read(|r| r.list_members(*lid, 10)).unwrap().len(), 2);
+    let bp = pipit::actions::publish(&bob.app, pipit::actions::Compose { text: "keep this".into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, media: vec![], quote: None }).await.unwrap();
+    let f = file("bookmarks.csv", &format!("{}\n", bp.uri));
+    let o = pipit(&["import", "bookmarks", &f, "--data", &md]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let stored = me.app.store.read(|r| r.post_by_uri(&bp.uri)).unwrap().expect("fetched");
+    assert!(me.app.store.read(|r| r.is_bookmarked(stored.id)).unwrap());
+
+    // The settings form: a malformed file is refused at once; an unknown account is found in
+    // the background and reported line by line on the settings page; then a good file.
+    let owner = me.owner_client().await;
+    let csrf = owner.owner_csrf().await;
+    let r = owner.post_multipart("/settings/import", &[("csrf", &csrf), ("kind", "muted_accounts.csv")], &[("file", "muted_accounts.csv", "text/csv", b"Account,Hide\nx,y\n")]).await;
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("line 1: wrong header"), "{}", r.body);
+    let bad = format!("Account address,Hide notifications\n{bob_acct},true\nnobody@{host},true\n");
+    let r = owner.post_multipart("/settings/import", &[("csrf", &csrf), ("kind", "muted_accounts.csv")], &[("file", "muted_accounts.csv", "text/csv", bad.as_bytes())]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    eventually("the background import ends", 15, || pipit::import::import_status(&me.app).unwrap().map(|s| !s.running).unwrap_or(false)).await;
+    let page = owner.get("/settings").await;
+    assert!(page.body.contains("failed") && page.body.contains("line 3: nobody@"), "shown line by line: {}", page.body);
+    assert!(!me.app.store.read(|r| r.is_muted(&bob_id, pipit::time::now_ms())).unwrap(), "nothing half-applied");
+    let good = format!("Account address,Hide notifications\n{bob_acct},true\n");
+    let r = owner.post_multipart("/settings/import", &[("csrf", &csrf), ("kind", "muted_accounts.csv")], &[("file", "muted_accounts.csv", "text/csv", good.as_bytes())]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    eventually("the background import is done", 15, || pipit::import::import_status(&me.app).unwrap().map(|s| !s.running && s.ok).unwrap_or(false)).await;
+    let page = owner.get("/settings").await;
+    assert!(page.body.contains("done."), "{}", page.body);
+    assert!(me.app.store.read(|r| r.is_muted(&bob_id, pipit::time::now_ms())).unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mastodon_archive_becomes_history_with_dates_and_media_not_announced() {
+    let source = Instance::start("source").await;
+    let first = pipit::actions::publish(&source.app, pipit::actions::Compose { text: "my first post #hello".into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, media: vec![pipit::domain::posts::Upload { bytes: PNG.to_vec(), alt: "a dot".into(), focus: None }], quote: None }).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let second = pipit::actions::publish(&source.app, pipit::actions::Compose { text: "quiet one".into(), cw: String::new(), visibility: Visibility::Unlisted, in_reply_to: None, media: vec![], quote: None }).await.unwrap();
+    let dir = TempDir::new("archive");
+    let archive = dir.path().join("archive.tar.gz");
+    pipit::export::export_to(&source.app, &archive).unwrap();
+
+    let me = Instance::start("me").await;
+    let fan = Instance::start("fan").await;
+    follow_accepted(&fan, &me).await;
+    queue_drained(&me).await;
+    with_control(&me);
+    wait_socket(&me).await;
+    let md = me.dir.path().to_str().unwrap().to_string();
+    // Bad input: truncated, and not an archive at all.
+    let bytes = std::fs::read(&archive).unwrap();
+    let cut = dir.path().join("cut.tar.gz");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let o = pipit(&["import-archive", cut.to_str().unwrap(), "--data", &md]).await;
+    assert!(!o.status.success() && text(&o).contains("truncated or corrupt"), "{}", text(&o));
+    let o = pipit(&["import-archive", dir.path().join("missing.tar.gz").to_str().unwrap(), "--data", &md]).await;
+    assert!(!o.status.success());
+    // Bad input: archives whose outbox.json has no items, is cut off, or has a post without a date.
+    let make = |outbox: &str| -> String {
+        let p = dir.path().join(format!("made-{}.tar.gz", outbox.len()));
+        let mut b = tar::Builder::new(flate2::write::GzEncoder::new(std::fs::File::create(&p).unwrap(), flate2::Compression::fast()));
+        let mut h = tar::Header::new_gnu();
+        h.set_size(outbox.len() as u64);
+        h.set_mode(0o644);
+        b.append_data(&mut h, "outbox.json", outbox.as_bytes()).unwrap();
+        b.into_inner().unwrap().finish().unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let good_item = r#"{"type":"Create","actor":"https://old.example/users/me","object":{"id":"https://old.example/users/me/statuses/1","type":"Note","attributedTo":"https://old.example/users/me","content":"<p>early</p>","published":"2019-01-02T03:04:05Z","to":["https://www.w3.org/ns/activitystreams#Public"]}}"#;
+    for (outbox, needle) in [
+        (r#"{"type":"OrderedCollection","totalItems":0}"#.to_string(), "no orderedItems"),
+        (format!(r#"{{"type":"OrderedCollection","orderedItems":[{good_item},{{"type":"Create""#), "outbox.json"),
+        (format!(r#"{{"orderedItems":[{good_item},{{"type":"Create","object":{{"id":"https://old.example/2","type":"Note","content":"x"}}}}]}}"#), "no `published` date"),
+    ] {
+        let f = make(&outbox);
+        let o = pipit(&["import-archive", &f, "--data", &md]).await;
+        assert!(!o.status.success() && text(&o).contains(needle), "{needle}: {}", text(&o));
+    }
+    assert_eq!(me.app.store.read(|r| r.own_post_count()).unwrap(), 0, "nothing half-applied");
+
+    let o = pipit(&["import-archive", archive.to_str().unwrap(), "--data", &md]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let posts = me.app.store.read(|r| r.own_posts(None, 10, |_| true)).unwrap().posts;
+    assert_eq!(posts.len(), 2);
+    assert_eq!(posts[0].published_ms / 1000, second.published_ms / 1000, "original date");
+    assert_eq!(posts[1].published_ms / 1000, first.published_ms / 1000);
+    assert_eq!(posts[0].visibility, Visibility::Unlisted);
+    assert!(posts[1].content.contains("my first post"));
+    assert_eq!(posts[1].tags, vec!["hello".to_string()]);
+    assert_eq!(posts[1].attachments.len(), 1, "the image came along");
+    assert_eq!(posts[1].attachments[0].alt, "a dot");
+    let media = me.client().get(&posts[1].attachments[0].url).await;
+    assert_eq!(media.status, 200, "served from this instance");
+    assert!(posts[1].uri.starts_with(&me.app.urls.base), "they are this account's posts now");
+    let page = me.client().get(&me.app.urls.profile()).await;
+    assert!(page.body.contains("my first post"), "on the profile");
+    queue_drained(&me).await;
+    let me_id = me.app.urls.actor();
+    assert_eq!(fan.app.store.read(|r| r.posts_by(&me_id, None, 10)).unwrap().len(), 0, "not announced");
+
+    // --announce sends them.
+    let o = pipit(&["import-archive", archive.to_str().unwrap(), "--data", &md, "--announce"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    eventually("the follower got the announced posts", 15, || fan.app.store.read(|r| r.posts_by(&me_id, None, 10)).unwrap().len() >= 1).await;
+}
+
+// ---------- 6. deleting the account ----------
+
+async fn pipit_stdin(args: &[&str], input: &str) -> Output {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let input = input.to_string();
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut c = bin().args(&args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        c.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        c.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_account_tells_followers_and_known_servers_then_wipes_after_typed_confirmation() {
+    let me = Instance::start("me").await;
+    let fan = Instance::start("fan").await;
+    let bob = Instance::start("bob").await;
+    follow_accepted(&fan, &me).await;
+    follow_accepted(&me, &bob).await;
+    let me_id = me.app.urls.actor();
+    let handle = me.app.urls.handle();
+    let control = with_control(&me);
+    wait_socket(&me).await;
+    let data = me.dir.path().to_path_buf();
+    let ds = data.to_str().unwrap().to_string();
+    // Bad input: the server still runs.
+    let o = pipit_stdin(&["delete-account", "--data", &ds], &format!("{handle}\n")).await;
+    assert!(!o.status.success() && text(&o).contains("stop it first"), "{}", text(&o));
+    control.abort();
+    let dir = me.stop().await;
+    let _ = std::fs::remove_file(pipit::control::socket_path(&data));
+    eventually("the database is released", 10, || pipit::App::open(&data).is_ok()).await;
+    // Bad input: a wrong confirmation, and none at all.
+    for input in ["@someone@else\n", ""] {
+        let o = pipit_stdin(&["delete-account", "--data", &ds], input).await;
+        assert!(!o.status.success() && text(&o).contains("not confirmed"), "{}", text(&o));
+        assert!(data.join("pipit.toml").exists(), "nothing deleted");
+    }
+    assert!(fan.app.store.read(|r| r.following(&me_id)).unwrap().is_some(), "nothing sent");
+    // Confirmed: followers and known servers get Delete(actor), then the folder is gone.
+    let o = pipit_stdin(&["delete-account", "--data", &ds, "--wait", "30"], &format!("{handle}\n")).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("is deleted"), "{}", text(&o));
+    assert!(!data.exists(), "the data folder is wiped");
+    eventually("the follower forgot the account", 10, || fan.app.store.read(|r| r.following(&me_id)).unwrap().is_none()).await;
+    eventually("the followed server forgot it too", 10, || bob.app.store.read(|r| r.follower(&me_id)).unwrap().is_none()).await;
+    drop(dir);
+}
