@@ -146,7 +146,7 @@ pub async fn known_account(app: &App, who: &str) -> Result<String> {
 
 /// `pipit alias add`: resolves `who` and lists it in `alsoKnownAs`. Returns the actor id.
 pub async fn add_alias(app: &App, who: &str) -> Result<String> {
-    let id = account(app, who).await?.id;
+    let id = account(app, who).await?.id.into_string();
     crate::domain::owner::add_alias(app, &id)?;
     Ok(id)
 }
@@ -156,7 +156,7 @@ pub async fn remove_alias(app: &App, who: &str) -> Result<String> {
     let listed = crate::domain::owner::profile(app)?.also_known_as;
     let id = match listed.iter().find(|a| a.as_str() == who.trim()) {
         Some(id) => id.clone(),
-        None => account(app, who).await.map_err(|e| Error::BadRequest(format!("{who} is not one of your aliases ({})", e.public_message())))?.id,
+        None => account(app, who).await.map_err(|e| Error::BadRequest(format!("{who} is not one of your aliases ({})", e.public_message())))?.id.into_string(),
     };
     crate::domain::owner::remove_alias(app, &id)?;
     Ok(id)

@@ -145,7 +145,7 @@ pub async fn import_csv(app: &App, kind: CsvKind, bytes: &[u8], overwrite: bool,
     match kind {
         CsvKind::Following | CsvKind::BlockedAccounts | CsvKind::MutedAccounts => {
             let actors = resolve_all(app, rows.iter().map(|r| (r.line, r.fields[0].clone())).collect(), progress).await?;
-            let wanted: BTreeSet<String> = actors.iter().map(|(_, a)| a.id.clone()).filter(|id| *id != me).collect();
+            let wanted: BTreeSet<String> = actors.iter().map(|(_, a)| a.id.to_string()).filter(|id| *id != me).collect();
             let mut added = 0;
             for (_, a) in actors.iter().filter(|(_, a)| a.id != me) {
                 let has = app.store.read(|r| match kind {
@@ -239,7 +239,7 @@ pub async fn import_csv(app: &App, kind: CsvKind, bytes: &[u8], overwrite: bool,
         }
         CsvKind::Lists => {
             let actors = resolve_all(app, rows.iter().map(|r| (r.line, r.fields[1].clone())).collect(), progress).await?;
-            let by_line: BTreeMap<u64, String> = actors.into_iter().map(|(l, a)| (l, a.id)).collect();
+            let by_line: BTreeMap<u64, String> = actors.into_iter().map(|(l, a)| (l, a.id.into_string())).collect();
             let mut lists: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
             for r in &rows {
                 if let Some(id) = by_line.get(&r.line) {
@@ -360,7 +360,9 @@ fn import_archive_via(app: &App, file: &Path, announce: bool, tmp: &Path) -> Res
                 return Ok(());
             };
             let author_id = obj.get("attributedTo").and_then(vocab::id_of).or_else(|| item.get("actor").and_then(vocab::id_of)).unwrap_or_default();
-            let old = RemoteActor { id: author_id.to_string(), followers: Some(format!("{author_id}/followers")), ..Default::default() };
+            // The archive's author as an actor record, only to read its posts (never stored).
+            let old: RemoteActor = vocab::parse_actor(&serde_json::json!({"id": author_id, "type": "Person", "inbox": format!("{author_id}/inbox"), "followers": format!("{author_id}/followers")}), 0)
+                .ok_or_else(|| Error::BadRequest(format!("outbox.json item {i}: its author {author_id:?} is not an http(s) actor id; nothing was imported")))?;
             if vocab::str_of(obj, "published").and_then(crate::time::parse_rfc3339).is_none() {
                 return Err(Error::BadRequest(format!("outbox.json item {i}: no `published` date; nothing was imported")));
             }
@@ -416,7 +418,7 @@ fn import_archive_via(app: &App, file: &Path, announce: bool, tmp: &Path) -> Res
             for p in posts.iter_mut().rev() {
                 let id = w.new_id(IdSpace::Posts, p.published_ms)?;
                 p.id = id;
-                p.uri = app.urls.post_uri(id);
+                p.uri = app.urls.post_id_url(id);
                 p.url = HttpUrl::parse(&app.urls.post_url(id));
                 w.insert_post(p)?;
                 let p = &*p;

@@ -312,7 +312,7 @@ pub fn move_to(app: &App, target: &crate::model::RemoteActor) -> Result<Profile>
     }
     app.store.write(|w| {
         let before = w.profile()?;
-        let p = Profile { moved_to: Some(target.id.clone()), ..before.clone() };
+        let p = Profile { moved_to: Some(target.id.to_string()), ..before.clone() };
         save_profile(w, app, &before, &p)?;
         let followers = format!("{me}/followers");
         let mut mv = vocab::simple_json(&app.urls, "Move", &outbox::new_activity_id(app), serde_json::json!(me), vec![followers], vec![]);
@@ -333,7 +333,7 @@ pub fn enqueue_account_delete(app: &App) -> Result<usize> {
     let mut after: Option<String> = None;
     loop {
         let page = app.store.read(|r| r.actors_page(after.as_deref(), 500))?;
-        let Some(last) = page.last().map(|a| a.id.clone()) else { break };
+        let Some(last) = page.last().map(|a| a.id.to_string()) else { break };
         for a in &page {
             let inbox = a.delivery_inbox();
             if !inbox.is_empty() && (inbox.starts_with("https://") || inbox.starts_with("http://")) {

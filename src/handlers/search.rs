@@ -4,7 +4,7 @@
 
 use crate::actions;
 use crate::app::App;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::federation::fetch::Budget;
 use crate::handlers::{auth, social};
 use crate::model::FollowState;
