@@ -360,12 +360,12 @@ fn import_archive_via(app: &App, file: &Path, announce: bool, tmp: &Path) -> Res
                 return Ok(());
             };
             let author_id = obj.get("attributedTo").and_then(vocab::id_of).or_else(|| item.get("actor").and_then(vocab::id_of)).unwrap_or_default();
-            // The archive's author as an actor record, only to read its posts (never stored).
-            let old: RemoteActor = vocab::parse_actor(&serde_json::json!({"id": author_id, "type": "Person", "inbox": format!("{author_id}/inbox"), "followers": format!("{author_id}/followers")}), 0)
-                .ok_or_else(|| Error::BadRequest(format!("outbox.json item {i}: its author {author_id:?} is not an http(s) actor id; nothing was imported")))?;
             if vocab::str_of(obj, "published").and_then(crate::time::parse_rfc3339).is_none() {
                 return Err(Error::BadRequest(format!("outbox.json item {i}: no `published` date; nothing was imported")));
             }
+            // The archive's author as an actor record, only to read its posts (never stored).
+            let old: RemoteActor = vocab::parse_actor(&serde_json::json!({"id": author_id, "type": "Person", "inbox": format!("{author_id}/inbox"), "followers": format!("{author_id}/followers")}), 0)
+                .ok_or_else(|| Error::BadRequest(format!("outbox.json item {i}: its author {author_id:?} is not an http(s) actor id; nothing was imported")))?;
             let mut p = vocab::parse_post(obj, &old).ok_or_else(|| Error::BadRequest(format!("outbox.json item {i}: not a post; nothing was imported")))?;
             // The archive names its files by paths (`/media_attachments/files/…`), which the
             // federation parser drops as non-http URLs: read them from the object itself.
