@@ -3,23 +3,9 @@
 //! owner's inbox signed by a real peer (another pipit) and checked on the owner's own pages.
 mod common;
 use common::*;
-use hyper::body::Bytes;
-use pipit::federation::{sign, vocab::PUBLIC};
+use pipit::federation::vocab::PUBLIC;
 use serde_json::{json, Value};
-use std::time::SystemTime;
 
-/// POSTs `activity` to `to`'s inbox, signed (draft-cavage) by `from`'s actor key.
-async fn deliver(to: &Instance, from: &Instance, activity: &Value) -> Response {
-    let inbox = to.url(&format!("/users/{}/inbox", to.app.urls.username));
-    let body = activity.to_string();
-    let uri: hyper::Uri = inbox.parse().unwrap();
-    let mut headers = hyper::HeaderMap::new();
-    sign::sign_cavage(&hyper::Method::POST, &uri, &mut headers, Some(body.as_bytes()), &from.app.urls.key_id(), &from.app.actor_keys, SystemTime::now());
-    let mut hs: Vec<(String, String)> = headers.iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_string())).collect();
-    hs.push(("content-type".into(), "application/activity+json".into()));
-    hs.retain(|(k, _)| k != "host");
-    Client::new("http://unused").send("POST", &inbox, hs, Bytes::from(body)).await
-}
 
 /// Wraps `object` (given `id` suffix n on the peer) in a Create from the peer, mentioning the
 /// owner unless `mention` is false, delivers it, and returns the owner's page of the post.

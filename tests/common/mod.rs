@@ -275,3 +275,17 @@ pub async fn eventually(what: &str, secs: u64, mut check: impl FnMut() -> bool) 
     }
     panic!("timed out waiting for: {what}");
 }
+
+/// POSTs `activity` to `to`'s inbox, signed (draft-cavage) by `from`'s actor key, as a peer's
+/// delivery would arrive.
+pub async fn deliver(to: &Instance, from: &Instance, activity: &serde_json::Value) -> Response {
+    let inbox = to.url(&format!("/users/{}/inbox", to.app.urls.username));
+    let body = activity.to_string();
+    let uri: hyper::Uri = inbox.parse().unwrap();
+    let mut headers = hyper::HeaderMap::new();
+    pipit::federation::sign::sign_cavage(&hyper::Method::POST, &uri, &mut headers, Some(body.as_bytes()), &from.app.urls.key_id(), &from.app.actor_keys, std::time::SystemTime::now());
+    let mut hs: Vec<(String, String)> = headers.iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_string())).collect();
+    hs.push(("content-type".into(), "application/activity+json".into()));
+    hs.retain(|(k, _)| k != "host");
+    Client::new("http://unused").send("POST", &inbox, hs, Bytes::from(body)).await
+}
