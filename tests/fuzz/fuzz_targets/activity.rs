@@ -13,14 +13,12 @@ mod inert;
 use inert::assert_inert;
 
 fn author() -> RemoteActor {
-    RemoteActor {
-        id: "https://remote.example/users/alice".into(),
-        inbox: "https://remote.example/users/alice/inbox".into(),
-        preferred_username: "alice".into(),
-        host: "remote.example".into(),
-        followers: Some("https://remote.example/users/alice/followers".into()),
-        ..Default::default()
-    }
+    // Built by the parser itself: RemoteActor's ids are checked types with no default.
+    let doc = serde_json::json!({
+        "id": "https://remote.example/users/alice", "type": "Person", "preferredUsername": "alice",
+        "inbox": "https://remote.example/users/alice/inbox", "followers": "https://remote.example/users/alice/followers",
+    });
+    vocab::parse_actor(&doc, 1_767_225_600_000).expect("a valid actor")
 }
 
 fn documents(v: &Value) -> Vec<&Value> {
