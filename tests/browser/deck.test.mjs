@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import net from 'node:net';
+import { freePort, sleep, waitFor } from './util.mjs';
 import { chromium } from 'playwright-core';
 import { startPeer } from './peer.mjs';
 
@@ -21,13 +21,6 @@ const PW = 'the owner password';
 const procs = [];
 let browser, A, B, peer;
 
-const freePort = () => new Promise((ok, fail) => { const s = net.createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => ok(p)); }); s.on('error', fail); });
-const sleep = ms => new Promise(r => setTimeout(r, ms));
-async function waitFor(what, fn, ms = 20000) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) { const v = await fn(); if (v) return v; await sleep(100); }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 async function instance(name) {
   const dir = mkdtempSync(join(tmpdir(), `pipit-deck-${name}-`));

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import net from 'node:net';
+import { freePort, sleep, waitFor } from './util.mjs';
 import { chromium } from 'playwright-core';
 import { startPeer } from './peer.mjs';
 
@@ -23,13 +23,6 @@ let browser, A, peer;
 // What runs if a link is followed: a flag, and an alert the test would see.
 const JS = n => `javascript:document.documentElement.dataset.pwned='${n}';alert('pwned ${n}')`;
 
-const freePort = () => new Promise((ok, fail) => { const s = net.createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => ok(p)); }); s.on('error', fail); });
-const sleep = ms => new Promise(r => setTimeout(r, ms));
-async function waitFor(what, fn, ms = 20000) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) { const v = await fn(); if (v) return v; await sleep(100); }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 async function instance(name) {
   const dir = mkdtempSync(join(tmpdir(), `pipit-urls-${name}-`));

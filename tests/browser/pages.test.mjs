@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import net from 'node:net';
+import { freePort, sleep } from './util.mjs';
 import { chromium } from 'playwright-core';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -21,8 +21,6 @@ const PW = 'the owner password';
 const NAME = 'wrenwithaverylongname';
 let browser, proc, dir, base, cli;
 
-const freePort = () => new Promise((ok, fail) => { const s = net.createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => ok(p)); }); s.on('error', fail); });
-const sleep = ms => new Promise(r => setTimeout(r, ms));
 
 before(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import net from 'node:net';
+import { freePort, sleep, waitFor } from './util.mjs';
 import { chromium } from 'playwright-core';
 import { startPeer } from './peer.mjs';
 
@@ -18,13 +18,6 @@ const ARTIFACTS = resolve(here, '../artifacts');
 const PW = 'the owner password';
 let browser, A, peer, bare, proc;
 
-const freePort = () => new Promise((ok, fail) => { const s = net.createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => ok(p)); }); s.on('error', fail); });
-const sleep = ms => new Promise(r => setTimeout(r, ms));
-async function waitFor(what, fn, ms = 20000) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) { const v = await fn(); if (v) return v; await sleep(100); }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 before(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
