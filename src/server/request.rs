@@ -218,26 +218,7 @@ fn multipart(body: &Bytes, boundary: &str) -> Result<Vec<Part>> {
         let headers = std::str::from_utf8(&body[pos..header_end]).map_err(|_| bad())?;
         let data_start = header_end + 4;
         let next = find(body, format!("\r\n{delim}").as_bytes(), data_start).ok_or_else(bad)?;
-        let (mut name, mut filename, mut ctype) = (String::new(), None, String::from("text/plain"));
-        for line in headers.split("\r\n") {
-            let Some((k, v)) = line.split_once(':') else { continue };
-            match k.trim().to_ascii_lowercase().as_str() {
-                "content-disposition" => {
-                    for param in v.split(';').skip(1) {
-                        if let Some((pk, pv)) = param.trim().split_once('=') {
-                            let pv = pv.trim_matches('"').to_string();
-                            match pk {
-                                "name" => name = pv,
-                                "filename" => filename = Some(pv),
-                                _ => {}
-                            }
-                        }
-                    }
-                }
-                "content-type" => ctype = v.trim().to_string(),
-                _ => {}
-            }
-        }
+        let (name, filename, ctype) = crate::server::upload::part_headers(headers);
         parts.push(Part { name, filename, content_type: ctype, data: body.slice(data_start..next) });
         pos = next + 2 + d.len();
     }
