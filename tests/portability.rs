@@ -282,7 +282,7 @@ async fn backup_survives_kill_9_and_restore_refuses_bad_input() {
     flipped[mid] ^= 0x55;
     std::fs::write(&cut, &flipped).unwrap();
     let o = pipit(&["restore", cut.to_str().unwrap(), "--data", target.to_str().unwrap()]).await;
-    assert!(!o.status.success(), "corrupt refused: {}", text(&o));
+    assert!(!o.status.success() && text(&o).contains("corrupt"), "corrupt gzip refused, and said so: {}", text(&o));
     assert!(!target.exists());
     // Bad input: not a backup at all.
     std::fs::write(&cut, noise(5000, 3)).unwrap();
@@ -651,6 +651,17 @@ async fn a_mastodon_archive_becomes_history_with_dates_and_media_not_announced()
     assert!(!o.status.success() && text(&o).contains("truncated or corrupt"), "{}", text(&o));
     let o = pipit(&["import-archive", dir.path().join("missing.tar.gz").to_str().unwrap(), "--data", &md]).await;
     assert!(!o.status.success());
+    // Bad input: a corrupt gzip (one byte flipped mid-stream: caught by its CRC at the latest),
+    // and a file that is not gzip at all.
+    let mut flipped = bytes.clone();
+    let mid = flipped.len() / 2;
+    flipped[mid] ^= 0x55;
+    std::fs::write(&cut, &flipped).unwrap();
+    let o = pipit(&["import-archive", cut.to_str().unwrap(), "--data", &md]).await;
+    assert!(!o.status.success() && text(&o).contains("truncated or corrupt"), "{}", text(&o));
+    std::fs::write(&cut, b"Account address\nnot,an,archive\n").unwrap();
+    let o = pipit(&["import-archive", cut.to_str().unwrap(), "--data", &md]).await;
+    assert!(!o.status.success() && text(&o).contains("truncated or corrupt"), "{}", text(&o));
     // Bad input: archives whose outbox.json has no items, is cut off, or has a post without a date.
     let make = |outbox: &str| -> String {
         let p = dir.path().join(format!("made-{}.tar.gz", outbox.len()));
