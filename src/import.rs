@@ -353,24 +353,34 @@ async fn finish(app: &App, kind: CsvKind, import: u64, job_id: u64) -> Result<()
         };
         match kind {
             CsvKind::Following | CsvKind::BlockedAccounts | CsvKind::MutedAccounts => {
-                for id in current_accounts(app, kind)? {
-                    if !wanted.contains(&id) && id != app.urls.actor() && !spared(None, &id)? {
+                let page = |after: Option<&str>| -> Result<Vec<String>> {
+                    Ok(match kind {
+                        CsvKind::Following => app.store.read(|r| r.following_page(after, 500))?.items.into_iter().map(|(k, _)| k).collect(),
+                        CsvKind::BlockedAccounts => app.store.read(|r| r.blocked_actors_page(after, 500))?.into_iter().map(|(k, _)| k).collect(),
+                        _ => app.store.read(|r| r.muted_actors_page(after, 500))?.into_iter().map(|(k, _)| k).collect(),
+                    })
+                };
+                each_key(page, |id| {
+                    if !wanted.contains(id) && id != app.urls.actor() && !spared(None, id)? {
                         match kind {
-                            CsvKind::Following => crate::domain::follows::unfollow(app, &id)?,
-                            CsvKind::BlockedAccounts => crate::domain::safety::unblock(app, &id)?,
-                            _ => crate::domain::safety::unmute(app, &id)?,
+                            CsvKind::Following => crate::domain::follows::unfollow(app, id)?,
+                            CsvKind::BlockedAccounts => crate::domain::safety::unblock(app, id)?,
+                            _ => crate::domain::safety::unmute(app, id)?,
                         }
                         removed += 1;
                     }
-                }
+                    Ok(())
+                })?;
             }
             CsvKind::BlockedDomains => {
-                for d in paged_keys(|after| app.store.read(|r| r.blocked_domains_page(after, 500)))? {
-                    if !wanted.contains(&d) {
-                        crate::domain::safety::unblock_domain(app, &d)?;
+                let page = |after: Option<&str>| -> Result<Vec<String>> { Ok(app.store.read(|r| r.blocked_domains_page(after, 500))?.into_iter().map(|(k, _)| k).collect()) };
+                each_key(page, |d| {
+                    if !wanted.contains(d) {
+                        crate::domain::safety::unblock_domain(app, d)?;
                         removed += 1;
                     }
-                }
+                    Ok(())
+                })?;
             }
             CsvKind::Bookmarks => {
                 // A failed row's post, if it is stored here, stays bookmarked.
@@ -380,33 +390,33 @@ async fn finish(app: &App, kind: CsvKind, import: u64, job_id: u64) -> Result<()
                         keep.insert(p.id.to_string());
                     }
                 }
+                // A page at a time; the cursor is a bookmark id, so removing what it passed is safe.
                 let mut before = None;
-                let mut drop_ids = Vec::new();
                 loop {
                     let (page, next) = app.store.read(|r| r.bookmarks(before, 500))?;
-                    drop_ids.extend(page.iter().map(|p| p.id).filter(|id| !keep.contains(&id.to_string())));
+                    for id in page.iter().map(|p| p.id).filter(|id| !keep.contains(&id.to_string())) {
+                        if app.store.read(|r| r.is_bookmarked(id))? {
+                            app.store.write(|w| w.toggle_bookmark(id).map(|_| ()))?;
+                            removed += 1;
+                        }
+                    }
                     match next {
                         Some(n) => before = Some(n),
                         None => break,
-                    }
-                }
-                for id in drop_ids {
-                    if app.store.read(|r| r.is_bookmarked(id))? {
-                        app.store.write(|w| w.toggle_bookmark(id).map(|_| ()))?;
-                        removed += 1;
                     }
                 }
             }
             CsvKind::Lists => {
                 let existing = app.store.read(|r| r.lists())?;
                 for (id, l) in existing.iter().filter(|(_, l)| lists.contains(&l.name)) {
-                    let members = paged_keys(|after| Ok(app.store.read(|r| r.list_members_page(*id, after, 500))?.into_iter().map(|m| (m, 0)).collect()))?;
-                    for m in members {
-                        if !wanted.contains(&format!("{}\n{m}", l.name)) && !spared(Some(&l.name), &m)? {
-                            app.store.write(|w| w.remove_list_member(*id, &m))?;
+                    let page = |after: Option<&str>| app.store.read(|r| r.list_members_page(*id, after, 500));
+                    each_key(page, |m| {
+                        if !wanted.contains(&format!("{}\n{m}", l.name)) && !spared(Some(&l.name), m)? {
+                            app.store.write(|w| w.remove_list_member(*id, m))?;
                             removed += 1;
                         }
-                    }
+                        Ok(())
+                    })?;
                 }
             }
         }
@@ -421,32 +431,20 @@ async fn finish(app: &App, kind: CsvKind, import: u64, job_id: u64) -> Result<()
     })
 }
 
-/// Every key of a string-keyed paged read.
-fn paged_keys(mut page: impl FnMut(Option<&str>) -> Result<Vec<(String, u64)>>) -> Result<Vec<String>> {
-    let mut out: Vec<String> = Vec::new();
+/// Calls `f` on every key of a string-keyed paged read (`page(after)`, after exclusive), one
+/// page in memory at a time. `f` may remove the key it is given: the cursor is the last key
+/// seen, not a position.
+fn each_key(mut page: impl FnMut(Option<&str>) -> Result<Vec<String>>, mut f: impl FnMut(&str) -> Result<()>) -> Result<()> {
+    let mut after: Option<String> = None;
     loop {
-        let p = page(out.last().map(String::as_str))?;
+        let p = page(after.as_deref())?;
         if p.is_empty() {
-            return Ok(out);
+            return Ok(());
         }
-        out.extend(p.into_iter().map(|(k, _)| k));
-    }
-}
-
-fn current_accounts(app: &App, kind: CsvKind) -> Result<Vec<String>> {
-    match kind {
-        CsvKind::Following => {
-            let mut out: Vec<String> = Vec::new();
-            loop {
-                let p = app.store.read(|r| r.following_page(out.last().map(String::as_str), 500))?;
-                if p.items.is_empty() {
-                    return Ok(out);
-                }
-                out.extend(p.items.into_iter().map(|(k, _)| k));
-            }
+        for k in &p {
+            f(k)?;
         }
-        CsvKind::BlockedAccounts => paged_keys(|after| app.store.read(|r| r.blocked_actors_page(after, 500))),
-        _ => paged_keys(|after| app.store.read(|r| r.muted_actors_page(after, 500))),
+        after = p.last().cloned();
     }
 }
 

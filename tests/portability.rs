@@ -570,6 +570,24 @@ async fn csv_import_checks_the_file_whole_then_applies_each_row_through_the_queu
     }
     assert_eq!(me.app.store.read(|r| r.blocked_actors_page(None, 10)).unwrap().len(), 1);
 
+    // With no server running, `pipit import` opens the data folder and works through the rows
+    // itself (the Follow then waits in the queue for `pipit serve`).
+    let off = TempDir::new("offline");
+    let od = off.path().join("data");
+    let ods = od.to_str().unwrap();
+    let o = pipit(&["init", "--data", ods, "--url", "http://127.0.0.1:9", "--username", "me", "--allow-private-addresses"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let f = file("offline.csv", &format!("{HEADER}{bob_acct},true,false,\nnobody@{host},true,false,\n"));
+    let o = pipit(&["import", "following", &f, "--data", ods]).await;
+    let t = text(&o);
+    assert!(!o.status.success() && t.contains("1 of 2 lines applied") && t.contains("line 3: nobody@"), "{t}");
+    {
+        let app = pipit::App::open(&od).unwrap();
+        assert!(app.store.read(|r| r.following(&bob_id)).unwrap().is_some(), "applied offline");
+        let imp = app.store.read(|r| r.latest_import()).unwrap().unwrap();
+        assert!(imp.finished_ms.is_some() && imp.done == 1 && imp.failed == 1, "{imp:?}");
+    }
+
     // The settings form: a malformed file is refused at once; a file with an unknown account
     // is queued, its good row applied, and the page shows the counts and the failed line.
     let owner = me.owner_client().await;
