@@ -509,7 +509,8 @@ pub fn import_view(app: &App, id: u64) -> Result<Option<ImportView>> {
                 None => break,
             }
         }
-        let retrying = r.import_due_rows(id, u64::MAX - 1, 50)?.iter().filter(|row| row.attempts > 0).map(row_text).collect();
+        // Rows never tried come first in due order; look past a few hundred of them.
+        let retrying = r.import_due_rows(id, u64::MAX - 1, 500)?.iter().filter(|row| row.attempts > 0).take(50).map(row_text).collect();
         Ok(Some(ImportView {
             id,
             file: imp.file.clone(),
