@@ -28,7 +28,8 @@ USAGE:
   pipit export DIR|FILE.tar.gz       Mastodon's CSVs and posts archive into DIR, or the archive only
   pipit import following|lists|blocks|mutes|domain-blocks|bookmarks FILE.csv [--overwrite]
                                     Mastodon's CSV exports: merged, or replacing (--overwrite);
-                                    any bad line or unknown account and nothing is imported
+                                    a malformed file imports nothing; then each line is looked
+                                    up in the background (a bar shows it), failures listed
   pipit import-archive FILE [--announce]
                                     posts of a Mastodon archive, with their dates and images
                                     (sent to followers only with --announce)

@@ -34,8 +34,11 @@ pub enum Command {
     Backup { staging: String },
     /// `pipit export PATH` (absolute): export.rs `export_to`.
     Export { path: String },
-    /// `pipit import KIND FILE [--overwrite]` (FILE absolute): import.rs `import_csv`.
+    /// `pipit import KIND FILE [--overwrite]` (FILE absolute): import.rs `start_import`; the
+    /// reply is the new import's `ImportView` (JSON).
     Import { kind: String, file: String, overwrite: bool },
+    /// How an import goes: its `ImportView` (JSON).
+    ImportStatus { import: u64 },
     /// `pipit import-archive FILE [--announce]`: import.rs `import_archive`.
     ImportArchive { file: String, announce: bool },
 }
@@ -106,7 +109,13 @@ pub async fn execute(app: &App, cmd: Command) -> Result<String> {
         Command::Import { kind, file, overwrite } => {
             let k = crate::export::CsvKind::parse(&kind).ok_or_else(|| Error::BadRequest(format!("unknown import `{kind}`: following, lists, blocks, mutes, domain-blocks or bookmarks")))?;
             let bytes = std::fs::read(&file).map_err(|e| Error::BadRequest(format!("{file}: {e}")))?;
-            crate::import::import_csv(app, k, &bytes, overwrite, &|_, _| {}).await
+            let job = crate::import::start_import(app, k, &bytes, overwrite)?;
+            let view = crate::import::import_view(app, job.id)?.ok_or(Error::NotFound)?;
+            Ok(serde_json::to_string(&view)?)
+        }
+        Command::ImportStatus { import } => {
+            let view = crate::import::import_view(app, import)?.ok_or(Error::NotFound)?;
+            Ok(serde_json::to_string(&view)?)
         }
         Command::ImportArchive { file, announce } => {
             let app = app.clone();
@@ -144,6 +153,7 @@ fn describe(k: &crate::model::JobKind) -> String {
     match k {
         crate::model::JobKind::Fanout { activity, .. } => format!("fan-out of activity {activity}"),
         crate::model::JobKind::Deliver { activity, inbox } => format!("activity {activity} → {inbox}"),
+        crate::model::JobKind::Import { import } => format!("CSV import {import}"),
     }
 }
 

@@ -1,11 +1,17 @@
 //! Import (issue 12): Mastodon's CSV exports (`pipit import KIND FILE [--overwrite]`) and a
 //! Mastodon posts archive (`pipit import-archive FILE [--announce]`).
 //!
-//! Both check everything before changing anything: a CSV with the wrong header or malformed
-//! rows, accounts that do not resolve (unknown handles, dead servers) or posts that cannot be
-//! fetched are reported line by line and NOTHING is applied. Then the changes go in, each
-//! through the same domain operation the pages use (so follows and blocks are delivered through
-//! the queue as usual). An archive's posts go in with one write transaction.
+//! A CSV is checked whole first (header, every row's syntax): a bad file is reported line by
+//! line and nothing is applied. A good one is stored as an import (store/imports.rs) that the
+//! delivery queue works through in the background (`JobKind::Import`, `run_job`): each row's
+//! account or post is looked up and its change made in its own transaction, through the same
+//! domain operation the pages use; a row whose server does not answer is retried with
+//! backoff; an unknown account fails that row only, with its reason kept for the settings page
+//! and `pipit import`. It survives a restart. Merging twice adds nothing twice; overwrite mode
+//! removes what the file does not list once every row is settled.
+//!
+//! An archive is checked whole (a truncated or corrupt one is refused) and its posts go in with
+//! one write transaction.
 
 use crate::actions;
 use crate::app::App;
@@ -14,15 +20,13 @@ use crate::export::CsvKind;
 use crate::federation::vocab;
 use crate::httpurl::HttpUrl;
 use crate::model::{Post, RemoteActor};
-use crate::store::IdSpace;
+use crate::store::{IdSpace, ImportJob, ImportRow, RowState};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// Rows in a file at most (a Mastodon export of a very busy account stays well under).
 pub const MAX_ROWS: usize = 20_000;
-/// Account lookups at once.
-const CONCURRENCY: usize = 8;
 
 /// One data row: its line number in the file and its fields.
 #[derive(Debug, Clone)]
@@ -97,212 +101,527 @@ fn looks_like_account(s: &str) -> bool {
     matches!(s.split_once('@'), Some((u, h)) if !u.is_empty() && !h.is_empty() && !h.contains('@') && !s.contains(' '))
 }
 
-/// Called with (accounts looked up, of how many) as an import goes.
-pub type Progress<'a> = &'a (dyn Fn(usize, usize) + Send + Sync);
+// ---------- CSV rows through the queue ----------
 
-/// Resolves every account (a bounded number at once). Errors: the lines that failed.
-async fn resolve_all(app: &App, items: Vec<(u64, String)>, progress: Progress<'_>) -> Result<Vec<(u64, RemoteActor)>> {
-    let mut out = Vec::new();
-    let mut errors = Vec::new();
-    let total = items.len();
-    for (n, chunk) in items.chunks(CONCURRENCY).enumerate() {
-        progress((n * CONCURRENCY).min(total), total);
-        let mut set = tokio::task::JoinSet::new();
-        for (line, who) in chunk.iter().cloned() {
-            let app = app.clone();
-            set.spawn(async move { (line, who.clone(), actions::account(&app, &who).await) });
-        }
-        while let Some(r) = set.join_next().await {
-            match r {
-                Ok((line, _, Ok(a))) => out.push((line, a)),
-                Ok((line, who, Err(e))) => errors.push((line, format!("line {line}: {who}: {}", describe(&e)))),
-                Err(e) => errors.push((0, format!("lookup failed: {e}"))),
-            }
-        }
-    }
-    if !errors.is_empty() {
-        errors.sort();
-        return Err(Error::BadRequest(format!("nothing was imported:\n{}", errors.into_iter().map(|(_, m)| m).collect::<Vec<_>>().join("\n"))));
-    }
-    out.sort_by_key(|(l, _)| *l);
-    Ok(out)
-}
+/// Rows tried per step of an import's queue job, and account lookups at once.
+const BATCH: usize = 32;
+const CONCURRENCY: usize = 8;
+/// Tries for a row whose server does not answer, spaced like deliveries (attempt⁴ + 15 units
+/// of `delivery_backoff_unit_ms` plus jitter: about 17 minutes over 6 tries by default).
+pub const MAX_ATTEMPTS: u32 = 6;
+/// Failed lines shown per import (the counters count them all).
+const SHOWN_FAILURES: usize = 200;
 
-fn describe(e: &Error) -> String {
-    match e {
-        Error::NotFound => "no such account".into(),
-        Error::BadRequest(m) | Error::Forbidden(m) => m.clone(),
-        Error::Io(e) => format!("cannot reach its server ({e})"),
-        other => format!("cannot reach its server ({other})"),
-    }
-}
-
-/// Imports one CSV: merges, or with `overwrite` also removes what the file does not list.
-/// Returns a summary line.
-pub async fn import_csv(app: &App, kind: CsvKind, bytes: &[u8], overwrite: bool, progress: Progress<'_>) -> Result<String> {
+/// Checks the whole file (header, every row's syntax: bad lines are reported line by line and
+/// nothing is queued), then stores it as an import whose rows the delivery queue looks up and
+/// applies one by one (`run_job`). Errors: a bad or empty file; an import of the same kind
+/// still running (its overwrite would race this one).
+pub fn start_import(app: &App, kind: CsvKind, bytes: &[u8], overwrite: bool) -> Result<ImportJob> {
     let rows = parse_csv(kind, bytes)?;
+    if rows.is_empty() {
+        return Err(Error::BadRequest(format!("{}: no rows; nothing was imported", kind.file_name())));
+    }
+    let rows: Vec<(u64, Vec<String>)> = rows.into_iter().map(|r| (r.line, r.fields)).collect();
+    let id = app.store.write(|w| {
+        if let Some(running) = w.running_import(kind.file_name())? {
+            return Err(Error::BadRequest(format!(
+                "an import of {} is still running ({} of {} lines done); wait for it to finish",
+                running.file,
+                running.done + running.failed,
+                running.total
+            )));
+        }
+        w.create_import(kind.file_name(), overwrite, &rows)
+    })?;
+    app.store.read(|r| r.import(id))?.ok_or_else(|| Error::Internal("import vanished".into()))
+}
+
+/// Why a row did not go in: worth trying again later (a server that did not answer), or never.
+enum Fail {
+    Retry(String),
+    Final(String),
+}
+
+fn classify(e: Error) -> Fail {
+    match e {
+        Error::NotFound | Error::Gone => Fail::Final("no such account or post".into()),
+        Error::Remote(404, m) | Error::BadRequest(m) | Error::Forbidden(m) => Fail::Final(m),
+        Error::Remote(_, m) => Fail::Retry(m),
+        Error::Internal(m) => Fail::Retry(format!("cannot reach its server ({m})")),
+        Error::Io(e) => Fail::Retry(format!("cannot reach its server ({e})")),
+        e => Fail::Retry(e.public_message()),
+    }
+}
+
+/// Looks up and applies one row through the same domain operation as the pages, in one
+/// transaction. Returns what the row stands for (actor id, domain or post id) and whether it
+/// was new. Applying a row twice finds it there and changes nothing, so a crash between this
+/// and the row's bookkeeping only repeats a no-op.
+async fn apply_row(app: &App, kind: CsvKind, row: &ImportRow) -> std::result::Result<(String, bool), Fail> {
     let me = app.urls.actor();
+    let store = |e: Error| Fail::Retry(e.public_message());
     match kind {
         CsvKind::Following | CsvKind::BlockedAccounts | CsvKind::MutedAccounts => {
-            let actors = resolve_all(app, rows.iter().map(|r| (r.line, r.fields[0].clone())).collect(), progress).await?;
-            let wanted: BTreeSet<String> = actors.iter().map(|(_, a)| a.id.to_string()).filter(|id| *id != me).collect();
-            let mut added = 0;
-            for (_, a) in actors.iter().filter(|(_, a)| a.id != me) {
-                let has = app.store.read(|r| match kind {
+            let a = actions::account(app, &row.fields[0]).await.map_err(classify)?;
+            if a.id == me {
+                return Ok((me, false));
+            }
+            let now = crate::time::now_ms();
+            let has = app
+                .store
+                .read(|r| match kind {
                     CsvKind::Following => r.following(&a.id).map(|f| f.is_some()),
                     CsvKind::BlockedAccounts => r.is_blocked(&a.id),
-                    _ => r.is_muted(&a.id, crate::time::now_ms()),
-                })?;
-                if has {
-                    continue;
-                }
+                    _ => r.is_muted(&a.id, now),
+                })
+                .map_err(store)?;
+            if !has {
                 match kind {
-                    CsvKind::Following => crate::domain::follows::follow(app, a).map(|_| ())?,
-                    CsvKind::BlockedAccounts => crate::domain::safety::block(app, &a.id)?,
-                    _ => crate::domain::safety::mute(app, &a.id, None)?,
+                    CsvKind::Following => crate::domain::follows::follow(app, &a).map(|_| ()),
+                    CsvKind::BlockedAccounts => crate::domain::safety::block(app, &a.id),
+                    _ => crate::domain::safety::mute(app, &a.id, None),
                 }
-                added += 1;
+                .map_err(store)?;
             }
-            let mut removed = 0;
-            if overwrite {
-                for id in current_accounts(app, kind)? {
-                    if !wanted.contains(&id) {
+            Ok((a.id.into_string(), !has))
+        }
+        CsvKind::Lists => {
+            let a = actions::account(app, &row.fields[1]).await.map_err(classify)?;
+            let name = list_name(row);
+            let had = app
+                .store
+                .write(|w| {
+                    let list = w.list_named(&name)?;
+                    let had = w.is_list_member(list, &a.id)?;
+                    if !had {
+                        w.add_list_member(list, &a.id)?;
+                    }
+                    Ok(had)
+                })
+                .map_err(store)?;
+            Ok((a.id.into_string(), !had))
+        }
+        CsvKind::BlockedDomains => {
+            let d = row.fields[0].to_ascii_lowercase();
+            let had = app.store.read(|r| r.is_domain_blocked(&d)).map_err(store)?;
+            if !had {
+                crate::domain::safety::block_domain(app, &d).map_err(store)?;
+            }
+            Ok((d, !had))
+        }
+        CsvKind::Bookmarks => {
+            let p = actions::remote_post(app, &row.fields[0]).await.map_err(classify)?;
+            let had = app.store.read(|r| r.is_bookmarked(p.id)).map_err(store)?;
+            if !had {
+                app.store.write(|w| w.toggle_bookmark(p.id).map(|_| ())).map_err(store)?;
+            }
+            Ok((p.id.to_string(), !had))
+        }
+    }
+}
+
+fn list_name(row: &ImportRow) -> String {
+    row.fields[0].chars().take(100).collect()
+}
+
+/// One step of an import's queue job (`JobKind::Import`): tries the rows due now (a bounded
+/// number, a few at once), records each outcome with the import's counters, then moves the
+/// job to the next due row; when no row is pending it runs overwrite mode's removals and marks
+/// the import finished. A row whose server does not answer is tried again with backoff, up to
+/// `MAX_ATTEMPTS`; an unknown account fails at once. Errors: store failures (the queue
+/// retries the step).
+pub async fn run_job(app: &App, job_id: u64, import: u64) -> Result<()> {
+    let Some(imp) = app.store.read(|r| r.import(import))? else {
+        return app.store.write(|w| w.finish_job(job_id));
+    };
+    if imp.finished_ms.is_some() {
+        return app.store.write(|w| w.finish_job(job_id));
+    }
+    let kind = CsvKind::parse(&imp.file).ok_or_else(|| Error::Internal(format!("import {import}: unknown file {}", imp.file)))?;
+    let now = crate::time::now_ms();
+    let rows = app.store.read(|r| r.import_due_rows(import, now, BATCH))?;
+    for chunk in rows.chunks(CONCURRENCY) {
+        let mut set = tokio::task::JoinSet::new();
+        for row in chunk.iter().cloned() {
+            let app = app.clone();
+            set.spawn(async move {
+                let outcome = apply_row(&app, kind, &row).await;
+                record(&app, import, row, outcome)
+            });
+        }
+        while let Some(r) = set.join_next().await {
+            r.map_err(|e| Error::Internal(e.to_string()))??;
+        }
+    }
+    match app.store.read(|r| r.import_next_due(import))? {
+        Some(due) => app.store.write(|w| w.reschedule_job(job_id, due.max(now))),
+        None => finish(app, kind, import, job_id).await,
+    }
+}
+
+/// A row's outcome and the import's counters, in one transaction.
+fn record(app: &App, import: u64, row: ImportRow, outcome: std::result::Result<(String, bool), Fail>) -> Result<()> {
+    app.store.write(|w| {
+        let Some(mut imp) = w.import(import)? else { return Ok(()) };
+        // Read again inside the transaction: only a still-pending row is counted.
+        let Some(mut r) = w.import_row(import, row.line)? else { return Ok(()) };
+        if r.state != RowState::Pending {
+            return Ok(());
+        }
+        let old_due = r.due_ms;
+        r.attempts += 1;
+        match outcome {
+            Ok((target, new)) => {
+                r.state = RowState::Done;
+                r.target = Some(target);
+                r.error = None;
+                imp.done += 1;
+                imp.added += new as u64;
+            }
+            Err(Fail::Final(why)) => {
+                r.state = RowState::Failed;
+                r.error = Some(why);
+                imp.failed += 1;
+            }
+            Err(Fail::Retry(why)) if r.attempts >= MAX_ATTEMPTS => {
+                r.state = RowState::Failed;
+                r.error = Some(format!("{why} (gave up after {} tries)", r.attempts));
+                imp.failed += 1;
+            }
+            Err(Fail::Retry(why)) => {
+                r.due_ms = crate::time::now_ms() + crate::federation::deliver::backoff_ms(app, r.attempts);
+                r.error = Some(why);
+            }
+        }
+        w.put_import_row(import, old_due, &r)?;
+        w.put_import(&imp)
+    })
+}
+
+/// Every row is done or failed: overwrite mode removes what the file does not list (keeping
+/// what a failed row may have meant), then the import is marked finished and its job ends.
+/// Running it again after a crash recomputes the same removals.
+async fn finish(app: &App, kind: CsvKind, import: u64, job_id: u64) -> Result<()> {
+    let imp = app.store.read(|r| r.import(import))?.ok_or(Error::NotFound)?;
+    let mut removed = 0;
+    if imp.overwrite {
+        // Bounded by MAX_ROWS: what the file named (done rows' targets, failed rows' text).
+        let mut wanted: BTreeSet<String> = BTreeSet::new();
+        let mut failed: BTreeSet<String> = BTreeSet::new();
+        let mut lists: BTreeSet<String> = BTreeSet::new();
+        let mut after = 0;
+        loop {
+            let (page, next) = app.store.read(|r| r.import_rows(import, after, 500, 500, &|_| true))?;
+            for row in page {
+                let (who, list) = match kind {
+                    CsvKind::Lists => (row.fields[1].clone(), Some(list_name(&row))),
+                    _ => (row.fields[0].clone(), None),
+                };
+                let key = |t: &str| match &list {
+                    Some(l) => format!("{l}\n{t}"),
+                    None => t.to_string(),
+                };
+                match row.state {
+                    RowState::Done => {
+                        wanted.insert(key(row.target.as_deref().unwrap_or_default()));
+                    }
+                    _ => {
+                        failed.insert(key(&who.trim_start_matches('@').to_ascii_lowercase()));
+                    }
+                }
+                lists.extend(list);
+            }
+            match next {
+                Some(n) => after = n,
+                None => break,
+            }
+        }
+        // An account a failed row may have named (same user@host, or the same URL) stays.
+        let spared = |list: Option<&str>, id: &str| -> Result<bool> {
+            if failed.is_empty() {
+                return Ok(false);
+            }
+            let key = |t: &str| match list {
+                Some(l) => format!("{l}\n{t}"),
+                None => t.to_string(),
+            };
+            if failed.contains(&key(&id.to_ascii_lowercase())) {
+                return Ok(true);
+            }
+            let acct = app.store.read(|r| r.actor(id))?.map(|a| format!("{}@{}", a.preferred_username, a.host).to_ascii_lowercase());
+            Ok(acct.map(|a| failed.contains(&key(&a))).unwrap_or(false))
+        };
+        match kind {
+            CsvKind::Following | CsvKind::BlockedAccounts | CsvKind::MutedAccounts => {
+                let page = |after: Option<&str>| -> Result<Vec<String>> {
+                    Ok(match kind {
+                        CsvKind::Following => app.store.read(|r| r.following_page(after, 500))?.items.into_iter().map(|(k, _)| k).collect(),
+                        CsvKind::BlockedAccounts => app.store.read(|r| r.blocked_actors_page(after, 500))?.into_iter().map(|(k, _)| k).collect(),
+                        _ => app.store.read(|r| r.muted_actors_page(after, 500))?.into_iter().map(|(k, _)| k).collect(),
+                    })
+                };
+                each_key(page, |id| {
+                    if !wanted.contains(id) && id != app.urls.actor() && !spared(None, id)? {
                         match kind {
-                            CsvKind::Following => crate::domain::follows::unfollow(app, &id)?,
-                            CsvKind::BlockedAccounts => crate::domain::safety::unblock(app, &id)?,
-                            _ => crate::domain::safety::unmute(app, &id)?,
+                            CsvKind::Following => crate::domain::follows::unfollow(app, id)?,
+                            CsvKind::BlockedAccounts => crate::domain::safety::unblock(app, id)?,
+                            _ => crate::domain::safety::unmute(app, id)?,
                         }
                         removed += 1;
                     }
-                }
+                    Ok(())
+                })?;
             }
-            Ok(format!("{}: {} accounts, {added} added, {removed} removed", kind.file_name(), wanted.len()))
-        }
-        CsvKind::BlockedDomains => {
-            let wanted: BTreeSet<String> = rows.iter().map(|r| r.fields[0].to_ascii_lowercase()).collect();
-            let mut added = 0;
-            for d in &wanted {
-                if !app.store.read(|r| r.is_domain_blocked(d))? {
-                    crate::domain::safety::block_domain(app, d)?;
-                    added += 1;
-                }
-            }
-            let mut removed = 0;
-            if overwrite {
-                for d in paged_keys(|after| app.store.read(|r| r.blocked_domains_page(after, 500)))? {
-                    if !wanted.contains(&d) {
-                        crate::domain::safety::unblock_domain(app, &d)?;
+            CsvKind::BlockedDomains => {
+                let page = |after: Option<&str>| -> Result<Vec<String>> { Ok(app.store.read(|r| r.blocked_domains_page(after, 500))?.into_iter().map(|(k, _)| k).collect()) };
+                each_key(page, |d| {
+                    if !wanted.contains(d) {
+                        crate::domain::safety::unblock_domain(app, d)?;
                         removed += 1;
                     }
+                    Ok(())
+                })?;
+            }
+            CsvKind::Bookmarks => {
+                // A failed row's post, if it is stored here, stays bookmarked.
+                let mut keep = wanted.clone();
+                for url in &failed {
+                    if let Some(p) = app.store.read(|r| r.post_by_uri(url))? {
+                        keep.insert(p.id.to_string());
+                    }
                 }
-            }
-            Ok(format!("blocked_domains.csv: {} domains, {added} added, {removed} removed", wanted.len()))
-        }
-        CsvKind::Bookmarks => {
-            let mut posts = Vec::new();
-            let mut errors = Vec::new();
-            for (i, r) in rows.iter().enumerate() {
-                progress(i, rows.len());
-                match actions::remote_post(app, &r.fields[0]).await {
-                    Ok(p) => posts.push(p),
-                    Err(e) => errors.push(format!("line {}: {}: {}", r.line, r.fields[0], describe(&e))),
-                }
-            }
-            if !errors.is_empty() {
-                return Err(Error::BadRequest(format!("nothing was imported:\n{}", errors.join("\n"))));
-            }
-            let wanted: BTreeSet<u64> = posts.iter().map(|p| p.id).collect();
-            let (mut added, mut removed) = (0, 0);
-            for id in &wanted {
-                if !app.store.read(|r| r.is_bookmarked(*id))? {
-                    app.store.write(|w| w.toggle_bookmark(*id))?;
-                    added += 1;
-                }
-            }
-            if overwrite {
+                // A page at a time; the cursor is a bookmark id, so removing what it passed is safe.
                 let mut before = None;
-                let mut drop_ids = Vec::new();
                 loop {
                     let (page, next) = app.store.read(|r| r.bookmarks(before, 500))?;
-                    drop_ids.extend(page.iter().map(|p| p.id).filter(|id| !wanted.contains(id)));
+                    for id in page.iter().map(|p| p.id).filter(|id| !keep.contains(&id.to_string())) {
+                        if app.store.read(|r| r.is_bookmarked(id))? {
+                            app.store.write(|w| w.toggle_bookmark(id).map(|_| ()))?;
+                            removed += 1;
+                        }
+                    }
                     match next {
                         Some(n) => before = Some(n),
                         None => break,
                     }
                 }
-                for id in drop_ids {
-                    app.store.write(|w| w.toggle_bookmark(id))?;
-                    removed += 1;
-                }
             }
-            Ok(format!("bookmarks.csv: {} posts, {added} added, {removed} removed", wanted.len()))
-        }
-        CsvKind::Lists => {
-            let actors = resolve_all(app, rows.iter().map(|r| (r.line, r.fields[1].clone())).collect(), progress).await?;
-            let by_line: BTreeMap<u64, String> = actors.into_iter().map(|(l, a)| (l, a.id.into_string())).collect();
-            let mut lists: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-            for r in &rows {
-                if let Some(id) = by_line.get(&r.line) {
-                    lists.entry(r.fields[0].chars().take(100).collect()).or_default().insert(id.clone());
-                }
-            }
-            let existing = app.store.read(|r| r.lists())?;
-            let mut added = 0;
-            for (name, members) in &lists {
-                let id = match existing.iter().find(|(_, l)| &l.name == name) {
-                    Some((id, _)) => *id,
-                    None => {
-                        let list = crate::model::List { name: name.clone(), exclusive: false, public: false, created_ms: crate::time::now_ms() };
-                        app.store.write(|w| w.create_list(&list))?
-                    }
-                };
-                let current: BTreeSet<String> = paged_keys(|after| Ok(app.store.read(|r| r.list_members_page(id, after, 500))?.into_iter().map(|m| (m, 0)).collect()))?.into_iter().collect();
-                app.store.write(|w| {
-                    for m in members.difference(&current) {
-                        w.add_list_member(id, m)?;
-                    }
-                    if overwrite {
-                        for m in current.difference(members) {
-                            w.remove_list_member(id, m)?;
+            CsvKind::Lists => {
+                let existing = app.store.read(|r| r.lists())?;
+                for (id, l) in existing.iter().filter(|(_, l)| lists.contains(&l.name)) {
+                    let page = |after: Option<&str>| app.store.read(|r| r.list_members_page(*id, after, 500));
+                    each_key(page, |m| {
+                        if !wanted.contains(&format!("{}\n{m}", l.name)) && !spared(Some(&l.name), m)? {
+                            app.store.write(|w| w.remove_list_member(*id, m))?;
+                            removed += 1;
                         }
-                    }
-                    Ok(())
-                })?;
-                added += members.difference(&current).count();
-            }
-            Ok(format!("lists.csv: {} lists, {added} members added", lists.len()))
-        }
-    }
-}
-
-/// Every key of a string-keyed paged read.
-fn paged_keys(mut page: impl FnMut(Option<&str>) -> Result<Vec<(String, u64)>>) -> Result<Vec<String>> {
-    let mut out: Vec<String> = Vec::new();
-    loop {
-        let p = page(out.last().map(String::as_str))?;
-        if p.is_empty() {
-            return Ok(out);
-        }
-        out.extend(p.into_iter().map(|(k, _)| k));
-    }
-}
-
-fn current_accounts(app: &App, kind: CsvKind) -> Result<Vec<String>> {
-    match kind {
-        CsvKind::Following => {
-            let mut out: Vec<String> = Vec::new();
-            loop {
-                let p = app.store.read(|r| r.following_page(out.last().map(String::as_str), 500))?;
-                if p.items.is_empty() {
-                    return Ok(out);
+                        Ok(())
+                    })?;
                 }
-                out.extend(p.items.into_iter().map(|(k, _)| k));
             }
         }
-        CsvKind::BlockedAccounts => paged_keys(|after| app.store.read(|r| r.blocked_actors_page(after, 500))),
-        _ => paged_keys(|after| app.store.read(|r| r.muted_actors_page(after, 500))),
+    }
+    app.store.write(|w| {
+        if let Some(mut imp) = w.import(import)? {
+            imp.removed = removed;
+            imp.finished_ms = Some(crate::time::now_ms());
+            w.put_import(&imp)?;
+        }
+        w.finish_job(job_id)
+    })
+}
+
+/// Calls `f` on every key of a string-keyed paged read (`page(after)`, after exclusive), one
+/// page in memory at a time. `f` may remove the key it is given: the cursor is the last key
+/// seen, not a position.
+fn each_key(mut page: impl FnMut(Option<&str>) -> Result<Vec<String>>, mut f: impl FnMut(&str) -> Result<()>) -> Result<()> {
+    let mut after: Option<String> = None;
+    loop {
+        let p = page(after.as_deref())?;
+        if p.is_empty() {
+            return Ok(());
+        }
+        for k in &p {
+            f(k)?;
+        }
+        after = p.last().cloned();
     }
 }
+
+/// What the settings page and `pipit import` show of one import.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ImportView {
+    pub id: u64,
+    pub file: String,
+    pub overwrite: bool,
+    pub total: u64,
+    pub done: u64,
+    pub failed: u64,
+    pub pending: u64,
+    pub added: u64,
+    pub removed: u64,
+    pub finished: bool,
+    /// `line N: TEXT: reason` for each failed row (the first `SHOWN_FAILURES`).
+    pub failures: Vec<String>,
+    /// Pending rows that failed a try and wait for the next: `line N: TEXT: last error`.
+    pub retrying: Vec<String>,
+}
+
+impl ImportView {
+    /// One line: where it stands, or how it ended.
+    pub fn summary(&self) -> String {
+        let removed = if self.overwrite { format!(", {} removed", self.removed) } else { String::new() };
+        if self.finished {
+            format!("{}: {} of {} lines applied ({} new{removed}), {} failed", self.file, self.done, self.total, self.added, self.failed)
+        } else {
+            format!("{}: {} done, {} failed, {} pending of {} lines", self.file, self.done, self.failed, self.pending, self.total)
+        }
+    }
+    /// The summary and every failed line shown.
+    pub fn report(&self) -> String {
+        let mut out = self.summary();
+        if !self.failures.is_empty() {
+            out.push_str(":\n");
+            out.push_str(&self.failures.join("\n"));
+            if self.failed as usize > self.failures.len() {
+                out.push_str(&format!("\n… and {} more", self.failed as usize - self.failures.len()));
+            }
+        }
+        out
+    }
+}
+
+fn row_text(r: &ImportRow) -> String {
+    format!("line {}: {}: {}", r.line, r.fields.join(","), r.error.as_deref().unwrap_or(""))
+}
+
+/// The view of import `id` (None: no such import).
+pub fn import_view(app: &App, id: u64) -> Result<Option<ImportView>> {
+    app.store.read(|r| {
+        let Some(imp) = r.import(id)? else { return Ok(None) };
+        let mut failures = Vec::new();
+        let mut after = 0;
+        while (failures.len() as u64) < imp.failed.min(SHOWN_FAILURES as u64) {
+            let (page, next) = r.import_rows(id, after, SHOWN_FAILURES - failures.len(), 1000, &|row| row.state == RowState::Failed)?;
+            failures.extend(page.iter().map(row_text));
+            match next {
+                Some(n) => after = n,
+                None => break,
+            }
+        }
+        // Rows never tried come first in due order; look past a few hundred of them.
+        let retrying = r.import_due_rows(id, u64::MAX - 1, 500)?.iter().filter(|row| row.attempts > 0).take(50).map(row_text).collect();
+        Ok(Some(ImportView {
+            id,
+            file: imp.file.clone(),
+            overwrite: imp.overwrite,
+            total: imp.total,
+            done: imp.done,
+            failed: imp.failed,
+            pending: imp.pending(),
+            added: imp.added,
+            removed: imp.removed,
+            finished: imp.finished_ms.is_some(),
+            failures,
+            retrying,
+        }))
+    })
+}
+
+/// The last few imports, newest first, for the settings page.
+pub fn recent_imports(app: &App) -> Result<Vec<ImportView>> {
+    let ids = app.store.read(|r| r.recent_imports(5))?;
+    let mut out = Vec::new();
+    for id in ids {
+        out.extend(import_view(app, id)?);
+    }
+    Ok(out)
+}
+
+fn progress_bar(total: u64) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let pb = indicatif::ProgressBar::new(total);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{msg:20} [{bar:30}] {pos}/{len} lines {eta}") {
+        pb.set_style(style.progress_chars("=> "));
+    }
+    pb
+}
+
+/// `pipit import KIND FILE [--overwrite]`: hands the file to the running server (or, with none
+/// running, opens the data folder and works through the rows itself), then shows a bar until
+/// every row is done or failed. A spinner runs while the server checks the file. Returns the
+/// report; an Err carries it when some line failed (the others were applied).
+pub async fn cli_import(data: &Path, kind: &str, file: &Path, overwrite: bool) -> Result<String> {
+    use crate::control::{self, Command};
+    let cmd = Command::Import { kind: kind.to_string(), file: file.to_string_lossy().into_owned(), overwrite };
+    let sp = crate::backup::spinner("checking the file");
+    let (local, started) = match control::send(data, &cmd).await {
+        Ok(Some(reply)) if reply.ok => (None, reply.message),
+        Ok(Some(reply)) => {
+            sp.finish_and_clear();
+            return Err(Error::BadRequest(reply.message));
+        }
+        Ok(None) => {
+            let app = App::open(data)?;
+            let out = control::execute(&app, cmd).await;
+            match out {
+                Ok(m) => (Some(app), m),
+                Err(e) => {
+                    sp.finish_and_clear();
+                    return Err(e);
+                }
+            }
+        }
+        Err(e) => {
+            sp.finish_and_clear();
+            return Err(e);
+        }
+    };
+    sp.finish_and_clear();
+    let started: ImportView = serde_json::from_str(&started).map_err(|e| Error::Internal(format!("import reply: {e}")))?;
+    let id = started.id;
+    let pb = progress_bar(started.total);
+    pb.set_message("looking up accounts");
+    let view = loop {
+        let view = match &local {
+            None => match control::send(data, &Command::ImportStatus { import: id }).await? {
+                Some(r) if r.ok => serde_json::from_str::<ImportView>(&r.message).map_err(|e| Error::Internal(format!("import status: {e}")))?,
+                Some(r) => return Err(Error::BadRequest(r.message)),
+                None => {
+                    pb.finish_and_clear();
+                    return Err(Error::BadRequest(format!("the server stopped; the import goes on when it runs again (see Settings). {}", started.file)));
+                }
+            },
+            Some(app) => {
+                let job = app.store.read(|r| r.import(id))?.map(|i| i.queue_job).unwrap_or(0);
+                run_job(app, job, id).await?;
+                import_view(app, id)?.ok_or(Error::NotFound)?
+            }
+        };
+        pb.set_position(view.done + view.failed);
+        if !view.retrying.is_empty() {
+            pb.set_message(format!("{} retrying", view.retrying.len()));
+        }
+        if view.finished {
+            break view;
+        }
+        let wait = match &local {
+            Some(app) => app.store.read(|r| r.import_next_due(id))?.map(|d| d.saturating_sub(crate::time::now_ms())).unwrap_or(0).min(1000),
+            None => 200,
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+    };
+    pb.finish_and_clear();
+    if view.failed > 0 {
+        Err(Error::BadRequest(view.report()))
+    } else {
+        Ok(view.report())
+    }
+}
+
 
 /// `pipit import-archive FILE`: the posts of a Mastodon archive (`outbox.json` Create(Note)
 /// activities and their `media_attachments/…` images) become the owner's posts with their
@@ -442,69 +761,6 @@ fn import_archive_via(app: &App, file: &Path, announce: bool, tmp: &Path) -> Res
         posts.len(),
         if announce { " and announced them to your followers" } else { " (not announced)" }
     ))
-}
-
-/// The settings page's view of its last import.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, Default)]
-pub struct ImportStatus {
-    pub file: String,
-    pub running: bool,
-    pub done: usize,
-    pub total: usize,
-    /// The summary, or the line-by-line report of why nothing was imported.
-    pub result: String,
-    pub ok: bool,
-    /// The server process that runs it: a status left "running" by a process that died is stale.
-    #[serde(default)]
-    pub pid: u32,
-}
-
-pub fn import_status(app: &App) -> Result<Option<ImportStatus>> {
-    let s: Option<ImportStatus> = app.store.read(|r| r.import_status())?.and_then(|b| serde_json::from_slice(&b).ok());
-    Ok(s.map(|mut s| {
-        if s.running && s.pid != std::process::id() {
-            s.running = false;
-            s.result = "interrupted (pipit stopped): nothing or only part was applied; import the file again".into();
-        }
-        s
-    }))
-}
-
-fn put_status(app: &App, s: &ImportStatus) {
-    if let Ok(json) = serde_json::to_vec(s) {
-        let _ = app.store.write(|w| w.put_import_status(&json));
-    }
-}
-
-/// The settings form's import: the file is checked at once (bad lines come back to the form);
-/// the accounts are then looked up and the import applied in the background, its progress and
-/// result kept for the settings page. Errors: a bad file, or an import already running.
-pub fn start_background_import(app: &App, kind: CsvKind, bytes: Vec<u8>, overwrite: bool) -> Result<()> {
-    let rows = parse_csv(kind, &bytes)?;
-    if import_status(app)?.map(|s| s.running && s.pid == std::process::id()).unwrap_or(false) {
-        return Err(Error::BadRequest("An import is already running; wait for it to finish".into()));
-    }
-    let status = ImportStatus { file: kind.file_name().into(), running: true, done: 0, total: rows.len(), pid: std::process::id(), ..Default::default() };
-    put_status(app, &status);
-    let app = app.clone();
-    tokio::spawn(async move {
-        let last = std::sync::Mutex::new(0usize);
-        let progress = |done: usize, total: usize| {
-            // A store write per step of 8 lookups at most; skip the rest.
-            let mut l = last.lock().unwrap_or_else(|e| e.into_inner());
-            if done > *l || done == 0 {
-                *l = done;
-                put_status(&app, &ImportStatus { file: kind.file_name().into(), running: true, done, total, pid: std::process::id(), ..Default::default() });
-            }
-        };
-        let out = import_csv(&app, kind, &bytes, overwrite, &progress).await;
-        let (ok, result) = match out {
-            Ok(s) => (true, s),
-            Err(e) => (false, e.public_message()),
-        };
-        put_status(&app, &ImportStatus { file: kind.file_name().into(), running: false, done: status.total, total: status.total, result, ok, pid: 0 });
-    });
-    Ok(())
 }
 
 /// Calls `f` on each element of the top-level object's `orderedItems` array, reading `r` as a

@@ -99,11 +99,7 @@ fn main() -> ExitCode {
         "import" => match (args.only(&["data", "overwrite"]), args.positional.as_slice()) {
             (Ok(()), [kind, file]) => runtime.block_on(async {
                 let file = std::path::absolute(file).map_err(|e| Error::BadRequest(format!("{file}: {e}")))?;
-                let cmd = Command::Import { kind: kind.clone(), file: file.to_string_lossy().into_owned(), overwrite: args.has("overwrite") };
-                let sp = pipit::backup::spinner("checking and looking up every account");
-                let out = control::run(&args.data(), cmd).await;
-                sp.finish_and_clear();
-                println!("{}", out?);
+                println!("{}", pipit::import::cli_import(&args.data(), kind, &file, args.has("overwrite")).await?);
                 Ok(())
             }),
             (Err(e), _) => return usage(&e),

@@ -351,6 +351,8 @@ pub enum JobKind {
     Fanout { activity: u64, audience: Audience, #[serde(default)] cursor: Option<String> },
     /// POST one stored activity to one inbox.
     Deliver { activity: u64, inbox: String },
+    /// Works through the pending rows of a CSV import (import.rs `run_job`), then finishes it.
+    Import { import: u64 },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -12,7 +12,7 @@ mod peer {
     use activitypub_federation::fetch::object_id::ObjectId;
     use activitypub_federation::fetch::webfinger::{build_webfinger_response, extract_webfinger_name, webfinger_resolve_actor, Webfinger};
     use activitypub_federation::http_signatures::generate_actor_keypair;
-    use activitypub_federation::kinds::activity::{AcceptType, CreateType, FollowType, LikeType};
+    use activitypub_federation::kinds::activity::{AcceptType, CreateType, FollowType, LikeType, MoveType};
     use activitypub_federation::kinds::actor::PersonType;
     use activitypub_federation::kinds::object::NoteType;
     use activitypub_federation::protocol::context::WithContext;
@@ -54,6 +54,8 @@ mod peer {
         pub inbox: Url,
         public_key: String,
         private_key: Option<String>,
+        /// Its `alsoKnownAs`: what a Move's target must list.
+        pub also_known_as: Vec<Url>,
     }
 
     #[derive(Clone, Debug)]
@@ -83,6 +85,8 @@ mod peer {
         id: ObjectId<User>,
         inbox: Url,
         public_key: PublicKey,
+        #[serde(default, deserialize_with = "deserialize_one_or_many", skip_serializing_if = "Vec::is_empty")]
+        also_known_as: Vec<Url>,
     }
 
     #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -116,14 +120,14 @@ mod peer {
             Ok(data.users.lock().unwrap().iter().find(|u| *u.id.inner() == id).cloned())
         }
         async fn into_json(self, _: &Data<Handle>) -> Result<Person, Error> {
-            Ok(Person { kind: Default::default(), preferred_username: self.name.clone(), id: self.id.clone(), inbox: self.inbox.clone(), public_key: self.public_key() })
+            Ok(Person { kind: Default::default(), preferred_username: self.name.clone(), id: self.id.clone(), inbox: self.inbox.clone(), public_key: self.public_key(), also_known_as: self.also_known_as.clone() })
         }
         async fn verify(json: &Person, expected: &Url, _: &Data<Handle>) -> Result<(), Error> {
             verify_domains_match(json.id.inner(), expected)?;
             Ok(())
         }
         async fn from_json(json: Person, data: &Data<Handle>) -> Result<Self, Error> {
-            let u = User { id: json.id, name: json.preferred_username, inbox: json.inbox, public_key: json.public_key.public_key_pem, private_key: None };
+            let u = User { id: json.id, name: json.preferred_username, inbox: json.inbox, public_key: json.public_key.public_key_pem, private_key: None, also_known_as: json.also_known_as };
             data.users.lock().unwrap().push(u.clone());
             Ok(u)
         }
@@ -205,6 +209,17 @@ mod peer {
         object: Url,
         #[serde(rename = "type")]
         kind: LikeType,
+        id: Url,
+    }
+
+    #[derive(Deserialize, Serialize, Debug)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Move {
+        actor: ObjectId<User>,
+        object: ObjectId<User>,
+        target: ObjectId<User>,
+        #[serde(rename = "type")]
+        kind: MoveType,
         id: Url,
     }
 
@@ -323,6 +338,37 @@ mod peer {
         }
     }
 
+    /// The library has no account migration (Lemmy does not implement Move), so the peer does
+    /// what Mastodon's follower side does, with the library's fetching and signing: the Move
+    /// must be the account's own (actor = object), its target (fetched, signature-free GET)
+    /// must list the old account in `alsoKnownAs`; then the peer follows the target.
+    #[async_trait::async_trait]
+    impl Activity for Move {
+        type DataType = Handle;
+        type Error = Error;
+        fn id(&self) -> &Url {
+            &self.id
+        }
+        fn actor(&self) -> &Url {
+            self.actor.inner()
+        }
+        async fn verify(&self, _: &Data<Handle>) -> Result<(), Error> {
+            if self.actor.inner() != self.object.inner() {
+                return Err(anyhow::anyhow!("a Move of another account").into());
+            }
+            Ok(())
+        }
+        async fn receive(self, data: &Data<Handle>) -> Result<(), Error> {
+            log(data, "Move", &self);
+            let target = self.target.dereference(data).await?;
+            if !target.also_known_as.contains(self.actor.inner()) {
+                return Err(anyhow::anyhow!("the target does not list the moved account in alsoKnownAs").into());
+            }
+            let f = Follow { actor: data.me.id.clone(), object: target.id.clone(), kind: Default::default(), id: new_id(data)? };
+            send(data, f, vec![target.inbox.clone()]).await
+        }
+    }
+
     /// What the inbox accepts, tried in order.
     #[derive(Deserialize, Serialize, Debug)]
     #[serde(untagged)]
@@ -331,6 +377,7 @@ mod peer {
         Accept(Accept),
         Create(Create),
         Like(Like),
+        Move(Move),
         Other(Other),
     }
 
@@ -344,6 +391,7 @@ mod peer {
                 Inbox::Accept(a) => a.id(),
                 Inbox::Create(a) => a.id(),
                 Inbox::Like(a) => a.id(),
+                Inbox::Move(a) => a.id(),
                 Inbox::Other(a) => a.id(),
             }
         }
@@ -353,6 +401,7 @@ mod peer {
                 Inbox::Accept(a) => a.actor(),
                 Inbox::Create(a) => a.actor(),
                 Inbox::Like(a) => a.actor(),
+                Inbox::Move(a) => a.actor(),
                 Inbox::Other(a) => a.actor(),
             }
         }
@@ -362,6 +411,7 @@ mod peer {
                 Inbox::Accept(a) => a.verify(data).await,
                 Inbox::Create(a) => a.verify(data).await,
                 Inbox::Like(a) => a.verify(data).await,
+                Inbox::Move(a) => a.verify(data).await,
                 Inbox::Other(a) => a.verify(data).await,
             }
         }
@@ -371,6 +421,7 @@ mod peer {
                 Inbox::Accept(a) => a.receive(data).await,
                 Inbox::Create(a) => a.receive(data).await,
                 Inbox::Like(a) => a.receive(data).await,
+                Inbox::Move(a) => a.receive(data).await,
                 Inbox::Other(a) => a.receive(data).await,
             }
         }
@@ -415,6 +466,7 @@ mod peer {
                 inbox: Url::parse(&format!("http://{host}/{name}/inbox")).unwrap(),
                 public_key: keys.public_key,
                 private_key: Some(keys.private_key),
+                also_known_as: vec![],
             };
             let db = Arc::new(Db { me, users: Mutex::new(vec![]), posts: Mutex::new(vec![]), followers: Mutex::new(vec![]), received: Mutex::new(vec![]) });
             // debug(true): plain http and loopback, as in the library's own local example.
@@ -569,11 +621,12 @@ async fn the_peer_gets_one_signed_update_person_per_profile_save() {
 }
 
 /// Issue 12, moving out, with Lemmy's library as the follower: it verifies pipit's signed Move
-/// (actor = object = the old account, target = the new one) like any activity. The library has
-/// no account-migration logic (Lemmy does not implement Move), so "the follower then follows the
-/// new account" cannot be shown with it; tests/portability.rs shows that with pipit followers.
+/// (actor = object = the old account, target = the new one) like any activity, fetches the
+/// target, checks its `alsoKnownAs`, and follows it (the peer's Move handler above: the library
+/// itself has no migration logic). After the Move the new pipit account has the peer as
+/// follower and the peer has its Accept.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_peer_verifies_pipits_signed_move_to_the_new_account() {
+async fn after_pipits_signed_move_the_peer_follows_the_new_account() {
     let old = Instance::start_localhost("old").await;
     let new = Instance::start_localhost("new").await;
     let lem = peer::Peer::start("lem").await;
@@ -590,4 +643,7 @@ async fn the_peer_verifies_pipits_signed_move_to_the_new_account() {
     assert_eq!(m[0]["actor"], old.app.urls.actor().as_str());
     assert_eq!(m[0]["object"], old.app.urls.actor().as_str());
     assert_eq!(m[0]["target"], new.app.urls.actor().as_str());
+    let new_id = new.app.urls.actor();
+    eventually("the new account has the peer as follower", 10, || new.app.store.read(|r| r.follower(&lem_id)).unwrap().is_some()).await;
+    eventually("the peer verifies the new account's Accept", 10, || db.received.lock().unwrap().iter().any(|(k, v)| k == "Accept" && v["actor"] == new_id.as_str())).await;
 }

@@ -282,7 +282,7 @@ async fn backup_survives_kill_9_and_restore_refuses_bad_input() {
     flipped[mid] ^= 0x55;
     std::fs::write(&cut, &flipped).unwrap();
     let o = pipit(&["restore", cut.to_str().unwrap(), "--data", target.to_str().unwrap()]).await;
-    assert!(!o.status.success(), "corrupt refused: {}", text(&o));
+    assert!(!o.status.success() && text(&o).contains("corrupt"), "corrupt gzip refused, and said so: {}", text(&o));
     assert!(!target.exists());
     // Bad input: not a backup at all.
     std::fs::write(&cut, noise(5000, 3)).unwrap();
@@ -426,9 +426,15 @@ async fn export_writes_mastodons_csvs_and_archive_from_the_cli_and_the_settings_
 
 // ---------- 5. import ----------
 
+/// Retries of a row whose server does not answer come fast in these tests (the real schedule,
+/// in units of a few milliseconds).
+fn quick_retries(c: &mut pipit::Config) {
+    c.delivery_backoff_unit_ms = 2;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn csv_import_follows_merges_overwrites_and_refuses_bad_files_whole() {
-    let me = Instance::start("me").await;
+async fn csv_import_checks_the_file_whole_then_applies_each_row_through_the_queue() {
+    let me = Instance::start_with("me", Box::new(quick_retries)).await;
     let bob = Instance::start("bob").await;
     let carol = Instance::start("carol").await;
     let (bob_id, carol_id) = (bob.app.urls.actor(), carol.app.urls.actor());
@@ -450,63 +456,140 @@ async fn csv_import_follows_merges_overwrites_and_refuses_bad_files_whole() {
     let f = file("wrong.csv", &format!("Address,Boosts\n{bob_acct},true\n"));
     let o = pipit(&["import", "following", &f, "--data", &md]).await;
     assert!(!o.status.success() && text(&o).contains("line 1: wrong header"), "{}", text(&o));
-    // Bad input: an unknown handle on a live server, a handle on a dead server, and a line that
-    // is not an account, next to a good one: each reported by line, nothing imported.
+    // Bad input: a good row next to two that are not accounts: the file is checked whole,
+    // each bad line reported, and nothing is applied (not even the good row).
+    let f2 = file("bad2.csv", &format!("{HEADER}{bob_acct},true,false,\nnot an account,true,false,\n@,true,false,\n"));
+    let o = pipit(&["import", "following", &f2, "--data", &md]).await;
+    let t = text(&o);
+    assert!(!o.status.success() && t.contains("line 3: `not an account` is not an account address") && t.contains("line 4: `@`"), "{t}");
+    // Bad input: an unknown kind.
+    let o = pipit(&["import", "passwords", &f, "--data", &md]).await;
+    assert!(!o.status.success() && text(&o).contains("unknown import"), "{}", text(&o));
+    assert!(!following(&bob_id), "nothing applied from bad files");
+    assert!(me.app.store.read(|r| r.latest_import()).unwrap().is_none(), "nothing queued from bad files");
+
+    // Bad input: an unknown handle on a live server, and a handle on a dead server, next to a
+    // good row. The good row is applied; the unknown one fails at once; the dead one is tried
+    // again with backoff, then fails; each is reported by line with its reason.
     let host = bob_acct.split('@').nth(1).unwrap();
     let f = file("bad.csv", &format!("{HEADER}{bob_acct},true,false,\nnobody@{host},true,false,\nsomeone@127.0.0.1:1,true,false,\n"));
     let o = pipit(&["import", "following", &f, "--data", &md]).await;
     let t = text(&o);
     assert!(!o.status.success(), "{t}");
-    assert!(t.contains("line 3: nobody@") && t.contains("line 4: someone@127.0.0.1:1"), "line by line: {t}");
+    assert!(t.contains("1 of 3 lines applied") && t.contains("2 failed"), "counts: {t}");
+    assert!(t.contains("line 3: nobody@") && t.contains("could not be found"), "unknown handle: {t}");
+    assert!(t.contains("line 4: someone@127.0.0.1:1") && t.contains(&format!("gave up after {} tries", pipit::import::MAX_ATTEMPTS)), "dead server, retried: {t}");
     assert!(!t.contains("line 2"), "the good line is not an error: {t}");
-    let f2 = file("bad2.csv", &format!("{HEADER}not an account,true,false,\n"));
-    let o = pipit(&["import", "following", &f2, "--data", &md]).await;
-    assert!(!o.status.success() && text(&o).contains("line 2: `not an account` is not an account address"), "{}", text(&o));
-    assert!(!following(&bob_id), "nothing half-applied");
-    // Bad input: an unknown kind.
-    let o = pipit(&["import", "passwords", &f, "--data", &md]).await;
-    assert!(!o.status.success() && text(&o).contains("unknown import"), "{}", text(&o));
+    assert!(following(&bob_id), "the good row was applied");
+    let imp = me.app.store.read(|r| r.latest_import()).unwrap().unwrap();
+    let dead = me.app.store.read(|r| r.import_rows(imp.id, 0, 10, 10, &|row| row.line == 4)).unwrap().0;
+    assert_eq!(dead[0].attempts, pipit::import::MAX_ATTEMPTS, "the dead server's row was tried {} times", pipit::import::MAX_ATTEMPTS);
+    let unknown = me.app.store.read(|r| r.import_rows(imp.id, 0, 10, 10, &|row| row.line == 3)).unwrap().0;
+    assert_eq!(unknown[0].attempts, 1, "an unknown account is not retried");
 
-    // Merge: both followed, through the queue as usual.
+    // Merge: both followed, through the delivery queue as usual.
     let f = file("good.csv", &format!("{HEADER}{bob_acct},true,false,\n@{carol_acct},false,false,en\n"));
     let o = pipit(&["import", "following", &f, "--data", &md]).await;
     assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("2 of 2 lines applied (1 new)"), "bob was there already: {}", text(&o));
     let me_id = me.app.urls.actor();
     eventually("bob and carol have me as follower", 15, || {
         bob.app.store.read(|r| r.follower(&me_id)).unwrap().is_some() && carol.app.store.read(|r| r.follower(&me_id)).unwrap().is_some()
     })
     .await;
+    // The same file again: nothing new, no second Follow.
+    queue_drained(&me).await;
+    let follow_ids = || (me.app.store.read(|r| r.following(&bob_id)).unwrap().unwrap().follow_id, me.app.store.read(|r| r.following(&carol_id)).unwrap().unwrap().follow_id);
+    let before = follow_ids();
+    let o = pipit(&["import", "following", &f, "--data", &md]).await;
+    assert!(o.status.success() && text(&o).contains("(0 new)"), "{}", text(&o));
+    assert_eq!(follow_ids(), before, "no new Follow for accounts already followed");
+    assert_eq!(me.app.store.read(|r| r.queue_stats()).unwrap().pending, 0, "nothing sent");
     // Overwrite: only carol stays.
     let f = file("carol.csv", &format!("{HEADER}{carol_acct},true,false,\n"));
     let o = pipit(&["import", "following", &f, "--data", &md, "--overwrite"]).await;
     assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("1 removed"), "{}", text(&o));
     assert!(!following(&bob_id) && following(&carol_id));
     eventually("bob got the Undo", 15, || bob.app.store.read(|r| r.follower(&me_id)).unwrap().is_none()).await;
 
-    // Header-less kinds: domain blocks with a bad line, then good ones; lists; bookmarks.
+    // Header-less kinds: domain blocks with a bad line, then good ones (twice, then overwrite).
     let f = file("domains.csv", "spam.example\nnot a domain\n");
     let o = pipit(&["import", "domain-blocks", &f, "--data", &md]).await;
     assert!(!o.status.success() && text(&o).contains("line 2"), "{}", text(&o));
     assert!(!me.app.store.read(|r| r.is_domain_blocked("spam.example")).unwrap());
     let f = file("domains.csv", "spam.example\nnoise.example\n");
-    let o = pipit(&["import", "blocked_domains.csv", &f, "--data", &md]).await;
+    for _ in 0..2 {
+        let o = pipit(&["import", "blocked_domains.csv", &f, "--data", &md]).await;
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let domains = || me.app.store.read(|r| r.blocked_domains_page(None, 10)).unwrap().into_iter().map(|(d, _)| d).collect::<Vec<_>>();
+    assert_eq!(domains(), vec!["noise.example".to_string(), "spam.example".to_string()]);
+    let f = file("domains2.csv", "noise.example\n");
+    let o = pipit(&["import", "blocked_domains.csv", &f, "--data", &md, "--overwrite"]).await;
     assert!(o.status.success(), "{}", text(&o));
-    assert!(me.app.store.read(|r| r.is_domain_blocked("noise.example")).unwrap());
-    let f = file("lists.csv", &format!("Close friends,{carol_acct}\nClose friends,{bob_acct}\n"));
-    let o = pipit(&["import", "lists", &f, "--data", &md]).await;
-    assert!(o.status.success(), "{}", text(&o));
-    let lists = me.app.store.read(|r| r.lists()).unwrap();
-    let (lid, _) = lists.iter().find(|(_, l)| l.name == "Close friends").expect("list created");
-    assert_eq!(me.app.store.read(|r| r.list_members(*lid, 10)).unwrap().len(), 2);
-    let bp = pipit::actions::publish(&bob.app, pipit::actions::Compose { text: "keep this".into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, media: vec![], quote: None }).await.unwrap();
-    let f = file("bookmarks.csv", &format!("{}\n", bp.uri));
-    let o = pipit(&["import", "bookmarks", &f, "--data", &md]).await;
-    assert!(o.status.success(), "{}", text(&o));
-    let stored = me.app.store.read(|r| r.post_by_uri(&bp.uri)).unwrap().expect("fetched");
-    assert!(me.app.store.read(|r| r.is_bookmarked(stored.id)).unwrap());
+    assert_eq!(domains(), vec!["noise.example".to_string()], "overwrite removed the domain not in the file");
 
-    // The settings form: a malformed file is refused at once; an unknown account is found in
-    // the background and reported line by line on the settings page; then a good file.
+    // Lists: imported twice, one list with two members; overwrite drops the member not listed.
+    let f = file("lists.csv", &format!("Close friends,{carol_acct}\nClose friends,{bob_acct}\n"));
+    for _ in 0..2 {
+        let o = pipit(&["import", "lists", &f, "--data", &md]).await;
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let lists = me.app.store.read(|r| r.lists()).unwrap();
+    let named: Vec<_> = lists.iter().filter(|(_, l)| l.name == "Close friends").collect();
+    assert_eq!(named.len(), 1, "one list, not one per import or per row");
+    let lid = named[0].0;
+    assert_eq!(me.app.store.read(|r| r.list_members(lid, 10)).unwrap().len(), 2);
+    let f = file("lists2.csv", &format!("Close friends,{carol_acct}\n"));
+    let o = pipit(&["import", "lists", &f, "--data", &md, "--overwrite"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(me.app.store.read(|r| r.list_members(lid, 10)).unwrap(), vec![carol_id.clone()]);
+
+    // Bookmarks: twice (a toggle would undo it), then overwrite with another post.
+    let bp = pipit::actions::publish(&bob.app, pipit::actions::Compose { text: "keep this".into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, media: vec![], quote: None }).await.unwrap();
+    let bp2 = pipit::actions::publish(&bob.app, pipit::actions::Compose { text: "and this".into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, media: vec![], quote: None }).await.unwrap();
+    let f = file("bookmarks.csv", &format!("{}\n", bp.uri));
+    for _ in 0..2 {
+        let o = pipit(&["import", "bookmarks", &f, "--data", &md]).await;
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let stored = me.app.store.read(|r| r.post_by_uri(&bp.uri)).unwrap().expect("fetched");
+    assert!(me.app.store.read(|r| r.is_bookmarked(stored.id)).unwrap(), "still bookmarked after the second import");
+    let f = file("bookmarks2.csv", &format!("{}\n", bp2.uri));
+    let o = pipit(&["import", "bookmarks", &f, "--data", &md, "--overwrite"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let stored2 = me.app.store.read(|r| r.post_by_uri(&bp2.uri)).unwrap().expect("fetched");
+    assert!(!me.app.store.read(|r| r.is_bookmarked(stored.id)).unwrap() && me.app.store.read(|r| r.is_bookmarked(stored2.id)).unwrap());
+
+    // Blocks, merged twice.
+    let f = file("blocks.csv", &format!("{carol_acct}\n"));
+    for _ in 0..2 {
+        let o = pipit(&["import", "blocks", &f, "--data", &md]).await;
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    assert_eq!(me.app.store.read(|r| r.blocked_actors_page(None, 10)).unwrap().len(), 1);
+
+    // With no server running, `pipit import` opens the data folder and works through the rows
+    // itself (the Follow then waits in the queue for `pipit serve`).
+    let off = TempDir::new("offline");
+    let od = off.path().join("data");
+    let ods = od.to_str().unwrap();
+    let o = pipit(&["init", "--data", ods, "--url", "http://127.0.0.1:9", "--username", "me", "--allow-private-addresses"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let f = file("offline.csv", &format!("{HEADER}{bob_acct},true,false,\nnobody@{host},true,false,\n"));
+    let o = pipit(&["import", "following", &f, "--data", ods]).await;
+    let t = text(&o);
+    assert!(!o.status.success() && t.contains("1 of 2 lines applied") && t.contains("line 3: nobody@"), "{t}");
+    {
+        let app = pipit::App::open(&od).unwrap();
+        assert!(app.store.read(|r| r.following(&bob_id)).unwrap().is_some(), "applied offline");
+        let imp = app.store.read(|r| r.latest_import()).unwrap().unwrap();
+        assert!(imp.finished_ms.is_some() && imp.done == 1 && imp.failed == 1, "{imp:?}");
+    }
+
+    // The settings form: a malformed file is refused at once; a file with an unknown account
+    // is queued, its good row applied, and the page shows the counts and the failed line.
     let owner = me.owner_client().await;
     let csrf = owner.owner_csrf().await;
     let r = owner.post_multipart("/settings/import", &[("csrf", &csrf), ("kind", "muted_accounts.csv")], &[("file", "muted_accounts.csv", "text/csv", b"Account,Hide\nx,y\n")]).await;
@@ -515,17 +598,50 @@ async fn csv_import_follows_merges_overwrites_and_refuses_bad_files_whole() {
     let bad = format!("Account address,Hide notifications\n{bob_acct},true\nnobody@{host},true\n");
     let r = owner.post_multipart("/settings/import", &[("csrf", &csrf), ("kind", "muted_accounts.csv")], &[("file", "muted_accounts.csv", "text/csv", bad.as_bytes())]).await;
     assert_eq!(r.status, 303, "{}", r.body);
-    eventually("the background import ends", 15, || pipit::import::import_status(&me.app).unwrap().map(|s| !s.running).unwrap_or(false)).await;
+    let latest = || pipit::import::import_view(&me.app, me.app.store.read(|r| r.latest_import()).unwrap().unwrap().id).unwrap().unwrap();
+    eventually("the background import ends", 15, || latest().finished).await;
     let page = owner.get("/settings").await;
-    assert!(page.body.contains("failed") && page.body.contains("line 3: nobody@"), "shown line by line: {}", page.body);
-    assert!(!me.app.store.read(|r| r.is_muted(&bob_id, pipit::time::now_ms())).unwrap(), "nothing half-applied");
-    let good = format!("Account address,Hide notifications\n{bob_acct},true\n");
-    let r = owner.post_multipart("/settings/import", &[("csrf", &csrf), ("kind", "muted_accounts.csv")], &[("file", "muted_accounts.csv", "text/csv", good.as_bytes())]).await;
+    assert!(page.body.contains("Import of muted_accounts.csv: done."), "{}", page.body);
+    assert!(page.body.contains("1 done</span>, <span class=\"import-failed\">1 failed</span>, <span class=\"import-pending\">0 pending"), "counts: {}", page.body);
+    assert!(page.body.contains("line 3: nobody@"), "the failed line with its reason: {}", page.body);
+    assert!(me.app.store.read(|r| r.is_muted(&bob_id, pipit::time::now_ms())).unwrap(), "the good row applied");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csv_import_waits_for_a_dead_server_and_survives_a_restart() {
+    // Retries a little slower here, so the row is still pending across the restart.
+    let me = Instance::start_with("me", Box::new(|c| c.delivery_backoff_unit_ms = 50)).await;
+    let bob = Instance::start("bob").await;
+    let late = Instance::start("late").await;
+    let (bob_acct, late_acct, late_id) = (bob.app.urls.handle(), late.app.urls.handle(), late.app.urls.actor());
+    let late_dir = late.stop().await; // a dead server for now
+    let owner = me.owner_client().await;
+    let csrf = owner.owner_csrf().await;
+    let csv = format!("Account address,Show boosts,Notify on new posts,Languages\n{bob_acct},true,false,\n{late_acct},true,false,\n");
+    let r = owner.post_multipart("/settings/import", &[("csrf", &csrf), ("kind", "following_accounts.csv")], &[("file", "following_accounts.csv", "text/csv", csv.as_bytes())]).await;
     assert_eq!(r.status, 303, "{}", r.body);
-    eventually("the background import is done", 15, || pipit::import::import_status(&me.app).unwrap().map(|s| !s.running && s.ok).unwrap_or(false)).await;
+    let id = me.app.store.read(|r| r.latest_import()).unwrap().unwrap().id;
+    let view = |app: &pipit::App| pipit::import::import_view(app, id).unwrap().unwrap();
+    eventually("bob's row done, the dead server's row waiting for its next try", 15, || {
+        let v = view(&me.app);
+        v.done == 1 && v.pending == 1 && v.retrying.len() == 1
+    })
+    .await;
     let page = owner.get("/settings").await;
-    assert!(page.body.contains("done."), "{}", page.body);
-    assert!(me.app.store.read(|r| r.is_muted(&bob_id, pipit::time::now_ms())).unwrap());
+    assert!(page.body.contains("Importing following_accounts.csv") && page.body.contains("1 pending"), "{}", page.body);
+    assert!(page.body.contains("Waiting to try again") && page.body.contains("line 3:"), "the retried line and why: {}", page.body);
+    // pipit stops (its queue with it), the dead server comes back, pipit starts again.
+    let me_dir = me.stop().await;
+    let late = Instance::restart(late_dir).await;
+    let me = Instance::restart(me_dir).await;
+    let v = view(&me.app);
+    assert_eq!((v.done, v.pending, v.finished), (1, 1, false), "the import was kept across the restart");
+    eventually("the import finishes after the restart", 30, || view(&me.app).finished).await;
+    let v = view(&me.app);
+    assert_eq!((v.done, v.failed, v.added), (2, 0, 2), "each row counted once: {v:?}");
+    let me_id = me.app.urls.actor();
+    eventually("the late server has me as follower", 15, || late.app.store.read(|r| r.follower(&me_id)).unwrap().is_some()).await;
+    assert!(me.app.store.read(|r| r.following(&late_id)).unwrap().is_some());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -553,6 +669,17 @@ async fn a_mastodon_archive_becomes_history_with_dates_and_media_not_announced()
     assert!(!o.status.success() && text(&o).contains("truncated or corrupt"), "{}", text(&o));
     let o = pipit(&["import-archive", dir.path().join("missing.tar.gz").to_str().unwrap(), "--data", &md]).await;
     assert!(!o.status.success());
+    // Bad input: a corrupt gzip (one byte flipped mid-stream: caught by its CRC at the latest),
+    // and a file that is not gzip at all.
+    let mut flipped = bytes.clone();
+    let mid = flipped.len() / 2;
+    flipped[mid] ^= 0x55;
+    std::fs::write(&cut, &flipped).unwrap();
+    let o = pipit(&["import-archive", cut.to_str().unwrap(), "--data", &md]).await;
+    assert!(!o.status.success() && text(&o).contains("truncated or corrupt"), "{}", text(&o));
+    std::fs::write(&cut, b"Account address\nnot,an,archive\n").unwrap();
+    let o = pipit(&["import-archive", cut.to_str().unwrap(), "--data", &md]).await;
+    assert!(!o.status.success() && text(&o).contains("truncated or corrupt"), "{}", text(&o));
     // Bad input: archives whose outbox.json has no items, is cut off, or has a post without a date.
     let make = |outbox: &str| -> String {
         let p = dir.path().join(format!("made-{}.tar.gz", outbox.len()));

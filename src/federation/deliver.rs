@@ -106,7 +106,7 @@ pub async fn run(app: App) {
                                     _ => continue, // taken meanwhile: a later round
                                 }
                             }
-                            JobKind::Fanout { .. } => None,
+                            JobKind::Fanout { .. } | JobKind::Import { .. } => None,
                         };
                         taken.push((job, permit));
                     }
@@ -183,6 +183,8 @@ async fn process(app: &App, job: Job, hosts: &Mutex<Hosts>) {
             deliver_job(app, &job, *activity, inbox, hosts).await;
             Ok(())
         }
+        // CSV imports look accounts up through this queue: restarts and backoff come with it.
+        JobKind::Import { import } => crate::import::run_job(app, job.id, *import).await,
     };
     if let Err(e) = result {
         tracing::warn!("job {}: {e}", job.id);

@@ -50,9 +50,9 @@ pub async fn download(app: &App, req: &Request<Incoming>, name: &str) -> Result<
 }
 
 /// POST /settings/import (multipart: `kind`, `file`, `overwrite`): one of Mastodon's CSVs.
-/// Bad lines come back at once, line by line; the accounts are looked up in the background and
-/// the settings page shows the progress, then the result (or the lines that failed: then
-/// nothing was applied).
+/// A bad file comes back at once, line by line, and nothing is applied; a good one is queued
+/// (import.rs `start_import`) and the settings page shows its progress: done, failed (each line
+/// with its reason) and pending rows.
 pub async fn import(app: &App, req: Request<Incoming>) -> Result<Resp> {
     let limit = app.config.max_body_kib as usize * 1024;
     // Session and CSRF are checked before the body is read; the file arrives in DATA/tmp.
@@ -61,6 +61,6 @@ pub async fn import(app: &App, req: Request<Incoming>) -> Result<Resp> {
     let file = sub.files.iter().find(|f| f.name == "file" && f.len > 0).ok_or_else(|| Error::BadRequest("Choose a CSV file".into()))?;
     // Bounded by `limit` above (a CSV is not an image: max_upload_kib does not apply).
     let data = std::fs::read(&file.path)?;
-    crate::import::start_background_import(app, kind, data, sub.form.get("overwrite").is_some())?;
+    crate::import::start_import(app, kind, &data, sub.form.get("overwrite").is_some())?;
     Ok(response::redirect("/settings?done=importing#import-form"))
 }

@@ -242,7 +242,7 @@ pub fn settings_page(app: &App, req: &Request<Incoming>) -> Result<Resp> {
     let p = owner::profile(app)?;
     let body = app.render.render(
         "settings.html",
-        context! { profile => ProfileView::new(&p, &app.urls, 0), aliases => p.also_known_as.join("\n"), import_status => crate::import::import_status(app)?, owner => o, notice => notice(req), max_upload_kib => app.config.max_upload_kib,
+        context! { profile => ProfileView::new(&p, &app.urls, 0), aliases => p.also_known_as.join("\n"), imports => crate::import::recent_imports(app)?, owner => o, notice => notice(req), max_upload_kib => app.config.max_upload_kib,
                    site => { let t = owner::site_texts(app)?; context! { about => t.about, rules => t.rules } }, max_site_text => owner::MAX_SITE_TEXT },
     )?;
     Ok(response::html(body))

@@ -41,6 +41,8 @@ pub enum IdSpace {
     PendingMedia,
     /// `accountid_actoruri`: client API account ids of actors.
     Accounts,
+    /// `importid_import`: CSV imports.
+    Imports,
 }
 
 /// How far above a taken candidate the allocator looks: 2^32 ids, about 65 seconds of id
@@ -61,6 +63,7 @@ impl IdSpace {
             IdSpace::OAuthApps => "appid_app",
             IdSpace::PendingMedia => "mediaid_media",
             IdSpace::Accounts => "accountid_actoruri",
+            IdSpace::Imports => "importid_import",
         }
     }
 }
@@ -83,6 +86,7 @@ impl Write {
             IdSpace::OAuthApps => has(self, APPID_APP, id)?,
             IdSpace::PendingMedia => has(self, MEDIAID_MEDIA, id)?,
             IdSpace::Accounts => has(self, ACCOUNTID_ACTORURI, id)?,
+            IdSpace::Imports => has(self, IMPORTID_IMPORT, id)?,
         })
     }
 

@@ -42,6 +42,8 @@ impl Store {
             // The client API (issue 9): apps, codes, tokens, account ids, media, idempotency keys.
             APPID_APP, CLIENTID_APPID, CODEHASH_CODE, TOKENHASH_TOKEN, APPID_TOKENHASH, ACCOUNTID_ACTORURI,
             ACTORURI_ACCOUNTID, MEDIAID_MEDIA, IDEMKEY_POST,
+            // CSV imports (issue 12): an unfinished one goes on after a restore (its job is in JOBID_JOB).
+            IMPORTID_IMPORT, IMPORTLINE_ROW, IMPORTDUE_LINE,
         );
         for t in r.list_tables()? {
             if !names.iter().any(|n| n == t.name()) {

@@ -8,16 +8,7 @@ use crate::model::Interaction;
 use redb::TableDefinition;
 use std::ops::Bound;
 
-/// What the settings page shows about the last CSV import started there (JSON `ImportStatus`).
-const IMPORT_STATUS: &str = "import_status";
-
 impl Read {
-    /// The last settings-page import's status (JSON), if any.
-    pub fn import_status(&self) -> Result<Option<Vec<u8>>> {
-        let t = self.tx.open_table(META_VALUE)?;
-        let v = t.get(IMPORT_STATUS)?;
-        Ok(v.map(|v| v.value().to_vec()))
-    }
     fn str_keys_page(&self, def: TableDefinition<&'static str, u64>, after: Option<&str>, limit: usize) -> Result<Vec<(String, u64)>> {
         let t = self.tx.open_table(def)?;
         let range = match after {
@@ -98,11 +89,5 @@ impl Read {
             }
         }
         Ok((out, None))
-    }
-}
-
-impl super::Write {
-    pub fn put_import_status(&mut self, json: &[u8]) -> Result<()> {
-        self.put_meta(IMPORT_STATUS, json)
     }
 }

@@ -16,9 +16,11 @@ mod search;
 mod backup;
 mod export;
 mod oauth;
+mod imports;
 pub use oauth::{OAuthApp, OAuthCode, OAuthToken, PendingMedia, Range};
 pub use search::query_terms;
 pub use alloc::IdSpace;
+pub use imports::{ImportJob, ImportRow, RowState};
 
 pub use actors::ActorPage;
 pub use posts::PostPage;
@@ -224,6 +226,9 @@ impl Store {
             w.tx.open_table(ACCOUNTID_ACTORURI)?;
             w.tx.open_table(MEDIAID_MEDIA)?;
             w.tx.open_table(IDEMKEY_POST)?;
+            w.tx.open_table(IMPORTID_IMPORT)?;
+            w.tx.open_table(IMPORTLINE_ROW)?;
+            w.tx.open_table(IMPORTDUE_LINE)?;
             let version = w.meta_u32("schema_version")?.unwrap_or(0);
             if version > SCHEMA_VERSION {
                 return Err(Error::Config(format!(

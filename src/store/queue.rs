@@ -120,6 +120,17 @@ impl Write {
         Ok(job)
     }
 
+    /// Moves a job to `due_ms` without counting an attempt or noting an error: a job that works
+    /// in steps (an import waiting for its next due row) goes on then.
+    pub fn reschedule_job(&mut self, id: u64, due_ms: u64) -> Result<()> {
+        if let Some(mut j) = self.take_job(id)? {
+            j.due_ms = due_ms;
+            self.put_job(&j)?;
+            self.wake_queue = true;
+        }
+        Ok(())
+    }
+
     /// Done: remove it.
     pub fn finish_job(&mut self, id: u64) -> Result<()> {
         self.take_job(id)?;

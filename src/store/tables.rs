@@ -144,3 +144,12 @@ pub const MEDIAID_MEDIA: TableDefinition<u64, &[u8]> = TableDefinition::new("med
 /// `Idempotency-Key` of `POST /api/v1/statuses` (sha256 hex) → (post id, when ms): a retried
 /// request gets the post it already made. Kept an hour.
 pub const IDEMKEY_POST: TableDefinition<&str, (u64, u64)> = TableDefinition::new("idemkey_post");
+
+// ---- CSV imports (issue 12): store/imports.rs ----
+
+/// Imports: import id → JSON `ImportJob` (file, counters, when finished).
+pub const IMPORTID_IMPORT: TableDefinition<u64, &[u8]> = TableDefinition::new("importid_import");
+/// Their rows: (import id, line) → JSON `ImportRow` (fields, state, attempts, reason).
+pub const IMPORTLINE_ROW: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("importline_row");
+/// Pending rows by when they are tried next: (import id, due ms, line) → ().
+pub const IMPORTDUE_LINE: TableDefinition<(u64, u64, u64), ()> = TableDefinition::new("importdue_line");
