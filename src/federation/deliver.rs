@@ -106,7 +106,7 @@ pub async fn run(app: App) {
                                     _ => continue, // taken meanwhile: a later round
                                 }
                             }
-                            JobKind::Fanout { .. } => None,
+                            JobKind::Fanout { .. } | JobKind::Publish { .. } | JobKind::PublishScheduled { .. } => None,
                         };
                         taken.push((job, permit));
                     }
@@ -183,6 +183,12 @@ async fn process(app: &App, job: Job, hosts: &Mutex<Hosts>) {
             deliver_job(app, &job, *activity, inbox, hosts).await;
             Ok(())
         }
+        // Timers of issue 14 (undo window, scheduled posts): each ends its job itself.
+        JobKind::Publish { post } => {
+            let (app2, id, post) = (app.clone(), job.id, *post);
+            tokio::task::spawn_blocking(move || crate::domain::posts::release(&app2, id, post)).await.unwrap_or_else(|e| Err(crate::error::Error::Internal(e.to_string())))
+        }
+        JobKind::PublishScheduled { scheduled } => crate::actions::publish_scheduled_due(app, job.id, *scheduled).await,
     };
     if let Err(e) = result {
         tracing::warn!("job {}: {e}", job.id);

@@ -41,6 +41,8 @@ pub enum IdSpace {
     PendingMedia,
     /// `accountid_actoruri`: client API account ids of actors.
     Accounts,
+    /// `scheduledid_scheduled`: scheduled posts and drafts.
+    Scheduled,
 }
 
 /// How far above a taken candidate the allocator looks: 2^32 ids, about 65 seconds of id
@@ -61,6 +63,7 @@ impl IdSpace {
             IdSpace::OAuthApps => "appid_app",
             IdSpace::PendingMedia => "mediaid_media",
             IdSpace::Accounts => "accountid_actoruri",
+            IdSpace::Scheduled => "scheduledid_scheduled",
         }
     }
 }
@@ -83,6 +86,7 @@ impl Write {
             IdSpace::OAuthApps => has(self, APPID_APP, id)?,
             IdSpace::PendingMedia => has(self, MEDIAID_MEDIA, id)?,
             IdSpace::Accounts => has(self, ACCOUNTID_ACTORURI, id)?,
+            IdSpace::Scheduled => has(self, SCHEDULEDID_SCHEDULED, id)?,
         })
     }
 

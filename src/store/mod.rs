@@ -16,6 +16,8 @@ mod search;
 mod backup;
 mod export;
 mod oauth;
+mod publishing;
+pub use publishing::{PollSpec, PostVersion, ScheduledParams, ScheduledPost};
 pub use oauth::{OAuthApp, OAuthCode, OAuthToken, PendingMedia, Range};
 pub use search::query_terms;
 pub use alloc::IdSpace;
@@ -224,6 +226,9 @@ impl Store {
             w.tx.open_table(ACCOUNTID_ACTORURI)?;
             w.tx.open_table(MEDIAID_MEDIA)?;
             w.tx.open_table(IDEMKEY_POST)?;
+            w.tx.open_table(POSTID_EDITMS_VERSION)?;
+            w.tx.open_table(SCHEDULEDID_SCHEDULED)?;
+            w.tx.open_table(POSTID_VOTER_CHOICES)?;
             let version = w.meta_u32("schema_version")?.unwrap_or(0);
             if version > SCHEMA_VERSION {
                 return Err(Error::Config(format!(

@@ -144,3 +144,13 @@ pub const MEDIAID_MEDIA: TableDefinition<u64, &[u8]> = TableDefinition::new("med
 /// `Idempotency-Key` of `POST /api/v1/statuses` (sha256 hex) → (post id, when ms): a retried
 /// request gets the post it already made. Kept an hour.
 pub const IDEMKEY_POST: TableDefinition<&str, (u64, u64)> = TableDefinition::new("idemkey_post");
+
+// ---- Publishing controls (issue 14): edit history, scheduled posts and drafts, poll votes ----
+
+/// Earlier versions of a post: (post id, when that version was replaced, ms) → JSON
+/// `PostVersion`. Oldest first in key order.
+pub const POSTID_EDITMS_VERSION: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("postid_editms_version");
+/// The owner's scheduled posts and drafts: id → JSON `ScheduledPost`.
+pub const SCHEDULEDID_SCHEDULED: TableDefinition<u64, &[u8]> = TableDefinition::new("scheduledid_scheduled");
+/// Votes in the owner's polls: (post id, voter actor id) → JSON list of chosen option names.
+pub const POSTID_VOTER_CHOICES: TableDefinition<(u64, &str), &[u8]> = TableDefinition::new("postid_voter_choices");
