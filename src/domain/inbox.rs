@@ -321,6 +321,12 @@ fn update(w: &mut Write, app: &App, inc: &Activity) -> Result<Outcome> {
                 if old.local || old.author != inc.actor.id {
                     return Ok(Outcome::default()); // only the author edits, and never our posts
                 }
+                // An edit keeps what it replaced (the "edited" history on the post's page).
+                if old.content != p.content || old.summary != p.summary || old.attachments != p.attachments {
+                    let at = p.edited_ms.unwrap_or_else(now_ms);
+                    let before = crate::store::PostVersion { content: old.content, source: String::new(), summary: old.summary, sensitive: old.sensitive, attachments: old.attachments, at_ms: old.edited_ms.unwrap_or(old.published_ms) };
+                    w.add_post_version(id, at, &before)?;
+                }
             }
             upsert_post(w, p)?;
         }
