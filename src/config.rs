@@ -79,6 +79,11 @@ pub struct Config {
     /// Benchmarks only: send every outgoing connection to this address (a local sink).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_override: Option<String>,
+    /// Seconds a new federated post is held before its Create goes to the queue (the undo
+    /// window; 0 = at once, at most [`MAX_UNDO_WINDOW_SECS`]). Signed so that -1 gets a clear
+    /// error rather than a TOML type error.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub undo_window_secs: i64,
     #[serde(default)]
     pub keys: KeyFiles,
     /// Serve HTTPS directly; leave out when behind a reverse proxy.
@@ -88,11 +93,6 @@ pub struct Config {
     /// shown in the first of these it has. Empty: the author's first language.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub languages: Vec<String>,
-    /// Seconds a new federated post is held before its Create goes to the queue (the undo
-    /// window; 0 = at once, at most [`MAX_UNDO_WINDOW_SECS`]). Signed so that -1 gets a clear
-    /// error rather than a TOML type error.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub undo_window_secs: i64,
 }
 
 /// The longest undo window: an hour (Threads offers minutes; longer holds surprise readers).
