@@ -119,7 +119,9 @@ pub fn about(app: &App, req: &Request<Incoming>) -> Result<Resp> {
 
 /// GET /@NAME.atom and /@NAME.rss: public posts, newest first, paged with ?before=.
 pub fn feed(app: &App, req: &Request<Incoming>, atom: bool) -> Result<Resp> {
-    let page = timeline::feed(app, cursor(req)?)?;
+    let mut page = timeline::feed(app, cursor(req)?)?;
+    // Feeds syndicate like federation: a post in its undo window joins them when it is sent.
+    page.posts.retain(|x| x.held_until_ms.is_none());
     let p = owner::profile(app)?;
     let count = app.store.read(|r| r.own_post_count())?;
     let updated = crate::time::rfc3339(page.posts.first().map(|x| x.edited_ms.unwrap_or(x.published_ms)).unwrap_or(p.created_ms));
