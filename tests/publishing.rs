@@ -176,6 +176,13 @@ async fn local_only_posts_stay_on_the_site() {
     for p in [&mine, &from_page, &by_default] {
         assert!(post_of(&b, p.uri.as_str()).is_none(), "bob got a local-only post {}", p.uri);
     }
+    // A local-only reply is not listed in the replies collection of the post it answers.
+    let compose = actions::Compose { text: "quiet reply".into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: Some(shared.uri.to_string()), media: vec![], quote: None };
+    let how = pipit::domain::posts::Publishing { local_only: Some(true), ..Default::default() };
+    let reply = actions::publish_with(&a.app, compose, vec![], how).await.unwrap();
+    let replies = ap_get(&a, &format!("{}/replies?page=1", shared.uri)).await;
+    assert_eq!(replies.status, 200);
+    assert!(!replies.body.contains(reply.uri.as_str()), "{}", replies.body);
     // Edits and deletes of local-only posts send nothing either.
     pipit::domain::posts::edit(&a.app, mine.id, "still just mine".into(), String::new()).unwrap();
     pipit::domain::posts::delete(&a.app, by_default.id).unwrap();
@@ -265,6 +272,12 @@ async fn edit_history_scheduled_posts_drafts_language_and_defaults() {
     assert_eq!((s, v["language"].clone(), v["visibility"].clone()), (200, json!("fr"), json!("public")), "{v}");
     let (s, _) = api(&a, &token, "POST", "/api/v1/statuses", Some(json!({ "status": "x", "language": "f r" }))).await;
     assert_eq!(s, 422);
+    // Bad input: a poll with one option (API), refused with nothing posted.
+    let count = a.app.store.read(|r| r.own_post_count()).unwrap();
+    let (s, e) = api(&a, &token, "POST", "/api/v1/statuses", Some(json!({ "status": "pick", "poll": { "options": ["only"], "expires_in": 600 } }))).await;
+    assert_eq!(s, 422, "{e}");
+    assert!(e["error"].as_str().unwrap_or_default().contains("at least two options"), "{e}");
+    assert_eq!(a.app.store.read(|r| r.own_post_count()).unwrap(), count);
 
     // Edit history: two edits keep two earlier versions, on the page and in the API.
     let id = v["id"].as_str().unwrap().to_string();

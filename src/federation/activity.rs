@@ -271,7 +271,8 @@ pub fn own_object(o: &Value, actor: &RemoteActor, me: &str) -> Result<Object> {
         return Err(unauthorized(format!("object {oid} is not attributed to {}", actor.id)));
     }
     let is_note = types(o).contains(&"Note");
-    let no_content = str_of(o, "content").map(|c| c.trim().is_empty()).unwrap_or(true) && o.get("contentMap").is_none();
+    // A post with only a title and pictures is a post, not a vote.
+    let no_content = str_of(o, "content").map(|c| c.trim().is_empty()).unwrap_or(true) && o.get("contentMap").is_none() && o.get("attachment").map(|a| a.is_null() || a.as_array().map(Vec::is_empty).unwrap_or(false)).unwrap_or(true);
     if let (true, true, Some(choice), Some(poll)) = (is_note, no_content, str_of(o, "name"), url_ref(o.get("inReplyTo"))) {
         let id = HttpUrl::parse(oid).ok_or_else(|| Error::BadRequest("vote without id".into()))?;
         return Ok(Object::Vote { id, poll, choice: choice.chars().take(200).collect() });

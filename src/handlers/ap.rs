@@ -54,7 +54,7 @@ pub fn instance_actor(app: &App) -> Result<Resp> {
 fn counts(app: &App, p: &Post) -> Result<Counts> {
     app.store.read(|r| {
         Ok(Counts {
-            replies: r.replies(&p.uri, 1000)?.iter().filter(|x| x.visibility.is_world_readable()).count() as u64,
+            replies: r.replies(&p.uri, 1000)?.iter().filter(|x| x.visibility.is_world_readable() && !x.local_only && x.held_until_ms.is_none()).count() as u64,
             likes: r.interaction_count(&p.uri, "like")?,
             shares: r.interaction_count(&p.uri, "boost")?,
         })
@@ -101,7 +101,8 @@ pub async fn note_activity(app: &App, req: &Request<Incoming>, id: u64) -> Resul
 pub async fn replies(app: &App, req: &Request<Incoming>, id: u64) -> Result<Resp> {
     let p = readable_post(app, req, id).await?;
     let id_url = format!("{}/replies", p.uri);
-    let all: Vec<Post> = app.store.read(|r| r.replies(&p.uri, 1000))?.into_iter().filter(|x| x.visibility.is_world_readable()).collect();
+    // Replies kept on this site (or still in their undo window) are no ActivityPub objects.
+    let all: Vec<Post> = app.store.read(|r| r.replies(&p.uri, 1000))?.into_iter().filter(|x| x.visibility.is_world_readable() && !x.local_only && x.held_until_ms.is_none()).collect();
     let page: usize = match request::query(req).get("page") {
         None => {
             return Ok(ap(&json!({
