@@ -241,6 +241,19 @@ async fn poll_from_cli_is_answered_by_a_second_pipit() {
     assert_eq!(poll.options, vec![("tea".to_string(), 0), ("coffee".to_string(), 1)], "one vote per voter in a single-choice poll");
     // The owner's page shows the count.
     assert!(a.client().get(&format!("/@alice/{}", poll_post.id)).await.body.contains("1 vote"));
+    // From the page composer: several choices, an hour; a single option is refused there too.
+    let owner = a.owner_client().await;
+    let csrf = owner.owner_csrf().await;
+    let r = owner.post_multipart("/compose", &[("csrf", &csrf), ("content", "Pick colours"), ("visibility", "public"), ("poll_option", "red"), ("poll_option", "blue"), ("poll_option", ""), ("poll_multiple", "1"), ("poll_expires", "3600")], &[]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let colours = newest_own(&a);
+    let poll = colours.poll.expect("a poll from the page");
+    assert!(poll.multiple && poll.options.len() == 2, "{poll:?}");
+    let q: Value = serde_json::from_str(&ap_get(&a, colours.uri.as_str()).await.body).unwrap();
+    assert_eq!(q["anyOf"].as_array().map(Vec::len), Some(2));
+    let r = owner.post_multipart("/compose", &[("csrf", &csrf), ("content", "Pick one"), ("visibility", "public"), ("poll_option", "only")], &[]).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("at least two options"));
     a.stop().await;
     b.stop().await;
 }
