@@ -42,6 +42,8 @@ impl Store {
             // The client API (issue 9): apps, codes, tokens, account ids, media, idempotency keys.
             APPID_APP, CLIENTID_APPID, CODEHASH_CODE, TOKENHASH_TOKEN, APPID_TOKENHASH, ACCOUNTID_ACTORURI,
             ACTORURI_ACCOUNTID, MEDIAID_MEDIA, IDEMKEY_POST,
+            // Publishing controls (issue 14): edit history, scheduled posts and drafts, poll votes.
+            POSTID_EDITMS_VERSION, SCHEDULEDID_SCHEDULED, POSTID_VOTER_CHOICES,
         );
         for t in r.list_tables()? {
             if !names.iter().any(|n| n == t.name()) {
