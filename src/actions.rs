@@ -38,6 +38,12 @@ pub async fn publish(app: &App, c: Compose) -> Result<Post> {
 
 /// `publish` with images saved beforehand (client API uploads).
 pub async fn publish_with_media(app: &App, c: Compose, media: Vec<crate::model::Attachment>) -> Result<Post> {
+    publish_with(app, c, media, posts::Publishing::default()).await
+}
+
+/// `publish_with_media` with the publishing controls of issue 14 (local-only, language, poll,
+/// a scheduled post's record).
+pub async fn publish_with(app: &App, c: Compose, media: Vec<crate::model::Attachment>, how: posts::Publishing) -> Result<Post> {
     let resolved = resolve_mentions(app, &c.text).await;
     let mut in_reply_to = c.in_reply_to.filter(|s| !s.trim().is_empty());
     if let Some(target) = &in_reply_to {
@@ -52,11 +58,45 @@ pub async fn publish_with_media(app: &App, c: Compose, media: Vec<crate::model::
     };
     let app2 = app.clone();
     let new = posts::NewPost { text: c.text, cw: c.cw, visibility: c.visibility, in_reply_to, media: c.media, resolved, quote };
-    let post = tokio::task::spawn_blocking(move || posts::publish_with_media(&app2, new, media)).await.map_err(|e| Error::Internal(e.to_string()))??;
+    let post = tokio::task::spawn_blocking(move || posts::publish_with(&app2, new, media, how)).await.map_err(|e| Error::Internal(e.to_string()))??;
     // The link preview card, once, in the background (pages show it when it is there).
     let (app3, id) = (app.clone(), post.id);
     tokio::spawn(async move { crate::federation::cards::fetch_for(&app3, id).await });
     Ok(post)
+}
+
+/// Publishes scheduled post or draft `id` now (its record is consumed with the post's insert).
+pub async fn publish_scheduled(app: &App, id: u64) -> Result<Post> {
+    let s = app.store.read(|r| r.scheduled(id))?.ok_or(Error::NotFound)?;
+    let p = s.params;
+    let compose = Compose { text: p.text, cw: p.cw, visibility: p.visibility, in_reply_to: p.in_reply_to, media: Vec::new(), quote: None };
+    let how = posts::Publishing { local_only: Some(p.local_only), language: p.language, poll: p.poll, scheduled: Some(id) };
+    publish_with(app, compose, p.media, how).await
+}
+
+/// The `PublishScheduled` job `job`: publishes scheduled post `id` if its time has come (a
+/// record rescheduled later, made a draft, deleted or published already just ends the job).
+/// A post that can no longer be published (its reply target gone, a direct message whose
+/// recipients cannot be found) becomes a draft, so the owner sees it and nothing retries forever.
+pub async fn publish_scheduled_due(app: &App, job: u64, id: u64) -> Result<()> {
+    let due = app.store.read(|r| r.scheduled(id))?.and_then(|s| s.scheduled_ms).map(|t| t <= crate::time::now_ms()).unwrap_or(false);
+    if due {
+        match publish_scheduled(app, id).await {
+            Ok(_) | Err(Error::NotFound) => {}
+            Err(Error::BadRequest(m)) | Err(Error::Remote(_, m)) => {
+                tracing::warn!("scheduled post {id} kept as a draft: {m}");
+                app.store.write(|w| match w.scheduled(id)? {
+                    Some(mut s) => {
+                        s.scheduled_ms = None;
+                        w.update_scheduled(&s)
+                    }
+                    None => Ok(()),
+                })?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    app.store.write(|w| w.finish_job(job))
 }
 
 /// A post by URL: stored already, or fetched (with its author) and stored now.

@@ -15,6 +15,8 @@ USAGE:
                                     create a data folder non-interactively
   pipit password [--data DIR]       set the owner's password (read from standard input)
   pipit post TEXT [--visibility public|unlisted|followers|direct] [--cw TEXT] [--reply-to URL]
+             [--local-only] [--language TAG]
+             [--poll OPTION --poll OPTION ... [--poll-multiple] [--poll-expires SECS]]
                                     (a reply keeps its parent's visibility unless --visibility is given)
   pipit follow|unfollow @user@host|URL
   pipit approve|reject @user@host|URL   answer a follow request (reject also removes a follower)
@@ -55,7 +57,7 @@ pub struct Args {
     pub positional: Vec<String>,
 }
 
-const SWITCHES: &[&str] = &["allow-private-addresses", "force", "overwrite", "announce"];
+const SWITCHES: &[&str] = &["allow-private-addresses", "force", "overwrite", "announce", "local-only", "poll-multiple"];
 
 impl Args {
     pub fn parse(argv: impl Iterator<Item = String>) -> std::result::Result<Args, String> {
@@ -81,6 +83,10 @@ impl Args {
     }
     pub fn get(&self, name: &str) -> Option<&str> {
         self.flags.iter().find(|(n, _)| n == name).and_then(|(_, v)| v.as_deref())
+    }
+    /// Every value of a repeated flag (`--poll A --poll B`), in order.
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.flags.iter().filter(|(n, _)| n == name).filter_map(|(_, v)| v.clone()).collect()
     }
     pub fn has(&self, name: &str) -> bool {
         self.flags.iter().any(|(n, _)| n == name)

@@ -79,6 +79,11 @@ pub struct Config {
     /// Benchmarks only: send every outgoing connection to this address (a local sink).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_override: Option<String>,
+    /// Seconds a new federated post is held before its Create goes to the queue (the undo
+    /// window; 0 = at once, at most [`MAX_UNDO_WINDOW_SECS`]). Signed so that -1 gets a clear
+    /// error rather than a TOML type error.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub undo_window_secs: i64,
     #[serde(default)]
     pub keys: KeyFiles,
     /// Serve HTTPS directly; leave out when behind a reverse proxy.
@@ -88,6 +93,13 @@ pub struct Config {
     /// shown in the first of these it has. Empty: the author's first language.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub languages: Vec<String>,
+}
+
+/// The longest undo window: an hour (Threads offers minutes; longer holds surprise readers).
+pub const MAX_UNDO_WINDOW_SECS: i64 = 3600;
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -231,6 +243,7 @@ impl Config {
             keys: KeyFiles::default(),
             tls: None,
             languages: Vec::new(),
+            undo_window_secs: 0,
         }
     }
 
@@ -279,6 +292,12 @@ impl Config {
         }
         if self.max_connections < 8 {
             return Err("key `max_connections`: must be at least 8".into());
+        }
+        if !(0..=MAX_UNDO_WINDOW_SECS).contains(&self.undo_window_secs) {
+            return Err(format!(
+                "key `undo_window_secs`: {} is not between 0 (send at once) and {MAX_UNDO_WINDOW_SECS} (one hour)",
+                self.undo_window_secs
+            ));
         }
         if self.session_secs == 0 {
             return Err("key `session_secs`: must be at least 1".into());

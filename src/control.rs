@@ -17,7 +17,25 @@ pub const SOCKET: &str = "pipit.sock";
 #[serde(tag = "cmd", rename_all = "snake_case")]
 pub enum Command {
     Password { password: String },
-    Post { text: String, visibility: String, cw: String, reply_to: Option<String> },
+    Post {
+        text: String,
+        visibility: String,
+        cw: String,
+        reply_to: Option<String>,
+        /// `--local-only`: keep it on this site (issue 14).
+        #[serde(default)]
+        local_only: bool,
+        /// `--language TAG`
+        #[serde(default)]
+        language: Option<String>,
+        /// `--poll OPTION` (repeated), `--poll-multiple`, `--poll-expires SECS`.
+        #[serde(default)]
+        poll: Vec<String>,
+        #[serde(default)]
+        poll_multiple: bool,
+        #[serde(default)]
+        poll_expires: Option<u64>,
+    },
     Follow { account: String },
     Unfollow { account: String },
     Approve { account: String },
@@ -63,16 +81,33 @@ pub async fn execute(app: &App, cmd: Command) -> Result<String> {
                 .map_err(|e| Error::Internal(e.to_string()))??;
             Ok("password set; existing sessions were logged out".into())
         }
-        Command::Post { text, visibility, cw, reply_to } => {
+        Command::Post { text, visibility, cw, reply_to, local_only, language, poll, poll_multiple, poll_expires } => {
             let visibility = match (visibility.as_str(), reply_to.as_deref().filter(|r| !r.trim().is_empty())) {
                 // A reply without --visibility keeps its parent's: an answer to a direct
                 // message must not go out publicly.
                 ("", Some(parent)) => actions::remote_post(app, parent.trim()).await?.visibility,
-                ("", None) => Visibility::Public,
+                // Otherwise the default visibility from the settings.
+                ("", None) => app.store.read(|r| r.profile())?.posting.visibility,
                 (v, _) => Visibility::parse(v).ok_or_else(|| Error::BadRequest(format!("unknown visibility `{v}` (public, unlisted, followers, direct)")))?,
             };
-            let p = actions::publish(app, actions::Compose { text, cw, visibility, in_reply_to: reply_to, media: Vec::new(), quote: None }).await?;
-            Ok(p.url_or_uri().to_string())
+            if poll.is_empty() && (poll_multiple || poll_expires.is_some()) {
+                return Err(Error::BadRequest("--poll-multiple and --poll-expires need --poll OPTION (at least two)".into()));
+            }
+            let poll = (!poll.is_empty()).then(|| crate::store::PollSpec {
+                options: poll,
+                multiple: poll_multiple,
+                expires_secs: poll_expires.unwrap_or(crate::domain::posts::DEFAULT_POLL_SECS),
+            });
+            let how = crate::domain::posts::Publishing { local_only: local_only.then_some(true), language, poll, scheduled: None };
+            let compose = actions::Compose { text, cw, visibility, in_reply_to: reply_to, media: Vec::new(), quote: None };
+            let p = actions::publish_with(app, compose, Vec::new(), how).await?;
+            let mut msg = p.url_or_uri().to_string();
+            if p.local_only {
+                msg.push_str(" (only on this site: not sent to other servers)");
+            } else if let Some(m) = crate::domain::posts::sending_in_minutes(&p, crate::time::now_ms()) {
+                msg.push_str(&format!(" (sending in {m} min: `pipit delete` it before then and nothing is sent)"));
+            }
+            Ok(msg)
         }
         Command::Follow { account } => {
             let a = actions::follow(app, &account).await?;
@@ -154,6 +189,8 @@ fn describe(k: &crate::model::JobKind) -> String {
         crate::model::JobKind::Fanout { activity, .. } => format!("fan-out of activity {activity}"),
         crate::model::JobKind::Deliver { activity, inbox } => format!("activity {activity} → {inbox}"),
         crate::model::JobKind::Import { import } => format!("CSV import {import}"),
+        crate::model::JobKind::Publish { post } => format!("post {post}: sent when its undo window ends"),
+        crate::model::JobKind::PublishScheduled { scheduled } => format!("scheduled post {scheduled}"),
     }
 }
 

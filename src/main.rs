@@ -45,7 +45,7 @@ fn main() -> ExitCode {
             Err(e) => return usage(&e),
         },
         "post" | "follow" | "unfollow" | "approve" | "reject" | "like" | "boost" | "delete" | "queue" => {
-            let allowed: &[&str] = if args.verb == "post" { &["data", "visibility", "cw", "reply-to"] } else { &["data"] };
+            let allowed: &[&str] = if args.verb == "post" { &["data", "visibility", "cw", "reply-to", "local-only", "language", "poll", "poll-multiple", "poll-expires"] } else { &["data"] };
             match args.only(allowed).and_then(|_| command(&args)) {
                 Ok(cmd) => runtime.block_on(async {
                     let msg = control::run(&args.data(), cmd).await?;
@@ -169,6 +169,14 @@ fn command(args: &Args) -> std::result::Result<Command, String> {
             visibility: args.get("visibility").unwrap_or_default().to_string(),
             cw: args.get("cw").unwrap_or_default().to_string(),
             reply_to: args.get("reply-to").map(str::to_string),
+            local_only: args.has("local-only"),
+            language: args.get("language").map(str::to_string),
+            poll: args.all("poll"),
+            poll_multiple: args.has("poll-multiple"),
+            poll_expires: match args.get("poll-expires") {
+                None => None,
+                Some(s) => Some(s.parse().map_err(|_| format!("--poll-expires takes seconds, not `{s}`"))?),
+            },
         },
         "follow" => Command::Follow { account: one("@user@host or URL")? },
         "unfollow" => Command::Unfollow { account: one("@user@host or URL")? },

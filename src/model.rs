@@ -129,6 +129,14 @@ pub struct Post {
     /// Link preview of the first link (federation::cards), fetched once after storing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub card: Option<Card>,
+    /// Own posts only: kept on this site and its feeds, never delivered nor served as
+    /// ActivityPub (issue 14, opt-in federation).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub local_only: bool,
+    /// Own posts in the undo window: the Create goes to the queue at this time (ms), not before;
+    /// until then the post is not served as ActivityPub (domain::posts::release).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_until_ms: Option<u64>,
 }
 
 /// A link preview card from a page's OpenGraph data (plain text, escaped when drawn).
@@ -201,6 +209,22 @@ pub struct Profile {
     /// Hold follow requests for approval instead of accepting them.
     #[serde(default)]
     pub approve_followers: bool,
+    /// Publishing defaults (settings page; the API's `posting:default:*` preferences).
+    #[serde(default)]
+    pub posting: PostingDefaults,
+}
+
+/// What a new post starts with when the composer, CLI or API does not say.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct PostingDefaults {
+    /// Public and unlisted posts stay on this site unless the post says to federate.
+    #[serde(default)]
+    pub local_only: bool,
+    #[serde(default)]
+    pub visibility: Visibility,
+    /// BCP 47 language tag (e.g. `en`, `pt-BR`); None: no `contentMap`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
 }
 
 /// A remote account as we cached it from its actor document.
@@ -353,6 +377,10 @@ pub enum JobKind {
     Deliver { activity: u64, inbox: String },
     /// Works through the pending rows of a CSV import (import.rs `run_job`), then finishes it.
     Import { import: u64 },
+    /// The end of a post's undo window: send its Create (domain::posts::release).
+    Publish { post: u64 },
+    /// A scheduled post's time: publish it (actions::publish_scheduled_due).
+    PublishScheduled { scheduled: u64 },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -738,7 +738,7 @@ async fn edit_tags_profile_search_filters_polls() {
         id: 0, uri: pipit::httpurl::HttpUrl::parse(&format!("{bob}/statuses/9")).unwrap(), url: pipit::httpurl::HttpUrl::parse(&format!("{bob}/statuses/9")), author: bob.clone(), local: false,
         content: "<p>Which?</p>".into(), source: String::new(), summary: String::new(), visibility: pipit::model::Visibility::Public,
         in_reply_to: None, published_ms: pipit::time::now_ms(), edited_ms: None, tags: vec![], mentions: vec![], attachments: vec![],
-        sensitive: false, quote: None, language: None, emojis: vec![], card: None,
+        sensitive: false, quote: None, language: None, emojis: vec![], card: None, local_only: false, held_until_ms: None,
         poll: Some(pipit::model::Poll { options: vec![("red".into(), 1), ("blue".into(), 2)], multiple: false, ends_ms: None, closed: false, voted: vec![] }),
     };
     let pid = pipit::domain::follows::store_remote_post(&a.app, poll_post).unwrap();

@@ -45,6 +45,8 @@ fn remote_post(i: usize, authors: usize) -> Post {
         language: None,
         emojis: vec![],
         card: None,
+        local_only: false,
+        held_until_ms: None,
     }
 }
 

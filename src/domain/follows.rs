@@ -155,6 +155,10 @@ fn interact(app: &App, post_uri: &str, kind: &str, ap_type: &str) -> Result<()> 
         if kind == "boost" && !p.visibility.is_world_readable() {
             return Err(Error::BadRequest("Only public and unlisted posts can be boosted".into()));
         }
+        // An Announce would point other servers at a post they may not fetch (issue 14).
+        if kind == "boost" && (p.local_only || p.held_until_ms.is_some()) {
+            return Err(Error::BadRequest("This post stays on this site (or is still in its undo window): it cannot be boosted".into()));
+        }
         let me = app.urls.actor();
         if w.interaction(post_uri, kind, &me)?.is_some() {
             return Ok(());
@@ -213,6 +217,10 @@ pub fn toggle_pin(app: &App, post_id: u64) -> Result<bool> {
             return Err(Error::BadRequest("Only public and unlisted posts can be pinned".into()));
         }
         let pinned = w.toggle_pin(post_id, now_ms())?;
+        if p.local_only || p.held_until_ms.is_some() {
+            // Pinned on the profile here; other servers never saw the post, so no Add/Remove.
+            return Ok(pinned);
+        }
         let me = app.urls.actor();
         let mut act = vocab::simple_json(&app.urls, if pinned { "Add" } else { "Remove" }, &new_activity_id(app), json!(p.uri), vec![PUBLIC.into()], vec![format!("{me}/followers")]);
         act["target"] = json!(format!("{me}/collections/featured"));

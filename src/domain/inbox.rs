@@ -232,7 +232,33 @@ pub fn upsert_post(w: &mut Write, mut p: Post) -> Result<(u64, bool)> {
     Ok((p.id, true))
 }
 
+/// A vote in one of the owner's polls: counted once per voter (a single-choice poll takes
+/// one choice; a multiple-choice one each option once), only while the poll is open. Votes
+/// in other posts, or for options the poll does not have, are ignored.
+fn vote(w: &mut Write, app: &App, inc: &Activity, poll_uri: &str, choice: &str) -> Result<Outcome> {
+    let Some(pid) = app.urls.local_post_id(poll_uri).or(w.post_id_by_uri(poll_uri)?) else { return Ok(Outcome::default()) };
+    let Some(mut post) = w.post(pid)?.filter(|p| p.local) else { return Ok(Outcome::default()) };
+    let Some(poll) = post.poll.as_mut() else { return Ok(Outcome::default()) };
+    if poll.closed || poll.ends_ms.map(|e| e <= now_ms()).unwrap_or(false) {
+        return Ok(Outcome::default());
+    }
+    let Some(option) = poll.options.iter_mut().find(|(name, _)| name == choice) else { return Ok(Outcome::default()) };
+    let voter = inc.actor.id.as_str();
+    let mut chosen = w.poll_vote(pid, voter)?.unwrap_or_default();
+    if chosen.iter().any(|c| c == choice) || (!poll.multiple && !chosen.is_empty()) {
+        return Ok(Outcome::default());
+    }
+    option.1 += 1;
+    chosen.push(choice.to_string());
+    w.put_poll_vote(pid, voter, &chosen)?;
+    w.update_post(&post)?;
+    Ok(Outcome::default())
+}
+
 fn create(w: &mut Write, app: &App, inc: &Activity) -> Result<Outcome> {
+    if let Object::Vote { poll, choice, .. } = &inc.object {
+        return vote(w, app, inc, poll, choice);
+    }
     // Only the actor's own post gets here (federation/activity.rs checked origin and author).
     let Object::Post { post, addressed_to_owner: addressed } = &inc.object else { return Ok(Outcome::default()) };
     let (p, addressed) = ((**post).clone(), *addressed);
@@ -294,6 +320,12 @@ fn update(w: &mut Write, app: &App, inc: &Activity) -> Result<Outcome> {
             if let Some(old) = old {
                 if old.local || old.author != inc.actor.id {
                     return Ok(Outcome::default()); // only the author edits, and never our posts
+                }
+                // An edit keeps what it replaced (the "edited" history on the post's page).
+                if old.content != p.content || old.summary != p.summary || old.attachments != p.attachments {
+                    let at = p.edited_ms.unwrap_or_else(now_ms);
+                    let before = crate::store::PostVersion { content: old.content, source: String::new(), summary: old.summary, sensitive: old.sensitive, attachments: old.attachments, at_ms: old.edited_ms.unwrap_or(old.published_ms) };
+                    w.add_post_version(id, at, &before)?;
                 }
             }
             upsert_post(w, p)?;

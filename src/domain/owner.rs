@@ -465,3 +465,21 @@ pub fn set_site_texts(app: &App, t: SiteTexts) -> Result<()> {
         w.put_site_text("rules", t.rules.trim())
     })
 }
+
+/// Saves the publishing defaults (issue 14): the visibility and language new posts start with,
+/// and whether public posts stay on this site unless a post says otherwise. Errors: a language
+/// that is not a tag like `en` or `pt-BR`; a direct default (a post needs recipients).
+pub fn set_posting_defaults(app: &App, mut d: crate::model::PostingDefaults) -> Result<()> {
+    d.language = match d.language.as_deref().map(str::trim).filter(|l| !l.is_empty()) {
+        Some(l) => Some(crate::domain::posts::check_language(l)?),
+        None => None,
+    };
+    if d.visibility == crate::model::Visibility::Direct {
+        return Err(Error::BadRequest("The default visibility can be public, unlisted or followers only".into()));
+    }
+    app.store.write(|w| {
+        let mut p = w.profile()?;
+        p.posting = d.clone();
+        w.put_profile(&p)
+    })
+}

@@ -39,6 +39,70 @@ pub struct NewPost {
     pub quote: Option<String>,
 }
 
+/// Poll limits (Mastodon's defaults): 2–4 options of at most 50 characters, open 5 minutes to
+/// 30 days.
+pub const MAX_POLL_OPTIONS: usize = 4;
+pub const MAX_POLL_OPTION_CHARS: usize = 50;
+pub const MIN_POLL_SECS: u64 = 300;
+pub const MAX_POLL_SECS: u64 = 30 * 24 * 3600;
+/// Expiry when none is given: a day.
+pub const DEFAULT_POLL_SECS: u64 = 24 * 3600;
+
+/// How a post is published, beyond what it says (issue 14). `Default` means: the settings'
+/// defaults for federation and language, no poll, the configured undo window.
+#[derive(Debug, Clone, Default)]
+pub struct Publishing {
+    /// Keep it on this site (never delivered nor served as ActivityPub). None: the setting.
+    pub local_only: Option<bool>,
+    /// BCP 47 tag. None: the setting's default language.
+    pub language: Option<String>,
+    pub poll: Option<crate::store::PollSpec>,
+    /// Publishing a scheduled post: its record is removed in the same transaction (and a
+    /// missing record means it was published or deleted already: `NotFound`). Not held.
+    pub scheduled: Option<u64>,
+}
+
+/// Checks a poll the owner composes: 2 to [`MAX_POLL_OPTIONS`] distinct, non-blank options of
+/// at most [`MAX_POLL_OPTION_CHARS`] characters, open [`MIN_POLL_SECS`] to [`MAX_POLL_SECS`].
+pub fn check_poll(p: &crate::store::PollSpec) -> Result<()> {
+    let options: Vec<&str> = p.options.iter().map(|o| o.trim()).collect();
+    if options.len() < 2 {
+        return Err(Error::BadRequest("A poll needs at least two options".into()));
+    }
+    if options.len() > MAX_POLL_OPTIONS {
+        return Err(Error::BadRequest(format!("A poll can have at most {MAX_POLL_OPTIONS} options")));
+    }
+    if options.iter().any(|o| o.is_empty()) {
+        return Err(Error::BadRequest("A poll option cannot be empty".into()));
+    }
+    if options.iter().any(|o| o.chars().count() > MAX_POLL_OPTION_CHARS) {
+        return Err(Error::BadRequest(format!("A poll option can have at most {MAX_POLL_OPTION_CHARS} characters")));
+    }
+    if options.iter().enumerate().any(|(i, o)| options[..i].contains(o)) {
+        return Err(Error::BadRequest("A poll's options must differ".into()));
+    }
+    if !(MIN_POLL_SECS..=MAX_POLL_SECS).contains(&p.expires_secs) {
+        return Err(Error::BadRequest(format!("A poll is open between {MIN_POLL_SECS} seconds (5 minutes) and {MAX_POLL_SECS} seconds (30 days)")));
+    }
+    Ok(())
+}
+
+/// Checks a language tag (BCP 47 shape: `en`, `pt-BR`, `zh-Hant`): letters and digits in
+/// parts of 1–8 joined by `-`, starting with 2–3 letters. Returns it as given.
+pub fn check_language(lang: &str) -> Result<String> {
+    let lang = lang.trim();
+    let mut parts = lang.split('-');
+    let first = parts.next().unwrap_or_default();
+    let ok = (2..=3).contains(&first.len())
+        && first.chars().all(|c| c.is_ascii_alphabetic())
+        && parts.all(|p| (1..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()))
+        && lang.len() <= 35;
+    if !ok {
+        return Err(Error::BadRequest(format!("`{lang}` is not a language tag like en or pt-BR")));
+    }
+    Ok(lang.to_string())
+}
+
 fn check_text(text: &str, cw: &str, has_media: bool) -> Result<()> {
     if text.trim().is_empty() && !has_media {
         return Err(Error::BadRequest("A post needs some text or an image".into()));
@@ -171,6 +235,28 @@ pub fn publish(app: &App, new: NewPost) -> Result<Post> {
 /// `publish`, with attachments saved beforehand (client API uploads, the same media pipeline)
 /// first, then the post's own uploads: [`MAX_ATTACHMENTS`] at most in all.
 pub fn publish_with_media(app: &App, new: NewPost, media: Vec<Attachment>) -> Result<Post> {
+    publish_with(app, new, media, Publishing::default())
+}
+
+/// The one way the owner's post comes to exist: checked, stored, and (unless local-only) its
+/// Create queued for delivery, or held for the undo window (`undo_window_secs`) by a `Publish`
+/// job due at its end (see [`release`]).
+pub fn publish_with(app: &App, new: NewPost, media: Vec<Attachment>, how: Publishing) -> Result<Post> {
+    let defaults = app.store.read(|r| r.profile())?.posting;
+    let local_only = how.local_only.unwrap_or(defaults.local_only && new.visibility.is_world_readable());
+    if local_only && new.visibility == Visibility::Direct {
+        return Err(Error::BadRequest("A direct message is sent to the people it mentions: it cannot stay on this site only".into()));
+    }
+    let language = match how.language.as_deref().filter(|l| !l.trim().is_empty()) {
+        Some(l) => Some(check_language(l)?),
+        None => defaults.language.clone(),
+    };
+    if let Some(p) = &how.poll {
+        check_poll(p)?;
+        if !new.media.is_empty() || !media.is_empty() {
+            return Err(Error::BadRequest("A post has either a poll or attachments, not both".into()));
+        }
+    }
     if media.len() + new.media.len() > MAX_ATTACHMENTS {
         return Err(Error::BadRequest(format!("A post can have at most {MAX_ATTACHMENTS} attachments")));
     }
@@ -202,11 +288,20 @@ pub fn publish_with_media(app: &App, new: NewPost, media: Vec<Attachment>) -> Re
             Some(q) => Some(HttpUrl::parse(q).ok_or_else(|| Error::BadRequest("quote is not an http(s) URL".into()))?),
             None => None,
         },
-        poll: None,
-        language: None,
+        poll: how.poll.as_ref().map(|p| crate::model::Poll {
+            options: p.options.iter().map(|o| (o.trim().to_string(), 0)).collect(),
+            multiple: p.multiple,
+            ends_ms: Some(now_ms() + p.expires_secs * 1000),
+            closed: false,
+            voted: vec![],
+        }),
+        language,
         emojis: Vec::new(),
         card: None,
+        local_only,
+        held_until_ms: None,
     };
+    let window_ms = (app.config.undo_window_secs.max(0) as u64) * 1000;
     if let Some(q) = &post.quote {
         // Readers on servers that do not show quotes still see what was quoted.
         post.content.push_str(&format!("<p class=\"quote-inline\">RE: <a href=\"{0}\">{0}</a></p>", crate::text::escape(q)));
@@ -219,15 +314,30 @@ pub fn publish_with_media(app: &App, new: NewPost, media: Vec<Attachment>) -> Re
         add_reply_mention(w, app, &mut post)?;
         let audience = outbox::post_audience(w, app, &post)?;
         check_recipients(&post, &audience)?;
+        if let Some(s) = how.scheduled {
+            w.take_scheduled(s)?.ok_or(Error::NotFound)?;
+        }
+        let hold = !post.local_only && window_ms > 0 && how.scheduled.is_none();
+        if hold {
+            post.held_until_ms = Some(post.published_ms + window_ms);
+        }
         w.insert_post(&post)?;
         // The owner's own posts are part of their home timeline, as on Mastodon.
         w.add_home_as(post.id, &crate::model::HomeEntry { post_id: post.id, boosted_by: None }, now_ms())?;
-        let create = vocab::create_json(&app.urls, &post, "Create", &format!("{}/activity", post.uri));
-        outbox::send(w, app, create, audience)?;
+        if hold {
+            // The timer is a queue job in redb: it survives a restart.
+            w.enqueue(crate::model::JobKind::Publish { post: post.id }, post.published_ms + window_ms)?;
+        } else if !post.local_only {
+            let create = vocab::create_json(&app.urls, &post, "Create", &format!("{}/activity", post.uri));
+            outbox::send(w, app, create, audience)?;
+        }
         Ok(())
     });
     if let Err(e) = stored {
-        remove_media_files(app, &post);
+        // A scheduled post's media stay with its record (kept as a draft when this fails).
+        if how.scheduled.is_none() {
+            remove_media_files(app, &post);
+        }
         return Err(e);
     }
     Ok(post)
@@ -273,6 +383,29 @@ fn save_uploads(app: &App, media: &[Upload]) -> Result<Vec<Attachment>> {
     Ok(out)
 }
 
+/// The end of a post's undo window (the `Publish` job `job`): its Create, as the post is now,
+/// goes to the queue and the job is done, in one transaction. A post deleted meanwhile, or
+/// released already, just ends the job: nothing is sent.
+pub fn release(app: &App, job: u64, id: u64) -> Result<()> {
+    app.store.write(|w| {
+        if let Some(mut post) = w.post(id)?.filter(|p| p.local && p.held_until_ms.is_some()) {
+            post.held_until_ms = None;
+            w.update_post(&post)?;
+            if !post.local_only {
+                let audience = outbox::post_audience(w, app, &post)?;
+                let create = vocab::create_json(&app.urls, &post, "Create", &format!("{}/activity", post.uri));
+                outbox::send(w, app, create, audience)?;
+            }
+        }
+        w.finish_job(job)
+    })
+}
+
+/// Whole minutes (rounded up) until a held post is sent; None when it is not held.
+pub fn sending_in_minutes(p: &Post, now_ms: u64) -> Option<u64> {
+    p.held_until_ms.map(|t| t.saturating_sub(now_ms).div_ceil(60_000).max(1))
+}
+
 pub fn edit(app: &App, id: u64, text: String, cw: String) -> Result<Post> {
     edit_with_alt(app, id, text, cw, None)
 }
@@ -282,6 +415,14 @@ pub fn edit(app: &App, id: u64, text: String, cw: String) -> Result<Post> {
 pub fn edit_with_alt(app: &App, id: u64, text: String, cw: String, alts: Option<Vec<String>>) -> Result<Post> {
     app.store.write(|w| {
         let mut post = w.post(id)?.filter(|p| p.local).ok_or(Error::NotFound)?;
+        let before = crate::store::PostVersion {
+            content: post.content.clone(),
+            source: post.source.clone(),
+            summary: post.summary.clone(),
+            sensitive: post.sensitive,
+            attachments: post.attachments.clone(),
+            at_ms: post.edited_ms.unwrap_or(post.published_ms),
+        };
         if let Some(alts) = &alts {
             if alts.iter().any(|a| a.chars().count() > MAX_ALT) {
                 return Err(Error::BadRequest(format!("Alt text: at most {MAX_ALT} characters")));
@@ -304,9 +445,19 @@ pub fn edit_with_alt(app: &App, id: u64, text: String, cw: String, alts: Option<
         add_reply_mention(w, app, &mut post)?;
         let audience = outbox::post_audience(w, app, &post)?;
         check_recipients(&post, &audience)?;
+        if post.held_until_ms.is_some() {
+            // Nothing was sent yet: the Create at the window's end carries this text, and
+            // there is no earlier version anyone saw.
+            post.edited_ms = None;
+            w.update_post(&post)?;
+            return Ok(post);
+        }
+        w.add_post_version(post.id, now_ms(), &before)?;
         w.update_post(&post)?;
-        let update = vocab::create_json(&app.urls, &post, "Update", &outbox::new_activity_id(app));
-        outbox::send(w, app, update, audience)?;
+        if !post.local_only {
+            let update = vocab::create_json(&app.urls, &post, "Update", &outbox::new_activity_id(app));
+            outbox::send(w, app, update, audience)?;
+        }
         Ok(post)
     })
 }
@@ -316,8 +467,13 @@ pub fn delete(app: &App, id: u64) -> Result<Post> {
         let p = w.post(id)?.filter(|p| p.local).ok_or(Error::NotFound)?;
         let audience = outbox::post_audience(w, app, &p)?;
         w.delete_post(id, now_ms())?;
-        let delete = vocab::delete_json(&app.urls, &p, &outbox::new_activity_id(app));
-        outbox::send(w, app, delete, audience)?;
+        w.remove_post_versions(id)?;
+        // Held (undo window) or local-only: nobody elsewhere ever saw it, so no Delete; the
+        // `Publish` job finds the post gone and sends nothing.
+        if p.held_until_ms.is_none() && !p.local_only {
+            let delete = vocab::delete_json(&app.urls, &p, &outbox::new_activity_id(app));
+            outbox::send(w, app, delete, audience)?;
+        }
         Ok(p)
     })?;
     remove_media_files(app, &post);
@@ -328,7 +484,7 @@ fn remove_media_files(app: &App, post: &Post) {
     remove_attachment_files(app, &post.attachments);
 }
 
-fn remove_attachment_files(app: &App, attachments: &[Attachment]) {
+pub(crate) fn remove_attachment_files(app: &App, attachments: &[Attachment]) {
     let prefix = app.urls.media("");
     for a in attachments {
         if let Some(file) = a.url.strip_prefix(&prefix) {

@@ -108,6 +108,9 @@ pub enum Object {
     MovedTo(Box<RemoteActor>),
     /// Create/Update by reference before [`resolve`] fetched it (never reaches the domain).
     Unresolved(HttpUrl),
+    /// A vote in a poll (Mastodon): the actor's own Note with a `name` (the option chosen, at
+    /// most 200 characters), `inReplyTo` the Question, and no content.
+    Vote { id: HttpUrl, poll: HttpUrl, choice: String },
 }
 
 impl Object {
@@ -115,7 +118,7 @@ impl Object {
     pub fn id(&self) -> Option<&str> {
         match self {
             Object::None => None,
-            Object::Ref(id) | Object::Unresolved(id) | Object::Boosted { id, .. } => Some(id.as_str()),
+            Object::Ref(id) | Object::Unresolved(id) | Object::Boosted { id, .. } | Object::Vote { id, .. } => Some(id.as_str()),
             Object::Activity(inner) => inner.id.as_deref(),
             Object::Post { post, .. } => Some(post.uri.as_str()),
             Object::Actor(a) | Object::MovedTo(a) => Some(a.id.as_str()),
@@ -266,6 +269,13 @@ pub fn own_object(o: &Value, actor: &RemoteActor, me: &str) -> Result<Object> {
     }
     if !vocab::attributed_to(o, &actor.id) {
         return Err(unauthorized(format!("object {oid} is not attributed to {}", actor.id)));
+    }
+    let is_note = types(o).contains(&"Note");
+    // A post with only a title and pictures is a post, not a vote.
+    let no_content = str_of(o, "content").map(|c| c.trim().is_empty()).unwrap_or(true) && o.get("contentMap").is_none() && o.get("attachment").map(|a| a.is_null() || a.as_array().map(Vec::is_empty).unwrap_or(false)).unwrap_or(true);
+    if let (true, true, Some(choice), Some(poll)) = (is_note, no_content, str_of(o, "name"), url_ref(o.get("inReplyTo"))) {
+        let id = HttpUrl::parse(oid).ok_or_else(|| Error::BadRequest("vote without id".into()))?;
+        return Ok(Object::Vote { id, poll, choice: choice.chars().take(200).collect() });
     }
     let addressed_to_owner = ["to", "cc", "bto", "bcc", "audience"].iter().any(|k| vocab::ids(o.get(*k)).iter().any(|x| x == me));
     Ok(match vocab::parse_post(o, actor) {

@@ -107,6 +107,7 @@ pub async fn run(app: App) {
                                 }
                             }
                             JobKind::Fanout { .. } | JobKind::Import { .. } => None,
+                            JobKind::Fanout { .. } | JobKind::Publish { .. } | JobKind::PublishScheduled { .. } => None,
                         };
                         taken.push((job, permit));
                     }
@@ -185,6 +186,12 @@ async fn process(app: &App, job: Job, hosts: &Mutex<Hosts>) {
         }
         // CSV imports look accounts up through this queue: restarts and backoff come with it.
         JobKind::Import { import } => crate::import::run_job(app, job.id, *import).await,
+        // Timers of issue 14 (undo window, scheduled posts): each ends its job itself.
+        JobKind::Publish { post } => {
+            let (app2, id, post) = (app.clone(), job.id, *post);
+            tokio::task::spawn_blocking(move || crate::domain::posts::release(&app2, id, post)).await.unwrap_or_else(|e| Err(crate::error::Error::Internal(e.to_string())))
+        }
+        JobKind::PublishScheduled { scheduled } => crate::actions::publish_scheduled_due(app, job.id, *scheduled).await,
     };
     if let Err(e) = result {
         tracing::warn!("job {}: {e}", job.id);

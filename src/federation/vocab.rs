@@ -384,6 +384,8 @@ pub fn parse_post(obj: &Value, author: &RemoteActor) -> Option<Post> {
         language,
         emojis: crate::media::emoji::from_tags(obj.get("tag")),
         card: None,
+        local_only: false,
+        held_until_ms: None,
     })
 }
 
@@ -532,6 +534,21 @@ pub fn note_json(urls: &Urls, p: &Post, counts: &Counts, with_context: bool) -> 
     });
     if let Some(e) = p.edited_ms {
         v["updated"] = json!(crate::time::rfc3339(e));
+    }
+    if let Some(lang) = &p.language {
+        v["contentMap"] = json!({ lang.as_str(): p.content });
+    }
+    if let Some(poll) = &p.poll {
+        // A poll is a Question (Mastodon): options as Notes with their counts as `replies`.
+        v["type"] = json!("Question");
+        let options: Vec<Value> = poll.options.iter().map(|(name, n)| json!({ "type": "Note", "name": name, "replies": { "type": "Collection", "totalItems": n } })).collect();
+        v[if poll.multiple { "anyOf" } else { "oneOf" }] = json!(options);
+        if let Some(end) = poll.ends_ms {
+            v["endTime"] = json!(crate::time::rfc3339(end));
+            if poll.closed || end <= crate::time::now_ms() {
+                v["closed"] = json!(crate::time::rfc3339(end));
+            }
+        }
     }
     if let Some(q) = &p.quote {
         // FEP-044f plus the names Misskey, Akkoma and older Mastodon read.

@@ -54,7 +54,7 @@ pub fn instance_actor(app: &App) -> Result<Resp> {
 fn counts(app: &App, p: &Post) -> Result<Counts> {
     app.store.read(|r| {
         Ok(Counts {
-            replies: r.replies(&p.uri, 1000)?.iter().filter(|x| x.visibility.is_world_readable()).count() as u64,
+            replies: r.replies(&p.uri, 1000)?.iter().filter(|x| x.visibility.is_world_readable() && !x.local_only && x.held_until_ms.is_none()).count() as u64,
             likes: r.interaction_count(&p.uri, "like")?,
             shares: r.interaction_count(&p.uri, "boost")?,
         })
@@ -66,7 +66,9 @@ fn counts(app: &App, p: &Post) -> Result<Counts> {
 async fn readable_post(app: &App, req: &Request<Incoming>, id: u64) -> Result<Post> {
     let who = requester(app, req).await?;
     let p = match app.store.read(|r| r.post(id))? {
-        Some(p) if p.local => p,
+        // Local-only posts and those still in their undo window are not ActivityPub objects
+        // (issue 14): 404 to signed and unsigned fetches alike.
+        Some(p) if p.local && !p.local_only && p.held_until_ms.is_none() => p,
         _ => {
             let uri = app.urls.post_uri(id);
             return Err(if app.store.read(|r| r.deleted_at(&uri))?.is_some() { Error::Gone } else { Error::NotFound });
@@ -99,7 +101,8 @@ pub async fn note_activity(app: &App, req: &Request<Incoming>, id: u64) -> Resul
 pub async fn replies(app: &App, req: &Request<Incoming>, id: u64) -> Result<Resp> {
     let p = readable_post(app, req, id).await?;
     let id_url = format!("{}/replies", p.uri);
-    let all: Vec<Post> = app.store.read(|r| r.replies(&p.uri, 1000))?.into_iter().filter(|x| x.visibility.is_world_readable()).collect();
+    // Replies kept on this site (or still in their undo window) are no ActivityPub objects.
+    let all: Vec<Post> = app.store.read(|r| r.replies(&p.uri, 1000))?.into_iter().filter(|x| x.visibility.is_world_readable() && !x.local_only && x.held_until_ms.is_none()).collect();
     let page: usize = match request::query(req).get("page") {
         None => {
             return Ok(ap(&json!({
@@ -136,7 +139,7 @@ pub async fn outbox(app: &App, req: &Request<Incoming>) -> Result<Resp> {
     }
     let before = q.get("max_id").and_then(|s| s.parse().ok());
     // Public and unlisted, as Mastodon's outbox: unlisted only stays off public timelines.
-    let page = app.store.read(|r| r.own_posts(before, PAGE, |p| p.visibility.is_world_readable()))?;
+    let page = app.store.read(|r| r.own_posts(before, PAGE, |p| p.visibility.is_world_readable() && !p.local_only && p.held_until_ms.is_none()))?;
     let items: Vec<Value> = page.posts.iter().map(|p| {
         let mut c = vocab::create_json(&app.urls, p, "Create", &format!("{}/activity", p.uri));
         if let Value::Object(o) = &mut c {
@@ -181,7 +184,7 @@ pub fn featured(app: &App, what: &str) -> Result<Resp> {
     // GoToSocial polls `featured` (it ignores Add/Remove); featured tags are not kept yet, so
     // that collection is empty but well-formed.
     let items: Vec<Value> = if what == "featured" {
-        app.store.read(|r| r.pinned(20))?.iter().map(|p| vocab::note_json(&app.urls, p, &Counts { replies: 0, likes: 0, shares: 0 }, false)).collect()
+        app.store.read(|r| r.pinned(20))?.iter().filter(|p| !p.local_only && p.held_until_ms.is_none()).map(|p| vocab::note_json(&app.urls, p, &Counts { replies: 0, likes: 0, shares: 0 }, false)).collect()
     } else {
         vec![]
     };

@@ -139,7 +139,10 @@ fn secure(app: &App) -> bool {
 pub fn owner(app: &App, headers: &HeaderMap) -> Option<OwnerView> {
     let token = cookie(headers, SESSION_COOKIE)?;
     match owner::session_valid(app, token) {
-        Ok(true) => Some(OwnerView { csrf: crate::secret::hmac(&app.secret, &format!("session:{token}")) }),
+        Ok(true) => Some(OwnerView {
+            csrf: crate::secret::hmac(&app.secret, &format!("session:{token}")),
+            posting: app.store.read(|r| r.profile()).map(|p| p.posting).unwrap_or_default(),
+        }),
         _ => None,
     }
 }

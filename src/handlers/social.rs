@@ -68,6 +68,13 @@ pub fn post_view(app: &App, p: &Post, owner: &Profile, full: bool) -> PostView {
             v.quoted = Some(crate::render::views::QuotedView { page, author_name: qa.name, author_handle: qa.handle, content: qp.content.clone(), summary: qp.summary.clone() });
         }
     }
+    if full && p.edited_ms.is_some() {
+        let versions = app.store.read(|r| r.post_versions(p.id, 50)).unwrap_or_default();
+        v.versions = versions
+            .into_iter()
+            .map(|x| crate::render::views::VersionView { at: crate::time::human_date(x.at_ms), at_iso: crate::time::rfc3339(x.at_ms), content: x.content, summary: x.summary })
+            .collect();
+    }
     v
 }
 

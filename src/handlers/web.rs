@@ -119,7 +119,9 @@ pub fn about(app: &App, req: &Request<Incoming>) -> Result<Resp> {
 
 /// GET /@NAME.atom and /@NAME.rss: public posts, newest first, paged with ?before=.
 pub fn feed(app: &App, req: &Request<Incoming>, atom: bool) -> Result<Resp> {
-    let page = timeline::feed(app, cursor(req)?)?;
+    let mut page = timeline::feed(app, cursor(req)?)?;
+    // Feeds syndicate like federation: a post in its undo window joins them when it is sent.
+    page.posts.retain(|x| x.held_until_ms.is_none());
     let p = owner::profile(app)?;
     let count = app.store.read(|r| r.own_post_count())?;
     let updated = crate::time::rfc3339(page.posts.first().map(|x| x.edited_ms.unwrap_or(x.published_ms)).unwrap_or(p.created_ms));
@@ -153,9 +155,46 @@ pub async fn compose(app: &App, req: Request<Incoming>) -> Result<Resp> {
             });
         }
     }
+    // Publishing controls (issue 14): federate or not (a form without the toggle takes the
+    // settings' default), a poll, a language, a time or "draft".
+    let local_only = sub.form.get("federate_field").map(|_| sub.form.get("federate").is_none());
+    let options: Vec<String> = sub.form.0.iter().filter(|(k, v)| k == "poll_option" && !v.trim().is_empty()).map(|(_, v)| v.trim().to_string()).collect();
+    let poll = (!options.is_empty()).then(|| -> Result<crate::store::PollSpec> {
+        Ok(crate::store::PollSpec {
+            options,
+            multiple: sub.form.get("poll_multiple").is_some(),
+            expires_secs: match sub.form.get("poll_expires").filter(|s| !s.is_empty()) {
+                None => crate::domain::posts::DEFAULT_POLL_SECS,
+                Some(s) => s.parse().map_err(|_| Error::BadRequest("Poll duration: seconds".into()))?,
+            },
+        })
+    }).transpose()?;
+    let language = sub.form.get("language").map(str::trim).filter(|l| !l.is_empty()).map(str::to_string);
+    let at_ms = match sub.form.get("scheduled_at").map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(parse_local_time(s).ok_or_else(|| Error::BadRequest(format!("`{s}` is not a date and time")))?),
+    };
+    if at_ms.is_some() || sub.form.get("draft").is_some() {
+        if !media.is_empty() {
+            return Err(Error::BadRequest("Scheduled posts and drafts from this page take no attachments yet: post it now, or use a client app".into()));
+        }
+        let params = crate::store::ScheduledParams {
+            text: sub.form.text("content"),
+            cw: sub.form.text("cw"),
+            visibility,
+            in_reply_to: sub.form.get("in_reply_to").filter(|s| !s.trim().is_empty()).map(str::to_string),
+            language,
+            local_only: local_only.unwrap_or(false),
+            poll,
+            media: Vec::new(),
+        };
+        let draft = if sub.form.get("draft").is_some() { None } else { at_ms };
+        crate::domain::scheduled::create(app, params, draft)?;
+        return Ok(response::redirect(&format!("/scheduled?done={}", if draft.is_some() { "scheduled" } else { "drafted" })));
+    }
     // Through actions: mentions are resolved by WebFinger (so they are delivered) and a remote
     // parent is fetched, exactly as `pipit post` does.
-    let post = crate::actions::publish(
+    let post = crate::actions::publish_with(
         app,
         crate::actions::Compose {
             text: sub.form.text("content"),
@@ -165,6 +204,8 @@ pub async fn compose(app: &App, req: Request<Incoming>) -> Result<Resp> {
             media,
             quote: sub.form.get("quote").map(str::to_string),
         },
+        Vec::new(),
+        crate::domain::posts::Publishing { local_only, language, poll, scheduled: None },
     )
     .await?;
     let back = match &post.in_reply_to {
@@ -191,6 +232,16 @@ pub async fn compose(app: &App, req: Request<Incoming>) -> Result<Resp> {
         format!("{path}&unresolved={}{frag}", request::percent_encode(&unresolved.join(", ")))
     };
     Ok(response::redirect(&back))
+}
+
+/// `2026-11-29T20:00` (an `<input type=datetime-local>`, read as UTC) or RFC 3339 → ms.
+pub fn parse_local_time(s: &str) -> Option<u64> {
+    let s = s.trim();
+    match s.len() {
+        16 => crate::time::parse_rfc3339(&format!("{s}:00Z")),
+        19 => crate::time::parse_rfc3339(&format!("{s}Z")),
+        _ => crate::time::parse_rfc3339(s),
+    }
 }
 
 /// A focal point typed as "x,y" (each −1.0…1.0, Mastodon's convention) → hundredths.

@@ -13,6 +13,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("macros.html", include_str!("../../templates/macros.html")),
     ("profile.html", include_str!("../../templates/profile.html")),
     ("post.html", include_str!("../../templates/post.html")),
+    ("scheduled.html", include_str!("../../templates/scheduled.html")),
     ("edit.html", include_str!("../../templates/edit.html")),
     ("login.html", include_str!("../../templates/login.html")),
     ("setup.html", include_str!("../../templates/setup.html")),

@@ -10,6 +10,8 @@ use serde::Serialize;
 #[derive(Serialize, Clone)]
 pub struct OwnerView {
     pub csrf: String,
+    /// The composer's defaults from the settings (visibility, federate, language).
+    pub posting: crate::model::PostingDefaults,
 }
 
 #[derive(Serialize)]
@@ -156,6 +158,23 @@ pub struct PostView {
     pub hashtag_bar: Vec<TagLink>,
     /// Link preview card (title, description, image through the media cache).
     pub card: Option<CardView>,
+    /// Own post kept on this site (not federated).
+    pub local_only: bool,
+    /// Own post in its undo window: whole minutes until it is sent.
+    pub sending_in: Option<u64>,
+    /// Earlier versions, oldest first (the post's own page only).
+    pub versions: Vec<VersionView>,
+}
+
+/// An earlier version of an edited post.
+#[derive(Serialize)]
+pub struct VersionView {
+    /// When this version was written (human date).
+    pub at: String,
+    pub at_iso: String,
+    /// Sanitised HTML.
+    pub content: String,
+    pub summary: String,
 }
 
 #[derive(Serialize)]
@@ -345,6 +364,9 @@ impl PostView {
                 image: c.image.as_deref().map(|i| urls.remote_media(i, if p.local { &c.url } else { &p.author })),
                 host: crate::federation::vocab::host_of(&c.url).unwrap_or_default(),
             }),
+            local_only: p.local_only,
+            sending_in: p.held_until_ms.map(|t| t.saturating_sub(crate::time::now_ms()).div_ceil(60_000).max(1)),
+            versions: Vec::new(),
         }
     }
 }

@@ -43,6 +43,8 @@ pub enum IdSpace {
     Accounts,
     /// `importid_import`: CSV imports.
     Imports,
+    /// `scheduledid_scheduled`: scheduled posts and drafts.
+    Scheduled,
 }
 
 /// How far above a taken candidate the allocator looks: 2^32 ids, about 65 seconds of id
@@ -64,6 +66,7 @@ impl IdSpace {
             IdSpace::PendingMedia => "mediaid_media",
             IdSpace::Accounts => "accountid_actoruri",
             IdSpace::Imports => "importid_import",
+            IdSpace::Scheduled => "scheduledid_scheduled",
         }
     }
 }
@@ -87,6 +90,7 @@ impl Write {
             IdSpace::PendingMedia => has(self, MEDIAID_MEDIA, id)?,
             IdSpace::Accounts => has(self, ACCOUNTID_ACTORURI, id)?,
             IdSpace::Imports => has(self, IMPORTID_IMPORT, id)?,
+            IdSpace::Scheduled => has(self, SCHEDULEDID_SCHEDULED, id)?,
         })
     }
 

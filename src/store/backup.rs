@@ -44,6 +44,8 @@ impl Store {
             ACTORURI_ACCOUNTID, MEDIAID_MEDIA, IDEMKEY_POST,
             // CSV imports (issue 12): an unfinished one goes on after a restore (its job is in JOBID_JOB).
             IMPORTID_IMPORT, IMPORTLINE_ROW, IMPORTDUE_LINE,
+            // Publishing controls (issue 14): edit history, scheduled posts and drafts, poll votes.
+            POSTID_EDITMS_VERSION, SCHEDULEDID_SCHEDULED, POSTID_VOTER_CHOICES,
         );
         for t in r.list_tables()? {
             if !names.iter().any(|n| n == t.name()) {

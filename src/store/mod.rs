@@ -17,6 +17,8 @@ mod backup;
 mod export;
 mod oauth;
 mod imports;
+mod publishing;
+pub use publishing::{PollSpec, PostVersion, ScheduledParams, ScheduledPost};
 pub use oauth::{OAuthApp, OAuthCode, OAuthToken, PendingMedia, Range};
 pub use search::query_terms;
 pub use alloc::IdSpace;
@@ -229,6 +231,9 @@ impl Store {
             w.tx.open_table(IMPORTID_IMPORT)?;
             w.tx.open_table(IMPORTLINE_ROW)?;
             w.tx.open_table(IMPORTDUE_LINE)?;
+            w.tx.open_table(POSTID_EDITMS_VERSION)?;
+            w.tx.open_table(SCHEDULEDID_SCHEDULED)?;
+            w.tx.open_table(POSTID_VOTER_CHOICES)?;
             let version = w.meta_u32("schema_version")?.unwrap_or(0);
             if version > SCHEMA_VERSION {
                 return Err(Error::Config(format!(

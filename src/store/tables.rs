@@ -153,3 +153,12 @@ pub const IMPORTID_IMPORT: TableDefinition<u64, &[u8]> = TableDefinition::new("i
 pub const IMPORTLINE_ROW: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("importline_row");
 /// Pending rows by when they are tried next: (import id, due ms, line) → ().
 pub const IMPORTDUE_LINE: TableDefinition<(u64, u64, u64), ()> = TableDefinition::new("importdue_line");
+// ---- Publishing controls (issue 14): edit history, scheduled posts and drafts, poll votes ----
+
+/// Earlier versions of a post: (post id, when that version was replaced, ms) → JSON
+/// `PostVersion`. Oldest first in key order.
+pub const POSTID_EDITMS_VERSION: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("postid_editms_version");
+/// The owner's scheduled posts and drafts: id → JSON `ScheduledPost`.
+pub const SCHEDULEDID_SCHEDULED: TableDefinition<u64, &[u8]> = TableDefinition::new("scheduledid_scheduled");
+/// Votes in the owner's polls: (post id, voter actor id) → JSON list of chosen option names.
+pub const POSTID_VOTER_CHOICES: TableDefinition<(u64, &str), &[u8]> = TableDefinition::new("postid_voter_choices");

@@ -387,6 +387,8 @@ impl<'a> Ctx<'a> {
             "in_reply_to_id": parent.as_ref().map(|pp| pp.id.to_string()),
             "in_reply_to_account_id": parent.as_ref().map(|pp| self.account_id(&pp.author).to_string()),
             "language": p.language,
+            // glitch-soc/Hometown: kept on this server (issue 14).
+            "local_only": p.local_only,
             "replies_count": replies,
             "reblogs_count": boosts,
             "favourites_count": likes,

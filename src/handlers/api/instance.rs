@@ -89,10 +89,11 @@ pub fn v2(c: &Call) -> ApiResult {
 /// `GET /api/v1/preferences`
 pub fn preferences(c: &Call) -> ApiResult {
     c.user("read:accounts")?;
+    let d = c.app.store.read(|r| r.profile())?.posting;
     ok(&json!({
-        "posting:default:visibility": "public",
+        "posting:default:visibility": super::entities::visibility(d.visibility),
         "posting:default:sensitive": false,
-        "posting:default:language": null,
+        "posting:default:language": d.language,
         "reading:expand:media": "default",
         "reading:expand:spoilers": false,
         "reading:autoplay:gifs": false,

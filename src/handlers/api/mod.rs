@@ -18,6 +18,7 @@ pub mod media;
 pub mod more;
 pub mod notifications;
 pub mod oauth;
+pub mod publishing;
 pub mod social;
 pub mod statuses;
 pub mod timelines;
@@ -453,6 +454,11 @@ async fn route(c: &Call) -> ApiResult {
         ["api", "v1", "media", _] if get => media::get(c),
         ["api", "v1", "media", _] if put => media::update(c),
         ["api", "v1", "statuses", _, "source"] if get => more::source(c),
+        ["api", "v1", "statuses", _, "history"] if get => publishing::history(c),
+        ["api", "v1", "scheduled_statuses"] if get => publishing::list(c),
+        ["api", "v1", "scheduled_statuses", _] if get => publishing::get(c),
+        ["api", "v1", "scheduled_statuses", _] if put => publishing::update(c),
+        ["api", "v1", "scheduled_statuses", _] if delete => publishing::delete(c),
         ["api", "v1", "polls", _] if get => more::poll(c),
         ["api", "v1", "polls", _, "votes"] if post => more::vote(c),
         ["api", "v1", "tags", _] if get => more::tag(c),

@@ -26,8 +26,9 @@ fn stored(c: &Call, viewer: Viewer, id: u64) -> Result<Post, ApiError> {
 }
 
 /// `POST /api/v1/statuses`: `status`, `spoiler_text`, `visibility`, `in_reply_to_id`,
-/// `language`, `sensitive`, `media_ids[]` (uploads from /api/v2/media). Polls are not
-/// accepted yet (422, nothing posted).
+/// `language`, `sensitive`, `media_ids[]` (uploads from /api/v2/media), `poll[options][]`,
+/// `poll[expires_in]`, `poll[multiple]`, `local_only` (glitch-soc), `scheduled_at` (answers a
+/// ScheduledStatus). Unset `visibility` and `language` take the settings' defaults.
 pub async fn create(c: &Call) -> ApiResult {
     c.user("write:statuses")?;
     // A retried request (same Idempotency-Key within the hour) gets the post it already made.
@@ -45,19 +46,30 @@ pub async fn create(c: &Call) -> ApiResult {
     }
     let p = &c.params;
     let media = super::media::take(c, &p.all("media_ids"))?;
-    if !p.all("poll[options]").is_empty() {
-        return Err(ApiError::unprocessable("poll: polls are not supported yet"));
-    }
+    let defaults = c.app.store.read(|r| r.profile())?.posting;
     let visibility = match p.get("visibility").filter(|v| !v.is_empty()) {
-        None => Visibility::Public,
+        None => defaults.visibility,
         Some(v) => Visibility::parse(v).ok_or_else(|| ApiError::unprocessable("visibility: public, unlisted, private or direct"))?,
     };
-    if let Some(lang) = p.get("language").filter(|l| !l.is_empty()) {
-        if lang.len() > 8 || !lang.chars().all(|ch| ch.is_ascii_alphabetic() || ch == '-') {
-            return Err(ApiError::unprocessable("language: an ISO 639 code"));
-        }
-    }
+    let language = match p.get("language").filter(|l| !l.is_empty()) {
+        Some(lang) => Some(posts::check_language(lang).map_err(|_| ApiError::unprocessable("language: an ISO 639 code"))?),
+        None => None,
+    };
     p.flag("sensitive")?;
+    // `local_only` as glitch-soc and Hometown accept it (issue 14).
+    let local_only = p.flag("local_only")?;
+    let options: Vec<String> = p.all("poll[options]").into_iter().map(str::to_string).collect();
+    let poll = if options.is_empty() {
+        None
+    } else {
+        let expires_secs = match p.get("poll[expires_in]").filter(|v| !v.is_empty()) {
+            None => posts::DEFAULT_POLL_SECS,
+            Some(v) => v.trim().parse().map_err(|_| ApiError::unprocessable("poll[expires_in]: seconds"))?,
+        };
+        let spec = crate::store::PollSpec { options, multiple: p.flag("poll[multiple]")?.unwrap_or(false), expires_secs };
+        posts::check_poll(&spec).map_err(|e| ApiError::unprocessable(e.to_string()))?;
+        Some(spec)
+    };
     let in_reply_to = match p.get("in_reply_to_id").filter(|v| !v.is_empty()) {
         None => None,
         Some(id) => {
@@ -65,6 +77,18 @@ pub async fn create(c: &Call) -> ApiResult {
             Some(stored(c, Viewer::Owner, id)?.uri.into_string())
         }
     };
+    let (media_ids, attachments): (Vec<u64>, Vec<crate::model::Attachment>) = media.into_iter().unzip();
+    // `scheduled_at` in the future: a ScheduledStatus, published by the queue then (a time
+    // already past publishes now, as Mastodon does).
+    if let Some(at) = p.get("scheduled_at").filter(|v| !v.is_empty()) {
+        let at_ms = crate::time::parse_rfc3339(at).ok_or_else(|| ApiError::unprocessable("scheduled_at: an ISO 8601 date and time"))?;
+        if at_ms > now {
+            let params = crate::store::ScheduledParams { text: p.text("status"), cw: p.text("spoiler_text"), visibility, in_reply_to, language, local_only: local_only.unwrap_or(false), poll, media: attachments };
+            let s = crate::domain::scheduled::create(&c.app, params, Some(at_ms))?;
+            super::media::attached(c, &media_ids, s.id)?;
+            return ok(&super::publishing::scheduled_entity(c, &s, &media_ids));
+        }
+    }
     let compose = crate::actions::Compose {
         text: p.text("status"),
         cw: p.text("spoiler_text"),
@@ -73,8 +97,8 @@ pub async fn create(c: &Call) -> ApiResult {
         media: Vec::new(),
         quote: None,
     };
-    let (media_ids, attachments): (Vec<u64>, Vec<crate::model::Attachment>) = media.into_iter().unzip();
-    let post = crate::actions::publish_with_media(&c.app, compose, attachments).await?;
+    let how = posts::Publishing { local_only, language, poll, scheduled: None };
+    let post = crate::actions::publish_with(&c.app, compose, attachments, how).await?;
     super::media::attached(c, &media_ids, post.id)?;
     if let Some(k) = &idem {
         c.app.store.write(|w| w.put_idempotent_post(k, post.id, now, now.saturating_sub(KEEP_MS)))?;
