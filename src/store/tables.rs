@@ -144,3 +144,7 @@ pub const MEDIAID_MEDIA: TableDefinition<u64, &[u8]> = TableDefinition::new("med
 /// `Idempotency-Key` of `POST /api/v1/statuses` (sha256 hex) → (post id, when ms): a retried
 /// request gets the post it already made. Kept an hour.
 pub const IDEMKEY_POST: TableDefinition<&str, (u64, u64)> = TableDefinition::new("idemkey_post");
+/// Client API conversations (direct posts and silent mentions): conversation id (its thread's
+/// root post id) → (read up to status id, removed up to status id). A conversation is unread
+/// while its newest status is above the first, hidden while its newest is at or below the second.
+pub const CONVERSATION_READ_REMOVED: TableDefinition<u64, (u64, u64)> = TableDefinition::new("conversation_read_removed");

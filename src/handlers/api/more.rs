@@ -137,10 +137,11 @@ pub fn update_credentials(c: &Call) -> ApiResult {
             "header" => ProfileImage::Header,
             _ => continue,
         };
-        if f.data.len() > max {
+        if f.len > max as u64 {
             return Err(ApiError::unprocessable(format!("{}: larger than {} KiB", f.name, c.app.config.max_upload_kib)));
         }
-        owner::set_image(&c.app, which, &f.data).map_err(unprocessable)?;
+        let data = crate::handlers::auth::upload_bytes(&c.app, f)?;
+        owner::set_image(&c.app, which, &data).map_err(unprocessable)?;
     }
     let ctx = Ctx::new(&c.app, Viewer::Owner)?;
     ok(&ctx.owner_account(true))
