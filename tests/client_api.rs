@@ -188,6 +188,17 @@ async fn oauth_flows_and_bad_input() {
     let code = code_of(consent(&owner, &authorize_url(&cid, CB, "read write", &pk), "allow").await.location());
     let bad = token(&anon, &[("grant_type", "authorization_code"), ("client_id", &cid), ("client_secret", &secret), ("redirect_uri", "https://example.test/cb"), ("code", &code), ("code_verifier", verifier)]).await;
     expect(&bad, 400, "redirect_uri differs");
+    // An expired code (as if the ten minutes had passed): invalid_grant, no token made.
+    let code = code_of(consent(&owner, &authorize_url(&cid, CB, "read write", &pk), "allow").await.location());
+    let hash = pipit::secret::hash_token(&code);
+    a.app.store.write(|w| {
+        let mut c = w.take_oauth_code(&hash)?.expect("stored code");
+        c.expires_ms = pipit::time::now_ms() - 1;
+        w.put_oauth_code(&hash, &c)
+    }).unwrap();
+    let bad = token(&anon, &[("grant_type", "authorization_code"), ("client_id", &cid), ("client_secret", &secret), ("redirect_uri", CB), ("code", &code), ("code_verifier", verifier)]).await;
+    assert_eq!(expect(&bad, 400, "expired code")["error"], json!("invalid_grant"));
+    assert!(a.app.store.read(|r| r.oauth_token(&hash)).unwrap().is_none(), "no token was made of the code");
     // Finally the right exchange, with the secret in HTTP Basic (tooot) and JSON (Elk).
     let code = code_of(consent(&owner, &authorize_url(&cid, CB, "read write", &pk), "allow").await.location());
     use base64::Engine;
@@ -836,4 +847,183 @@ async fn anonymous_uploads_are_refused_before_the_body_is_read() {
     assert!(text.starts_with("HTTP/1.1 401"), "anonymous 5 MB upload: {text}");
     let c = a.client();
     register(&c, "small", "pipit-test://cb", "read").await;
+}
+
+/// Conversations (direct posts, and issue 16's silent mention: addressed in `to`, no Mention
+/// tag), accounts/search for mention autocomplete, and the `[]` endpoints apps require. Bad
+/// input tried: unknown conversation ids (read, remove), an empty search, a read-only token
+/// marking a conversation read; each a JSON error with nothing changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conversations_account_search_and_empty_lists() {
+    let a = Instance::start("alice").await;
+    let b = Instance::start("bob").await;
+    pipit::domain::owner::set_password(&a.app, PW).unwrap();
+    let c = a.client();
+    let (id, secret) = register(&c, "convs", "pipit-test://cb", "read write follow").await;
+    let tok = password_token(&c, &id, &secret, "read write follow").await;
+    let read_only = password_token(&c, &id, &secret, "read").await;
+    let me = a.app.urls.actor();
+    let bob = b.app.urls.actor();
+    let note = |n: &str, to: Value, tag: Value, content: &str, reply: Option<String>| {
+        let oid = format!("{}/objects/{n}", b.base);
+        json!({"@context": "https://www.w3.org/ns/activitystreams", "id": format!("{oid}/activity"), "type": "Create", "actor": bob, "to": to,
+               "object": {"id": oid, "type": "Note", "attributedTo": bob, "to": to, "tag": tag, "content": content, "inReplyTo": reply, "published": "2026-11-29T10:00:00Z"}})
+    };
+    let stored = |n: &str| {
+        let uri = format!("{}/objects/{n}", b.base);
+        let app = a.app.clone();
+        async move {
+            eventually(&format!("{uri} stored"), 10, || app.store.read(|r| r.post_by_uri(&uri)).unwrap().is_some()).await;
+            app.store.read(|r| r.post_id_by_uri(&uri)).unwrap().unwrap()
+        }
+    };
+    // A direct message with a Mention (notifies), a silent mention (does not), a public post.
+    let mention = json!([{"type": "Mention", "href": me, "name": a.app.urls.handle()}]);
+    assert_eq!(deliver(&a, &b, &note("dm", json!([me]), mention.clone(), "<p>a direct word</p>", None)).await.status, 202);
+    let dm = stored("dm").await;
+    assert_eq!(deliver(&a, &b, &note("silent", json!([me]), json!([]), "<p>quietly to you</p>", None)).await.status, 202);
+    let silent = stored("silent").await;
+    assert_eq!(deliver(&a, &b, &note("pub", json!([pipit::federation::vocab::PUBLIC, me]), mention.clone(), "<p>for everyone</p>", None)).await.status, 202);
+    stored("pub").await;
+    let notes = expect(&call(&c, "GET", "/api/v1/notifications", &tok).await, 200, "notifications");
+    let noted: Vec<&str> = notes.as_array().unwrap().iter().filter_map(|n| n["status"]["id"].as_str()).collect();
+    assert!(noted.contains(&dm.to_string().as_str()) && !noted.contains(&silent.to_string().as_str()), "the mention notifies, the silent one does not: {notes}");
+
+    let convs = expect(&call(&c, "GET", "/api/v1/conversations", &tok).await, 200, "conversations");
+    let last: Vec<&str> = convs.as_array().unwrap().iter().map(|v| v["last_status"]["id"].as_str().unwrap()).collect();
+    assert_eq!(last, vec![silent.to_string(), dm.to_string()], "newest first, no public post: {convs}");
+    assert!(convs.as_array().unwrap().iter().all(|v| v["unread"] == json!(true) && v["accounts"][0]["acct"] == json!(format!("bob@{}", b.app.urls.host))), "{convs}");
+    let dm_conv = convs[1]["id"].as_str().unwrap().to_string();
+    let silent_conv = convs[0]["id"].as_str().unwrap().to_string();
+
+    // The owner answers the direct message through the API: one conversation, the answer last.
+    let answer = expect(&post_json(&c, "/api/v1/statuses", Some(&tok), &json!({"status": format!("@bob@{} answered", b.app.urls.host), "visibility": "direct", "in_reply_to_id": dm.to_string()}).to_string()).await, 200, "direct answer");
+    let convs = expect(&call(&c, "GET", "/api/v1/conversations", &tok).await, 200, "conversations");
+    assert_eq!(convs.as_array().unwrap().len(), 2, "still two conversations: {convs}");
+    assert_eq!(convs[0]["id"], json!(dm_conv), "same conversation id after the answer");
+    assert_eq!(convs[0]["last_status"]["id"], answer["id"]);
+    assert_eq!(convs[0]["unread"], json!(false), "the owner's own answer is not unread");
+    // Paging: one per page, Link next reaches the other.
+    let r = call(&c, "GET", "/api/v1/conversations?limit=1", &tok).await;
+    assert_eq!(ids_of_convs(&expect(&r, 200, "page 1")), vec![dm_conv.clone()]);
+    let next = r.header("link").expect("Link").split_once('>').unwrap().0.trim_start_matches('<').to_string();
+    assert_eq!(ids_of_convs(&expect(&call(&c, "GET", &next, &tok).await, 200, "page 2")), vec![silent_conv.clone()]);
+
+    // Read, then remove; bad ids and scopes change nothing.
+    expect(&call(&c, "POST", &format!("/api/v1/conversations/{silent_conv}/read"), &read_only).await, 403, "read with a read-only token");
+    expect(&call(&c, "POST", "/api/v1/conversations/424242/read", &tok).await, 404, "unknown conversation");
+    expect(&call(&c, "DELETE", "/api/v1/conversations/424242", &tok).await, 404, "remove unknown conversation");
+    expect(&call(&c, "POST", "/api/v1/conversations/abc/read", &tok).await, 404, "non-numeric conversation");
+    let convs = expect(&call(&c, "GET", "/api/v1/conversations", &tok).await, 200, "unchanged");
+    assert_eq!(convs[1]["unread"], json!(true), "nothing marked by bad requests");
+    let r = expect(&call(&c, "POST", &format!("/api/v1/conversations/{silent_conv}/read"), &tok).await, 200, "mark read");
+    assert_eq!((r["id"].as_str(), r["unread"].as_bool()), (Some(silent_conv.as_str()), Some(false)));
+    assert_eq!(expect(&call(&c, "GET", "/api/v1/conversations", &tok).await, 200, "after read")[1]["unread"], json!(false));
+    assert_eq!(expect(&call(&c, "DELETE", &format!("/api/v1/conversations/{dm_conv}"), &tok).await, 200, "remove"), json!({}));
+    let convs = expect(&call(&c, "GET", "/api/v1/conversations", &tok).await, 200, "after remove");
+    assert_eq!(ids_of_convs(&convs), vec![silent_conv.clone()]);
+    // A new message in the removed conversation brings it back, unread.
+    let answer_uri = a.app.store.read(|r| r.post(answer["id"].as_str().unwrap().parse().unwrap())).unwrap().unwrap().uri.to_string();
+    assert_eq!(deliver(&a, &b, &note("dm2", json!([me]), mention.clone(), "<p>and again</p>", Some(answer_uri))).await.status, 202);
+    let dm2 = stored("dm2").await;
+    let convs = expect(&call(&c, "GET", "/api/v1/conversations", &tok).await, 200, "after a new message");
+    assert_eq!(ids_of_convs(&convs), vec![dm_conv.clone(), silent_conv.clone()], "{convs}");
+    assert_eq!((convs[0]["last_status"]["id"].as_str(), convs[0]["unread"].as_bool()), (Some(dm2.to_string().as_str()), Some(true)));
+
+    // accounts/search: the owner, and people pipit knows through follows, by name prefix.
+    pipit::actions::follow(&a.app, &bob).await.unwrap();
+    eventually("bob accepts", 20, || matches!(a.app.store.read(|r| r.following(&bob)).unwrap(), Some(f) if f.state == pipit::model::FollowState::Accepted)).await;
+    let found = expect(&call(&c, "GET", "/api/v1/accounts/search?q=bo&limit=5", &tok).await, 200, "search bo");
+    assert_eq!(found.as_array().unwrap().iter().map(|v| v["acct"].as_str().unwrap()).collect::<Vec<_>>(), vec![format!("bob@{}", b.app.urls.host)]);
+    let found = expect(&call(&c, "GET", &format!("/api/v1/accounts/search?q=%40bob%40{}", b.app.urls.host), &tok).await, 200, "search a handle");
+    assert_eq!(found.as_array().unwrap().len(), 1);
+    let found = expect(&call(&c, "GET", "/api/v1/accounts/search?q=ali", &tok).await, 200, "search the owner");
+    assert_eq!(found[0]["acct"], json!("alice"));
+    assert_eq!(expect(&call(&c, "GET", "/api/v1/accounts/search?q=ali&following=true", &tok).await, 200, "following only"), json!([]));
+    assert_eq!(expect(&call(&c, "GET", "/api/v1/accounts/search?q=zzz", &tok).await, 200, "no match"), json!([]));
+    assert_eq!(expect(&call(&c, "GET", "/api/v1/accounts/search?q=", &tok).await, 200, "empty query"), json!([]));
+    expect(&c.get("/api/v1/accounts/search?q=bo").await, 401, "search without a token");
+
+    // Mastodon iOS and Phanpy need [] (never 404) from these; grouped notifications are not
+    // advertised (version 4.2, no api_versions), so v2 notifications stay a JSON 404.
+    for path in ["/api/v1/suggestions", "/api/v2/suggestions", "/api/v1/trends/tags", "/api/v1/trends/statuses", "/api/v1/trends/links", "/api/v1/announcements", "/api/v1/custom_emojis", "/api/v1/followed_tags"] {
+        assert_eq!(expect(&call(&c, "GET", path, &tok).await, 200, path), json!([]), "{path}");
+    }
+    expect(&call(&c, "GET", "/api/v2/notifications", &tok).await, 404, "grouped notifications not advertised");
+    let v2 = expect(&c.get("/api/v2/instance").await, 200, "v2 instance");
+    assert!(v2["version"].as_str().unwrap().starts_with("4.2."), "{v2}");
+    assert!(v2["api_versions"]["mastodon"].as_u64().unwrap_or(0) < 2, "no grouped notifications advertised: {v2}");
+}
+
+fn ids_of_convs(v: &Value) -> Vec<String> {
+    v.as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect()
+}
+
+/// toot 0.34 (Debian's package), a real CLI client, through a whole session: `login_cli` (the
+/// password grant with the owner's name in `--email`, the password on stdin), `post` with an
+/// image and its alt text (multipart, streamed by server::upload), `timeline`, `whoami`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn toot_session() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let venv = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("clients-venv");
+    let ok = std::process::Command::new(format!("{root}/tests/clients/install.sh")).arg(&venv).status().expect("run tests/clients/install.sh");
+    assert!(ok.success(), "installing the clients failed (tests/clients/install.sh)");
+    let a = Instance::start("alice").await;
+    pipit::domain::owner::set_password(&a.app, PW).unwrap();
+    let home = TempDir::new("toot");
+    let host = a.base.trim_start_matches("http://").to_string();
+    let png = home.path().join("dot.png");
+    std::fs::write(&png, b"\x89PNG\x0d\x0a\x1a\x0a\x00\x00\x00\x0dIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\x0dIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\x00\x05\x00\x01\xff\x89\x99=\x1d\x00\x00\x00\x00IEND\xaeB`\x82").unwrap();
+    let run = |args: Vec<String>, stdin: &'static str| {
+        let cfg = home.path().to_path_buf();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                use std::io::Write;
+                let mut child = std::process::Command::new("toot")
+                    .args(&args)
+                    .env("XDG_CONFIG_HOME", &cfg)
+                    .env("HOME", &cfg)
+                    .env("NO_COLOR", "1")
+                    .stdin(std::process::Stdio::piped())
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .expect("run toot");
+                child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+                let out = child.wait_with_output().unwrap();
+                let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+                println!("toot {}: {text}", args.join(" "));
+                (out.status.success(), text)
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let (ok, out) = run(s(&["login_cli", "--instance", &host, "--disable-https", "--email", "alice"]), "correct horse battery\n").await;
+    assert!(ok && out.contains("Successfully logged in"), "login_cli: {out}");
+    let (ok, out) = run(s(&["whoami", "--no-color"]), "").await;
+    assert!(ok && out.contains("@alice"), "whoami: {out}");
+    let before = post_count(&a);
+    let (ok, out) = run(s(&["post", "--no-color", "hello from toot", "-m", png.to_str().unwrap(), "-d", "a red dot"]), "").await;
+    assert!(ok && out.contains("posted"), "post: {out}");
+    assert_eq!(post_count(&a), before + 1);
+    let p = a.app.store.read(|r| r.own_posts(None, 1, |_| true)).unwrap().posts.remove(0);
+    assert!(p.content.contains("hello from toot") && p.attachments.len() == 1 && p.attachments[0].alt == "a red dot", "{p:?}");
+    let (ok, out) = run(s(&["timeline", "--no-color", "--once"]), "").await;
+    assert!(ok && out.contains("hello from toot"), "timeline: {out}");
+    // A wrong password is refused and logs nobody in.
+    let other = TempDir::new("toot2");
+    let cfg = other.path().to_path_buf();
+    let h2 = host.clone();
+    let (ok, out) = tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut child = std::process::Command::new("toot").args(["login_cli", "--instance", &h2, "--disable-https", "--email", "alice"]).env("XDG_CONFIG_HOME", &cfg).env("HOME", &cfg).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+        child.stdin.take().unwrap().write_all(b"wrong password\n").unwrap();
+        let o = child.wait_with_output().unwrap();
+        (o.status.success(), format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
+    })
+    .await
+    .unwrap();
+    assert!(!ok && !out.contains("Successfully logged in"), "a wrong password: {out}");
 }

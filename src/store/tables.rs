@@ -145,6 +145,6 @@ pub const MEDIAID_MEDIA: TableDefinition<u64, &[u8]> = TableDefinition::new("med
 /// request gets the post it already made. Kept an hour.
 pub const IDEMKEY_POST: TableDefinition<&str, (u64, u64)> = TableDefinition::new("idemkey_post");
 /// Client API conversations (direct posts and silent mentions): conversation id (its thread's
-/// root post id) → (read up to status id, removed up to status id). A conversation is unread
-/// while its newest status is above the first, hidden while its newest is at or below the second.
+/// root post id) → (read up to, removed up to), both home entry ids (arrival order). A
+/// conversation is unread while its newest entry is above the first, hidden while at or below the second.
 pub const CONVERSATION_READ_REMOVED: TableDefinition<u64, (u64, u64)> = TableDefinition::new("conversation_read_removed");

@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 /// Parents followed up to find a thread's root.
 pub const MAX_HOPS: usize = 16;
 
-/// One conversation row: (home entry id, conversation id, newest post, read-up-to id).
+/// One conversation row: (home entry id, conversation id, newest post, read-up-to entry id).
 type Row = (u64, u64, Post, u64);
 
 /// Direct conversations in `range` (home entry ids), newest first; `only` keeps one conversation.
@@ -54,7 +54,9 @@ fn rows(c: &Call, range: &Range, only: Option<u64>) -> Result<Vec<Row>, ApiError
                 return Ok(false);
             }
             let (read, removed) = r.conversation_marks(root)?;
-            if p.id <= removed {
+            // Marks are home entry ids: arrival order (a remote post's own id follows its
+            // `published`, which may be older than what the owner already read).
+            if id <= removed {
                 return Ok(false);
             }
             out.push((id, root, p, read));
@@ -67,7 +69,7 @@ fn rows(c: &Call, range: &Range, only: Option<u64>) -> Result<Vec<Row>, ApiError
 }
 
 /// A Conversation entity: `id`, `unread`, `accounts` (the others in it), `last_status`.
-fn entity(ctx: &Ctx, conv: u64, p: &Post, read: u64) -> Value {
+fn entity(ctx: &Ctx, entry: u64, conv: u64, p: &Post, read: u64) -> Value {
     let mut others: Vec<String> = Vec::new();
     for a in std::iter::once(p.author.clone()).chain(p.mentions.iter().map(|m| m.href.to_string())) {
         if !ctx.is_me(&a) && !others.contains(&a) {
@@ -77,7 +79,7 @@ fn entity(ctx: &Ctx, conv: u64, p: &Post, read: u64) -> Value {
     json!({
         "id": conv.to_string(),
         // The owner's own post never makes a conversation unread.
-        "unread": !p.local && p.id > read,
+        "unread": !p.local && entry > read,
         "accounts": others.iter().map(|a| ctx.account(a)).collect::<Vec<Value>>(),
         "last_status": ctx.status(p, None),
     })
@@ -86,7 +88,7 @@ fn entity(ctx: &Ctx, conv: u64, p: &Post, read: u64) -> Value {
 fn render(c: &Call, rows: &[Row]) -> Result<Vec<Value>, ApiError> {
     let ctx = Ctx::new(&c.app, Viewer::Owner)?;
     ctx.prepare(rows.iter().map(|(_, _, p, _)| p), []);
-    let items = rows.iter().map(|(_, conv, p, read)| entity(&ctx, *conv, p, *read)).collect();
+    let items = rows.iter().map(|(entry, conv, p, read)| entity(&ctx, *entry, *conv, p, *read)).collect();
     Ok(items)
 }
 
@@ -109,7 +111,7 @@ fn find(c: &Call) -> Result<Row, ApiError> {
 pub fn read(c: &Call) -> ApiResult {
     c.user("write:conversations")?;
     let row = find(c)?;
-    c.app.store.write(|w| w.mark_conversation_read(row.1, row.2.id))?;
+    c.app.store.write(|w| w.mark_conversation_read(row.1, row.0))?;
     let items = render(c, &[(row.0, row.1, row.2, u64::MAX)])?;
     ok(&items[0])
 }
@@ -118,6 +120,6 @@ pub fn read(c: &Call) -> ApiResult {
 pub fn remove(c: &Call) -> ApiResult {
     c.user("write:conversations")?;
     let row = find(c)?;
-    c.app.store.write(|w| w.remove_conversation(row.1, row.2.id))?;
+    c.app.store.write(|w| w.remove_conversation(row.1, row.0))?;
     ok(&json!({}))
 }
