@@ -659,6 +659,16 @@ async fn relations_lists_bookmarks_pins() {
     assert_eq!(ids(&expect(&call(&c, "GET", "/api/v1/bookmarks", &tok).await, 200, "bookmarks")), vec![local.to_string()]);
     expect(&call(&c, "POST", &format!("/api/v1/statuses/{local}/favourite"), &tok).await, 200, "favourite");
     assert_eq!(ids(&expect(&call(&c, "GET", &format!("/api/v1/statuses/{local}/favourited_by"), &tok).await, 200, "favourited_by")), vec![me_id.clone()]);
+    // Favourites: most recently liked first, paged with Link; unliking takes a post out.
+    let second = publish(&a, "liked second", Visibility::Public).await;
+    expect(&call(&c, "POST", &format!("/api/v1/statuses/{}/favourite", second.id), &tok).await, 200, "favourite another");
+    let r = call(&c, "GET", "/api/v1/favourites?limit=1", &tok).await;
+    assert_eq!(ids(&expect(&r, 200, "favourites page 1")), vec![second.id.to_string()]);
+    let next = r.header("link").expect("Link to the next page").split_once('>').unwrap().0.trim_start_matches('<').to_string();
+    assert_eq!(ids(&expect(&call(&c, "GET", &next, &tok).await, 200, "favourites page 2")), vec![local.to_string()]);
+    expect(&call(&c, "POST", &format!("/api/v1/statuses/{}/unfavourite", second.id), &tok).await, 200, "unfavourite");
+    assert_eq!(ids(&expect(&call(&c, "GET", "/api/v1/favourites", &tok).await, 200, "favourites")), vec![local.to_string()]);
+    expect(&c.get("/api/v1/favourites").await, 401, "favourites without a token");
 
     // Pins: own public posts only; shown with ?pinned=true.
     let mine = publish(&a, "pin me", Visibility::Public).await;

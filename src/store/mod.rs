@@ -17,6 +17,7 @@ mod backup;
 mod export;
 mod oauth;
 mod conversations;
+mod favourites;
 pub use oauth::{OAuthApp, OAuthCode, OAuthToken, PendingMedia, Range};
 pub use search::query_terms;
 pub use alloc::IdSpace;
@@ -226,6 +227,8 @@ impl Store {
             w.tx.open_table(MEDIAID_MEDIA)?;
             w.tx.open_table(IDEMKEY_POST)?;
             w.tx.open_table(CONVERSATION_READ_REMOVED)?;
+            w.tx.open_table(FAVOURITEID_POSTID)?;
+            w.tx.open_table(POSTID_FAVOURITEID)?;
             let version = w.meta_u32("schema_version")?.unwrap_or(0);
             if version > SCHEMA_VERSION {
                 return Err(Error::Config(format!(

@@ -148,3 +148,7 @@ pub const IDEMKEY_POST: TableDefinition<&str, (u64, u64)> = TableDefinition::new
 /// root post id) → (read up to, removed up to), both home entry ids (arrival order). A
 /// conversation is unread while its newest entry is above the first, hidden while at or below the second.
 pub const CONVERSATION_READ_REMOVED: TableDefinition<u64, (u64, u64)> = TableDefinition::new("conversation_read_removed");
+/// Posts the owner liked, for `GET /api/v1/favourites`: favourite id (ids::next_id at the like)
+/// → post id, and its reverse. Written by domain::follows (like, unlike).
+pub const FAVOURITEID_POSTID: TableDefinition<u64, u64> = TableDefinition::new("favouriteid_postid");
+pub const POSTID_FAVOURITEID: TableDefinition<u64, u64> = TableDefinition::new("postid_favouriteid");

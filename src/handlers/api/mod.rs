@@ -481,6 +481,7 @@ async fn route(c: &Call) -> ApiResult {
         ["api", "v1", "timelines", "list", _] if get => social::list_timeline(c),
         ["api", "v1", "followed_tags"] if get => social::followed_tags(c),
         ["api", "v1", "bookmarks"] if get => social::bookmarks(c),
+        ["api", "v1", "favourites"] if get => social::favourites(c),
         ["api", "v1", "statuses", _, w @ ("favourited_by" | "reblogged_by")] if get => social::interacted(c, w),
         ["api", "v1", "statuses"] if post => statuses::create(c).await,
         ["api", "v1", "statuses", _] if get => statuses::get(c),
