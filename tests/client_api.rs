@@ -750,6 +750,17 @@ async fn edit_tags_profile_search_filters_polls() {
     let fid = f["id"].as_str().unwrap().to_string();
     assert_eq!(ids(&expect(&call(&c, "GET", "/api/v2/filters", &tok).await, 200, "filters")), vec![fid.clone()]);
     expect(&post_json(&c, "/api/v2/filters", Some(&tok), r#"{"title":"x","context":[],"filter_action":"warn"}"#).await, 422, "filter without context");
+    // PUT changes the action and keeps the rest; keywords and statuses sub-lists (Elk, Phanpy).
+    let r = c.send("PUT", &format!("/api/v2/filters/{fid}"), vec![("content-type".into(), "application/json".into()), ("authorization".into(), format!("Bearer {tok}"))], Bytes::from(r#"{"filter_action":"warn"}"#)).await;
+    let f2 = expect(&r, 200, "update filter");
+    assert_eq!((f2["id"].as_str(), f2["filter_action"].as_str(), f2["context"].clone()), (Some(fid.as_str()), Some("warn"), json!(["home", "thread"])));
+    let r = c.send("PUT", &format!("/api/v2/filters/{fid}"), vec![("content-type".into(), "application/json".into()), ("authorization".into(), format!("Bearer {tok}"))], Bytes::from(r#"{"filter_action":"explode"}"#)).await;
+    expect(&r, 422, "an unknown filter action");
+    assert_eq!(expect(&call(&c, "GET", &format!("/api/v2/filters/{fid}"), &tok).await, 200, "unchanged")["filter_action"], json!("warn"));
+    let r = c.send("PUT", "/api/v2/filters/424242", vec![("content-type".into(), "application/json".into()), ("authorization".into(), format!("Bearer {tok}"))], Bytes::from(r#"{"filter_action":"hide"}"#)).await;
+    expect(&r, 404, "update an unknown filter");
+    assert_eq!(expect(&call(&c, "GET", &format!("/api/v2/filters/{fid}/keywords"), &tok).await, 200, "keywords")[0]["keyword"], json!("spoilers"));
+    assert_eq!(expect(&call(&c, "GET", &format!("/api/v2/filters/{fid}/statuses"), &tok).await, 200, "statuses"), json!([]));
     assert_eq!(expect(&call(&c, "DELETE", &format!("/api/v2/filters/{fid}"), &tok).await, 200, "delete filter"), json!({}));
     expect(&call(&c, "GET", &format!("/api/v2/filters/{fid}"), &tok).await, 404, "deleted filter");
 
