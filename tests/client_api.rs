@@ -871,7 +871,7 @@ async fn anonymous_uploads_are_refused_before_the_body_is_read() {
 }
 
 /// Conversations (direct posts, and issue 16's silent mention: addressed in `to`, no Mention
-/// tag), accounts/search for mention autocomplete, and the `[]` endpoints apps require. Bad
+/// tag), muting a conversation, accounts/search for mention autocomplete, and the `[]` endpoints apps require. Bad
 /// input tried: unknown conversation ids (read, remove), an empty search, a read-only token
 /// marking a conversation read; each a JSON error with nothing changed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -950,6 +950,19 @@ async fn conversations_account_search_and_empty_lists() {
     let convs = expect(&call(&c, "GET", "/api/v1/conversations", &tok).await, 200, "after a new message");
     assert_eq!(ids_of_convs(&convs), vec![dm_conv.clone(), silent_conv.clone()], "{convs}");
     assert_eq!((convs[0]["last_status"]["id"].as_str(), convs[0]["unread"].as_bool()), (Some(dm2.to_string().as_str()), Some(true)));
+
+    // Muting the conversation (statuses/:id/mute, P1): its notifications stop showing, its posts
+    // stay; the mute covers the whole thread. Tried: an unknown status id (404, nothing muted).
+    let noted = |v: &Value| -> Vec<String> { v.as_array().unwrap().iter().filter_map(|n| n["status"]["id"].as_str().map(str::to_string)).collect() };
+    assert!(noted(&expect(&call(&c, "GET", "/api/v1/notifications", &tok).await, 200, "notifications")).contains(&dm2.to_string()));
+    expect(&call(&c, "POST", "/api/v1/statuses/424242/mute", &tok).await, 404, "mute an unknown status");
+    assert!(noted(&expect(&call(&c, "GET", "/api/v1/notifications", &tok).await, 200, "notifications")).contains(&dm2.to_string()), "nothing muted by a bad request");
+    assert_eq!(expect(&call(&c, "POST", &format!("/api/v1/statuses/{dm}/mute"), &tok).await, 200, "mute")["muted"], json!(true));
+    let n = noted(&expect(&call(&c, "GET", "/api/v1/notifications", &tok).await, 200, "notifications when muted"));
+    assert!(!n.contains(&dm.to_string()) && !n.contains(&dm2.to_string()), "muted thread: {n:?}");
+    assert_eq!(expect(&call(&c, "GET", &format!("/api/v1/statuses/{dm2}"), &tok).await, 200, "a later post of the thread")["muted"], json!(true));
+    assert_eq!(expect(&call(&c, "POST", &format!("/api/v1/statuses/{dm2}/unmute"), &tok).await, 200, "unmute")["muted"], json!(false));
+    assert!(noted(&expect(&call(&c, "GET", "/api/v1/notifications", &tok).await, 200, "notifications")).contains(&dm2.to_string()), "back after unmute");
 
     // accounts/search: the owner, and people pipit knows through follows, by name prefix.
     pipit::actions::follow(&a.app, &bob).await.unwrap();

@@ -211,13 +211,15 @@ mod tests {
         assert_eq!(client_ip(&h, proxy, &[]), proxy);
     }
     #[test]
-    fn multipart_parts() {
-        let body = Bytes::from_static(b"--XX\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nhello\r\n--XX\r\nContent-Disposition: form-data; name=\"f\"; filename=\"x.png\"\r\nContent-Type: image/png\r\n\r\n\x89PNG\r\n--XX--\r\n");
-        let parts = multipart(&body, "XX").unwrap();
-        assert_eq!(parts.len(), 2);
-        assert_eq!(&parts[0].data[..], b"hello");
-        assert_eq!(parts[1].filename.as_deref(), Some("x.png"));
-        assert_eq!(&parts[1].data[..], b"\x89PNG");
-        assert!(multipart(&Bytes::from_static(b"garbage"), "XX").is_err());
+    fn small_forms_are_urlencoded_only() {
+        let mut h = HeaderMap::new();
+        h.insert(CONTENT_TYPE, "application/x-www-form-urlencoded".parse().unwrap());
+        assert_eq!(submitted(&h, &Bytes::from_static(b"a=1&b=x+y")).unwrap().form.get("b"), Some("x y"));
+        // Tried: a multipart body on a small-form route. Files are read by server::upload only
+        // (the one multipart parser, streaming to disk): here it is a 415, nothing parsed.
+        h.insert(CONTENT_TYPE, "multipart/form-data; boundary=XX".parse().unwrap());
+        let body = Bytes::from_static(b"--XX\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nhello\r\n--XX--\r\n");
+        assert!(matches!(submitted(&h, &body), Err(Error::UnsupportedMediaType(_))));
+        assert!(submitted(&HeaderMap::new(), &Bytes::from_static(b"grant_type=password")).is_ok(), "no Content-Type: a form");
     }
 }

@@ -42,7 +42,7 @@ impl Store {
             // The client API (issue 9): apps, codes, tokens, account ids, media, idempotency keys.
             APPID_APP, CLIENTID_APPID, CODEHASH_CODE, TOKENHASH_TOKEN, APPID_TOKENHASH, ACCOUNTID_ACTORURI,
             ACTORURI_ACCOUNTID, MEDIAID_MEDIA, IDEMKEY_POST, CONVERSATION_READ_REMOVED,
-            FAVOURITEID_POSTID, POSTID_FAVOURITEID,
+            FAVOURITEID_POSTID, POSTID_FAVOURITEID, MUTEDTHREAD_MS,
         );
         for t in r.list_tables()? {
             if !names.iter().any(|n| n == t.name()) {

@@ -229,6 +229,7 @@ impl Store {
             w.tx.open_table(CONVERSATION_READ_REMOVED)?;
             w.tx.open_table(FAVOURITEID_POSTID)?;
             w.tx.open_table(POSTID_FAVOURITEID)?;
+            w.tx.open_table(MUTEDTHREAD_MS)?;
             let version = w.meta_u32("schema_version")?.unwrap_or(0);
             if version > SCHEMA_VERSION {
                 return Err(Error::Config(format!(

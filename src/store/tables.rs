@@ -152,3 +152,6 @@ pub const CONVERSATION_READ_REMOVED: TableDefinition<u64, (u64, u64)> = TableDef
 /// → post id, and its reverse. Written by domain::follows (like, unlike).
 pub const FAVOURITEID_POSTID: TableDefinition<u64, u64> = TableDefinition::new("favouriteid_postid");
 pub const POSTID_FAVOURITEID: TableDefinition<u64, u64> = TableDefinition::new("postid_favouriteid");
+/// Conversations the owner muted (`POST /api/v1/statuses/:id/mute`): thread root post uri → when
+/// (ms). Notifications about posts in a muted thread are not shown.
+pub const MUTEDTHREAD_MS: TableDefinition<&str, u64> = TableDefinition::new("mutedthread_ms");

@@ -487,7 +487,7 @@ async fn route(c: &Call) -> ApiResult {
         ["api", "v1", "statuses", _] if get => statuses::get(c),
         ["api", "v1", "statuses", _] if delete => statuses::delete(c),
         ["api", "v1", "statuses", _, "context"] if get => statuses::context(c),
-        ["api", "v1", "statuses", _, a @ ("favourite" | "unfavourite" | "reblog" | "unreblog" | "bookmark" | "unbookmark" | "pin" | "unpin")] if post => {
+        ["api", "v1", "statuses", _, a @ ("favourite" | "unfavourite" | "reblog" | "unreblog" | "bookmark" | "unbookmark" | "pin" | "unpin" | "mute" | "unmute")] if post => {
             statuses::action(c, a)
         }
         ["api", "v1", "timelines", "home"] if get => timelines::home(c),
