@@ -507,6 +507,20 @@ async fn entities_timelines_notifications_markers() {
     assert_eq!(pub_all.as_array().unwrap().len(), 1, "the public post only: {pub_all}");
     assert_eq!(expect(&c.get("/api/v1/timelines/public?local=true").await, 200, "local").as_array().unwrap().len(), 0);
     assert_eq!(expect(&c.get("/api/v1/timelines/tag/garden").await, 200, "tag")[0]["uri"], json!(public.uri));
+    // any[], all[], none[], local (Mastodon's tag timeline parameters). Tried: a tag nobody
+    // used, the same tag twice, and a tag to exclude that the post carries.
+    let tagged = publish(&a, "my #compost heap", Visibility::Public).await;
+    let t = |q: &'static str| {
+        let c = c.clone();
+        async move { ids(&expect(&c.get(&format!("/api/v1/timelines/tag/{q}")).await, 200, q)) }
+    };
+    let (theirs, mine) = (local_id(&public.uri), tagged.id.to_string());
+    assert_eq!(t("garden?any[]=compost&any[]=garden").await, vec![mine.clone(), theirs.clone()], "any: either tag, once each, newest first");
+    assert_eq!(t("garden?any[]=compost&limit=1").await, vec![mine.clone()], "merged, then limited");
+    assert_eq!(t("garden?any[]=compost&local=true").await, vec![mine.clone()], "local only");
+    assert_eq!(t("garden?all[]=nothing").await, Vec::<String>::new(), "all: every tag");
+    assert_eq!(t("garden?none[]=garden").await, Vec::<String>::new(), "none: excluded");
+    assert_eq!(t("nobodysaid?any[]=compost").await, vec![mine.clone()]);
 
     // A favourite through the API is a Like delivered to bob.
     assert_eq!(expect(&call(&c, "POST", &format!("/api/v1/statuses/{}/favourite", local_id(&public.uri)), &tok).await, 200, "favourite")["favourited"], json!(true));
