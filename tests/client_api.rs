@@ -1061,3 +1061,40 @@ async fn toot_session() {
     let (ok, out) = run(s(&["timeline", "--no-color", "--once"]), "").await;
     assert!(ok && out.contains("hello from toot"), "timeline: {out}");
 }
+
+/// Uploads through the API go through the pages' streaming parser (server::upload): the file is
+/// on disk in DATA/tmp while its bytes still arrive, and gone once answered. Tried: 300 KB of
+/// bytes that are no image, sent in two halves; the old in-memory parser wrote nothing to disk
+/// before the whole body was in memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_uploads_stream_to_disk() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let a = Instance::start("alice").await;
+    pipit::domain::owner::set_password(&a.app, PW).unwrap();
+    let c = a.client();
+    let (id, secret) = register(&c, "streamer", "pipit-test://cb", "read write").await;
+    let tok = password_token(&c, &id, &secret, "read write").await;
+    let junk = vec![b'x'; 300 * 1024];
+    let head_part = b"--xyz\r\nContent-Disposition: form-data; name=\"description\"\r\n\r\nalt\r\n--xyz\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n".to_vec();
+    let tail = b"\r\n--xyz--\r\n".to_vec();
+    let len = head_part.len() + junk.len() + tail.len();
+    let mut s = tokio::net::TcpStream::connect(a.addr).await.unwrap();
+    let head = format!(
+        "POST /api/v2/media HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {tok}\r\nContent-Type: multipart/form-data; boundary=xyz\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n",
+        a.addr
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(&head_part).await.unwrap();
+    s.write_all(&junk[..150 * 1024]).await.unwrap();
+    s.flush().await.unwrap();
+    let tmp = pipit::server::upload::tmp_dir(&a.app.data);
+    let on_disk = || -> u64 { std::fs::read_dir(&tmp).map(|d| d.filter_map(|e| e.ok()).filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum()).unwrap_or(0) };
+    eventually("half the file is in DATA/tmp while the rest is still to come", 10, || on_disk() >= 100 * 1024).await;
+    s.write_all(&junk[150 * 1024..]).await.unwrap();
+    s.write_all(&tail).await.unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out).await;
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.starts_with("HTTP/1.1 422") && text.contains("application/json"), "not an image: {text}");
+    assert_eq!(on_disk(), 0, "nothing left in DATA/tmp");
+}
