@@ -13,6 +13,8 @@ struct Bench {
     me: Instance,
     peer: Instance,
     owner: Client,
+    /// The owner's client-API token (password grant), for the status JSON of each input.
+    token: String,
 }
 
 impl Bench {
@@ -20,7 +22,27 @@ impl Bench {
         let me = Instance::start("me").await;
         let peer = Instance::start("pea").await;
         let owner = me.owner_client().await;
-        Bench { me, peer, owner }
+        let c = me.client();
+        let app = c.post_form("/api/v1/apps", &[("client_name", "rendering"), ("redirect_uris", "urn:ietf:wg:oauth:2.0:oob"), ("scopes", "read write")]).await;
+        let app: Value = serde_json::from_str(&app.body).unwrap();
+        let t = c
+            .post_form("/oauth/token", &[("grant_type", "password"), ("client_id", app["client_id"].as_str().unwrap()), ("client_secret", app["client_secret"].as_str().unwrap()), ("username", "me"), ("password", "correct horse battery"), ("scope", "read write")])
+            .await;
+        let token = serde_json::from_str::<Value>(&t.body).unwrap()["access_token"].as_str().unwrap_or_else(|| panic!("token: {}", t.body)).to_string();
+        Bench { me, peer, owner, token }
+    }
+    /// GET a client-API path with the owner's token: (status, JSON).
+    async fn api(&self, path: &str) -> (u16, Value) {
+        let r = self.owner.get_with(path, &[("authorization", &format!("Bearer {}", self.token))]).await;
+        (r.status, serde_json::from_str(&r.body).unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {}", r.body)))
+    }
+    /// The client API's Status for input `n` (GET /api/v1/statuses/:id).
+    async fn status(&self, n: &str) -> Value {
+        let uri = self.obj_id(n);
+        let id = self.me.app.store.read(|r| r.post_id_by_uri(&uri)).unwrap().unwrap();
+        let (code, v) = self.api(&format!("/api/v1/statuses/{id}")).await;
+        assert_eq!(code, 200, "{n}: {v}");
+        v
     }
     fn obj_id(&self, n: &str) -> String {
         format!("{}/objects/{n}", self.peer.base)
@@ -67,13 +89,22 @@ async fn mastodon_rendering_rules_for_remote_posts() {
     // Tried: summary `<img alt="Logo">`; the old code stripped it to "" and showed the post open.
     let a = b.show("cw-img", json!({"summary": "<img src=\"https://x.example/l.png\" alt=\"Logo\">", "sensitive": true, "content": "<p>behind the logo</p>"})).await;
     assert!(a.contains("<details class=\"cw\">") && a.contains("Content warning:</span> Logo</summary>"), "{a}");
+    // The client API says the same (Mastodon: spoiler_text "Logo", sensitive true).
+    let v = b.status("cw-img").await;
+    assert_eq!((v["spoiler_text"].as_str(), v["sensitive"].as_bool()), (Some("Logo"), Some(true)), "{v}");
     // Tried: `<p></p>` with sensitive true: Mastodon still hides the post; we give a generic label.
     let a = b.show("cw-empty", json!({"summary": "<p></p>", "sensitive": true, "content": "<p>behind nothing</p>"})).await;
     assert!(a.contains("<details class=\"cw\">") && a.contains("Sensitive content"), "{a}");
+    // API: a non-empty spoiler_text (Mastodon keeps the post collapsed; its apps need words).
+    let v = b.status("cw-empty").await;
+    assert_eq!((v["spoiler_text"].as_str(), v["sensitive"].as_bool()), (Some("Sensitive content"), Some(true)), "{v}");
     // Tried: `Fernstraßen<wbr/>bau <del>alt</del><ins>neu</ins>`. Mastodon (Nokogiri text)
     // reads "Fernstraßenbau altneu"; the old code read "Fernstraßen bau  alt  neu".
     let a = b.show("cw-wbr", json!({"summary": "Fernstraßen<wbr/>bau <del>alt</del><ins>neu</ins><script>evil()</script>", "content": "<p>x</p>"})).await;
     assert!(a.contains("Content warning:</span> Fernstraßenbau altneu</summary>"), "{a}");
+    // API: Mastodon's spoiler_text is "Fernstraßenbau altneu" too (no script text).
+    let v = b.status("cw-wbr").await;
+    assert_eq!(v["spoiler_text"], json!("Fernstraßenbau altneu"), "{v}");
 
     // summaryMap only: Mastodon reads it like contentMap. Tried: {"en": "spiders"} with sensitive.
     let a = b.show("summarymap", json!({"summaryMap": {"en": "spiders"}, "sensitive": true, "content": "<p>eight legs</p>"})).await;
@@ -83,10 +114,18 @@ async fn mastodon_rendering_rules_for_remote_posts() {
     // lang="en". Tried: {"en", "de"}; the old code showed German (alphabetically first).
     let a = b.show("map", json!({"contentMap": {"en": "<p>hello world</p>", "de": "<p>hallo welt</p>"}})).await;
     assert!(a.contains("hello world") && !a.contains("hallo welt") && a.contains("lang=\"en\""), "{a}");
+    // API: Mastodon answers content "<p>hello world</p>" with language "en".
+    let v = b.status("map").await;
+    assert!(v["content"].as_str().unwrap().contains("hello world") && !v["content"].as_str().unwrap().contains("hallo"), "{v}");
+    assert_eq!(v["language"], json!("en"), "{v}");
 
     // Remote h1/h2: Mastodon turns them into <p><strong>. Tried: `<h1>Big title</h1><h2>Sub</h2>`.
     let a = b.show("heads", json!({"content": "<h1>Big title</h1><h2>Sub</h2><p>text</p>"})).await;
     assert!(!a.contains("<h1") && !a.contains("<h2") && a.contains("<p><strong>Big title</strong></p>"), "{a}");
+    // API: Mastodon's content is "<p><strong>Big title</strong></p><p><strong>Sub</strong></p><p>text</p>".
+    let v = b.status("heads").await;
+    let content = v["content"].as_str().unwrap();
+    assert!(!content.contains("<h1") && !content.contains("<h2") && content.contains("<p><strong>Big title</strong></p>"), "{v}");
 
     // A hashtag only in `tag`: Mastodon's web UI shows it in the hashtag bar under the post.
     // Tried: tag #Gardening with content that never says it; a tag the content shows stays out.
@@ -95,6 +134,10 @@ async fn mastodon_rendering_rules_for_remote_posts() {
                 {"type": "Mention", "href": b.me.app.urls.actor(), "name": b.me.app.urls.handle()}]})).await;
     assert!(a.contains("class=\"hashtag-bar\"") && a.contains(&format!("href=\"{}\"", b.me.app.urls.tag("gardening"))), "{a}");
     assert!(!a[a.find("hashtag-bar").unwrap()..].contains("#shown"), "a tag the text shows is not repeated: {a}");
+    // API: Mastodon lists every Hashtag tag in `tags` (gardening and shown), lower-case names.
+    let v = b.status("tagonly").await;
+    let tags: Vec<&str> = v["tags"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert!(tags.contains(&"gardening") && tags.contains(&"shown"), "{v}");
 
     // An Article's summary is an excerpt (Mastodon: no CW for Article/Page/Event/Video unless
     // sensitive). Tried: Article with summary and no `sensitive`: the old code hid it as a CW.
@@ -148,6 +191,17 @@ async fn mastodon_rendering_rules_for_remote_posts() {
     assert!(a.contains("just between us") && a.contains("vis-direct"), "{a}");
     assert!(b.owner.get("/home").await.body.contains("just between us"), "on /home with mentions");
     assert_eq!(b.me.app.store.read(|r| r.notifications(None, 100)).unwrap().0.len(), before, "no notification for a silent mention");
+    // API: Mastodon shows it as a direct status in /api/v1/conversations (unread, with the
+    // sender), and /api/v1/notifications has nothing for it.
+    let v = b.status("silent").await;
+    assert_eq!(v["visibility"], json!("direct"), "{v}");
+    let (code, convs) = b.api("/api/v1/conversations").await;
+    assert_eq!(code, 200, "{convs}");
+    let conv = convs.as_array().unwrap().iter().find(|c| c["last_status"]["id"] == v["id"]).unwrap_or_else(|| panic!("silent mention in conversations: {convs}"));
+    assert_eq!(conv["unread"], json!(true));
+    assert_eq!(conv["accounts"][0]["acct"], json!(format!("pea@{}", b.peer.app.urls.host)), "{conv}");
+    let (_, notes) = b.api("/api/v1/notifications").await;
+    assert!(notes.as_array().unwrap().iter().all(|n| n["status"]["id"] != v["id"]), "no notification: {notes}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -165,6 +165,9 @@ fn interact(app: &App, post_uri: &str, kind: &str, ap_type: &str) -> Result<()> 
         }
         let id = new_activity_id(app);
         w.put_interaction(post_uri, kind, &me, &Interaction { activity_id: id.clone(), at_ms: now_ms() })?;
+        if kind == "like" {
+            w.add_favourite(pid)?; // the client API's favourites list
+        }
         let inbox = author_inbox(w, &p)?;
         let (act, audience) = if kind == "boost" {
             let followers = format!("{me}/followers");
@@ -184,6 +187,9 @@ fn undo_interaction(app: &App, post_uri: &str, kind: &str) -> Result<()> {
         let me = app.urls.actor();
         let old = w.remove_interaction(post_uri, kind, &me)?.ok_or(Error::NotFound)?;
         let p = w.post_id_by_uri(post_uri)?.and_then(|id| w.post(id).ok().flatten());
+        if let (Some(p), "like") = (&p, kind) {
+            w.remove_favourite(p.id)?;
+        }
         let inbox = match &p {
             Some(p) => author_inbox(w, p)?,
             None => None,

@@ -71,6 +71,26 @@ pub fn unmute(app: &App, actor: &str) -> Result<()> {
 pub const CONTEXTS: &[&str] = &["home", "notifications", "public", "thread"];
 
 pub fn add_filter(app: &App, keyword: &str, action: &str, contexts: Vec<String>) -> Result<()> {
+    let f = checked_filter(keyword, action, contexts)?;
+    app.store.write(|w| w.add_filter(&f).map(drop))
+}
+
+/// Changes filter `id` in place (the client API's `PUT /api/v2/filters/:id`), with the same
+/// rules as [`add_filter`]. NotFound when there is no such filter.
+pub fn update_filter(app: &App, id: u64, keyword: &str, action: &str, contexts: Vec<String>) -> Result<()> {
+    let f = checked_filter(keyword, action, contexts)?;
+    if !app.store.read(|r| r.filters())?.iter().any(|(i, _)| *i == id) {
+        return Err(Error::NotFound);
+    }
+    // put_filter never replaces (ids are allocated once): remove, then insert at the same id,
+    // in one transaction.
+    app.store.write(|w| {
+        w.delete_filter(id)?;
+        w.put_filter(id, &f)
+    })
+}
+
+fn checked_filter(keyword: &str, action: &str, contexts: Vec<String>) -> Result<Filter> {
     let keyword = keyword.trim().to_lowercase();
     if keyword.is_empty() || keyword.chars().count() > 100 {
         return Err(Error::BadRequest("A filter needs a keyword of up to 100 characters".into()));
@@ -82,7 +102,7 @@ pub fn add_filter(app: &App, keyword: &str, action: &str, contexts: Vec<String>)
     if contexts.is_empty() {
         return Err(Error::BadRequest("Choose where the filter applies".into()));
     }
-    app.store.write(|w| w.add_filter(&Filter { keyword, action: action.into(), contexts }).map(drop))
+    Ok(Filter { keyword, action: action.into(), contexts })
 }
 
 pub fn remove_filter(app: &App, id: u64) -> Result<()> {

@@ -137,7 +137,31 @@ pub fn on_home(app: &App, e: &crate::model::HomeEntry, p: &Post) -> bool {
     !app.store.read(|r| r.in_exclusive_list(who)).unwrap_or(false)
 }
 
-/// Blocked and muted accounts do not notify.
+/// Blocked and muted accounts do not notify, nor do posts in a thread the owner muted.
 pub fn notification_shown(app: &App, n: &crate::model::Notification, now_ms: u64) -> bool {
-    app.store.read(|r| Ok(!r.is_blocked(&n.actor)? && !r.is_muted(&n.actor, now_ms)?)).unwrap_or(false)
+    app.store
+        .read(|r| {
+            let thread_muted = match &n.post_uri {
+                Some(u) => r.is_thread_muted(&r.thread_root(u, THREAD_HOPS)?)?,
+                None => false,
+            };
+            Ok(!thread_muted && !r.is_blocked(&n.actor)? && !r.is_muted(&n.actor, now_ms)?)
+        })
+        .unwrap_or(false)
+}
+
+/// Parents followed up to find a thread's root (muting a conversation).
+pub const THREAD_HOPS: usize = 32;
+
+/// Mutes or unmutes the thread `p` is in (Mastodon's `POST /api/v1/statuses/:id/mute`): its
+/// notifications stop showing; the posts themselves still do.
+pub fn mute_thread(app: &App, p: &Post, mute: bool) -> Result<()> {
+    let now = crate::time::now_ms();
+    let root = app.store.read(|r| r.thread_root(p.uri.as_str(), THREAD_HOPS))?;
+    app.store.write(|w| w.mute_thread(&root, mute, now))
+}
+
+/// Whether the thread `p` is in is muted.
+pub fn thread_muted(app: &App, p: &Post) -> bool {
+    app.store.read(|r| r.is_thread_muted(&r.thread_root(p.uri.as_str(), THREAD_HOPS)?)).unwrap_or(false)
 }

@@ -215,7 +215,7 @@ async fn multipart(mut body: Incoming, boundary: &str, limit: usize, tmp: &Path,
 }
 
 /// (field name, file name if a file, content type) from a multipart part's headers (RFC 7578);
-/// the streaming and the in-memory parser (request.rs) both read them here.
+/// the one multipart parser (pages and client API).
 pub(crate) fn part_headers(head: &str) -> (String, Option<String>, String) {
     let (mut name, mut filename, mut ctype) = (String::new(), None, String::from("text/plain"));
     for line in head.split("\r\n") {

@@ -46,6 +46,8 @@ impl Store {
             IMPORTID_IMPORT, IMPORTLINE_ROW, IMPORTDUE_LINE,
             // Publishing controls (issue 14): edit history, scheduled posts and drafts, poll votes.
             POSTID_EDITMS_VERSION, SCHEDULEDID_SCHEDULED, POSTID_VOTER_CHOICES,
+            // Client API conversations, favourites and muted threads.
+            CONVERSATION_READ_REMOVED, FAVOURITEID_POSTID, POSTID_FAVOURITEID, MUTEDTHREAD_MS,
         );
         for t in r.list_tables()? {
             if !names.iter().any(|n| n == t.name()) {

@@ -19,6 +19,8 @@ mod oauth;
 mod imports;
 mod publishing;
 pub use publishing::{PollSpec, PostVersion, ScheduledParams, ScheduledPost};
+mod conversations;
+mod favourites;
 pub use oauth::{OAuthApp, OAuthCode, OAuthToken, PendingMedia, Range};
 pub use search::query_terms;
 pub use alloc::IdSpace;
@@ -234,6 +236,10 @@ impl Store {
             w.tx.open_table(POSTID_EDITMS_VERSION)?;
             w.tx.open_table(SCHEDULEDID_SCHEDULED)?;
             w.tx.open_table(POSTID_VOTER_CHOICES)?;
+            w.tx.open_table(CONVERSATION_READ_REMOVED)?;
+            w.tx.open_table(FAVOURITEID_POSTID)?;
+            w.tx.open_table(POSTID_FAVOURITEID)?;
+            w.tx.open_table(MUTEDTHREAD_MS)?;
             let version = w.meta_u32("schema_version")?.unwrap_or(0);
             if version > SCHEMA_VERSION {
                 return Err(Error::Config(format!(

@@ -162,3 +162,14 @@ pub const POSTID_EDITMS_VERSION: TableDefinition<(u64, u64), &[u8]> = TableDefin
 pub const SCHEDULEDID_SCHEDULED: TableDefinition<u64, &[u8]> = TableDefinition::new("scheduledid_scheduled");
 /// Votes in the owner's polls: (post id, voter actor id) → JSON list of chosen option names.
 pub const POSTID_VOTER_CHOICES: TableDefinition<(u64, &str), &[u8]> = TableDefinition::new("postid_voter_choices");
+/// Client API conversations (direct posts and silent mentions): conversation id (its thread's
+/// root post id) → (read up to, removed up to), both home entry ids (arrival order). A
+/// conversation is unread while its newest entry is above the first, hidden while at or below the second.
+pub const CONVERSATION_READ_REMOVED: TableDefinition<u64, (u64, u64)> = TableDefinition::new("conversation_read_removed");
+/// Posts the owner liked, for `GET /api/v1/favourites`: favourite id (ids::next_id at the like)
+/// → post id, and its reverse. Written by domain::follows (like, unlike).
+pub const FAVOURITEID_POSTID: TableDefinition<u64, u64> = TableDefinition::new("favouriteid_postid");
+pub const POSTID_FAVOURITEID: TableDefinition<u64, u64> = TableDefinition::new("postid_favouriteid");
+/// Conversations the owner muted (`POST /api/v1/statuses/:id/mute`): thread root post uri → when
+/// (ms). Notifications about posts in a muted thread are not shown.
+pub const MUTEDTHREAD_MS: TableDefinition<&str, u64> = TableDefinition::new("mutedthread_ms");

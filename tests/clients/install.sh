@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the client libraries the client-API tests drive, only when missing (idempotent):
-# Mastodon.py (PyPI, pinned) in a virtualenv at $1 (default: target/tmp/clients-venv), and
-# masto.js + megalodon (npm, pinned by package-lock.json) in tests/clients/node_modules.
+# Mastodon.py (PyPI, pinned) in a virtualenv at $1 (default: target/tmp/clients-venv), toot
+# (Debian), and masto.js + megalodon (npm, pinned by package-lock.json) in tests/clients/node_modules.
 # Used by tests/run and, when the venv is missing, by tests/client_api.rs itself.
 set -euo pipefail
 VENV=${1:-"$(cd "$(dirname "$0")/../.." && pwd)/target/tmp/clients-venv"}
@@ -11,6 +11,16 @@ if ! { [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c "import mastodon, sys;
   echo "   installing Mastodon.py $MASTODON_PY into $VENV (pip, PyPI)"
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --disable-pip-version-check "Mastodon.py==$MASTODON_PY"
+fi
+
+# toot (Debian's package; the tests run /usr/bin/toot), when missing: apt-get install, with an
+# apt-get update only when that fails.
+if ! command -v toot >/dev/null; then
+  echo "   installing toot (apt-get install toot)"
+  SUDO=(); [ "$(id -u)" -eq 0 ] || SUDO=(sudo)
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq toot >/dev/null 2>&1 ||
+    { "${SUDO[@]}" apt-get update -qq >/dev/null && "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq toot >/dev/null; } ||
+    { echo "could not install the Debian package toot (the client API tests drive it)" >&2; exit 1; }
 fi
 
 # masto.js and megalodon (npm, pinned in package-lock.json), when Node.js is there: npm ci again

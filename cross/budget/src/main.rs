@@ -166,9 +166,10 @@ async fn load(port: u16, paths: Arc<Vec<(String, &'static str)>>, clients: usize
 }
 
 fn post(id: u64, author: &str, uri: String, text: &str, local: bool, in_reply_to: Option<String>) -> Post {
+    let uri = pipit::httpurl::HttpUrl::parse(&uri).expect("an http(s) post id");
     Post {
         id,
-        url: uri.clone(),
+        url: Some(uri.clone()),
         uri,
         author: author.into(),
         local,
@@ -176,7 +177,7 @@ fn post(id: u64, author: &str, uri: String, text: &str, local: bool, in_reply_to
         source: text.into(),
         summary: String::new(),
         visibility: Visibility::Public,
-        in_reply_to,
+        in_reply_to: in_reply_to.and_then(|u| pipit::httpurl::HttpUrl::parse(&u)),
         published_ms: pipit::ids::id_ms(id),
         edited_ms: None,
         tags: vec![],
@@ -187,6 +188,7 @@ fn post(id: u64, author: &str, uri: String, text: &str, local: bool, in_reply_to
         poll: None,
         emojis: vec![],
         card: None,
+        language: None,
     }
 }
 
@@ -216,7 +218,7 @@ async fn main() {
             w.put_post(&root)?;
             for i in 0..20 {
                 let id = pipit::ids::next_id();
-                w.put_post(&post(id, &me, app.urls.post_uri(id), &format!("reply {i}"), true, Some(root.uri.clone())))?;
+                w.put_post(&post(id, &me, app.urls.post_uri(id), &format!("reply {i}"), true, Some(root.uri.to_string())))?;
             }
             for i in 0..40 {
                 let id = pipit::ids::next_id();
@@ -265,6 +267,9 @@ async fn main() {
     child.kill().ok();
     child.wait().ok();
     let _ = std::fs::remove_dir_all(&dir);
+
+    // 4b. The client API beside the pages (issue 10).
+    api_bench(&bin, quick, &mut rows).await;
 
     // 5 + 7. Inbox: signed Creates from 100 actors (10 keys shared), stored durably.
     inbox_bench(&bin, quick, &mut rows).await;
@@ -467,6 +472,81 @@ async fn fanout_bench(bin: &Path, rows: &mut Vec<Row>) {
     let got = hosts.lock().unwrap().len();
     row(rows, &format!("Fan-out: {FOLLOWERS} followers on {HOSTS} hosts ({got} hosts reached)"), "≤ 60 s", format!("{:.1} s", took.as_secs_f64()), Some(got == HOSTS && took <= Duration::from_secs(60)));
     row(rows, "RSS during fan-out (peak of 100 ms samples)", "≤ 24 MiB", format!("{:.1} MiB", peak as f64 / 1024.0), Some(peak <= 24 * 1024));
+    child.kill().ok();
+    child.wait().ok();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `clients` keep-alive connections sending `method path` with the owner's bearer token (and a
+/// JSON `body` when given) until `until`; returns the requests answered 200.
+async fn load_api(port: u16, method: &'static str, path: &str, token: &str, body: Option<String>, clients: usize, until: Instant) -> u64 {
+    let done = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (done, path, token, body) = (done.clone(), path.to_string(), token.to_string(), body.clone());
+        tasks.push(tokio::spawn(async move {
+            let s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+            let (mut tx, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(s)).await.unwrap();
+            tokio::spawn(conn);
+            let mut i = 0u64;
+            while Instant::now() < until {
+                i += 1;
+                let mut req = hyper::Request::builder().method(method).uri(path.as_str()).header("host", format!("127.0.0.1:{port}")).header("authorization", format!("Bearer {token}"));
+                let b = match &body {
+                    Some(b) => {
+                        req = req.header("content-type", "application/json");
+                        Bytes::from(b.replace("{n}", &i.to_string()))
+                    }
+                    None => Bytes::new(),
+                };
+                match tx.send_request(req.body(Full::new(b)).unwrap()).await {
+                    Ok(r) => {
+                        let ok = r.status() == 200;
+                        let _ = r.into_body().collect().await;
+                        if ok {
+                            done.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    Err(_) => break,
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    done.load(Ordering::Relaxed)
+}
+
+/// CPU per request of the client API's hottest calls: verify_credentials (every app start),
+/// a home timeline page of 20 (entities built for each status), and posting a status (a
+/// durable write and a delivery job per follower host; here none).
+async fn api_bench(bin: &Path, quick: bool, rows: &mut Vec<Row>) {
+    let mut token = String::new();
+    let (dir, port) = prepare(bin, "api", |app| {
+        let reg = pipit::domain::oauth::register(app, "budget", vec!["urn:ietf:wg:oauth:2.0:oob".into()], "read write", None).expect("register an app");
+        token = pipit::domain::oauth::owner_password_grant(app, reg.id, &reg.app, "read write").expect("a token").access_token;
+        for i in 0..60 {
+            let p = pipit::domain::posts::NewPost { text: format!("home post {i} with #some words and a link https://example.com/{i}"), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, media: vec![], resolved: vec![], quote: None };
+            pipit::domain::posts::publish(app, p).expect("publish");
+        }
+    }, |_| {});
+    let (mut child, _) = start(bin, &dir, port).await;
+    let pid = child.id();
+    let secs = if quick { 2 } else { 5 };
+    let calls: Vec<(&str, &'static str, &str, Option<String>, u64)> = vec![
+        ("API verify_credentials", "GET", "/api/v1/accounts/verify_credentials", None, 100),
+        ("API home timeline, page of 20", "GET", "/api/v1/timelines/home?limit=20", None, 1_000),
+        ("API POST /api/v1/statuses", "POST", "/api/v1/statuses", Some(r#"{"status":"budget post {n}","visibility":"public"}"#.to_string()), 2_000),
+    ];
+    for (name, method, path, body, budget) in calls {
+        // A short warm-up, then measured.
+        load_api(port, method, path, &token, body.clone(), 2, Instant::now() + Duration::from_millis(300)).await;
+        let before = cpu_us(pid);
+        let n = load_api(port, method, path, &token, body, 8, Instant::now() + Duration::from_secs(secs)).await;
+        let per = (cpu_us(pid) - before) as f64 / n.max(1) as f64;
+        row(rows, &format!("CPU per request: {name}"), &format!("≤ {budget} µs"), format!("{per:.0} µs ({n} requests)"), Some(n > 0 && per <= budget as f64));
+    }
     child.kill().ok();
     child.wait().ok();
     let _ = std::fs::remove_dir_all(&dir);

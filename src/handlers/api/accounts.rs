@@ -106,3 +106,74 @@ pub fn statuses(c: &Call) -> ApiResult {
     let items: Vec<Value> = posts.iter().map(|p| ctx.status(p, None)).collect();
     c.paged(items, posts.first().map(|p| p.id), posts.last().map(|p| p.id))
 }
+
+/// Accounts looked at by one search: the owner's following and followers pages (bounded).
+const SEARCH_SCAN: usize = 400;
+
+/// `GET /api/v1/accounts/search?q=&limit=&resolve=&following=` (mention autocomplete): the
+/// owner and the accounts the owner follows or is followed by whose username, handle or display
+/// name starts with `q` (a word of the display name may match too), people followed first.
+/// `resolve=true` with a full `user@host` looks the handle up through WebFinger, as search does.
+/// An empty `q` gives `[]`.
+pub async fn search(c: &Call) -> ApiResult {
+    c.user("read:accounts")?;
+    let q = c.params.text("q");
+    let q = q.trim().trim_start_matches('@').to_lowercase();
+    let limit = c.range(40, 80).limit;
+    let resolve = c.params.flag("resolve")?.unwrap_or(false);
+    let only_following = c.params.flag("following")?.unwrap_or(false);
+    let ctx = Ctx::new(&c.app, Viewer::Owner)?;
+    if q.is_empty() {
+        return ok(&Value::Array(vec![]));
+    }
+    let (user_q, host_q) = match q.split_once('@') {
+        Some((u, h)) => (u.to_string(), Some(h.to_string())),
+        None => (q.clone(), None),
+    };
+    let matches = |username: &str, host: &str, name: &str| {
+        let (username, host, name) = (username.to_lowercase(), host.to_lowercase(), name.to_lowercase());
+        let user_ok = username.starts_with(&user_q) || (host_q.is_none() && (name.starts_with(&user_q) || name.split_whitespace().any(|w| w.starts_with(&user_q))));
+        user_ok && host_q.as_ref().map(|h| host.starts_with(h.as_str())).unwrap_or(true)
+    };
+    let mut found: Vec<String> = Vec::new();
+    let p = &ctx_profile(c)?;
+    if !only_following && matches(&p.0, &c.app.urls.host, &p.1) {
+        found.push(c.app.urls.actor());
+    }
+    let candidates: Vec<crate::model::RemoteActor> = c.app.store.read(|r| {
+        let mut uris: Vec<String> = r.following_page(None, SEARCH_SCAN / 2)?.items.into_iter().map(|(u, _)| u).collect();
+        if !only_following {
+            uris.extend(r.followers_page(None, SEARCH_SCAN / 2)?.items.into_iter().map(|(u, _)| u));
+        }
+        let mut out = Vec::new();
+        for u in uris {
+            if let Some(a) = r.actor(&u)? {
+                out.push(a);
+            }
+        }
+        Ok(out)
+    })?;
+    for a in candidates {
+        if found.len() >= limit {
+            break;
+        }
+        let id = a.id.to_string();
+        if !found.contains(&id) && matches(&a.preferred_username, &a.host, &a.name) {
+            found.push(id);
+        }
+    }
+    if found.is_empty() && resolve && host_q.as_ref().is_some_and(|h| h.contains('.') || h.contains(':')) {
+        if let Ok(a) = crate::actions::account(&c.app, &q).await {
+            found.push(a.id.into_string());
+        }
+    }
+    found.truncate(limit);
+    ctx.prepare([], found.iter().cloned());
+    ok(&Value::Array(found.iter().map(|a| ctx.account(a)).collect()))
+}
+
+/// The owner's (username, display name).
+fn ctx_profile(c: &Call) -> Result<(String, String), ApiError> {
+    let p = c.app.store.read(|r| r.profile())?;
+    Ok((c.app.config.username.clone(), p.display_name))
+}

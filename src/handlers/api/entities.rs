@@ -394,7 +394,7 @@ impl<'a> Ctx<'a> {
             "favourites_count": likes,
             "favourited": liked,
             "reblogged": boosted,
-            "muted": false,
+            "muted": owner && crate::domain::timeline::thread_muted(self.app, p),
             "bookmarked": bookmarked,
             "pinned": pinned,
             "filtered": [],

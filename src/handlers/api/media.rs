@@ -1,5 +1,6 @@
 //! Media: `POST /api/v2/media` and `/api/v1/media` (multipart `file`, `description`),
-//! `GET|PUT /api/v1/media/:id`. Images are checked and saved by domain::media (the same as the
+//! `GET|PUT /api/v1/media/:id`. The body is streamed to DATA/tmp by server::upload (the
+//! pages' parser); images are checked and saved by domain::media (the same as the
 //! compose form's), kept as pending until `POST /api/v1/statuses` names them in `media_ids`.
 //! The `url` is set at once, so clients that poll (masto.js) stop after one look.
 
@@ -41,7 +42,7 @@ fn parse_focus(s: &str) -> Result<Option<(i16, i16)>, ApiError> {
 pub fn upload(c: &Call) -> ApiResult {
     c.user("write:media")?;
     let f = c.files.iter().find(|f| f.name == "file").ok_or_else(|| ApiError::unprocessable("file: attach an image (multipart/form-data)"))?;
-    if f.data.len() > c.app.config.max_upload_kib as usize * 1024 {
+    if f.len > c.app.config.max_upload_kib as u64 * 1024 {
         return Err(ApiError::new(413, format!("file: larger than {} KiB", c.app.config.max_upload_kib)));
     }
     let alt = c.params.text("description");
@@ -53,7 +54,9 @@ pub fn upload(c: &Call) -> ApiResult {
         // The original and its preview.
         crate::domain::media::remove(&c.app, &file);
     }
-    let saved = crate::domain::media::save_image(&c.app, &f.data).map_err(|e| match e {
+    // Streamed to DATA/tmp by server::upload; read back as the compose page does.
+    let bytes = crate::handlers::auth::upload_bytes(&c.app, f)?;
+    let saved = crate::domain::media::save_image(&c.app, &bytes).map_err(|e| match e {
         Error::BadRequest(m) | Error::UnsupportedMediaType(m) => ApiError::unprocessable(m),
         e => e.into(),
     })?;

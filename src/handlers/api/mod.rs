@@ -12,6 +12,7 @@
 //! pages use. Entities are built in `entities`.
 
 pub mod accounts;
+pub mod conversations;
 pub mod entities;
 pub mod instance;
 pub mod media;
@@ -109,8 +110,9 @@ pub struct Call {
     pub params: Params,
     pub auth: Auth,
     pub peer: SocketAddr,
-    /// Files of a multipart body (avatar, header).
-    pub files: Vec<request::Part>,
+    /// Files of a multipart body (media, avatar, header), streamed to DATA/tmp by
+    /// server::upload (the pages' parser); deleted when the call ends.
+    pub files: Vec<crate::server::upload::Upload>,
 }
 
 impl Call {
@@ -263,15 +265,15 @@ impl Params {
     }
 }
 
-/// Parses query + body. Malformed JSON is a 400 with nothing changed.
-fn parse_params(headers: &HeaderMap, query: &Form, body: &Bytes) -> Result<(Params, Vec<request::Part>), ApiError> {
+/// Parses query + a non-multipart body (multipart bodies are streamed by server::upload
+/// before this). Malformed JSON is a 400 with nothing changed.
+fn parse_params(headers: &HeaderMap, query: &Form, body: &Bytes) -> Result<Params, ApiError> {
     let mut p = Params::default();
-    let mut files = Vec::new();
     for (k, v) in &query.0 {
         p.push(k, v.clone());
     }
     if body.is_empty() {
-        return Ok((p, files));
+        return Ok(p);
     }
     let ct = request::content_type(headers).to_ascii_lowercase();
     if ct.starts_with("application/json") || ct.ends_with("+json") {
@@ -280,17 +282,20 @@ fn parse_params(headers: &HeaderMap, query: &Form, body: &Bytes) -> Result<(Para
             return Err(ApiError::new(400, "The request body must be a JSON object"));
         }
         p.flatten_json("", &v);
-    } else if ct.starts_with("multipart/form-data") || ct.starts_with("application/x-www-form-urlencoded") || ct.is_empty() {
+    } else if ct.starts_with("application/x-www-form-urlencoded") || ct.is_empty() {
         // A body without Content-Type is a form (OAuth clients send those).
-        let s = request::submitted(headers, body).map_err(|e| ApiError::new(400, e.public_message()))?;
-        for (k, v) in s.form.0 {
+        let text = std::str::from_utf8(body).map_err(|_| ApiError::new(400, "The form is not UTF-8"))?;
+        for (k, v) in Form::parse(text).0 {
             p.push(&k, v);
         }
-        files = s.files;
     } else {
         return Err(ApiError::new(415, format!("Unsupported Content-Type `{ct}`: send JSON or a form")));
     }
-    Ok((p, files))
+    Ok(p)
+}
+
+fn is_multipart(headers: &HeaderMap) -> bool {
+    request::content_type(headers).to_ascii_lowercase().starts_with("multipart/form-data")
 }
 
 fn bearer(headers: &HeaderMap, params: &Params) -> Option<String> {
@@ -374,15 +379,48 @@ async fn call(app: &App, req: Request<Incoming>, peer: SocketAddr, path: String)
     };
     let owner = matches!(&early, Some(Auth::Token(t)) if t.owner);
     let limit = if owner { app.config.max_body_kib as usize * 1024 } else { ANON_BODY.min(app.config.max_body_kib as usize * 1024) };
-    let (parts, body) = match request::body(req, limit, std::time::Duration::from_secs(app.config.request_timeout_secs)).await {
-        Ok(b) => b,
-        Err(crate::error::Error::PayloadTooLarge(_)) if !owner => return Err(ApiError::new(401, "The access token is invalid")),
-        Err(e) => return Err(e.into()),
+    let deadline = std::time::Duration::from_secs(app.config.request_timeout_secs);
+    let too_large = |e: crate::error::Error| match e {
+        crate::error::Error::PayloadTooLarge(_) if !owner => ApiError::new(401, "The access token is invalid"),
+        e => ApiError::new(e.status(), e.public_message()),
     };
-    let (params, files) = parse_params(&parts.headers, &query, &body)?;
+    let (headers, params, files) = if is_multipart(req.headers()) {
+        // Media, avatars, some clients' statuses: the pages' streaming parser, files to
+        // DATA/tmp. Without the owner's token in the header or query, a token among the text
+        // fields before the first file must be the owner's, or no file byte is written.
+        let (parts, body) = req.into_parts();
+        let tmp = crate::server::upload::tmp_dir(&app.data);
+        let received = crate::server::upload::receive(&parts.headers, body, limit, deadline, &tmp, |form| {
+            if owner {
+                return Ok(());
+            }
+            match form.get("access_token").map(|t| crate::domain::oauth::token(app, t)) {
+                Some(Ok(Some(t))) if t.owner => Ok(()),
+                Some(Err(e)) => Err(e),
+                _ => Err(crate::error::Error::Unauthorized("The access token is invalid".into())),
+            }
+        })
+        .await
+        .map_err(|e| match e {
+            crate::error::Error::Unauthorized(_) => ApiError::new(401, "The access token is invalid"),
+            e => too_large(e),
+        })?;
+        let mut p = Params::default();
+        for (k, v) in &query.0 {
+            p.push(k, v.clone());
+        }
+        for (k, v) in received.form.0 {
+            p.push(&k, v);
+        }
+        (parts.headers, p, received.files)
+    } else {
+        let (parts, body) = request::body(req, limit, deadline).await.map_err(too_large)?;
+        let p = parse_params(&parts.headers, &query, &body)?;
+        (parts.headers, p, Vec::new())
+    };
     let auth = match early {
         Some(a) => a,
-        None => match bearer(&parts.headers, &params) {
+        None => match bearer(&headers, &params) {
             None => Auth::None,
             Some(b) => match crate::domain::oauth::token(app, &b)? {
                 Some(t) => Auth::Token(t),
@@ -391,7 +429,7 @@ async fn call(app: &App, req: Request<Incoming>, peer: SocketAddr, path: String)
         },
     };
     let segs: Vec<String> = path.trim_start_matches('/').split('/').map(percent_decode).collect();
-    let c = Call { app: app.clone(), method, segs, path, headers: parts.headers, query, params, auth, peer, files };
+    let c = Call { app: app.clone(), method, segs, path, headers, query, params, auth, peer, files };
     route(&c).await
 }
 
@@ -421,6 +459,12 @@ async fn route(c: &Call) -> ApiResult {
         ["api", "v1", "markers"] if post => instance::set_markers(c),
         ["api", "v1", "accounts", "verify_credentials"] if get => accounts::verify_credentials(c),
         ["api", "v1", "accounts", "lookup"] if get => accounts::lookup(c).await,
+        ["api", "v1", "accounts", "search"] if get => accounts::search(c).await,
+        // Mastodon iOS breaks on a 404 here (Hollo #421): pipit suggests nobody.
+        ["api", "v1" | "v2", "suggestions"] if get => ok(&json!([])),
+        ["api", "v1", "conversations"] if get => conversations::list(c),
+        ["api", "v1", "conversations", _, "read"] if post => conversations::read(c),
+        ["api", "v1", "conversations", _] if delete => conversations::remove(c),
         ["api", "v1", "accounts", "relationships"] if get => accounts::relationships(c),
         ["api", "v1", "accounts", _] if get => accounts::get(c),
         ["api", "v1", "accounts", _, "statuses"] if get => accounts::statuses(c),
@@ -438,12 +482,13 @@ async fn route(c: &Call) -> ApiResult {
         ["api", "v1", "timelines", "list", _] if get => social::list_timeline(c),
         ["api", "v1", "followed_tags"] if get => social::followed_tags(c),
         ["api", "v1", "bookmarks"] if get => social::bookmarks(c),
+        ["api", "v1", "favourites"] if get => social::favourites(c),
         ["api", "v1", "statuses", _, w @ ("favourited_by" | "reblogged_by")] if get => social::interacted(c, w),
         ["api", "v1", "statuses"] if post => statuses::create(c).await,
         ["api", "v1", "statuses", _] if get => statuses::get(c),
         ["api", "v1", "statuses", _] if delete => statuses::delete(c),
         ["api", "v1", "statuses", _, "context"] if get => statuses::context(c),
-        ["api", "v1", "statuses", _, a @ ("favourite" | "unfavourite" | "reblog" | "unreblog" | "bookmark" | "unbookmark" | "pin" | "unpin")] if post => {
+        ["api", "v1", "statuses", _, a @ ("favourite" | "unfavourite" | "reblog" | "unreblog" | "bookmark" | "unbookmark" | "pin" | "unpin" | "mute" | "unmute")] if post => {
             statuses::action(c, a)
         }
         ["api", "v1", "timelines", "home"] if get => timelines::home(c),
@@ -469,6 +514,9 @@ async fn route(c: &Call) -> ApiResult {
         ["api", "v2", "filters"] if post => more::create_filter(c),
         ["api", "v2", "filters", _] if get => more::filter(c),
         ["api", "v2", "filters", _] if delete => more::delete_filter(c),
+        ["api", "v2", "filters", _] if put => more::update_filter(c),
+        ["api", "v2", "filters", _, "keywords"] if get => more::filter_keywords(c),
+        ["api", "v2", "filters", _, "statuses"] if get => more::filter_statuses(c),
         ["api", "v1", "notifications"] if get => notifications::list(c),
         ["api", "v1", "notifications", "clear"] if post => notifications::clear(c),
         ["api", "v1", "notifications", _] if get => notifications::get(c),
@@ -492,7 +540,7 @@ mod tests {
     fn json_and_forms_agree() {
         let mut h = HeaderMap::new();
         h.insert("content-type", HeaderValue::from_static("application/json"));
-        let p = parse_params(&h, &Form::parse("limit=5"), &Bytes::from_static(br#"{"status":"hi","media_ids":["1","2"],"sensitive":false,"poll":{"options":["a","b"]},"spoiler_text":null}"#)).unwrap().0;
+        let p = parse_params(&h, &Form::parse("limit=5"), &Bytes::from_static(br#"{"status":"hi","media_ids":["1","2"],"sensitive":false,"poll":{"options":["a","b"]},"spoiler_text":null}"#)).unwrap();
         assert_eq!(p.get("status"), Some("hi"));
         assert_eq!(p.all("media_ids"), vec!["1", "2"]);
         assert_eq!(p.flag("sensitive").unwrap(), Some(false));
@@ -501,7 +549,7 @@ mod tests {
         assert_eq!(p.get("limit"), Some("5"), "query merged");
         let mut h = HeaderMap::new();
         h.insert("content-type", HeaderValue::from_static("application/x-www-form-urlencoded"));
-        let p = parse_params(&h, &Form::default(), &Bytes::from_static(b"types[]=mention&types[]=favourite&id[0]=7&sensitive=on")).unwrap().0;
+        let p = parse_params(&h, &Form::default(), &Bytes::from_static(b"types[]=mention&types[]=favourite&id[0]=7&sensitive=on")).unwrap();
         assert_eq!(p.all("types"), vec!["mention", "favourite"]);
         assert_eq!(p.all("id"), vec!["7"]);
         assert_eq!(p.flag("sensitive").unwrap(), Some(true));
@@ -510,7 +558,7 @@ mod tests {
         h.insert("content-type", HeaderValue::from_static("application/json"));
         assert_eq!(parse_params(&h, &Form::default(), &Bytes::from_static(b"{\"status\": ")).err().map(|e| e.status), Some(400));
         // No Content-Type: a form (OAuth token requests).
-        let p = parse_params(&HeaderMap::new(), &Form::default(), &Bytes::from_static(b"grant_type=password")).unwrap().0;
+        let p = parse_params(&HeaderMap::new(), &Form::default(), &Bytes::from_static(b"grant_type=password")).unwrap();
         assert_eq!(p.get("grant_type"), Some("password"));
     }
 }

@@ -137,10 +137,11 @@ pub fn update_credentials(c: &Call) -> ApiResult {
             "header" => ProfileImage::Header,
             _ => continue,
         };
-        if f.data.len() > max {
+        if f.len > max as u64 {
             return Err(ApiError::unprocessable(format!("{}: larger than {} KiB", f.name, c.app.config.max_upload_kib)));
         }
-        owner::set_image(&c.app, which, &f.data).map_err(unprocessable)?;
+        let data = crate::handlers::auth::upload_bytes(&c.app, f)?;
+        owner::set_image(&c.app, which, &data).map_err(unprocessable)?;
     }
     let ctx = Ctx::new(&c.app, Viewer::Owner)?;
     ok(&ctx.owner_account(true))
@@ -255,6 +256,45 @@ pub fn create_filter(c: &Call) -> ApiResult {
     let all = c.app.store.read(|r| r.filters())?;
     let (id, f) = all.iter().filter(|(_, f)| f.keyword == wanted).max_by_key(|(id, _)| *id).ok_or_else(ApiError::not_found)?;
     ok(&filter_entity(*id, f))
+}
+
+/// `PUT /api/v2/filters/:id`: `title`, `context[]`, `filter_action`,
+/// `keywords_attributes[][keyword]`; what is left out keeps its value. Answers the Filter.
+pub fn update_filter(c: &Call) -> ApiResult {
+    c.user("write:filters")?;
+    let id = c.id_seg(3)?;
+    let all = c.app.store.read(|r| r.filters())?;
+    let (_, old) = all.iter().find(|(i, _)| *i == id).ok_or_else(ApiError::not_found)?;
+    let p = &c.params;
+    let keyword = p.get("keywords_attributes[0][keyword]").or(p.get("keywords_attributes[][keyword]")).or(p.get("title")).unwrap_or(&old.keyword).to_string();
+    let contexts: Vec<String> = match p.all("context") {
+        c if c.is_empty() => old.contexts.clone(),
+        c => c.iter().map(|s| s.to_string()).collect(),
+    };
+    let action = p.get("filter_action").unwrap_or(&old.action).to_string();
+    safety::update_filter(&c.app, id, &keyword, &action, contexts).map_err(unprocessable)?;
+    filter(c)
+}
+
+/// `GET /api/v2/filters/:id/keywords`: a pipit filter is one keyword.
+pub fn filter_keywords(c: &Call) -> ApiResult {
+    c.user("read:filters")?;
+    let v = filter_of(c)?;
+    ok(&v["keywords"])
+}
+
+/// `GET /api/v2/filters/:id/statuses`: pipit filters words, not single posts: `[]`.
+pub fn filter_statuses(c: &Call) -> ApiResult {
+    c.user("read:filters")?;
+    filter_of(c)?;
+    ok(&json!([]))
+}
+
+fn filter_of(c: &Call) -> Result<Value, ApiError> {
+    let id = c.id_seg(3)?;
+    let all = c.app.store.read(|r| r.filters())?;
+    let (_, f) = all.iter().find(|(i, _)| *i == id).ok_or_else(ApiError::not_found)?;
+    Ok(filter_entity(id, f))
 }
 
 /// `DELETE /api/v2/filters/:id`: `{}`.

@@ -146,6 +146,17 @@ pub fn bookmarks(c: &Call) -> ApiResult {
     c.paged_next(posts.iter().map(|p| ctx.status(p, None)).collect(), next.map(|n| n.to_string()))
 }
 
+/// `GET /api/v1/favourites`: the owner's liked posts, most recently liked first; cursor =
+/// favourite id.
+pub fn favourites(c: &Call) -> ApiResult {
+    c.user("read:favourites")?;
+    let range = c.range(20, 40);
+    let (posts, next) = c.app.store.read(|r| r.favourites(range.max_id, range.limit))?;
+    let ctx = Ctx::new(&c.app, Viewer::Owner)?;
+    ctx.prepare(posts.iter(), []);
+    c.paged_next(posts.iter().map(|p| ctx.status(p, None)).collect(), next.map(|n| n.to_string()))
+}
+
 /// `GET /api/v1/statuses/:id/{favourited_by,reblogged_by}`
 pub fn interacted(c: &Call, which: &str) -> ApiResult {
     let viewer = c.viewer("read:statuses")?;

@@ -155,13 +155,14 @@ pub fn context(c: &Call) -> ApiResult {
     }))
 }
 
-/// `POST /api/v1/statuses/:id/{favourite,reblog,bookmark,pin}` and their undo: idempotent;
+/// `POST /api/v1/statuses/:id/{favourite,reblog,bookmark,pin,mute}` and their undo: idempotent;
 /// answers the Status as it is now.
 pub fn action(c: &Call, what: &str) -> ApiResult {
     let scope = match what {
         "favourite" | "unfavourite" => "write:favourites",
         "bookmark" | "unbookmark" => "write:bookmarks",
         "pin" | "unpin" => "write:accounts",
+        "mute" | "unmute" => "write:mutes",
         _ => "write:statuses",
     };
     c.user(scope)?;
@@ -178,6 +179,7 @@ pub fn action(c: &Call, what: &str) -> ApiResult {
             e => e.into(),
         })?,
         "unreblog" => undo_ok(follows::unboost(&c.app, &p.uri))?,
+        "mute" | "unmute" => timeline::mute_thread(&c.app, &p, what == "mute")?,
         "pin" | "unpin" => {
             if !p.local {
                 return Err(ApiError::unprocessable("Only your own posts can be pinned"));

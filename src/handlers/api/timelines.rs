@@ -72,23 +72,59 @@ pub fn public(c: &Call) -> ApiResult {
     })
 }
 
-/// `GET /api/v1/timelines/tag/:tag`: as the tag page shows it (the owner sees every post).
+fn tag_names(c: &Call, key: &str) -> Vec<String> {
+    c.params.all(key).iter().map(|t| t.trim().trim_start_matches('#').to_lowercase()).filter(|t| !t.is_empty()).take(4).collect()
+}
+
+/// `GET /api/v1/timelines/tag/:tag`: as the tag page shows it (the owner sees every post),
+/// with Mastodon's `any[]` (also these tags), `all[]` (every one of these too), `none[]` (none
+/// of these), `local`, `remote` and `only_media`. Each tag's index is scanned for the same
+/// window and the results merged, so paging stays exact.
 pub fn tag(c: &Call) -> ApiResult {
     let viewer = c.viewer("read:statuses")?;
-    let tag = c.segs[4].trim_start_matches('#').to_lowercase();
+    let first = c.segs[4].trim_start_matches('#').to_lowercase();
+    let mut any = vec![first];
+    for t in tag_names(c, "any") {
+        if !any.contains(&t) {
+            any.push(t);
+        }
+    }
+    let (all, none) = (tag_names(c, "all"), tag_names(c, "none"));
+    let local = c.params.flag("local")?.unwrap_or(false);
+    let remote = c.params.flag("remote")?.unwrap_or(false);
     posts_page(c, viewer, "public", &|range, keep| {
-        let mut out = Vec::new();
+        let mut out: Vec<Post> = Vec::new();
         c.app.store.read(|r| {
-            r.tag_post_ids(&tag, range, &mut |id| {
-                let Some(p) = r.post(id)? else { return Ok(false) };
-                let visible = if viewer == Viewer::Owner { true } else { p.visibility == Visibility::Public };
-                let ok = visible && keep(&p);
-                if ok {
-                    out.push(p);
-                }
-                Ok(ok)
-            })
+            for t in &any {
+                r.tag_post_ids(t, range, &mut |id| {
+                    if out.iter().any(|p| p.id == id) {
+                        return Ok(false);
+                    }
+                    let Some(p) = r.post(id)? else { return Ok(false) };
+                    let visible = if viewer == Viewer::Owner { true } else { p.visibility == Visibility::Public };
+                    let ok = visible
+                        && !(local && !p.local)
+                        && !(remote && p.local)
+                        && all.iter().all(|t| p.tags.contains(t))
+                        && !none.iter().any(|t| p.tags.contains(t))
+                        && keep(&p);
+                    if ok {
+                        out.push(p);
+                    }
+                    Ok(ok)
+                })?;
+            }
+            Ok(())
         })?;
+        // Several indexes: keep the `limit` nearest the cursor (the lowest above min_id when
+        // paging up, else the newest).
+        out.sort_by_key(|p| std::cmp::Reverse(p.id));
+        if range.min_id.is_some() && range.since_id.is_none() {
+            let skip = out.len().saturating_sub(range.limit);
+            out.drain(..skip);
+        } else {
+            out.truncate(range.limit);
+        }
         Ok(out)
     })
 }
