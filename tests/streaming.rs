@@ -288,3 +288,22 @@ async fn masto_js_streaming_from_a_federated_pipit() {
     println!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success() && stdout.contains("DONE"), "masto.js streaming failed: {}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// Mastodon.py's `stream_user` over SSE (tests/clients/mastodon_py_stream.py): it finds the
+/// streaming base in `urls.streaming_api` and gets the update of its own post as a Status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mastodon_py_stream_user_over_sse() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let venv = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("clients-venv");
+    let ok = std::process::Command::new(format!("{root}/tests/clients/install.sh")).arg(&venv).status().expect("run tests/clients/install.sh");
+    assert!(ok.success(), "installing Mastodon.py failed (tests/clients/install.sh)");
+    let a = Instance::start("alice").await;
+    let tok = tokens(&a, &["read write"]).await.remove(0);
+    let base = a.base.clone();
+    let out = tokio::task::spawn_blocking(move || std::process::Command::new(venv.join("bin/python")).arg(format!("{root}/tests/clients/mastodon_py_stream.py")).args([base.as_str(), tok.as_str()]).output().expect("run python"))
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && stdout.contains("DONE"), "Mastodon.py streaming failed: {}", String::from_utf8_lossy(&out.stderr));
+}

@@ -2,7 +2,7 @@
 //   node js_streaming.mjs A_BASE A_TOKEN B_BASE B_TOKEN A_POST_URI
 // Alice (A) follows bob (B, another pipit). masto.js subscribes to alice's `user` and
 // `user:notification` streams on the URL v2 instance advertises (the token goes as the
-// WebSocket subprotocol, as in browsers), then:
+// WebSocket subprotocol, as in browsers), and megalodon opens its own `user` socket, then:
 //  - bob posts → an `update` on `user` carrying bob's status;
 //  - bob favourites alice's post → a `notification` on `user` AND on `user:notification`
 //    (masto.js drops events whose `stream` array lacks the name it subscribed with).
@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import WebSocket from "ws"; // Node 20 has no global WebSocket (masto.js reads WebSocket.OPEN)
 import { createRestAPIClient, createStreamingAPIClient } from "masto";
+import generator from "megalodon";
 
 globalThis.WebSocket ??= WebSocket;
 
@@ -49,6 +50,18 @@ const waitFor = async (name, pred, what, secs = 15) => {
   throw new Error(`timed out waiting for ${what}; ${name} saw ${JSON.stringify(seen[name].map((e) => e.event))}`);
 };
 
+// megalodon: one socket per stream, `?stream=user&access_token=…` on v1's urls.streaming_api.
+const meg = (typeof generator === "function" ? generator : generator.default)("mastodon", aBase, aToken);
+const megSeen = [];
+const megStream = await meg.userStreaming();
+megStream.on("update", (s) => megSeen.push(s));
+megStream.on("error", (e) => console.error("megalodon stream error:", e));
+await new Promise((resolve, reject) => {
+  megStream.on("connect", resolve);
+  setTimeout(() => reject(new Error("megalodon did not connect")), 10000);
+});
+ok("megalodon connected");
+
 // Subscribed yet? masto.js gets no acknowledgement, so alice posts until her own post shows up.
 let probe;
 for (let i = 0; i < 20 && !probe; i++) {
@@ -66,6 +79,9 @@ assert.equal(upd.payload.account.acct, `${bobs.account.username}@${new URL(bBase
 assert.match(upd.payload.content, /hello from bob/);
 assert.equal(typeof upd.payload.id, "string");
 ok("federated post → update on user");
+for (let i = 0; i < 100 && !megSeen.some((s) => s.uri === bobs.uri); i++) await sleep(50);
+assert.ok(megSeen.some((s) => s.uri === bobs.uri), "megalodon's user socket got bob's post too");
+ok("megalodon: federated post → update");
 
 // bob likes alice's post (found through his own search, resolve=true).
 const found = await bob.v2.search.list({ q: postUri, resolve: true, type: "statuses" });
@@ -82,6 +98,7 @@ assert.equal(seen.notification.filter((e) => e.event !== "notification").length,
 ok("federated like → notification on user and user:notification");
 
 streaming.close();
+megStream.stop();
 await Promise.race([done, sleep(1000)]);
 console.log("DONE");
 process.exit(0);

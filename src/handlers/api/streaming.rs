@@ -367,9 +367,11 @@ pub fn handle(app: &App, mut req: Request<Incoming>, path: &str) -> Resp {
     let accept = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, ctx.finish().as_ref());
     let on_upgrade = hyper::upgrade::on(&mut req);
     let app = app.clone();
+    // Subscribed before the 101 goes out: whatever commits after the client sees it arrives.
+    let bus = app.store.live.subscribe();
     tokio::spawn(async move {
         match on_upgrade.await {
-            Ok(io) => socket(app, hyper_util::rt::TokioIo::new(io), token, initial, slot).await,
+            Ok(io) => socket(app, hyper_util::rt::TokioIo::new(io), token, initial, bus, slot).await,
             Err(e) => tracing::debug!("streaming upgrade failed: {e}"),
         }
     });
@@ -434,7 +436,7 @@ fn command(text: &str, scopes: &[String], subs: &mut Vec<Stream>) -> Option<Mess
     }
 }
 
-async fn socket<S>(app: App, io: S, token: OAuthToken, initial: Option<Stream>, _slot: Slot)
+async fn socket<S>(app: App, io: S, token: OAuthToken, initial: Option<Stream>, mut bus: tokio::sync::broadcast::Receiver<std::sync::Arc<crate::store::Change>>, _slot: Slot)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
@@ -442,7 +444,6 @@ where
     let mut ws = tokio_tungstenite::WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
     let mut subs: Vec<Stream> = initial.into_iter().collect();
     let notify = crate::domain::oauth::allows(&token.scopes, "read:notifications");
-    let mut bus = app.store.live.subscribe();
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING, PING);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // Anything from the client since our last ping counts as alive.
