@@ -228,6 +228,19 @@ async fn websocket_streams_and_bad_input() {
     assert_eq!((f["stream"].clone(), f["event"].clone()), (json!(["user:notification"]), json!("notification")), "{f}");
     let n: Value = serde_json::from_str(f["payload"].as_str().unwrap()).unwrap();
     assert_eq!((n["type"].as_str(), n["account"]["url"].is_string()), (Some("follow"), true), "{n}");
+
+    // Stopping the server closes open sockets (1001 going away) instead of waiting on them.
+    a.stop().await;
+    let mut going_away = false;
+    for _ in 0..5 {
+        match tokio::time::timeout(Duration::from_secs(10), s2.next()).await.expect("closed within 10 s") {
+            Some(Ok(Message::Close(f))) => going_away = f.map(|f| u16::from(f.code)) == Some(1001),
+            Some(Ok(_)) => continue,
+            _ => {}
+        }
+        break;
+    }
+    assert!(going_away, "a close frame 1001 when the server stops");
 }
 
 /// The SSE form: `/api/v1/streaming/user` with the token in the header, `event:`/`data:` chunks;
@@ -259,6 +272,17 @@ async fn server_sent_events() {
     a.app.store.write(|w| w.add_notification(&n)).unwrap();
     read_until(&mut sock, &mut got, "event: notification\ndata: {").await;
     assert!(!got.contains("event: update"), "{got}");
+    // Stopping the server ends the stream (the chunked body's last chunk, then EOF); a stream
+    // that ignored the shutdown would outlive stop() and never reach EOF.
+    a.stop().await;
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = tokio::time::timeout(Duration::from_secs(10), sock.read(&mut buf)).await.expect("the SSE stream ends when the server stops").unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+    }
+
 }
 
 /// masto.js's WebSocket client (tests/clients/js_streaming.mjs) on alice's `user` and

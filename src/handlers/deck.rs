@@ -193,6 +193,7 @@ pub fn events(app: &App, req: &Request<Incoming>) -> Result<Resp> {
                 got = rx.recv() => {
                     use tokio::sync::broadcast::error::{RecvError, TryRecvError};
                     let mut n = match got {
+                        Ok(c) if c.events.contains(&crate::store::LiveEvent::ShuttingDown) => return,
                         Ok(c) => c.seq,
                         Err(RecvError::Lagged(_)) => 0, // missed some: reload anyway
                         Err(RecvError::Closed) => return,

@@ -106,6 +106,8 @@ pub async fn run(app: App, listener: TcpListener, shutdown: impl Future<Output =
     }
     worker.abort();
     let _ = worker.await; // its App handle is released before run() returns
+    // Live streams (deck, streaming API) end, or their connections would never finish.
+    app.store.live.shut_down();
     tokio::select! {
         _ = async { let _ = stop.send(true); drop(open_tx); open.recv().await } => tracing::info!("all connections closed"),
         _ = tokio::time::sleep(Duration::from_secs(10)) => tracing::warn!("shutdown: gave up waiting for open connections"),

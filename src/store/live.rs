@@ -23,6 +23,9 @@ pub enum LiveEvent {
     Notification(u64),
     /// A keyword filter was added, changed or removed.
     FiltersChanged,
+    /// The server is stopping (`Live::shut_down`): live streams end, so their connections close
+    /// and their `App` handles go.
+    ShuttingDown,
 }
 
 /// The events of one commit, in the order the transaction made them, numbered.
@@ -53,6 +56,11 @@ impl Live {
     /// A new reader, seeing every change published after this call.
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<Change>> {
         self.tx.subscribe()
+    }
+
+    /// Tells every reader the server is stopping (server::run, after it stops accepting).
+    pub fn shut_down(&self) {
+        self.publish(vec![LiveEvent::ShuttingDown]);
     }
 
     /// Publishes one commit's events (nothing if there are none). Without readers this costs

@@ -468,6 +468,7 @@ where
                 }
             }
             got = bus.recv() => match got {
+                Ok(change) if change.events.contains(&LiveEvent::ShuttingDown) => vec![close(CloseCode::Away, "server shutting down")],
                 Ok(change) => {
                     let mut frames = Vec::new();
                     for ev in &change.events {
@@ -520,6 +521,7 @@ fn sse(app: App, token: OAuthToken, stream: Stream, slot: Slot) -> Resp {
         loop {
             let chunk = tokio::select! {
                 got = bus.recv() => match got {
+                    Ok(change) if change.events.contains(&LiveEvent::ShuttingDown) => return,
                     Ok(change) => {
                         let mut s = String::new();
                         for ev in &change.events {
