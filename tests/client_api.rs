@@ -129,7 +129,8 @@ async fn oauth_flows_and_bad_input() {
     assert!(inst.header("access-control-expose-headers").unwrap().contains("Link"));
     let v2 = expect(&anon.get("/api/v2/instance/").await, 200, "v2");
     assert!(v2.get("uri").is_none() && v2["domain"] == json!(a.app.urls.host));
-    assert_eq!(v2["configuration"]["urls"], json!({}), "no streaming URL advertised");
+    // Advertised now that streaming works (tests/streaming.rs): ws:// for an http:// base.
+    assert_eq!(v2["configuration"]["urls"], json!({ "streaming": a.base.replace("http://", "ws://") }), "the streaming URL");
     let ni = anon.get("/nodeinfo/2.0").await;
     assert_eq!(body_json(&ni)["metadata"]["upstream"]["name"], json!("mastodon"));
     assert_eq!(ni.header("access-control-allow-origin"), Some("*"));

@@ -190,11 +190,23 @@ pub fn events(app: &App, req: &Request<Incoming>) -> Result<Resp> {
         }
         loop {
             tokio::select! {
-                changed = rx.changed() => {
-                    if changed.is_err() { return; }
-                    let n = *rx.borrow_and_update();
+                got = rx.recv() => {
+                    use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+                    let mut n = match got {
+                        Ok(c) if c.events.contains(&crate::store::LiveEvent::ShuttingDown) => return,
+                        Ok(c) => c.seq,
+                        Err(RecvError::Lagged(_)) => 0, // missed some: reload anyway
+                        Err(RecvError::Closed) => return,
+                    };
                     // Coalesce bursts: a flood of deliveries becomes one reload.
                     tokio::time::sleep(Duration::from_millis(300)).await;
+                    loop {
+                        match rx.try_recv() {
+                            Ok(c) => n = c.seq,
+                            Err(TryRecvError::Lagged(_)) => {}
+                            Err(_) => break,
+                        }
+                    }
                     if tx.send(Bytes::from(format!("event: update\ndata: {n}\n\n"))).await.is_err() { return; }
                 }
                 _ = tokio::time::sleep(Duration::from_secs(20)) => {
@@ -212,8 +224,8 @@ pub fn events(app: &App, req: &Request<Incoming>) -> Result<Resp> {
     Ok(r)
 }
 
-/// A channel as a stream of body frames.
-struct ReceiverStream(tokio::sync::mpsc::Receiver<Bytes>);
+/// A channel as a stream of body frames (also the streaming API's SSE bodies).
+pub(crate) struct ReceiverStream(pub(crate) tokio::sync::mpsc::Receiver<Bytes>);
 
 impl futures_core::Stream for ReceiverStream {
     type Item = std::result::Result<Frame<Bytes>, std::io::Error>;

@@ -14,7 +14,6 @@ use crate::app::App;
 use crate::error::Result;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -30,7 +29,11 @@ pub async fn run(app: App, listener: TcpListener, shutdown: impl Future<Output =
         }
         None => (None, None),
     };
-    let graceful = GracefulShutdown::new();
+    // Graceful shutdown by hand: hyper-util's GracefulShutdown has no impl for http1's
+    // UpgradeableConnection (needed for the streaming API's WebSockets). `stop` tells every
+    // connection to finish; `open` closes when the last connection task has ended.
+    let (stop, _) = tokio::sync::watch::channel(false);
+    let (open_tx, mut open) = tokio::sync::mpsc::channel::<()>(1);
     // The delivery worker lives as long as the server; queued jobs survive in the store.
     let worker = tokio::spawn(crate::federation::deliver::run(app.clone()));
     let timeout = Duration::from_secs(app.config.request_timeout_secs);
@@ -57,7 +60,8 @@ pub async fn run(app: App, listener: TcpListener, shutdown: impl Future<Output =
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
-        let watcher = graceful.watcher();
+        let mut stopping = stop.subscribe();
+        let open_tx = open_tx.clone();
         let tls = tls.clone();
         tokio::spawn(async move {
             let mut builder = http1::Builder::new();
@@ -78,11 +82,12 @@ pub async fn run(app: App, listener: TcpListener, shutdown: impl Future<Output =
                     Some(acceptor) => match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
                         // A TLS-ALPN-01 validation (RFC 8737): the handshake was the answer.
                         Ok(Ok(s)) if s.get_ref().1.alpn_protocol() == Some(acme::ACME_TLS_ALPN) => Ok(()),
-                        Ok(Ok(s)) => watcher.watch(builder.serve_connection(TokioIo::new(s), service)).await,
+                        Ok(Ok(s)) => graceful(builder.serve_connection(TokioIo::new(s), service).with_upgrades(), &mut stopping).await,
                         Ok(Err(e)) => Ok(tracing::debug!(%peer, "TLS handshake failed: {e}")),
                         Err(_) => Ok(tracing::debug!(%peer, "TLS handshake timed out")),
                     },
-                    None => watcher.watch(builder.serve_connection(TokioIo::new(stream), service)).await,
+                    // with_upgrades: the streaming API's WebSockets (handlers/api/streaming.rs).
+                    None => graceful(builder.serve_connection(TokioIo::new(stream), service).with_upgrades(), &mut stopping).await,
                 }
             };
             let result = tokio::select! {
@@ -92,6 +97,7 @@ pub async fn run(app: App, listener: TcpListener, shutdown: impl Future<Output =
             if let Err(e) = result {
                 tracing::debug!(%peer, "connection ended: {e}");
             }
+            drop(open_tx);
         });
     }
     drop(listener);
@@ -100,8 +106,10 @@ pub async fn run(app: App, listener: TcpListener, shutdown: impl Future<Output =
     }
     worker.abort();
     let _ = worker.await; // its App handle is released before run() returns
+    // Live streams (deck, streaming API) end, or their connections would never finish.
+    app.store.live.shut_down();
     tokio::select! {
-        _ = graceful.shutdown() => tracing::info!("all connections closed"),
+        _ = async { let _ = stop.send(true); drop(open_tx); open.recv().await } => tracing::info!("all connections closed"),
         _ = tokio::time::sleep(Duration::from_secs(10)) => tracing::warn!("shutdown: gave up waiting for open connections"),
     }
     Ok(())
@@ -112,4 +120,23 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener> {
     TcpListener::bind(addr).await.map_err(|e| {
         crate::error::Error::Config(format!("key `listen`: cannot listen on {addr}: {e}"))
     })
+}
+
+/// Serves one connection until it ends; once `stopping` turns true, lets the request in flight
+/// finish and closes (hyper's graceful_shutdown).
+async fn graceful<I, S, B>(conn: hyper::server::conn::http1::UpgradeableConnection<I, S>, stopping: &mut tokio::sync::watch::Receiver<bool>) -> hyper::Result<()>
+where
+    S: hyper::service::HttpService<hyper::body::Incoming, ResBody = B>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    B: hyper::body::Body + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    tokio::pin!(conn);
+    tokio::select! {
+        r = conn.as_mut() => return r,
+        _ = async { let _ = stopping.wait_for(|s| *s).await; } => {}
+    }
+    conn.as_mut().graceful_shutdown();
+    conn.await
 }

@@ -20,7 +20,7 @@ pub(super) struct Item {
 /// Most writes folded into one transaction.
 const MAX_GROUP: usize = 256;
 
-pub(super) fn start(slot: Weak<super::Slot>, queue_wake: Arc<tokio::sync::Notify>, live: Arc<tokio::sync::watch::Sender<u64>>) -> mpsc::Sender<Item> {
+pub(super) fn start(slot: Weak<super::Slot>, queue_wake: Arc<tokio::sync::Notify>, live: Arc<super::Live>) -> mpsc::Sender<Item> {
     let (tx, rx) = mpsc::channel::<Item>();
     std::thread::Builder::new()
         .name("pipit-group-commit".into())
@@ -50,25 +50,25 @@ pub(super) fn start(slot: Weak<super::Slot>, queue_wake: Arc<tokio::sync::Notify
                         continue;
                     }
                 };
-                let run_all = |items: &[&Item]| -> Result<(Vec<Output>, bool, bool)> {
-                    let mut w = Write { tx: db.begin_write()?, wake_queue: false, notify_live: false, reserved: Default::default() };
+                let run_all = |items: &[&Item]| -> Result<(Vec<Output>, bool, Vec<super::LiveEvent>)> {
+                    let mut w = Write { tx: db.begin_write()?, wake_queue: false, live: Vec::new(), reserved: Default::default() };
                     let mut outs = Vec::with_capacity(items.len());
                     for i in items {
                         outs.push((i.run)(&mut w)?);
                     }
-                    let flags = (w.wake_queue, w.notify_live);
+                    let (wake, events) = (w.wake_queue, std::mem::take(&mut w.live));
                     w.tx.commit()?;
-                    Ok((outs, flags.0, flags.1))
+                    Ok((outs, wake, events))
                 };
                 let run_all = |items: &[&Item]| slot.check(run_all(items));
                 let refs: Vec<&Item> = group.iter().collect();
                 let mut results: Vec<Result<Output>> = Vec::with_capacity(group.len());
-                let (mut wake, mut notify) = (false, false);
+                let (mut wake, mut events) = (false, Vec::new());
                 match run_all(&refs) {
                     Ok((outs, w, n)) => {
                         slot.write_failed.store(false, std::sync::atomic::Ordering::SeqCst);
                         wake |= w;
-                        notify |= n;
+                        events.extend(n);
                         results.extend(outs.into_iter().map(Ok));
                     }
                     Err(e) if group.len() == 1 => results.push(Err(e)),
@@ -77,7 +77,7 @@ pub(super) fn start(slot: Weak<super::Slot>, queue_wake: Arc<tokio::sync::Notify
                             match run_all(&[i]) {
                                 Ok((mut outs, w, n)) => {
                                     wake |= w;
-                                    notify |= n;
+                                    events.extend(n);
                                     results.push(Ok(outs.remove(0)));
                                 }
                                 Err(e) => results.push(Err(e)),
@@ -90,9 +90,7 @@ pub(super) fn start(slot: Weak<super::Slot>, queue_wake: Arc<tokio::sync::Notify
                 if wake {
                     queue_wake.notify_one();
                 }
-                if notify {
-                    live.send_modify(|n| *n += 1);
-                }
+                live.publish(events);
                 for (i, r) in group.into_iter().zip(results) {
                     let _ = i.reply.send(r);
                 }

@@ -21,6 +21,8 @@ mod publishing;
 pub use publishing::{PollSpec, PostVersion, ScheduledParams, ScheduledPost};
 mod conversations;
 mod favourites;
+mod live;
+pub use live::{Change, Live, LiveEvent};
 pub use oauth::{OAuthApp, OAuthCode, OAuthToken, PendingMedia, Range};
 pub use search::query_terms;
 pub use alloc::IdSpace;
@@ -45,8 +47,9 @@ pub struct Store {
     db: Arc<Slot>,
     /// Woken after a commit that enqueued deliveries (the delivery worker waits on it).
     pub queue_wake: Arc<tokio::sync::Notify>,
-    /// Bumped after a commit that added home entries or notifications (live pages wait on it).
-    pub live: Arc<tokio::sync::watch::Sender<u64>>,
+    /// What each commit changed (posts, home entries, notifications, filters): the deck's live
+    /// column reload and the streaming API read it (store/live.rs).
+    pub live: Arc<Live>,
     /// Queue of the group-commit writer thread (store/group.rs).
     group: Arc<std::sync::Mutex<std::sync::mpsc::Sender<group::Item>>>,
 }
@@ -153,7 +156,8 @@ pub struct Read {
 pub struct Write {
     tx: redb::WriteTransaction,
     wake_queue: bool,
-    notify_live: bool,
+    /// Events published on `Store::live` once this transaction commits.
+    live: Vec<LiveEvent>,
     /// Ids `new_id` handed out in this transaction (alloc.rs), so two allocations before their
     /// inserts never get the same key.
     reserved: std::collections::HashSet<(IdSpace, u64)>,
@@ -175,7 +179,7 @@ impl Store {
             })?;
         let db = Arc::new(Slot { db: std::sync::RwLock::new(Some(Arc::new(db))), failed: Default::default(), write_failed: Default::default(), last_try: Default::default(), path, cache_bytes });
         let queue_wake: Arc<tokio::sync::Notify> = Default::default();
-        let live = Arc::new(tokio::sync::watch::channel(0).0);
+        let live: Arc<Live> = Default::default();
         let group = group::start(Arc::downgrade(&db), queue_wake.clone(), live.clone());
         let store = Store { db, queue_wake, live, group: Arc::new(std::sync::Mutex::new(group)) };
         store.migrate()?;
@@ -301,16 +305,14 @@ impl Store {
     pub fn write<T>(&self, f: impl FnOnce(&mut Write) -> Result<T>) -> Result<T> {
         let run = || {
             let db = self.db.get()?;
-            let mut w = Write { tx: db.begin_write()?, wake_queue: false, notify_live: false, reserved: Default::default() };
+            let mut w = Write { tx: db.begin_write()?, wake_queue: false, live: Vec::new(), reserved: Default::default() };
             let out = f(&mut w)?;
-            let (wake, live) = (w.wake_queue, w.notify_live);
+            let (wake, live) = (w.wake_queue, std::mem::take(&mut w.live));
             w.tx.commit()?;
             if wake {
                 self.queue_wake.notify_one();
             }
-            if live {
-                self.live.send_modify(|n| *n += 1);
-            }
+            self.live.publish(live);
             Ok(out)
         };
         let r = match tokio::runtime::Handle::try_current() {

@@ -354,7 +354,7 @@ impl Write {
         }
         self.reserved.insert((IdSpace::Home, id));
         self.insert_new(HOMEID_ENTRY, id, to_json(entry)?.as_slice())?;
-        self.notify_live = true;
+        self.live.push(super::LiveEvent::Home(id));
         Ok(id)
     }
 }

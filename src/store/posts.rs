@@ -132,6 +132,7 @@ impl Write {
             return Err(super::alloc::conflict("posturi_postid", format!("{} (post {other})", p.uri)));
         }
         self.insert_new(POSTID_POST, p.id, to_json(p)?.as_slice())?;
+        self.live.push(super::LiveEvent::PostNew(p.id));
         self.index(p)
     }
 
@@ -145,6 +146,7 @@ impl Write {
         }
         self.unindex(&old)?;
         self.tx.open_table(POSTID_POST)?.insert(p.id, to_json(p)?.as_slice())?;
+        self.live.push(if old.edited_ms != p.edited_ms { super::LiveEvent::PostEdited(p.id) } else { super::LiveEvent::PostTouched(p.id) });
         self.index(p)
     }
 
@@ -160,7 +162,6 @@ impl Write {
     }
 
     fn index(&mut self, p: &Post) -> Result<()> {
-        self.notify_live = true; // live columns (deck) may show it
         {
             let mut uris = self.tx.open_table(POSTURI_POSTID)?;
             // insert_post/update_post checked the URI is free or this post's own.
@@ -202,6 +203,8 @@ impl Write {
         self.unindex(&p)?;
         self.tx.open_table(POSTID_POST)?.remove(id)?;
         self.tx.open_table(PINNED_POSTID_MS)?.remove(id)?;
+        let public = p.visibility == crate::model::Visibility::Public;
+        self.live.push(super::LiveEvent::PostDeleted { id, public, local: p.local, direct: p.visibility == crate::model::Visibility::Direct });
         // A tombstone keeps the first deletion time (a URI is only ever deleted once anyway).
         let mut gone = self.tx.open_table(URI_DELETEDMS)?;
         if gone.get(p.uri.as_str())?.is_none() {

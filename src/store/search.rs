@@ -153,14 +153,17 @@ impl Write {
     pub fn add_filter(&mut self, f: &Filter) -> Result<u64> {
         let id = self.new_id(super::IdSpace::Filters, crate::time::now_ms())?;
         self.insert_new(FILTERID_FILTER, id, to_json(f)?.as_slice())?;
+        self.live.push(super::LiveEvent::FiltersChanged);
         Ok(id)
     }
     /// Inserts a filter at `id` (from `new_id(IdSpace::Filters, …)`); an existing filter
     /// there is a conflict error, never replaced. Prefer `add_filter`.
     pub fn put_filter(&mut self, id: u64, f: &Filter) -> Result<()> {
+        self.live.push(super::LiveEvent::FiltersChanged);
         self.insert_new(FILTERID_FILTER, id, to_json(f)?.as_slice())
     }
     pub fn delete_filter(&mut self, id: u64) -> Result<()> {
+        self.live.push(super::LiveEvent::FiltersChanged);
         self.tx.open_table(FILTERID_FILTER)?.remove(id)?;
         Ok(())
     }

@@ -206,7 +206,7 @@ impl Write {
     pub fn add_home(&mut self, entry: &HomeEntry, at_ms: u64) -> Result<u64> {
         let id = self.new_id(IdSpace::Home, at_ms)?;
         self.insert_new(HOMEID_ENTRY, id, to_json(entry)?.as_slice())?;
-        self.notify_live = true;
+        self.live.push(super::LiveEvent::Home(id));
         Ok(id)
     }
 
@@ -214,7 +214,7 @@ impl Write {
     pub fn add_notification(&mut self, n: &Notification) -> Result<u64> {
         let id = self.new_id(IdSpace::Notifications, crate::time::now_ms())?;
         self.insert_new(NOTIFID_NOTIF, id, to_json(n)?.as_slice())?;
-        self.notify_live = true;
+        self.live.push(super::LiveEvent::Notification(id));
         Ok(id)
     }
 

@@ -171,6 +171,7 @@ fn post(id: u64, author: &str, uri: String, text: &str, local: bool, in_reply_to
         id,
         url: Some(uri.clone()),
         uri,
+        language: None,
         author: author.into(),
         local,
         content: format!("<p>{text}</p>"),
@@ -188,7 +189,8 @@ fn post(id: u64, author: &str, uri: String, text: &str, local: bool, in_reply_to
         poll: None,
         emojis: vec![],
         card: None,
-        language: None,
+        local_only: false,
+        held_until_ms: None,
     }
 }
 
@@ -199,6 +201,10 @@ async fn main() {
     let bin = pipit_bin(&args);
     let mut rows = Vec::new();
     println!("measuring {}{}", bin.display(), if quick { " (quick)" } else { "" });
+    if args.iter().any(|a| a == "--only-streams") {
+        // Just the streaming line (cheap: runs against any binary, e.g. --bin target/debug/pipit).
+        return streams_bench(&bin, &mut rows).await;
+    }
 
     // 1. Binary size.
     let arm = root().join("cross/out/aarch64-unknown-linux-musl/pipit");
@@ -275,6 +281,8 @@ async fn main() {
     inbox_bench(&bin, quick, &mut rows).await;
     // 6. Fan-out to 10,000 followers on 2,000 hosts.
     fanout_bench(&bin, &mut rows).await;
+    // Streaming API: RSS and idle CPU of 20 open WebSockets.
+    streams_bench(&bin, &mut rows).await;
     // 8. Startup with 100,000 posts.
     let n_posts = 100_000u64;
     let (dir, port) = prepare(&bin, "startup", |app| {
@@ -299,6 +307,60 @@ async fn main() {
     for r in &rows {
         println!("| {} | {} | {} | {} |", r.what, r.budget, r.measured, match r.ok { Some(true) => "pass", Some(false) => "MISS", None => "–" });
     }
+}
+
+/// Opens one streaming WebSocket (`user`) by hand: the upgrade request, then the 101 read; the
+/// socket stays open while the returned stream lives.
+async fn open_stream(port: u16, token: &str) -> tokio::net::TcpStream {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let req = format!("GET /api/v1/streaming?stream=user HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-protocol: {token}\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = s.read(&mut buf).await.unwrap();
+        assert!(n > 0, "streaming upgrade: connection closed");
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert!(got.starts_with(b"HTTP/1.1 101"), "streaming upgrade refused: {}", String::from_utf8_lossy(&got));
+    s
+}
+
+/// The streaming API's idle cost (issue 10): RSS with 20 open `user` streams against none, and
+/// the CPU those 20 cost while nothing happens (only the 45 s pings may wake them).
+async fn streams_bench(bin: &Path, rows: &mut Vec<Row>) {
+    let mut token = String::new();
+    let (dir, port) = prepare(bin, "streams", |app| {
+        let reg = pipit::domain::oauth::register(app, "budget", vec!["urn:ietf:wg:oauth:2.0:oob".into()], "read", None).ok().unwrap();
+        token = pipit::domain::oauth::owner_password_grant(app, reg.id, &reg.app, "read").ok().unwrap().access_token;
+    }, |_| {});
+    let (mut child, _) = start(bin, &dir, port).await;
+    let pid = child.id();
+    // Warm: one stream opened and closed, so the first-use allocations are not counted below.
+    drop(open_stream(port, &token).await);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let none = status_kib(pid, "VmRSS:");
+    let cpu0 = cpu_us(pid);
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let idle_none = cpu_us(pid) - cpu0;
+    let mut open = Vec::new();
+    for _ in 0..20 {
+        open.push(open_stream(port, &token).await);
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let with = status_kib(pid, "VmRSS:");
+    let grew = with.saturating_sub(none);
+    row(rows, "RSS, 20 open streams vs none", "≤ +1 MiB", format!("{:.1} → {:.1} MiB (+{grew} KiB, {:.0} KiB each)", none as f64 / 1024.0, with as f64 / 1024.0, grew as f64 / 20.0), Some(grew <= 1024));
+    let before = cpu_us(pid);
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let idle = cpu_us(pid) - before;
+    let extra = idle.saturating_sub(idle_none);
+    row(rows, "CPU over 10 idle s, 20 open streams vs none", "≈ +0 (≤ +10 ms)", format!("{:.1} vs {:.1} ms", idle as f64 / 1000.0, idle_none as f64 / 1000.0), Some(extra <= 10_000));
+    drop(open);
+    child.kill().ok();
+    child.wait().ok();
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 async fn reqwest_body(port: u16, path: &str) -> String {

@@ -1,6 +1,6 @@
 //! `GET /api/v1/instance`, `GET /api/v2/instance`, `GET /api/v1/preferences`, and markers
 //! (`GET|POST /api/v1/markers`). Field choices follow client-api-notes §3: every key Tusky,
-//! Ice Cubes, Elk and Phanpy read; no `uri` in v2; no streaming URL until streaming exists.
+//! Ice Cubes, Elk and Phanpy read; no `uri` in v2; the streaming URL (ws(s)://host) since streaming works.
 
 use super::entities::{iso, Ctx};
 use super::{ok, ApiError, ApiResult, Call};
@@ -30,7 +30,7 @@ fn configuration(c: &Call) -> Value {
         "polls": { "max_options": 4, "max_characters_per_option": 50, "min_expiration": 300, "max_expiration": 2_629_746 },
         "accounts": { "max_featured_tags": 0, "max_pinned_statuses": 5 },
         "translation": { "enabled": false },
-        "urls": {},
+        "urls": { "streaming": super::streaming::url(&c.app) },
         "vapid": { "public_key": "" },
     })
 }
@@ -51,7 +51,7 @@ pub fn v1(c: &Call) -> ApiResult {
         "description": crate::text::format_plain(&p.bio, &c.app.urls),
         "email": "",
         "version": version(),
-        "urls": {},
+        "urls": { "streaming_api": super::streaming::url(&c.app) },
         "stats": { "user_count": 1, "status_count": posts, "domain_count": 0 },
         "thumbnail": thumbnail(c),
         "languages": ["en"],

@@ -22,6 +22,7 @@ pub mod oauth;
 pub mod publishing;
 pub mod social;
 pub mod statuses;
+pub mod streaming;
 pub mod timelines;
 
 use crate::app::App;
@@ -347,6 +348,11 @@ pub async fn handle(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Resp
             hyper::header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: http: data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"),
         );
+        return r;
+    }
+    if streaming::is_streaming_path(&path) {
+        let mut r = streaming::handle(app, req, &path);
+        cors(&mut r);
         return r;
     }
     let mut r = match call(app, req, peer, path).await {
