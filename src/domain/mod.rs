@@ -10,4 +10,5 @@ pub mod outbox;
 pub mod owner;
 pub mod posts;
 pub mod safety;
+pub mod suggest;
 pub mod timeline;

@@ -42,6 +42,7 @@ pub fn post_view(app: &App, p: &Post, owner: &Profile, full: bool) -> PostView {
         s.boosted = r.has_interaction(&p.uri, "boost", &me)?;
         s.bookmarked = r.is_bookmarked(p.id)?;
         s.pinned = p.local && r.is_pinned(p.id)?;
+        s.replies = r.reply_count(&p.uri, 100)?;
         if full {
             s.liked_by = likes.iter().map(|(a, _)| author(app, owner, a)).collect();
             s.boosted_by = boosts.iter().map(|(a, _)| author(app, owner, a)).collect();

@@ -16,6 +16,7 @@ mod search;
 mod backup;
 mod export;
 mod oauth;
+mod suggest;
 pub use oauth::{OAuthApp, OAuthCode, OAuthToken, PendingMedia, Range};
 pub use search::query_terms;
 pub use alloc::IdSpace;
