@@ -115,11 +115,16 @@ impl Renderer {
         for (name, source) in TEMPLATES {
             env.add_template(name, source)?;
         }
-        env.add_function("icon", |name: &str| -> std::result::Result<minijinja::Value, minijinja::Error> {
-            if !ICONS.iter().any(|(n, _)| *n == name) {
-                return Err(minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, format!("no icon named {name:?} in static/icons")));
-            }
-            Ok(minijinja::Value::from_safe_string(format!(r##"<svg class="icon" width="20" height="20" aria-hidden="true" focusable="false"><use href="#i-{name}"/></svg>"##)))
+        // Built once: each call hands out a shared string (a reference count), not a new one.
+        let uses: Vec<(&'static str, minijinja::Value)> = ICONS
+            .iter()
+            .map(|(n, _)| (*n, minijinja::Value::from_safe_string(format!(r##"<svg class="icon" width="20" height="20" aria-hidden="true" focusable="false"><use href="#i-{n}"/></svg>"##))))
+            .collect();
+        env.add_function("icon", move |name: &str| -> std::result::Result<minijinja::Value, minijinja::Error> {
+            uses.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.clone())
+                .ok_or_else(|| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, format!("no icon named {name:?} in static/icons")))
         });
         env.add_global("icon_sprite", minijinja::Value::from_safe_string(icon_sprite()));
         env.add_global("site_base", urls.base.clone());
