@@ -16,6 +16,16 @@ for (const a of document.querySelectorAll('.sitenav a[href]')) {
   if (a.getAttribute('href') === location.pathname) a.setAttribute('aria-current', 'page');
 }
 
+// Menus made of <details> ("More"): Escape or a click elsewhere closes them, as menus do.
+document.addEventListener('click', (e) => {
+  for (const d of document.querySelectorAll('details.more-menu[open]')) if (!d.contains(e.target)) d.open = false;
+});
+document.addEventListener('keydown', (e) => {
+  if (e.key !== 'Escape') return;
+  const d = e.target instanceof Element && e.target.closest('details.more-menu[open]');
+  if (d) { d.open = false; d.querySelector('summary').focus(); }
+});
+
 // Relative times ("5m", "3h") are rendered by the server; keep them current on a page left open.
 // The exact time stays in the title (shown on hover).
 function ago(t) {

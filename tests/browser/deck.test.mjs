@@ -187,7 +187,7 @@ test('lists, search, block and keyword filter from the pages', async () => {
   // Quote ben's post through the Quote link; ben is told, and the quote shows inline.
   const benPost = B.cli('post', 'Worth quoting, says ben');
   await waitFor('ben\'s post at ann', async () => { await page.goto(`${A.base}/home`); return page.isVisible('article:has-text("Worth quoting")'); });
-  await page.locator('article:has-text("Worth quoting") a:text("Quote")').click();
+  await page.locator('article:has-text("Worth quoting") a.quote').click();
   await page.waitForURL(/\/compose\?quote=/);
   await page.fill('textarea[name=content]', 'I agree with this');
   await page.click('button:text("Post")');
