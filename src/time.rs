@@ -49,6 +49,29 @@ pub fn human_date(ms: u64) -> String {
     format!("{d} {} {y}, {h:02}:{mi:02}", MONTHS[mo as usize - 1])
 }
 
+/// How long ago `ms` was, as `now_ms` sees it, in the short form timelines use (Mastodon's web UI):
+/// "now" under a minute, "5m", "3h", "6d" within a week, then the date ("3 Nov", with the year
+/// when it is not this year's). A time in the future (a clock ahead of ours) reads "now".
+pub fn relative(ms: u64, now_ms: u64) -> String {
+    const MONTHS: [&str; 12] =
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let s = now_ms.saturating_sub(ms) / 1000;
+    match s {
+        0..=59 => "now".into(),
+        60..=3599 => format!("{}m", s / 60),
+        3600..=86_399 => format!("{}h", s / 3600),
+        86_400..=604_799 => format!("{}d", s / 86_400),
+        _ => {
+            let (y, mo, d, ..) = civil(ms);
+            if y == civil(now_ms).0 {
+                format!("{d} {}", MONTHS[mo as usize - 1])
+            } else {
+                format!("{d} {} {y}", MONTHS[mo as usize - 1])
+            }
+        }
+    }
+}
+
 /// Parse `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)` into ms since the epoch.
 pub fn parse_rfc3339(s: &str) -> Option<u64> {
     let b = s.as_bytes();
@@ -99,6 +122,17 @@ pub fn parse_rfc3339(s: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[test]
+    fn relative_times_are_short_and_fall_back_to_the_date() {
+        let now = 1_795_361_480_000; // 2026-11-22T15:31:20Z
+        assert_eq!(relative(now - 5_000, now), "now");
+        assert_eq!(relative(now + 60_000, now), "now", "a clock ahead of ours");
+        assert_eq!(relative(now - 5 * 60_000, now), "5m");
+        assert_eq!(relative(now - 3 * 3_600_000, now), "3h");
+        assert_eq!(relative(now - 6 * 86_400_000, now), "6d");
+        assert_eq!(relative(now - 30 * 86_400_000, now), "23 Oct");
+        assert_eq!(relative(now - 400 * 86_400_000, now), "18 Oct 2025");
+    }
     #[test]
     fn formats_and_parses() {
         let ms = 1_795_361_480_000; // 2026-11-22T15:31:20Z

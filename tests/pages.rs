@@ -247,3 +247,43 @@ async fn the_owner_edits_the_about_page_and_it_is_shown_sanitised() {
     assert!(r.status == 401 || r.status == 403, "{}", r.status);
     assert!(!me.client().get("/about").await.body.contains("defaced"));
 }
+
+/// GET /search/suggest, behind the compose box's suggestions: handles of accounts this server
+/// knows (here: one the owner follows, found by handle and by display name) and stored tags by
+/// prefix, for the owner only. Bad inputs tried: logged out, a bare "@" or "#", a tag with markup,
+/// a query with a space, a prefix no tag has.
+#[tokio::test]
+async fn the_compose_box_suggests_known_handles_and_stored_tags() {
+    let me = Instance::start("me").await;
+    let peer = Instance::start("pea").await;
+    pipit::domain::owner::update_profile(&peer.app, pipit::domain::owner::ProfileEdit { display_name: "Green Pod".into(), bio: String::new(), fields: vec![] }).unwrap();
+    let owner = me.owner_client().await;
+    let csrf = owner.owner_csrf().await;
+    assert_eq!(me.client().get("/search/suggest?q=%23ru").await.status, 401, "logged out: nothing");
+
+    let handle = peer.app.urls.handle();
+    let r = owner.post_form("/follow", &[("csrf", &csrf), ("account", &handle)]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(compose(&owner, &[("content", "about #rustlang, #rust and #ruby")]).await.status, 303);
+
+    let ask = |q: &'static str| {
+        let owner = &owner;
+        async move {
+            let r = owner.get(&format!("/search/suggest?q={q}")).await;
+            assert_eq!(r.status, 200, "{q}: {}", r.body);
+            serde_json::from_str::<serde_json::Value>(&r.body).unwrap()
+        }
+    };
+    let by_handle = ask("%40pe").await;
+    assert_eq!(by_handle["accounts"][0]["handle"], handle.as_str(), "{by_handle}");
+    assert_eq!(by_handle["accounts"][0]["name"], "Green Pod");
+    assert_eq!(ask("%40green").await["accounts"][0]["handle"], handle.as_str(), "by display name");
+    assert_eq!(ask("%40zz").await["accounts"], json!([]));
+    assert_eq!(ask("%23ru").await["tags"], json!(["ruby", "rust", "rustlang"]), "stored tags by prefix, in order");
+    assert_eq!(ask("%23RUST").await["tags"], json!(["rust", "rustlang"]), "case does not matter");
+    assert_eq!(ask("%23rusty").await["tags"], json!([]));
+    for bad in ["%40", "%23", "%23%3Cscript%3E", "%40pe%20a", "plain"] {
+        let v = ask(bad).await;
+        assert_eq!((&v["accounts"], &v["tags"]), (&json!([]), &json!([])), "{bad}: {v}");
+    }
+}

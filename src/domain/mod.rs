@@ -11,4 +11,5 @@ pub mod owner;
 pub mod posts;
 pub mod safety;
 pub mod scheduled;
+pub mod suggest;
 pub mod timeline;

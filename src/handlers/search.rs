@@ -115,3 +115,17 @@ async fn load_outbox(app: &App, a: &crate::model::RemoteActor, budget: &Budget) 
     }
     Ok(())
 }
+
+/// GET /search/suggest?q=@ann or ?q=%23ru: JSON `{"accounts": [{"handle", "name"}], "tags": [..]}`
+/// for the compose box's suggestions (static/pipit.js), the owner only (401 otherwise). Only
+/// what this server already knows (domain::suggest): typing never fetches from elsewhere.
+pub fn suggest(app: &App, req: &Request<Incoming>) -> Result<Resp> {
+    if auth::owner(app, req.headers()).is_none() {
+        return Ok(response::json(401, "application/json", &serde_json::json!({ "error": "Log in first" })));
+    }
+    let q = request::query(req);
+    let s = crate::domain::suggest::suggest(app, &q.text("q"))?;
+    let mut r = response::json(200, "application/json", &serde_json::to_value(&s)?);
+    r.headers_mut().insert(hyper::header::CACHE_CONTROL, hyper::header::HeaderValue::from_static("private, no-store"));
+    Ok(r)
+}

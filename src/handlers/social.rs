@@ -30,7 +30,9 @@ pub fn author(app: &App, owner: &Profile, id: &str) -> AuthorView {
 pub fn post_view(app: &App, p: &Post, owner: &Profile, full: bool) -> PostView {
     let mut v = PostView::new(p, &author(app, owner, &p.author), &app.urls);
     let me = app.urls.actor();
-    let social = app.store.read(|r| {
+    // One read transaction for all the card shows about the post: counts, the owner's own marks,
+    // and the parent and quoted posts (their authors' names).
+    let got = app.store.read(|r| {
         let likes = r.interactions(&p.uri, "like", if full { 200 } else { 0 })?;
         let boosts = r.interactions(&p.uri, "boost", if full { 200 } else { 0 })?;
         let mut s = Social {
@@ -42,31 +44,37 @@ pub fn post_view(app: &App, p: &Post, owner: &Profile, full: bool) -> PostView {
         s.boosted = r.has_interaction(&p.uri, "boost", &me)?;
         s.bookmarked = r.is_bookmarked(p.id)?;
         s.pinned = p.local && r.is_pinned(p.id)?;
+        s.replies = r.reply_count(&p.uri, 100)?;
         if full {
             s.liked_by = likes.iter().map(|(a, _)| author(app, owner, a)).collect();
             s.boosted_by = boosts.iter().map(|(a, _)| author(app, owner, a)).collect();
             s.reactions = r.reactions(&p.uri, 200)?.into_iter().map(|(e, a)| (e, author(app, owner, &a))).collect();
         }
-        Ok(s)
+        let parent = match &p.in_reply_to {
+            Some(u) => r.post_by_uri(u)?,
+            None => None,
+        };
+        let quoted = match &p.quote {
+            Some(q) => r.post_by_uri(q)?,
+            None => None,
+        };
+        Ok((s, parent, quoted))
     });
-    v.social = social.unwrap_or_default();
+    let (social, parent, quoted) = got.unwrap_or_default();
+    v.social = social;
     // "Reply to" names the parent's author when we hold the parent, and links its page here.
-    if let Some(parent) = &p.in_reply_to {
-        if let Ok(Some(pp)) = app.store.read(|r| r.post_by_uri(parent)) {
-            let pa = author(app, owner, &pp.author);
-            // An author we hold no document for keeps the host already set by PostView::new.
-            if !pa.name.is_empty() && pa.name != pa.id {
-                v.in_reply_to_name = Some(pa.name);
-            }
-            v.in_reply_to_page = Some(if pp.local { pp.url_or_uri().to_string() } else { format!("{}/posts/{}", app.urls.base, pp.id) });
+    if let Some(pp) = parent {
+        let pa = author(app, owner, &pp.author);
+        // An author we hold no document for keeps the host already set by PostView::new.
+        if !pa.name.is_empty() && pa.name != pa.id {
+            v.in_reply_to_name = Some(pa.name);
         }
+        v.in_reply_to_page = Some(if pp.local { pp.url_or_uri().to_string() } else { format!("{}/posts/{}", app.urls.base, pp.id) });
     }
-    if let Some(q) = &p.quote {
-        if let Ok(Some(qp)) = app.store.read(|r| r.post_by_uri(q)) {
-            let qa = author(app, owner, &qp.author);
-            let page = if qp.local { qp.url_or_uri().to_string() } else { format!("{}/posts/{}", app.urls.base, qp.id) };
-            v.quoted = Some(crate::render::views::QuotedView { page, author_name: qa.name, author_handle: qa.handle, content: qp.content.clone(), summary: qp.summary.clone() });
-        }
+    if let Some(qp) = quoted {
+        let qa = author(app, owner, &qp.author);
+        let page = if qp.local { qp.url_or_uri().to_string() } else { format!("{}/posts/{}", app.urls.base, qp.id) };
+        v.quoted = Some(crate::render::views::QuotedView { page, author_name: qa.name, author_handle: qa.handle, content: qp.content, summary: qp.summary });
     }
     if full && p.edited_ms.is_some() {
         let versions = app.store.read(|r| r.post_versions(p.id, 50)).unwrap_or_default();

@@ -104,6 +104,8 @@ pub struct Social {
     pub boosted: bool,
     pub bookmarked: bool,
     pub pinned: bool,
+    /// Direct replies stored here, counted up to 100 (the card shows "99+" past 99).
+    pub replies: u64,
     /// Filled on the post's own page only.
     pub liked_by: Vec<AuthorView>,
     pub boosted_by: Vec<AuthorView>,
@@ -125,6 +127,9 @@ pub struct PostView {
     pub visibility: &'static str,
     pub published: String,
     pub published_iso: String,
+    /// How long ago, short ("5m", "3h", "2d", "3 Nov"): the card's visible time, with
+    /// `published` (the exact time) on hover; pipit.js refreshes it from `published_iso`.
+    pub published_ago: String,
     pub published_rfc2822: String,
     pub edited: Option<String>,
     pub in_reply_to: Option<HttpUrl>,
@@ -322,6 +327,7 @@ impl PostView {
             visibility: p.visibility.as_str(),
             published: time::human_date(p.published_ms),
             published_iso: time::rfc3339(p.published_ms),
+            published_ago: time::relative(p.published_ms, time::now_ms()),
             published_rfc2822: time::rfc2822(p.published_ms),
             edited: p.edited_ms.map(time::human_date),
             in_reply_to: p.in_reply_to.clone(),

@@ -108,6 +108,7 @@ async fn route(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Result<Re
         ["settings", "apps"] if get => crate::handlers::api::oauth::apps_page(app, &req),
         ["settings", "apps", id, "revoke"] if post => crate::handlers::api::oauth::revoke_app(app, req, parse_id(id)?).await,
         ["search"] if get => search::search(app, &req).await,
+        ["search", "suggest"] if get => search::suggest(app, &req),
         ["deck"] if get => deck::page(app, &req),
         ["deck"] if post => deck::edit(app, req).await,
         ["deck", "column", n] if get => deck::column(app, &req, n.parse().map_err(|_| Error::NotFound)?),

@@ -23,6 +23,7 @@ mod conversations;
 mod favourites;
 mod live;
 pub use live::{Change, Live, LiveEvent};
+mod suggest;
 pub use oauth::{OAuthApp, OAuthCode, OAuthToken, PendingMedia, Range};
 pub use search::query_terms;
 pub use alloc::IdSpace;

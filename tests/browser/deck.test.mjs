@@ -126,7 +126,7 @@ test('live deck, threads, interactions and hostile HTML', async () => {
   await page.click('text=click me').catch(() => {});
   await sleep(300);
   assert.equal(await page.evaluate(() => window.__xss), undefined, 'no injected script ran');
-  assert.equal(await page.locator('article script, article iframe, article svg, article style, article img[src=x]').count(), 0, 'active elements removed');
+  assert.equal(await page.locator('article script, article iframe, article .content svg, article style, article img[src=x]').count(), 0, 'active elements removed');
   assert.equal(await page.locator('article [style], article [onerror], article [onmouseover]').count(), 0, 'style and event attributes removed');
   assert.equal(await page.locator('a[href^="javascript:"]').count(), 0, 'no javascript: links');
   assert.ok(await page.isVisible('body'), 'the page is still visible (no CSS trick)');
@@ -187,7 +187,7 @@ test('lists, search, block and keyword filter from the pages', async () => {
   // Quote ben's post through the Quote link; ben is told, and the quote shows inline.
   const benPost = B.cli('post', 'Worth quoting, says ben');
   await waitFor('ben\'s post at ann', async () => { await page.goto(`${A.base}/home`); return page.isVisible('article:has-text("Worth quoting")'); });
-  await page.locator('article:has-text("Worth quoting") a:text("Quote")').click();
+  await page.locator('article:has-text("Worth quoting") a.quote').click();
   await page.waitForURL(/\/compose\?quote=/);
   await page.fill('textarea[name=content]', 'I agree with this');
   await page.click('button:text("Post")');
