@@ -106,8 +106,7 @@ pub async fn run(app: App) {
                                     _ => continue, // taken meanwhile: a later round
                                 }
                             }
-                            JobKind::Fanout { .. } | JobKind::Import { .. } => None,
-                            JobKind::Fanout { .. } | JobKind::Publish { .. } | JobKind::PublishScheduled { .. } => None,
+                            JobKind::Fanout { .. } | JobKind::Import { .. } | JobKind::Publish { .. } | JobKind::PublishScheduled { .. } => None,
                         };
                         taken.push((job, permit));
                     }
