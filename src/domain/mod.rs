@@ -1,6 +1,7 @@
 //! The rules of a one-person server. No hyper, no minijinja, no redb here: handlers call these,
 //! these call the store (and, for federation, enqueue deliveries in the same transaction).
 
+pub mod community;
 pub mod follows;
 pub mod oauth;
 pub mod inbox;

@@ -4,6 +4,7 @@ pub mod ap;
 pub mod api;
 pub mod assets;
 pub mod auth;
+pub mod community;
 pub mod portability;
 pub mod deck;
 pub mod interact;

@@ -18,6 +18,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("setup.html", include_str!("../../templates/setup.html")),
     ("settings.html", include_str!("../../templates/settings.html")),
     ("about.html", include_str!("../../templates/about.html")),
+    ("community.html", include_str!("../../templates/community.html")),
     ("tag.html", include_str!("../../templates/tag.html")),
     ("home.html", include_str!("../../templates/home.html")),
     ("people.html", include_str!("../../templates/people.html")),

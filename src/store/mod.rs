@@ -16,6 +16,8 @@ mod search;
 mod backup;
 mod export;
 mod oauth;
+mod community;
+pub use community::{reply_day, DAY_MS};
 pub use oauth::{OAuthApp, OAuthCode, OAuthToken, PendingMedia, Range};
 pub use search::query_terms;
 pub use alloc::IdSpace;
@@ -224,6 +226,7 @@ impl Store {
             w.tx.open_table(ACCOUNTID_ACTORURI)?;
             w.tx.open_table(MEDIAID_MEDIA)?;
             w.tx.open_table(IDEMKEY_POST)?;
+            w.open_community_tables()?;
             let version = w.meta_u32("schema_version")?.unwrap_or(0);
             if version > SCHEMA_VERSION {
                 return Err(Error::Config(format!(

@@ -1,0 +1,125 @@
+//! Issue 14, part B: the creator's community tools, between pipit instances on loopback.
+//! /community (replies not yet answered, top repliers from write-time indexes, elevate, add to
+//! list), starter packs (a public list as an ActivityPub collection another pipit follows all
+//! of), relays, tag feeds.
+mod common;
+use common::*;
+use pipit::actions;
+use pipit::model::{FollowState, Visibility};
+
+async fn post(i: &Instance, text: &str, reply: Option<String>) -> pipit::model::Post {
+    actions::publish(&i.app, actions::Compose { text: text.into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: reply, media: Vec::new(), quote: None }).await.expect("publish")
+}
+
+async fn follow_accepted(from: &Instance, to: &Instance) {
+    actions::follow(&from.app, &to.app.urls.handle()).await.expect("follow");
+    let target = to.app.urls.actor();
+    eventually("follow accepted", 10, || matches!(from.app.store.read(|r| r.following(&target)).unwrap(), Some(f) if f.state == FollowState::Accepted)).await;
+}
+
+fn stored(i: &Instance, uri: &str) -> Option<u64> {
+    i.app.store.read(|r| r.post_id_by_uri(uri)).unwrap()
+}
+
+/// The text of the `<li class="person replier">` naming `handle` on /community.
+fn replier_row<'a>(body: &'a str, handle: &str) -> Option<&'a str> {
+    body.split("<li class=\"person replier\">").skip(1).map(|li| &li[..li.find("</li>").unwrap()]).find(|li| li.contains(handle))
+}
+
+fn count_in(row: &str) -> u64 {
+    let i = row.find("data-count=\"").unwrap() + 12;
+    row[i..i + row[i..].find('"').unwrap()].parse().unwrap()
+}
+
+fn unanswered_section(body: &str) -> &str {
+    &body[body.find("class=\"community-unanswered\"").expect("unanswered section")..]
+}
+
+// ---------- 1. /community: reply-and-elevate ----------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn community_counts_replies_from_two_peers_and_tracks_what_is_answered() {
+    let alice = Instance::start("alice").await;
+    let bob = Instance::start("bob").await;
+    let carol = Instance::start("carol").await;
+    // alice follows carol, so carol's reply to *bob's* reply reaches her too (bad input below).
+    follow_accepted(&alice, &carol).await;
+    let p1 = post(&alice, "What are you reading?", None).await;
+    let p2 = post(&alice, "Second question", None).await;
+    let b1 = post(&bob, "A novel", Some(p1.uri.to_string())).await;
+    let b2 = post(&bob, "And a comic", Some(p2.uri.to_string())).await;
+    let c1 = post(&carol, "Poetry", Some(p1.uri.to_string())).await;
+    // Bad input: a reply to bob's reply, not to alice: stored (its thread is), never counted.
+    let c2 = post(&carol, "@bob which comic?", Some(b2.uri.to_string())).await;
+    for (what, r) in [("b1", &b1), ("b2", &b2), ("c1", &c1), ("c2", &c2)] {
+        eventually(&format!("alice stores {what}"), 10, || stored(&alice, &r.uri).is_some()).await;
+    }
+    let owner = alice.owner_client().await;
+    let page = owner.get("/community").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let bob_row = replier_row(&page.body, &bob.app.urls.handle()).expect("bob among the top repliers");
+    let carol_row = replier_row(&page.body, &carol.app.urls.handle()).expect("carol among the top repliers");
+    assert_eq!(count_in(bob_row), 2, "bob replied twice: {bob_row}");
+    assert_eq!(count_in(carol_row), 1, "carol's reply to bob does not count: {carol_row}");
+    assert!(page.body.find(&bob.app.urls.handle()).unwrap() < page.body.find(&carol.app.urls.handle()).unwrap(), "most replies first");
+    // A link to each conversation (the reply's page here).
+    for r in [&b1, &b2] {
+        assert!(bob_row.contains(&format!("href=\"/posts/{}\"", stored(&alice, &r.uri).unwrap())), "link to {}: {bob_row}", r.uri);
+    }
+    let un = unanswered_section(&page.body);
+    let pos = |r: &pipit::model::Post| un.find(&format!("id=\"post-{}\"", stored(&alice, &r.uri).unwrap()));
+    assert!(pos(&c2).is_none(), "a reply to someone else is not waiting for alice");
+    let (pb1, pb2, pc1) = (pos(&b1).expect("b1 waits"), pos(&b2).expect("b2 waits"), pos(&c1).expect("c1 waits"));
+    assert!(pc1 < pb2 && pb2 < pb1, "newest first");
+    assert!(un.contains(&format!("name=\"in_reply_to\" value=\"{}\"", c1.uri)), "inline reply form for c1");
+    // The 30-day window holds the same; a window of 365 days is not offered (falls back to 7).
+    let month = owner.get("/community?days=30").await;
+    assert_eq!(count_in(replier_row(&month.body, &bob.app.urls.handle()).unwrap()), 2);
+    let odd = owner.get("/community?days=365").await;
+    assert_eq!(odd.status, 200);
+    assert!(odd.body.contains("href=\"/community?days=7\" aria-current=\"page\""), "365 is not a window: 7 days shown");
+    assert!(pipit::domain::community::top_repliers(&alice.app, 365, 10, 1).is_err(), "the domain refuses other windows");
+    // A visitor sees nothing of it.
+    assert_ne!(alice.client().get("/community").await.status, 200);
+
+    // alice answers c1 with the inline form: c1 leaves the list; counts stay.
+    let csrf = page.csrf();
+    let sent = owner.post_form("/compose", &[("csrf", &csrf), ("content", "@carol lovely"), ("in_reply_to", &c1.uri), ("visibility", "public")]).await;
+    assert_eq!(sent.status, 303, "{}", sent.body);
+    let page = owner.get("/community").await;
+    let un = unanswered_section(&page.body);
+    assert!(!un.contains(&format!("id=\"post-{}\"", stored(&alice, &c1.uri).unwrap())), "answered: c1 no longer waits");
+    assert!(un.contains(&format!("id=\"post-{}\"", stored(&alice, &b1.uri).unwrap())), "b1 still waits");
+    // carol receives the answer (a real reply, delivered).
+    let answer = alice.app.store.read(|r| r.own_posts(None, 1, |_| true)).unwrap().posts.remove(0);
+    eventually("carol receives alice's answer", 10, || stored(&carol, &answer.uri).is_some()).await;
+    // Deleting the answer puts c1 back on the list.
+    pipit::domain::posts::delete(&alice.app, answer.id).unwrap();
+    assert_eq!(alice.app.store.read(|r| r.unanswered_count()).unwrap(), 3);
+
+    // bob deletes b1: the Delete reaches alice and his count drops to 1.
+    pipit::domain::posts::delete(&bob.app, b1.id).unwrap();
+    eventually("alice removes b1", 10, || stored(&alice, &b1.uri).is_none()).await;
+    let page = owner.get("/community?days=7").await;
+    assert_eq!(count_in(replier_row(&page.body, &bob.app.urls.handle()).unwrap()), 1, "deleted reply uncounted");
+
+    // Elevate: one click boosts b2; dismiss takes it off the list without an answer.
+    let b2_here = stored(&alice, &b2.uri).unwrap();
+    let csrf = page.csrf();
+    let boosted = owner.post_form(&format!("/posts/{b2_here}/boost"), &[("csrf", &csrf), ("back", "/community")]).await;
+    assert_eq!(boosted.location(), "/community");
+    let me = alice.app.urls.actor();
+    assert!(alice.app.store.read(|r| r.has_interaction(&b2.uri, "boost", &me)).unwrap());
+    eventually("bob sees alice's boost", 10, || bob.app.store.read(|r| r.has_interaction(&b2.uri, "boost", &me)).unwrap()).await;
+    owner.post_form("/community/dismiss", &[("csrf", &csrf), ("id", &b2_here.to_string())]).await;
+    assert!(!unanswered_section(&owner.get("/community").await.body).contains(&format!("id=\"post-{b2_here}\"")));
+
+    // Add to a list, from the replier row. Bad input: an account pipit never saw.
+    let list = pipit::domain::lists::create(&alice.app, "Regulars", false, false).unwrap();
+    let bob_actor = bob.app.urls.actor();
+    let r = owner.post_form("/community/list", &[("csrf", &csrf), ("list", &list.to_string()), ("account", &bob_actor)]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(alice.app.store.read(|r| r.list_members(list, 10)).unwrap(), vec![bob_actor]);
+    let r = owner.post_form("/community/list", &[("csrf", &csrf), ("list", &list.to_string()), ("account", "https://nowhere.example/users/x")]).await;
+    assert_eq!(r.status, 400);
+}
