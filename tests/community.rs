@@ -123,3 +123,72 @@ async fn community_counts_replies_from_two_peers_and_tracks_what_is_answered() {
     let r = owner.post_form("/community/list", &[("csrf", &csrf), ("list", &list.to_string()), ("account", "https://nowhere.example/users/x")]).await;
     assert_eq!(r.status, 400);
 }
+
+// ---------- 2. starter packs ----------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_starter_pack_is_read_by_another_pipit_which_follows_all() {
+    let alice = Instance::start("alice").await;
+    let bob = Instance::start("bob").await;
+    let carol = Instance::start("carol").await;
+    let dave = Instance::start("dave").await;
+    let pack = pipit::domain::lists::create(&alice.app, "Gardeners", false, true).unwrap();
+    let hidden = pipit::domain::lists::create(&alice.app, "Secret", false, false).unwrap();
+    for who in [&bob, &carol] {
+        let a = actions::account(&alice.app, &who.app.urls.handle()).await.unwrap();
+        pipit::domain::lists::set_member(&alice.app, pack, &a.id, true).unwrap();
+        pipit::domain::lists::set_member(&alice.app, hidden, &a.id, true).unwrap();
+    }
+    let anon = alice.client();
+    // Linked from the profile (the public list only).
+    let profile = anon.get(&format!("/@{}", alice.app.urls.username)).await;
+    assert!(profile.body.contains(&format!("href=\"/lists/{pack}\"")), "profile links the pack");
+    assert!(!profile.body.contains(&format!("href=\"/lists/{hidden}\"")), "a private list is not linked");
+    // The public page: members and copyable handles.
+    let page = anon.get(&format!("/lists/{pack}")).await;
+    assert_eq!(page.status, 200);
+    let ta = &page.body[page.body.find("id=\"handles\"").expect("handles box")..];
+    let ta = &ta[..ta.find("</textarea>").unwrap()];
+    assert!(ta.contains(&bob.app.urls.handle()) && ta.contains(&carol.app.urls.handle()), "{ta}");
+    // The collection, as other servers read it. Bad input: the private list, as JSON and as a page.
+    let doc = anon.get_with(&format!("/lists/{pack}"), &[("accept", "application/activity+json")]).await;
+    assert_eq!(doc.status, 200);
+    let v: serde_json::Value = serde_json::from_str(&doc.body).unwrap();
+    assert_eq!(v["type"], "OrderedCollection");
+    assert_eq!(v["orderedItems"].as_array().unwrap().len(), 2, "{v}");
+    assert_eq!(v["attributedTo"], alice.app.urls.actor().as_str());
+    assert_eq!(anon.get_with(&format!("/lists/{hidden}"), &[("accept", "application/activity+json")]).await.status, 404);
+    assert_eq!(anon.get(&format!("/lists/{hidden}")).await.status, 404);
+
+    // dave's owner uses "follow all from your server": WebFinger's subscribe template sends the
+    // browser to dave's /authorize_interaction with the collection.
+    let dave_handle = dave.app.urls.handle();
+    let go = anon.get(&format!("/lists/{pack}/follow-from?account={}", pipit::server::request::percent_encode(dave_handle.trim_start_matches('@')))).await;
+    assert_eq!(go.status, 303, "{}", go.body);
+    let collection = format!("{}/lists/{pack}", alice.base);
+    assert_eq!(go.location(), format!("{}/authorize_interaction?uri={}", dave.base, pipit::server::request::percent_encode(&collection)));
+    // Bad input: not a handle, and a host with no WebFinger.
+    assert_eq!(anon.get(&format!("/lists/{pack}/follow-from?account=nobody")).await.status, 400);
+    assert_eq!(anon.get(&format!("/lists/{pack}/follow-from?account=x%40127.0.0.1%3A9")).await.status, 400);
+
+    let owner = dave.owner_client().await;
+    let landed = owner.get(go.location()).await;
+    assert_eq!(landed.status, 303, "{}", landed.body);
+    assert!(landed.location().starts_with("/starter-pack?uri="), "{}", landed.location());
+    let pack_page = owner.get(landed.location()).await;
+    assert_eq!(pack_page.status, 200, "{}", pack_page.body);
+    assert!(pack_page.body.contains("Gardeners") && pack_page.body.contains(&bob.app.urls.handle()) && pack_page.body.contains(&carol.app.urls.handle()), "{}", pack_page.body);
+    let done = owner.post_form("/starter-pack/follow", &[("csrf", &pack_page.csrf()), ("uri", &collection)]).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert!(done.location().contains("done=2"), "{}", done.location());
+    for who in [&bob, &carol] {
+        let target = who.app.urls.actor();
+        eventually("dave follows the member", 10, || matches!(dave.app.store.read(|r| r.following(&target)).unwrap(), Some(f) if f.state == FollowState::Accepted)).await;
+    }
+    // Following all again sends nothing new.
+    let again = owner.post_form("/starter-pack/follow", &[("csrf", &pack_page.csrf()), ("uri", &collection)]).await;
+    assert!(again.location().contains("done=0"), "{}", again.location());
+    // Bad input: the private list's URL is no pack anywhere.
+    let nope = owner.get(&format!("/authorize_interaction?uri={}", pipit::server::request::percent_encode(&format!("{}/lists/{hidden}", alice.base)))).await;
+    assert_eq!(nope.status, 502, "{}", nope.body);
+}

@@ -14,6 +14,7 @@ pub mod relme;
 pub mod keys;
 pub mod media_cache;
 pub mod sign;
+pub mod starter_pack;
 pub mod signer;
 pub mod thread;
 pub mod vocab;

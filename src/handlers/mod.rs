@@ -13,5 +13,6 @@ pub mod notifications;
 pub mod safety;
 pub mod search;
 pub mod social;
+pub mod starter_pack;
 pub mod web;
 pub mod wellknown;

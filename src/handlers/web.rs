@@ -63,6 +63,8 @@ pub fn profile(app: &App, req: &Request<Incoming>) -> Result<Resp> {
             profile => ProfileView::new(&p, &app.urls, count),
             posts, next => page.next.map(|n| n.to_string()), owner => o, notice => notice(req),
             actor_url => app.urls.actor(),
+            // Public lists are starter packs, linked from the profile.
+            starter_packs => app.store.read(|r| r.lists())?.into_iter().filter(|(_, l)| l.public).map(|(id, l)| context! { id => id.to_string(), name => l.name }).collect::<Vec<_>>(),
         },
     )?;
     Ok(response::html(body))

@@ -19,6 +19,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("settings.html", include_str!("../../templates/settings.html")),
     ("about.html", include_str!("../../templates/about.html")),
     ("community.html", include_str!("../../templates/community.html")),
+    ("starter_pack.html", include_str!("../../templates/starter_pack.html")),
     ("tag.html", include_str!("../../templates/tag.html")),
     ("home.html", include_str!("../../templates/home.html")),
     ("people.html", include_str!("../../templates/people.html")),
