@@ -79,6 +79,13 @@ pub struct Config {
     /// Benchmarks only: send every outgoing connection to this address (a local sink).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_override: Option<String>,
+    /// Days posts that came only through a relay are kept (1–365); then they are removed
+    /// unless the owner bookmarked, liked, boosted or answered them.
+    #[serde(default = "default_relay_retention_days")]
+    pub relay_retention_days: u32,
+    /// A WebSub hub (http(s) URL) named as `<link rel="hub">` in the profile and tag feeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub websub_hub: Option<String>,
     #[serde(default)]
     pub keys: KeyFiles,
     /// Serve HTTPS directly; leave out when behind a reverse proxy.
@@ -88,6 +95,10 @@ pub struct Config {
     /// shown in the first of these it has. Empty: the author's first language.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub languages: Vec<String>,
+}
+
+fn default_relay_retention_days() -> u32 {
+    7
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -231,6 +242,8 @@ impl Config {
             keys: KeyFiles::default(),
             tls: None,
             languages: Vec::new(),
+            relay_retention_days: default_relay_retention_days(),
+            websub_hub: None,
         }
     }
 
@@ -282,6 +295,14 @@ impl Config {
         }
         if self.session_secs == 0 {
             return Err("key `session_secs`: must be at least 1".into());
+        }
+        if !(1..=365).contains(&self.relay_retention_days) {
+            return Err("key `relay_retention_days`: must be 1 to 365".into());
+        }
+        if let Some(h) = &self.websub_hub {
+            if crate::httpurl::HttpUrl::parse(h).is_none() {
+                return Err(format!("key `websub_hub`: `{h}` is not an http(s) URL"));
+            }
         }
         if let Some(t) = &self.tls {
             if t.acme {

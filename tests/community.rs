@@ -192,3 +192,180 @@ async fn a_starter_pack_is_read_by_another_pipit_which_follows_all() {
     let nope = owner.get(&format!("/authorize_interaction?uri={}", pipit::server::request::percent_encode(&format!("{}/lists/{hidden}", alice.base)))).await;
     assert_eq!(nope.status, 502, "{}", nope.body);
 }
+
+// ---------- 3. relays ----------
+
+/// A small relay for the test, speaking the Mastodon relay protocol (and LitePub's): an
+/// `Application` actor at /actor, an inbox that answers a Follow with a signed Accept, and
+/// (driven by the test) signed Announces and forwarded Creates. /garbage/actor answers junk.
+struct TestRelay {
+    base: String,
+    keys: Arc<pipit::federation::keys::ActorKeys>,
+    got: Arc<Mutex<Vec<serde_json::Value>>>,
+}
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use std::sync::{Arc, Mutex};
+
+impl TestRelay {
+    async fn start(keys: Arc<pipit::federation::keys::ActorKeys>) -> TestRelay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let got: Arc<Mutex<Vec<serde_json::Value>>> = Default::default();
+        let relay = TestRelay { base: base.clone(), keys: keys.clone(), got: got.clone() };
+        tokio::spawn(async move {
+            loop {
+                let Ok((s, _)) = listener.accept().await else { return };
+                let (got, keys, base) = (got.clone(), keys.clone(), base.clone());
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+                        let (got, keys, base) = (got.clone(), keys.clone(), base.clone());
+                        async move {
+                            let path = req.uri().path().to_string();
+                            let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                            let (status, ct, out) = match path.as_str() {
+                                "/actor" => (200, "application/activity+json", serde_json::json!({
+                                    "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
+                                    "id": format!("{base}/actor"), "type": "Application", "preferredUsername": "relay",
+                                    "inbox": format!("{base}/inbox"),
+                                    "publicKey": { "id": format!("{base}/actor#main-key"), "owner": format!("{base}/actor"), "publicKeyPem": keys.rsa_public_pem() },
+                                }).to_string()),
+                                "/garbage/actor" => (200, "application/activity+json", "{\"id\": [garbage".to_string()),
+                                "/inbox" => {
+                                    let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                                    got.lock().unwrap().push(v.clone());
+                                    if v["type"] == "Follow" {
+                                        let follower = v["actor"].as_str().unwrap_or_default().to_string();
+                                        let accept = serde_json::json!({ "@context": "https://www.w3.org/ns/activitystreams", "id": format!("{base}/accept/{}", got.lock().unwrap().len()), "type": "Accept", "actor": format!("{base}/actor"), "object": v });
+                                        let inbox = format!("{}/inbox", &follower[..follower.find("/users/").unwrap()]);
+                                        tokio::spawn(async move { signed_post(&keys, &format!("{base}/actor#main-key"), &inbox, &accept).await });
+                                    }
+                                    (202, "text/plain", String::new())
+                                }
+                                _ => (404, "text/plain", String::new()),
+                            };
+                            Ok::<_, std::convert::Infallible>(hyper::Response::builder().status(status).header("content-type", ct).body(Full::new(Bytes::from(out))).unwrap())
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(s), svc).await;
+                });
+            }
+        });
+        relay
+    }
+    fn actor(&self) -> String {
+        format!("{}/actor", self.base)
+    }
+    fn of_type(&self, t: &str) -> Vec<serde_json::Value> {
+        self.got.lock().unwrap().iter().filter(|v| v["type"] == t).cloned().collect()
+    }
+    /// Sends `activity` to `to`'s shared inbox, signed by the relay.
+    async fn send(&self, to: &Instance, activity: &serde_json::Value) -> Response {
+        signed_post(&self.keys, &format!("{}#main-key", self.actor()), &to.url("/inbox"), activity).await
+    }
+}
+
+async fn signed_post(keys: &pipit::federation::keys::ActorKeys, key_id: &str, inbox: &str, activity: &serde_json::Value) -> Response {
+    let body = activity.to_string();
+    let uri: hyper::Uri = inbox.parse().unwrap();
+    let mut headers = hyper::HeaderMap::new();
+    pipit::federation::sign::sign_cavage(&hyper::Method::POST, &uri, &mut headers, Some(body.as_bytes()), key_id, keys, std::time::SystemTime::now());
+    let mut hs: Vec<(String, String)> = headers.iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_string())).collect();
+    hs.push(("content-type".into(), "application/activity+json".into()));
+    hs.retain(|(k, _)| k != "host");
+    Client::new("http://unused").send("POST", inbox, hs, Bytes::from(body)).await
+}
+
+fn relay_keys() -> Arc<pipit::federation::keys::ActorKeys> {
+    let pem = pipit::keygen::rsa_pkcs8_pem().unwrap();
+    let der = pipit::keygen::pem_decode(&pem, "PRIVATE KEY").unwrap();
+    Arc::new(pipit::federation::keys::ActorKeys::from_rsa_pkcs8(&der).unwrap())
+}
+
+fn relay_state(i: &Instance, actor: &str) -> Option<String> {
+    i.app.store.read(|r| r.relay(actor)).unwrap().map(|r| r.state)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_delivers_tagged_posts_kept_off_home_and_swept_after_the_retention() {
+    use pipit::control::{execute, Command};
+    let alice = Instance::start("alice").await;
+    let bob = Instance::start("bob").await;
+    let keys = relay_keys();
+    let relay = TestRelay::start(keys.clone()).await;
+    let stranger = TestRelay::start(keys).await; // a relay alice never subscribed to
+
+    // Bad input first: a relay answering garbage (and an address that is no URL) is refused,
+    // and nothing is stored.
+    let err = execute(&alice.app, Command::RelayAdd { url: format!("{}/garbage/inbox", relay.base) }).await.unwrap_err();
+    assert!(err.to_string().contains("not a relay"), "{err}");
+    assert!(execute(&alice.app, Command::RelayAdd { url: "relay.example".into() }).await.is_err());
+    assert!(alice.app.store.read(|r| r.relays()).unwrap().is_empty());
+
+    // `pipit relay add INBOX`: Mastodon's protocol, a Follow of as:Public to the relay inbox.
+    let msg = execute(&alice.app, Command::RelayAdd { url: format!("{}/inbox", relay.base) }).await.unwrap();
+    assert!(msg.contains("mastodon"), "{msg}");
+    eventually("the relay gets the Follow", 10, || !relay.of_type("Follow").is_empty()).await;
+    let follow = relay.of_type("Follow").remove(0);
+    assert_eq!(follow["object"], "https://www.w3.org/ns/activitystreams#Public");
+    assert_eq!(follow["actor"], alice.app.urls.actor().as_str());
+    eventually("the relay's Accept arrives", 10, || relay_state(&alice, &relay.actor()).as_deref() == Some("accepted")).await;
+    assert!(alice.app.store.read(|r| r.following(&relay.actor())).unwrap().is_none(), "a relay is not a followed account");
+
+    // The relay announces bob's tagged post (LitePub style) and forwards another's Create
+    // (Mastodon style, signed by the relay, with a forged body).
+    let p1 = post(&bob, "Tomatoes are in #gardening", None).await;
+    let p2 = post(&bob, "Beans too #gardening", None).await;
+    let r = relay.send(&alice, &serde_json::json!({ "@context": "https://www.w3.org/ns/activitystreams", "id": format!("{}/announce/1", relay.base), "type": "Announce", "actor": relay.actor(), "object": p1.uri.as_str(), "to": ["https://www.w3.org/ns/activitystreams#Public"] })).await;
+    assert!(r.status < 300, "{} {}", r.status, r.body);
+    let mut forged = pipit::federation::vocab::create_json(&bob.app.urls, &p2, "Create", &format!("{}/activity", p2.uri));
+    forged["object"]["content"] = serde_json::json!("<p>forged by the relay</p>");
+    let r = relay.send(&alice, &forged).await;
+    assert!(r.status < 300, "{} {}", r.status, r.body);
+    let id1 = stored(&alice, &p1.uri).expect("announced post stored");
+    let id2 = stored(&alice, &p2.uri).expect("forwarded post stored");
+    let kept2 = alice.app.store.read(|r| r.post(id2)).unwrap().unwrap();
+    assert!(kept2.content.contains("Beans too") && !kept2.content.contains("forged"), "read from its origin: {}", kept2.content);
+    // In the tag timeline and search, never in Home.
+    let tagged = alice.app.store.read(|r| r.tagged("gardening", None, 10, |_| true)).unwrap();
+    assert_eq!(tagged.posts.len(), 2);
+    let owner = alice.owner_client().await;
+    assert!(owner.get("/tags/gardening").await.body.contains("Tomatoes are in"));
+    assert!(owner.get("/search?q=beans").await.body.contains("Beans too"));
+    let home = alice.app.store.read(|r| r.home(None, 50)).unwrap().0;
+    assert!(home.iter().all(|(_, _, p)| p.id != id1 && p.id != id2), "relay posts stay off Home");
+    assert!(!owner.get("/home").await.body.contains("Tomatoes are in"));
+
+    // Bad input from relays: an Announce of a URL that does not answer, and one from a relay
+    // alice never subscribed to: nothing stored.
+    relay.send(&alice, &serde_json::json!({ "id": format!("{}/announce/2", relay.base), "type": "Announce", "actor": relay.actor(), "object": "http://127.0.0.1:9/nothing" })).await;
+    let p3 = post(&bob, "Unrelayed #gardening", None).await;
+    stranger.send(&alice, &serde_json::json!({ "id": format!("{}/announce/3", stranger.base), "type": "Announce", "actor": stranger.actor(), "object": p3.uri.as_str() })).await;
+    assert!(stored(&alice, "http://127.0.0.1:9/nothing").is_none());
+    assert!(stored(&alice, &p3.uri).is_none(), "only subscribed relays deliver");
+
+    // Retention: past relay_retention_days the relay posts go, except what the owner liked.
+    actions::like(&alice.app, &p1.uri).await.unwrap();
+    let later = pipit::time::now_ms() + (alice.app.config.relay_retention_days as u64 + 1) * 86_400_000;
+    let app = alice.app.clone();
+    let removed = alice.app.store.write(|w| pipit::domain::relays::sweep(w, &app, later)).unwrap();
+    assert_eq!(removed, 1);
+    assert!(stored(&alice, &p1.uri).is_some(), "liked: kept");
+    assert!(stored(&alice, &p2.uri).is_none(), "past the retention: removed");
+
+    // `pipit relay remove`: an Undo of the Follow, and the relay is gone.
+    execute(&alice.app, Command::RelayRemove { url: format!("{}/inbox", relay.base) }).await.unwrap();
+    eventually("the relay gets the Undo", 10, || !relay.of_type("Undo").is_empty()).await;
+    assert_eq!(relay.of_type("Undo")[0]["object"]["id"], follow["id"]);
+    assert!(alice.app.store.read(|r| r.relays()).unwrap().is_empty());
+
+    // LitePub: the actor URL given, the Follow's object is the relay actor.
+    execute(&alice.app, Command::RelayAdd { url: stranger.actor() }).await.unwrap();
+    eventually("LitePub Follow", 10, || !stranger.of_type("Follow").is_empty()).await;
+    assert_eq!(stranger.of_type("Follow")[0]["object"], stranger.actor().as_str());
+    eventually("LitePub Accept", 10, || relay_state(&alice, &stranger.actor()).as_deref() == Some("accepted")).await;
+    // The settings page lists it.
+    let page = owner.get("/settings/relays").await;
+    assert!(page.body.contains(&stranger.actor()) && page.body.contains("litepub"), "{}", page.body);
+}

@@ -10,5 +10,6 @@ pub mod media;
 pub mod outbox;
 pub mod owner;
 pub mod posts;
+pub mod relays;
 pub mod safety;
 pub mod timeline;

@@ -10,6 +10,7 @@ pub mod deliver;
 pub mod fetch;
 pub mod inbox;
 pub mod jcs;
+pub mod relay;
 pub mod relme;
 pub mod keys;
 pub mod media_cache;

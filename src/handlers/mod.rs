@@ -10,6 +10,7 @@ pub mod deck;
 pub mod interact;
 pub mod lists;
 pub mod notifications;
+pub mod relays;
 pub mod safety;
 pub mod search;
 pub mod social;

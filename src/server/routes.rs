@@ -112,6 +112,8 @@ async fn route(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Result<Re
         ["tags", tag, "unfollow"] if post => lists::follow_tag(app, req, &crate::server::request::percent_decode(tag), false).await,
         ["bookmarks"] if get => lists::bookmarks(app, &req),
         ["settings", "safety"] if get => safety::page(app, &req),
+        ["settings", "relays"] if get => crate::handlers::relays::page(app, &req),
+        ["settings", "relays"] if post => crate::handlers::relays::action(app, req).await,
         ["settings", "apps"] if get => crate::handlers::api::oauth::apps_page(app, &req),
         ["settings", "apps", id, "revoke"] if post => crate::handlers::api::oauth::revoke_app(app, req, parse_id(id)?).await,
         ["search"] if get => search::search(app, &req).await,

@@ -45,7 +45,7 @@ impl Write {
     }
 
     /// Does the owner have a reply to `uri` (other than post `except`)?
-    fn owner_answered(&self, uri: &str, except: u64) -> Result<bool> {
+    pub(super) fn owner_answered(&self, uri: &str, except: u64) -> Result<bool> {
         let children = self.tx.open_table(PARENTURI_CHILDID)?;
         let own = self.tx.open_table(OWNPOSTID)?;
         for e in children.range((uri, 0u64)..=(uri, u64::MAX))?.take(1000) {

@@ -17,6 +17,8 @@ mod backup;
 mod export;
 mod oauth;
 mod community;
+mod relays;
+pub use relays::Relay;
 pub use community::{reply_day, DAY_MS};
 pub use oauth::{OAuthApp, OAuthCode, OAuthToken, PendingMedia, Range};
 pub use search::query_terms;
@@ -227,6 +229,7 @@ impl Store {
             w.tx.open_table(MEDIAID_MEDIA)?;
             w.tx.open_table(IDEMKEY_POST)?;
             w.open_community_tables()?;
+            w.open_relay_tables()?;
             let version = w.meta_u32("schema_version")?.unwrap_or(0);
             if version > SCHEMA_VERSION {
                 return Err(Error::Config(format!(
