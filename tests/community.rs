@@ -369,3 +369,38 @@ async fn a_relay_delivers_tagged_posts_kept_off_home_and_swept_after_the_retenti
     let page = owner.get("/settings/relays").await;
     assert!(page.body.contains(&stranger.actor()) && page.body.contains("litepub"), "{}", page.body);
 }
+
+// ---------- 4. tag feeds ----------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tag_feeds_carry_the_owners_public_tagged_posts_and_a_hub_only_when_configured() {
+    let alice = Instance::start_with("alice", Box::new(|c| c.websub_hub = Some("https://hub.example/".into()))).await;
+    let bob = Instance::start("bob").await;
+    follow_accepted(&alice, &bob).await;
+    post(&alice, "First tomatoes #Gardening", None).await;
+    actions::publish(&alice.app, actions::Compose { text: "secret plot #gardening".into(), cw: String::new(), visibility: Visibility::Followers, in_reply_to: None, media: Vec::new(), quote: None }).await.unwrap();
+    post(&alice, "Soup #cooking", None).await;
+    let theirs = post(&bob, "Bobs beans #gardening", None).await;
+    eventually("alice has bob's tagged post", 10, || stored(&alice, &theirs.uri).is_some()).await;
+    let anon = alice.client();
+    let rss = anon.get("/tags/gardening.rss").await;
+    assert_eq!(rss.status, 200);
+    assert!(rss.header("content-type").unwrap().starts_with("application/rss+xml"));
+    let atom = anon.get("/tags/gardening.atom").await;
+    assert!(atom.header("content-type").unwrap().starts_with("application/atom+xml"));
+    for (feed, body) in [("rss", &rss.body), ("atom", &atom.body)] {
+        assert!(body.contains("First tomatoes"), "{feed}: the owner's public tagged post");
+        // Bad input: a followers-only post, another tag, someone else's post with the tag.
+        assert!(!body.contains("secret plot") && !body.contains("Soup") && !body.contains("Bobs beans"), "{feed}: {body}");
+        assert!(body.contains("rel=\"hub\" href=\"https://hub.example/\""), "{feed}: hub link");
+        assert!(body.contains(&format!("{}/tags/gardening.{feed}", alice.base)), "{feed}: self link");
+    }
+    // The profile feed names the hub too; bob (no hub configured) names none.
+    assert!(anon.get(&format!("/@{}.atom", alice.app.urls.username)).await.body.contains("rel=\"hub\""));
+    assert!(bob.client().get("/tags/gardening.rss").await.body.contains("Bobs beans"), "bob's own feed");
+    assert!(!bob.client().get("/tags/gardening.atom").await.body.contains("rel=\"hub\""));
+    // Bad input: not a hashtag.
+    assert_eq!(anon.get("/tags/no%20tag!.rss").await.status, 404);
+    // The tag page points at its feeds.
+    assert!(anon.get("/tags/gardening").await.body.contains("href=\"/tags/gardening.rss\""));
+}

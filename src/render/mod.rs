@@ -41,6 +41,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("oauth_apps.html", include_str!("../../templates/oauth_apps.html")),
     ("feed.atom", include_str!("../../templates/feed.atom")),
     ("feed.rss", include_str!("../../templates/feed.rss")),
+    ("tag_feed.atom", include_str!("../../templates/tag_feed.atom")),
+    ("tag_feed.rss", include_str!("../../templates/tag_feed.rss")),
 ];
 
 pub struct Renderer {

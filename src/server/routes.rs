@@ -89,6 +89,11 @@ async fn route(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Result<Re
             let id = parse_id(id)?;
             Ok(response::moved(&app.urls.post_url(id)))
         }
+        ["tags", feed] if get && (feed.ends_with(".rss") || feed.ends_with(".atom")) => {
+            let atom = feed.ends_with(".atom");
+            let name = crate::server::request::percent_decode(feed.trim_end_matches(".rss").trim_end_matches(".atom"));
+            web::tag_feed(app, &req, &name, atom)
+        }
         ["tags", tag] if get => web::tag_page(app, &req, &crate::server::request::percent_decode(tag)),
         ["compose"] if post => web::compose(app, req).await,
         ["compose"] if get => social::compose_page(app, &req).await,
