@@ -404,3 +404,65 @@ async fn tag_feeds_carry_the_owners_public_tagged_posts_and_a_hub_only_when_conf
     // The tag page points at its feeds.
     assert!(anon.get("/tags/gardening").await.body.contains("href=\"/tags/gardening.rss\""));
 }
+
+// ---------- 5. Webmention (receive) ----------
+
+/// A web page on loopback whose HTML the test sets; "" answers 410 Gone.
+async fn web_page() -> (String, Arc<Mutex<String>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/blog/post", listener.local_addr().unwrap());
+    let html: Arc<Mutex<String>> = Default::default();
+    let h = html.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((s, _)) = listener.accept().await else { return };
+            let h = h.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |_req: hyper::Request<Incoming>| {
+                    let body = h.lock().unwrap().clone();
+                    async move {
+                        let status = if body.is_empty() { 410 } else { 200 };
+                        Ok::<_, std::convert::Infallible>(hyper::Response::builder().status(status).header("content-type", "text/html").body(Full::new(Bytes::from(body))).unwrap())
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(s), svc).await;
+            });
+        }
+    });
+    (url, html)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webmentions_are_advertised_verified_against_the_source_and_removed_when_it_stops_linking() {
+    let alice = Instance::start("alice").await;
+    let p = post(&alice, "A post worth linking", None).await;
+    let hidden = actions::publish(&alice.app, actions::Compose { text: "followers only".into(), cw: String::new(), visibility: Visibility::Followers, in_reply_to: None, media: Vec::new(), quote: None }).await.unwrap();
+    let target = p.url_or_uri().to_string();
+    let anon = alice.client();
+    let page = anon.get(&format!("/@{}/{}", alice.app.urls.username, p.id)).await;
+    assert!(page.body.contains("<link rel=\"webmention\" href=\"/webmention\">"), "endpoint advertised in the page");
+    assert!(page.header("link").unwrap_or_default().contains("rel=\"webmention\""), "and in a Link header");
+    let (source, html) = web_page().await;
+    let send = |s: String, t: String| {
+        let c = alice.client();
+        async move { c.post_form("/webmention", &[("source", &s), ("target", &t)]).await }
+    };
+    // Bad input: a source that does not link; then targets that are not public posts here.
+    *html.lock().unwrap() = "<p>no link here</p>".into();
+    assert_eq!(send(source.clone(), target.clone()).await.status, 200);
+    assert!(alice.app.store.read(|r| r.webmentions(p.id, 10)).unwrap().is_empty(), "a source without the link is not kept");
+    assert_eq!(send(source.clone(), hidden.url_or_uri().to_string()).await.status, 400, "followers-only target");
+    assert_eq!(send(source.clone(), "https://elsewhere.example/post/1".into()).await.status, 400, "not our post");
+    assert_eq!(send("javascript:alert(1)".into(), target.clone()).await.status, 400, "source not http(s)");
+    assert_eq!(send(alice.url("/about"), target.clone()).await.status, 400, "source on this site");
+    // The source links: kept, and shown on the post's page.
+    *html.lock().unwrap() = format!("<p>See <a href=\"{target}\">this</a></p>");
+    assert_eq!(send(source.clone(), target.clone()).await.status, 200);
+    assert_eq!(alice.app.store.read(|r| r.webmentions(p.id, 10)).unwrap().len(), 1);
+    let page = anon.get(&format!("/@{}/{}", alice.app.urls.username, p.id)).await;
+    assert!(page.body.contains(&format!("href=\"{source}\"")), "the mention is shown");
+    // The source is deleted (410): a new webmention removes it.
+    html.lock().unwrap().clear();
+    assert_eq!(send(source.clone(), target.clone()).await.status, 200);
+    assert!(alice.app.store.read(|r| r.webmentions(p.id, 10)).unwrap().is_empty(), "gone source removed");
+}

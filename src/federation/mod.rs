@@ -19,3 +19,4 @@ pub mod starter_pack;
 pub mod signer;
 pub mod thread;
 pub mod vocab;
+pub mod webmention;

@@ -16,4 +16,5 @@ pub mod search;
 pub mod social;
 pub mod starter_pack;
 pub mod web;
+pub mod webmention;
 pub mod wellknown;

@@ -94,9 +94,13 @@ pub fn post_page(app: &App, req: &Request<Incoming>, id: u64) -> Result<Resp> {
             ancestors => t.ancestors.iter().map(view).collect::<Vec<_>>(),
             missing_parent => t.missing_parent, reply => social::reply_form(app, &t.post, o.is_some()),
             replies, owner => o, notice => notice(req),
+            webmentions => app.store.read(|r| r.webmentions(t.post.id, 100))?.into_iter().map(|(s, _)| s).collect::<Vec<_>>(),
         },
     )?;
-    Ok(response::html(body))
+    let mut r = response::html(body);
+    // The Webmention endpoint, discoverable from the header too (W3C Webmention 3.1.2).
+    r.headers_mut().insert(hyper::header::LINK, hyper::header::HeaderValue::from_static("</webmention>; rel=\"webmention\""));
+    Ok(r)
 }
 
 /// GET /tags/TAG

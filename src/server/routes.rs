@@ -150,6 +150,7 @@ async fn route(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Result<Re
         ["settings", "move"] if post => web::settings_move(app, req).await,
         ["settings", "import"] if post => crate::handlers::portability::import(app, req).await,
         ["settings", "export", name] if get => crate::handlers::portability::download(app, &req, name).await,
+        ["webmention"] if post => crate::handlers::webmention::receive(app, req).await,
         ["authorize_interaction"] if get => interact::authorize_interaction(app, &req).await,
         ["about"] | ["privacy"] if get => web::about(app, &req),
         ["static", name] if get => assets::static_file(req.headers(), name),

@@ -31,11 +31,45 @@ pub fn reply_day(post_id: u64) -> u64 {
 const MAX_BUCKETS: usize = 20_000;
 
 impl Write {
+    /// Creates the tables; on a database from before them, fills them once from the replies
+    /// already stored (the owner's posts in batches of ids, each post's replies by index).
     pub(super) fn open_community_tables(&mut self) -> Result<()> {
         self.tx.open_table(UNANSWERED_REPLYID)?;
         self.tx.open_table(REPLYDAY_ACTOR_COUNT)?;
         self.tx.open_table(REPLIER_REPLYID)?;
-        Ok(())
+        if self.meta_u32("community_index")?.is_some() {
+            return Ok(());
+        }
+        let mut from = 0u64;
+        loop {
+            let own: Vec<u64> = {
+                let t = self.tx.open_table(OWNPOSTID)?;
+                let mut v = Vec::new();
+                for e in t.range(from..)?.take(500) {
+                    v.push(e?.0.value());
+                }
+                v
+            };
+            let Some(&last) = own.last() else { break };
+            for id in own {
+                let Some(p) = self.post(id)? else { continue };
+                let children: Vec<u64> = {
+                    let t = self.tx.open_table(PARENTURI_CHILDID)?;
+                    let mut v = Vec::new();
+                    for e in t.range((p.uri.as_str(), 0u64)..=(p.uri.as_str(), u64::MAX))?.take(10_000) {
+                        v.push(e?.0.value().1);
+                    }
+                    v
+                };
+                for c in children {
+                    if let Some(child) = self.post(c)? {
+                        self.community_index(&child, true)?;
+                    }
+                }
+            }
+            from = last + 1;
+        }
+        self.put_meta("community_index", &1u32.to_le_bytes())
     }
 
     /// Is the post at `uri` one of the owner's own?

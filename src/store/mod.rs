@@ -18,6 +18,7 @@ mod export;
 mod oauth;
 mod community;
 mod relays;
+mod webmentions;
 pub use relays::Relay;
 pub use community::{reply_day, DAY_MS};
 pub use oauth::{OAuthApp, OAuthCode, OAuthToken, PendingMedia, Range};
@@ -230,6 +231,7 @@ impl Store {
             w.tx.open_table(IDEMKEY_POST)?;
             w.open_community_tables()?;
             w.open_relay_tables()?;
+            w.open_webmention_tables()?;
             let version = w.meta_u32("schema_version")?.unwrap_or(0);
             if version > SCHEMA_VERSION {
                 return Err(Error::Config(format!(
