@@ -157,6 +157,7 @@ fn describe(k: &crate::model::JobKind) -> String {
     match k {
         crate::model::JobKind::Fanout { activity, .. } => format!("fan-out of activity {activity}"),
         crate::model::JobKind::Deliver { activity, inbox } => format!("activity {activity} → {inbox}"),
+        crate::model::JobKind::Webmention { target, .. } => format!("webmention → {target}"),
     }
 }
 

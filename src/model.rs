@@ -351,6 +351,8 @@ pub enum JobKind {
     Fanout { activity: u64, audience: Audience, #[serde(default)] cursor: Option<String> },
     /// POST one stored activity to one inbox.
     Deliver { activity: u64, inbox: String },
+    /// Send a Webmention: `source` (the owner's post page) links to `target` (federation::webmention).
+    Webmention { source: String, target: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -466,3 +466,67 @@ async fn webmentions_are_advertised_verified_against_the_source_and_removed_when
     assert_eq!(send(source.clone(), target.clone()).await.status, 200);
     assert!(alice.app.store.read(|r| r.webmentions(p.id, 10)).unwrap().is_empty(), "gone source removed");
 }
+
+// ---------- 5b. Webmention (send, through the queue) ----------
+
+/// A site on loopback: /a advertises its endpoint in HTML (relative), /b in a Link header, /c
+/// has none; POSTs to /wm and /wm2 are recorded as (path, body).
+async fn web_site() -> (String, Arc<Mutex<Vec<(String, String)>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let got: Arc<Mutex<Vec<(String, String)>>> = Default::default();
+    let g = got.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((s, _)) = listener.accept().await else { return };
+            let g = g.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+                    let g = g.clone();
+                    async move {
+                        let path = req.uri().path().to_string();
+                        let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                        let mut r = hyper::Response::builder().header("content-type", "text/html");
+                        let out = match path.as_str() {
+                            "/a" => "<html><head><link rel=\"webmention\" href=\"/wm\"></head><body>A</body></html>".to_string(),
+                            "/b" => {
+                                r = r.header("link", "</wm2>; rel=\"webmention\"");
+                                "<html><body>B</body></html>".to_string()
+                            }
+                            "/wm" | "/wm2" => {
+                                g.lock().unwrap().push((path.clone(), String::from_utf8_lossy(&body).into_owned()));
+                                String::new()
+                            }
+                            _ => "<html><body>no endpoint</body></html>".to_string(),
+                        };
+                        Ok::<_, std::convert::Infallible>(r.status(if path.starts_with("/wm") { 202 } else { 200 }).body(Full::new(Bytes::from(out))).unwrap())
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(s), svc).await;
+            });
+        }
+    });
+    (base, got)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn public_posts_send_webmentions_to_the_sites_they_link_through_the_queue() {
+    let alice = Instance::start("alice").await;
+    let (site, got) = web_site().await;
+    // Bad input: a followers-only post with a link sends nothing.
+    actions::publish(&alice.app, actions::Compose { text: format!("private {site}/a"), cw: String::new(), visibility: Visibility::Followers, in_reply_to: None, media: Vec::new(), quote: None }).await.unwrap();
+    let p = post(&alice, &format!("Three links: {site}/a and {site}/b and {site}/c #tagged"), None).await;
+    let source = p.url_or_uri().to_string();
+    eventually("two webmentions sent", 10, || got.lock().unwrap().len() >= 2).await;
+    eventually("the queue drains", 10, || alice.app.store.read(|r| r.queue_stats()).map(|s| s.pending == 0).unwrap_or(false)).await;
+    let got = got.lock().unwrap().clone();
+    assert_eq!(got.len(), 2, "one per link with an endpoint, none for /c, none for the private post: {got:?}");
+    for (path, target) in [("/wm", "/a"), ("/wm2", "/b")] {
+        let body = &got.iter().find(|(p, _)| p == path).unwrap_or_else(|| panic!("nothing at {path}: {got:?}")).1;
+        let expected = format!("source={}&target={}", pipit::server::request::percent_encode(&source), pipit::server::request::percent_encode(&format!("{site}{target}")));
+        assert_eq!(body, &expected);
+    }
+    // Hashtag and mention links are not webmention targets.
+    let links = pipit::federation::webmention::outgoing_links(&alice.app, &p.content);
+    assert_eq!(links, vec![format!("{site}/a"), format!("{site}/b"), format!("{site}/c")]);
+}

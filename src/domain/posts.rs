@@ -224,6 +224,13 @@ pub fn publish_with_media(app: &App, new: NewPost, media: Vec<Attachment>) -> Re
         w.add_home_as(post.id, &crate::model::HomeEntry { post_id: post.id, boosted_by: None }, now_ms())?;
         let create = vocab::create_json(&app.urls, &post, "Create", &format!("{}/activity", post.uri));
         outbox::send(w, app, create, audience)?;
+        // Webmentions for the sites a public post links to, through the same queue.
+        if post.visibility == Visibility::Public {
+            let source = post.url_or_uri().to_string();
+            for target in crate::federation::webmention::outgoing_links(app, &post.content) {
+                w.enqueue(crate::model::JobKind::Webmention { source: source.clone(), target }, now_ms())?;
+            }
+        }
         Ok(())
     });
     if let Err(e) = stored {

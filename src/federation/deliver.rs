@@ -106,7 +106,7 @@ pub async fn run(app: App) {
                                     _ => continue, // taken meanwhile: a later round
                                 }
                             }
-                            JobKind::Fanout { .. } => None,
+                            JobKind::Fanout { .. } | JobKind::Webmention { .. } => None,
                         };
                         taken.push((job, permit));
                     }
@@ -181,6 +181,10 @@ async fn process(app: &App, job: Job, hosts: &Mutex<Hosts>) {
         JobKind::Fanout { activity, audience, cursor } => fanout(app, job.id, job.created_ms, *activity, audience, cursor.clone()),
         JobKind::Deliver { activity, inbox } => {
             deliver_job(app, &job, *activity, inbox, hosts).await;
+            Ok(())
+        }
+        JobKind::Webmention { source, target } => {
+            crate::federation::webmention::send_job(app, &job, source, target).await;
             Ok(())
         }
     };

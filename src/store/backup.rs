@@ -4,6 +4,9 @@
 //! batches, so neither side ever holds a table in memory.
 
 use super::tables::*;
+use super::community::{REPLIER_REPLYID, REPLYDAY_ACTOR_COUNT, UNANSWERED_REPLYID};
+use super::relays::{RELAYED_POSTID, RELAYURI_RELAY};
+use super::webmentions::POSTID_SOURCE_MS;
 use super::Store;
 use crate::error::{Error, Result};
 use redb::{Database, Key, MultimapTableHandle, ReadableDatabase, ReadableTable, TableDefinition, TableHandle, Value};
@@ -42,6 +45,8 @@ impl Store {
             // The client API (issue 9): apps, codes, tokens, account ids, media, idempotency keys.
             APPID_APP, CLIENTID_APPID, CODEHASH_CODE, TOKENHASH_TOKEN, APPID_TOKENHASH, ACCOUNTID_ACTORURI,
             ACTORURI_ACCOUNTID, MEDIAID_MEDIA, IDEMKEY_POST,
+            // Community tools (issue 14): reply indexes, relays, webmentions.
+            UNANSWERED_REPLYID, REPLYDAY_ACTOR_COUNT, REPLIER_REPLYID, RELAYURI_RELAY, RELAYED_POSTID, POSTID_SOURCE_MS,
         );
         for t in r.list_tables()? {
             if !names.iter().any(|n| n == t.name()) {
