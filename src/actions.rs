@@ -147,6 +147,28 @@ pub async fn follow(app: &App, who: &str) -> Result<RemoteActor> {
     Ok(a)
 }
 
+/// Follows every member of a starter pack (another server's public list, read by
+/// federation::starter_pack) not followed yet, the owner left out. Returns how many follows
+/// were sent and the members that could not be followed (each failure is skipped, not fatal).
+pub async fn follow_starter_pack(app: &App, url: &str) -> Result<(usize, Vec<String>)> {
+    let pack = crate::federation::starter_pack::read(app, url).await?;
+    let me = app.urls.actor();
+    let (mut done, mut failed) = (0, Vec::new());
+    for m in &pack.members {
+        if *m == me || app.store.read(|r| r.following(m))?.is_some() {
+            continue;
+        }
+        match follow(app, m).await {
+            Ok(_) => done += 1,
+            Err(e) => {
+                tracing::info!("starter pack {url}: following {m} failed: {e}");
+                failed.push(m.to_string());
+            }
+        }
+    }
+    Ok((done, failed))
+}
+
 /// Unfollow by handle, actor URL, or (offline) an actor id we follow.
 pub async fn unfollow(app: &App, who: &str) -> Result<String> {
     let id = match app.store.read(|r| r.following(who))? {

@@ -25,6 +25,8 @@ USAGE:
   pipit queue                       pending, failing and dead deliveries
   pipit alias add|remove @user@host|URL
                                     list (or unlist) an account you move from (alsoKnownAs)
+  pipit relay [add|remove URL]      subscribe to a relay (its inbox URL: Mastodon protocol; its
+                                    actor URL: LitePub), unsubscribe, or list them
   pipit move @user@host|URL         move to a new account that lists this one as an alias:
                                     followers are sent a Move, the profile points there
   pipit export DIR|FILE.tar.gz       Mastodon's CSVs and posts archive into DIR, or the archive only

@@ -84,6 +84,13 @@ pub struct Config {
     /// error rather than a TOML type error.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub undo_window_secs: i64,
+    /// Days posts that came only through a relay are kept (1–365); then they are removed
+    /// unless the owner bookmarked, liked, boosted or answered them.
+    #[serde(default = "default_relay_retention_days")]
+    pub relay_retention_days: u32,
+    /// A WebSub hub (http(s) URL) named as `<link rel="hub">` in the profile and tag feeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub websub_hub: Option<String>,
     #[serde(default)]
     pub keys: KeyFiles,
     /// Serve HTTPS directly; leave out when behind a reverse proxy.
@@ -100,6 +107,10 @@ pub const MAX_UNDO_WINDOW_SECS: i64 = 3600;
 
 fn is_zero(n: &i64) -> bool {
     *n == 0
+}
+
+fn default_relay_retention_days() -> u32 {
+    7
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -244,6 +255,8 @@ impl Config {
             tls: None,
             languages: Vec::new(),
             undo_window_secs: 0,
+            relay_retention_days: default_relay_retention_days(),
+            websub_hub: None,
         }
     }
 
@@ -301,6 +314,14 @@ impl Config {
         }
         if self.session_secs == 0 {
             return Err("key `session_secs`: must be at least 1".into());
+        }
+        if !(1..=365).contains(&self.relay_retention_days) {
+            return Err("key `relay_retention_days`: must be 1 to 365".into());
+        }
+        if let Some(h) = &self.websub_hub {
+            if crate::httpurl::HttpUrl::parse(h).is_none() {
+                return Err(format!("key `websub_hub`: `{h}` is not an http(s) URL"));
+            }
         }
         if let Some(t) = &self.tls {
             if t.acme {

@@ -47,6 +47,10 @@ pub enum Command {
     AliasAdd { account: String },
     AliasRemove { account: String },
     Move { target: String },
+    /// `pipit relay add|remove URL`, and `pipit relay` (the list).
+    RelayAdd { url: String },
+    RelayRemove { url: String },
+    Relays,
     /// Stages a consistent copy of the data folder in `staging` (a new folder inside the data
     /// folder) for `pipit backup` to pack (backup.rs).
     Backup { staging: String },
@@ -133,6 +137,15 @@ pub async fn execute(app: &App, cmd: Command) -> Result<String> {
             Ok(format!("{id} is now an alias of this account (alsoKnownAs); followers were sent an Update"))
         }
         Command::AliasRemove { account } => Ok(format!("{} is no longer an alias of this account", actions::remove_alias(app, &account).await?)),
+        Command::RelayAdd { url } => crate::federation::relay::add(app, &url).await,
+        Command::RelayRemove { url } => crate::federation::relay::remove(app, &url),
+        Command::Relays => {
+            let relays = app.store.read(|r| r.relays())?;
+            if relays.is_empty() {
+                return Ok("no relays".into());
+            }
+            Ok(relays.iter().map(|(a, r)| format!("{a} {} {} (inbox {})", r.protocol, r.state, r.inbox)).collect::<Vec<_>>().join("\n"))
+        }
         Command::Move { target } => {
             let a = actions::move_account(app, &target).await?;
             Ok(format!("moved to {} ({}): your followers were sent a Move", a.handle(), a.id))
@@ -191,6 +204,7 @@ fn describe(k: &crate::model::JobKind) -> String {
         crate::model::JobKind::Import { import } => format!("CSV import {import}"),
         crate::model::JobKind::Publish { post } => format!("post {post}: sent when its undo window ends"),
         crate::model::JobKind::PublishScheduled { scheduled } => format!("scheduled post {scheduled}"),
+        crate::model::JobKind::Webmention { target, .. } => format!("webmention → {target}"),
     }
 }
 

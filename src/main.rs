@@ -66,6 +66,21 @@ fn main() -> ExitCode {
             (Err(e), _) => return usage(&e),
             _ => return usage("`pipit alias` takes `add` or `remove` and one @user@host or URL"),
         },
+        "relay" => match (args.only(&["data"]), args.positional.as_slice()) {
+            (Ok(()), rest) if matches!(rest, [] | [_, _]) && (rest.is_empty() || rest[0] == "add" || rest[0] == "remove") => {
+                let cmd = match rest {
+                    [op, url] if op == "add" => Command::RelayAdd { url: url.clone() },
+                    [_, url] => Command::RelayRemove { url: url.clone() },
+                    _ => Command::Relays,
+                };
+                runtime.block_on(async {
+                    println!("{}", control::run(&args.data(), cmd).await?);
+                    Ok(())
+                })
+            }
+            (Err(e), _) => return usage(&e),
+            _ => return usage("`pipit relay` takes `add URL` or `remove URL` (a relay's inbox URL for the Mastodon protocol, its actor URL for LitePub), or nothing to list them"),
+        },
         "move" => match (args.only(&["data"]), args.positional.as_slice()) {
             (Ok(()), [target]) => runtime.block_on(async {
                 println!("{}", control::run(&args.data(), Command::Move { target: target.clone() }).await?);

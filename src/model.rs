@@ -381,6 +381,8 @@ pub enum JobKind {
     Publish { post: u64 },
     /// A scheduled post's time: publish it (actions::publish_scheduled_due).
     PublishScheduled { scheduled: u64 },
+    /// Send a Webmention: `source` (the owner's post page) links to `target` (federation::webmention).
+    Webmention { source: String, target: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -103,6 +103,15 @@ fn follow(w: &mut Write, app: &App, inc: &Activity, activity_id: &str) -> Result
 
 fn accept_or_reject(w: &mut Write, app: &App, inc: &Activity, accepted: bool) -> Result<Outcome> {
     let who = inc.actor.id.as_str();
+    // A relay answering our subscription (domain::relays), never a followed account.
+    let follow_ref = match &inc.object {
+        Object::Ref(id) => Some(id.to_string()),
+        Object::Activity(inner) => inner.id.as_ref().map(|i| i.to_string()),
+        _ => None,
+    };
+    if crate::domain::relays::answer(w, who, follow_ref.as_deref(), accepted)? {
+        return Ok(Outcome::default());
+    }
     let Some(f) = w.following(who)? else { return Ok(Outcome::default()) };
     // The object is our Follow: by id, or embedded (some servers mint a new id for it).
     let me = app.urls.actor();
@@ -275,6 +284,8 @@ fn create(w: &mut Write, app: &App, inc: &Activity) -> Result<Outcome> {
         None => false,
     };
     let (id, is_new) = upsert_post(w, p)?;
+    // Delivered for its own sake now: no longer a relay post swept after the retention.
+    w.unmark_relayed(id)?;
     let mut out = Outcome::default();
     if is_new {
         let reply_to_mine = match &parent {
@@ -387,6 +398,14 @@ fn like(w: &mut Write, app: &App, inc: &Activity, activity_id: &str) -> Result<O
 fn announce(w: &mut Write, app: &App, inc: &Activity, activity_id: &str) -> Result<Outcome> {
     let Some(target) = object_id(inc) else { return Ok(Outcome::default()) };
     let who = &inc.actor.id.to_string();
+    // A relay's Announce is no boost by a person: the post is kept as a relay post, off Home.
+    if crate::domain::relays::is_active(w, who)? {
+        if let Object::Boosted { post, author, .. } = &inc.object {
+            w.put_actor(author)?;
+            crate::domain::relays::store_relayed(w, app, (**post).clone())?;
+        }
+        return Ok(Outcome::default());
+    }
     // A boost of one of our stored posts (ours or remote): record who boosted.
     if let Some(pid) = w.post_id_by_uri(&target)? {
         if let Some(p) = w.post(pid)? {

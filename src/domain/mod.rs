@@ -1,6 +1,7 @@
 //! The rules of a one-person server. No hyper, no minijinja, no redb here: handlers call these,
 //! these call the store (and, for federation, enqueue deliveries in the same transaction).
 
+pub mod community;
 pub mod follows;
 pub mod oauth;
 pub mod inbox;
@@ -9,6 +10,7 @@ pub mod media;
 pub mod outbox;
 pub mod owner;
 pub mod posts;
+pub mod relays;
 pub mod safety;
 pub mod scheduled;
 pub mod suggest;

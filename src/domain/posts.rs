@@ -327,9 +327,12 @@ pub fn publish_with(app: &App, new: NewPost, media: Vec<Attachment>, how: Publis
         if hold {
             // The timer is a queue job in redb: it survives a restart.
             w.enqueue(crate::model::JobKind::Publish { post: post.id }, post.published_ms + window_ms)?;
-        } else if !post.local_only {
-            let create = vocab::create_json(&app.urls, &post, "Create", &format!("{}/activity", post.uri));
-            outbox::send(w, app, create, audience)?;
+        } else {
+            if !post.local_only {
+                let create = vocab::create_json(&app.urls, &post, "Create", &format!("{}/activity", post.uri));
+                outbox::send(w, app, create, audience)?;
+            }
+            queue_webmentions(w, app, &post)?;
         }
         Ok(())
     });
@@ -396,9 +399,23 @@ pub fn release(app: &App, job: u64, id: u64) -> Result<()> {
                 let create = vocab::create_json(&app.urls, &post, "Create", &format!("{}/activity", post.uri));
                 outbox::send(w, app, create, audience)?;
             }
+            queue_webmentions(w, app, &post)?;
         }
         w.finish_job(job)
     })
+}
+
+/// Webmentions for the sites a public post links to, through the same queue, when the post goes
+/// out (after its undo window, if it had one). Local-only posts send them too: they are on the
+/// owner's site, which is what Webmention is about.
+fn queue_webmentions(w: &mut crate::store::Write, app: &App, post: &Post) -> Result<()> {
+    if post.visibility == Visibility::Public {
+        let source = post.url_or_uri().to_string();
+        for target in crate::federation::webmention::outgoing_links(app, &post.content) {
+            w.enqueue(crate::model::JobKind::Webmention { source: source.clone(), target }, now_ms())?;
+        }
+    }
+    Ok(())
 }
 
 /// Whole minutes (rounded up) until a held post is sent; None when it is not held.

@@ -130,6 +130,11 @@ pub fn tag(app: &App, viewer: Viewer, tag: &str, before: Option<u64>) -> Result<
     app.store.read(|r| r.tagged(&tag, before, PAGE, |p| if viewer == Viewer::Owner { true } else { p.visibility == Visibility::Public }))
 }
 
+/// The owner's public posts with a hashtag, newest first (the tag's feeds).
+pub fn tag_feed(app: &App, tag: &str, before: Option<u64>) -> Result<PostPage> {
+    app.store.read(|r| r.tagged(&tag.to_lowercase(), before, PAGE, |p| p.local && p.visibility == Visibility::Public))
+}
+
 /// Whether a home entry shows on home: members of exclusive lists are read in their list, not
 /// here. (Blocks, mutes and filters are the Screener's, applied on top.)
 pub fn on_home(app: &App, e: &crate::model::HomeEntry, p: &Post) -> bool {

@@ -323,7 +323,8 @@ pub async fn resolve(app: &App, mut act: Activity, budget: &Budget) -> Result<Ac
 /// fetched in turn. Ok(None) when there is nothing to keep, including every failed fetch (the
 /// boosted server's 404/410 is not an answer about our inbox).
 async fn boosted(app: &App, booster: &RemoteActor, target: &HttpUrl, budget: &Budget) -> Result<Option<(Post, RemoteActor)>> {
-    if app.store.read(|r| r.post_id_by_uri(target))?.is_some() || app.store.read(|r| r.following(&booster.id))?.is_none() {
+    let relay = app.store.read(|r| r.relay(&booster.id))?.is_some_and(|r| r.state == "accepted");
+    if app.store.read(|r| r.post_id_by_uri(target))?.is_some() || (app.store.read(|r| r.following(&booster.id))?.is_none() && !relay) {
         return Ok(None);
     }
     let fetched = async {

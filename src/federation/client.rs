@@ -257,7 +257,7 @@ fn describe(e: &hyper_util::client::legacy::Error) -> String {
 }
 
 /// Absolute URL for a Location header (absolute, or path-absolute).
-fn resolve_relative(base: &str, loc: &str) -> String {
+pub(crate) fn resolve_relative(base: &str, loc: &str) -> String {
     if loc.starts_with("http://") || loc.starts_with("https://") {
         return loc.to_string();
     }

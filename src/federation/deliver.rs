@@ -106,7 +106,7 @@ pub async fn run(app: App) {
                                     _ => continue, // taken meanwhile: a later round
                                 }
                             }
-                            JobKind::Fanout { .. } | JobKind::Import { .. } | JobKind::Publish { .. } | JobKind::PublishScheduled { .. } => None,
+                            JobKind::Fanout { .. } | JobKind::Import { .. } | JobKind::Publish { .. } | JobKind::PublishScheduled { .. } | JobKind::Webmention { .. } => None,
                         };
                         taken.push((job, permit));
                     }
@@ -191,6 +191,10 @@ async fn process(app: &App, job: Job, hosts: &Mutex<Hosts>) {
             tokio::task::spawn_blocking(move || crate::domain::posts::release(&app2, id, post)).await.unwrap_or_else(|e| Err(crate::error::Error::Internal(e.to_string())))
         }
         JobKind::PublishScheduled { scheduled } => crate::actions::publish_scheduled_due(app, job.id, *scheduled).await,
+        JobKind::Webmention { source, target } => {
+            crate::federation::webmention::send_job(app, &job, source, target).await;
+            Ok(())
+        }
     };
     if let Err(e) = result {
         tracing::warn!("job {}: {e}", job.id);

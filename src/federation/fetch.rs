@@ -142,6 +142,41 @@ pub async fn resolve_account(app: &App, input: &str, budget: &Budget) -> Result<
 
 /// WebFinger lookup → the `self` link's href.
 async fn webfinger(app: &App, host: &str, resource: &str, budget: &Budget) -> Result<String> {
+    let jrd = webfinger_jrd(app, host, resource, budget).await?;
+    vocab::one_or_many(jrd.get("links"))
+        .into_iter()
+        .find(|l| {
+            vocab::str_of(l, "rel") == Some("self")
+                && vocab::str_of(l, "type").map(|t| t.contains("activity+json") || t.contains("ld+json")).unwrap_or(false)
+        })
+        .and_then(|l| vocab::str_of(l, "href"))
+        .map(str::to_string)
+        .ok_or_else(|| Error::BadRequest(format!("{resource}: WebFinger has no ActivityPub self link")))
+}
+
+/// The "follow from your server" address of `user@host` (WebFinger's OStatus subscribe
+/// template, `…{uri}…`): an http(s) URL on the account's own host, or `BadRequest`.
+pub async fn subscribe_template(app: &App, handle: &str) -> Result<String> {
+    let acct = handle.trim().trim_start_matches("acct:").trim_start_matches('@');
+    let (user, host) = acct.split_once('@').ok_or_else(|| Error::BadRequest(format!("`{handle}` is not @user@host")))?;
+    if user.is_empty() || host.is_empty() || host.contains(['/', ' ', '?', '#']) {
+        return Err(Error::BadRequest(format!("`{handle}` is not @user@host")));
+    }
+    let host = host.to_ascii_lowercase();
+    let jrd = webfinger_jrd(app, &host, &format!("acct:{user}@{host}"), &Budget::new(1)).await?;
+    let template = vocab::one_or_many(jrd.get("links"))
+        .into_iter()
+        .find(|l| vocab::str_of(l, "rel") == Some("http://ostatus.org/schema/1.0/subscribe"))
+        .and_then(|l| vocab::str_of(l, "template"))
+        .ok_or_else(|| Error::BadRequest(format!("{acct}: its server offers no remote follow")))?;
+    // Only the account's own server, over http(s), with the {uri} slot.
+    if !template.contains("{uri}") || crate::model::HttpUrl::parse(&template.replace("{uri}", "x")).and_then(|u| vocab::host_of(&u)).as_deref() != Some(host.as_str()) {
+        return Err(Error::BadRequest(format!("{acct}: its remote follow address is not on {host}")));
+    }
+    Ok(template.to_string())
+}
+
+async fn webfinger_jrd(app: &App, host: &str, resource: &str, budget: &Budget) -> Result<Value> {
     budget.take()?;
     // Loopback/LAN peers in tests and home setups speak plain http; everyone else https.
     let scheme = if host.contains(':') && app.config.allow_private_addresses { "http" } else { "https" };
@@ -153,14 +188,5 @@ async fn webfinger(app: &App, host: &str, resource: &str, budget: &Budget) -> Re
     if !r.status.is_success() {
         return Err(Error::BadRequest(format!("HTTP {} to WebFinger ({host})", r.status)));
     }
-    let jrd: Value = serde_json::from_slice(&r.body).map_err(|e| Error::BadRequest(format!("{url}: malformed JRD: {e}")))?;
-    vocab::one_or_many(jrd.get("links"))
-        .into_iter()
-        .find(|l| {
-            vocab::str_of(l, "rel") == Some("self")
-                && vocab::str_of(l, "type").map(|t| t.contains("activity+json") || t.contains("ld+json")).unwrap_or(false)
-        })
-        .and_then(|l| vocab::str_of(l, "href"))
-        .map(str::to_string)
-        .ok_or_else(|| Error::BadRequest(format!("{resource}: WebFinger has no ActivityPub self link")))
+    serde_json::from_slice(&r.body).map_err(|e| Error::BadRequest(format!("{url}: malformed JRD: {e}")))
 }

@@ -132,6 +132,11 @@ async fn receive_checked(app: &App, method: &Method, uri: &Uri, headers: &Header
         }
         signer
     } else {
+        // A relay we subscribe to forwards others' Creates signed by itself (Mastodon's relay
+        // protocol): the object is read only from its origin (federation::relay).
+        if kind == "Create" && app.store.read(|r| r.relay(&signer.id))?.is_some_and(|r| r.state == "accepted") {
+            return crate::federation::relay::forwarded(app, &activity, &signer, &budget).await;
+        }
         let proven = verify_proof_if_any(app, &activity, &signer, &budget).await?;
         match proven {
             Some(a) if a.id == actor_id => a,

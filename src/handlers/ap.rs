@@ -15,14 +15,14 @@ use serde_json::{json, Value};
 pub const AP_TYPE: &str = "application/activity+json; charset=utf-8";
 const PAGE: usize = 20;
 
-fn ap(v: &Value) -> Resp {
+pub(crate) fn ap(v: &Value) -> Resp {
     let mut r = response::json(200, AP_TYPE, v);
     r.headers_mut().insert(hyper::header::VARY, hyper::header::HeaderValue::from_static("Accept"));
     r
 }
 
 /// In authorized-fetch mode, GETs must be signed; returns the signer when there is one.
-async fn requester(app: &App, req: &Request<Incoming>) -> Result<Option<crate::model::RemoteActor>> {
+pub(crate) async fn requester(app: &App, req: &Request<Incoming>) -> Result<Option<crate::model::RemoteActor>> {
     let signed = req.headers().contains_key("signature") || req.headers().contains_key("signature-input");
     if !signed {
         if app.config.authorized_fetch {

@@ -30,8 +30,12 @@ pub async fn destination(app: &App, uri: &str) -> Result<String> {
             Ok(p) => return Ok(format!("/posts/{}", p.id)),
             Err(e) => e,
         };
-        return match actions::account(app, uri).await {
-            Ok(a) => Ok(format!("/{}", a.handle())),
+        if let Ok(a) = actions::account(app, uri).await {
+            return Ok(format!("/{}", a.handle()));
+        }
+        // A starter pack (a public list's collection of accounts): its page, with "follow all".
+        return match crate::federation::starter_pack::read(app, uri).await {
+            Ok(pack) => Ok(format!("/starter-pack?uri={}", request::percent_encode(&pack.id))),
             Err(_) => Err(post_err),
         };
     }

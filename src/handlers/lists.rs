@@ -75,6 +75,9 @@ pub fn show(app: &App, req: &Request<Incoming>, id: u64) -> Result<Resp> {
     if o.is_none() && !list.public {
         return Err(Error::NotFound);
     }
+    if o.is_none() {
+        return crate::handlers::starter_pack::page(app, id, None);
+    }
     let profile = app.store.read(|r| r.profile())?;
     let members: Vec<_> = app.store.read(|r| r.list_members(id, 1000))?.iter().map(|m| social::author(app, &profile, m)).collect();
     let before = request::query(req).get("before").and_then(|s| s.parse().ok());

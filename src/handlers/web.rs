@@ -63,6 +63,8 @@ pub fn profile(app: &App, req: &Request<Incoming>) -> Result<Resp> {
             profile => ProfileView::new(&p, &app.urls, count),
             posts, next => page.next.map(|n| n.to_string()), owner => o, notice => notice(req),
             actor_url => app.urls.actor(),
+            // Public lists are starter packs, linked from the profile.
+            starter_packs => app.store.read(|r| r.lists())?.into_iter().filter(|(_, l)| l.public).map(|(id, l)| context! { id => id.to_string(), name => l.name }).collect::<Vec<_>>(),
         },
     )?;
     Ok(response::html(body))
@@ -92,9 +94,13 @@ pub fn post_page(app: &App, req: &Request<Incoming>, id: u64) -> Result<Resp> {
             ancestors => t.ancestors.iter().map(view).collect::<Vec<_>>(),
             missing_parent => t.missing_parent, reply => social::reply_form(app, &t.post, o.is_some()),
             replies, owner => o, notice => notice(req),
+            webmentions => app.store.read(|r| r.webmentions(t.post.id, 100))?.into_iter().map(|(s, _)| s).collect::<Vec<_>>(),
         },
     )?;
-    Ok(response::html(body))
+    let mut r = response::html(body);
+    // The Webmention endpoint, discoverable from the header too (W3C Webmention 3.1.2).
+    r.headers_mut().insert(hyper::header::LINK, hyper::header::HeaderValue::from_static("</webmention>; rel=\"webmention\""));
+    Ok(r)
 }
 
 /// GET /tags/TAG
@@ -126,8 +132,29 @@ pub fn feed(app: &App, req: &Request<Incoming>, atom: bool) -> Result<Resp> {
     let count = app.store.read(|r| r.own_post_count())?;
     let updated = crate::time::rfc3339(page.posts.first().map(|x| x.edited_ms.unwrap_or(x.published_ms)).unwrap_or(p.created_ms));
     let posts: Vec<PostView> = page.posts.iter().map(|x| social::post_view(app, x, &p, false)).collect();
-    let ctx = context! { profile => ProfileView::new(&p, &app.urls, count), posts, updated, next => page.next.map(|n| n.to_string()) };
+    let ctx = context! { profile => ProfileView::new(&p, &app.urls, count), posts, updated, next => page.next.map(|n| n.to_string()), hub => app.config.websub_hub.clone() };
     let (template, ct) = if atom { ("feed.atom", "application/atom+xml; charset=utf-8") } else { ("feed.rss", "application/rss+xml; charset=utf-8") };
+    Ok(response::with_type(200, ct, app.render.render(template, ctx)?))
+}
+
+/// GET /tags/NAME.atom and /tags/NAME.rss: the owner's public posts with the hashtag, newest
+/// first, paged with ?before= (like the profile feeds); `<link rel="hub">` when `websub_hub`
+/// is configured.
+pub fn tag_feed(app: &App, req: &Request<Incoming>, tag: &str, atom: bool) -> Result<Resp> {
+    let tag = tag.trim_start_matches('#').to_lowercase();
+    if tag.is_empty() || !tag.chars().all(|c| c.is_alphanumeric() || c == '_') {
+        return Err(Error::NotFound);
+    }
+    let page = timeline::tag_feed(app, &tag, cursor(req)?)?;
+    let p = owner::profile(app)?;
+    let count = app.store.read(|r| r.own_post_count())?;
+    let updated = crate::time::rfc3339(page.posts.first().map(|x| x.edited_ms.unwrap_or(x.published_ms)).unwrap_or(p.created_ms));
+    let posts: Vec<PostView> = page.posts.iter().map(|x| social::post_view(app, x, &p, false)).collect();
+    let ctx = context! {
+        profile => ProfileView::new(&p, &app.urls, count), posts, updated, next => page.next.map(|n| n.to_string()),
+        tag_url => app.urls.tag(&tag), tag, hub => app.config.websub_hub.clone(),
+    };
+    let (template, ct) = if atom { ("tag_feed.atom", "application/atom+xml; charset=utf-8") } else { ("tag_feed.rss", "application/rss+xml; charset=utf-8") };
     Ok(response::with_type(200, ct, app.render.render(template, ctx)?))
 }
 

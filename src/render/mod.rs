@@ -19,6 +19,9 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("setup.html", include_str!("../../templates/setup.html")),
     ("settings.html", include_str!("../../templates/settings.html")),
     ("about.html", include_str!("../../templates/about.html")),
+    ("community.html", include_str!("../../templates/community.html")),
+    ("starter_pack.html", include_str!("../../templates/starter_pack.html")),
+    ("relays.html", include_str!("../../templates/relays.html")),
     ("tag.html", include_str!("../../templates/tag.html")),
     ("home.html", include_str!("../../templates/home.html")),
     ("people.html", include_str!("../../templates/people.html")),
@@ -39,6 +42,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("oauth_apps.html", include_str!("../../templates/oauth_apps.html")),
     ("feed.atom", include_str!("../../templates/feed.atom")),
     ("feed.rss", include_str!("../../templates/feed.rss")),
+    ("tag_feed.atom", include_str!("../../templates/tag_feed.atom")),
+    ("tag_feed.rss", include_str!("../../templates/tag_feed.rss")),
 ];
 
 /// The interface's icons (static/icons/*.svg, 24×24 strokes in `currentColor`). Each page carries

@@ -89,14 +89,26 @@ async fn route(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Result<Re
             let id = parse_id(id)?;
             Ok(response::moved(&app.urls.post_url(id)))
         }
+        ["tags", feed] if get && (feed.ends_with(".rss") || feed.ends_with(".atom")) => {
+            let atom = feed.ends_with(".atom");
+            let name = crate::server::request::percent_decode(feed.trim_end_matches(".rss").trim_end_matches(".atom"));
+            web::tag_feed(app, &req, &name, atom)
+        }
         ["tags", tag] if get => web::tag_page(app, &req, &crate::server::request::percent_decode(tag)),
         ["compose"] if post => web::compose(app, req).await,
         ["compose"] if get => social::compose_page(app, &req).await,
         ["home"] if get => social::home(app, &req),
         ["notifications"] if get => notifications::page(app, &req),
+        ["community"] if get => crate::handlers::community::page(app, &req),
+        ["community", "dismiss"] if post => crate::handlers::community::dismiss(app, req).await,
+        ["community", "list"] if post => crate::handlers::community::add_to_list(app, req).await,
         ["lists"] if get => lists::index(app, &req),
         ["lists"] if post => lists::create(app, req).await,
+        ["lists", id] if get && json => crate::handlers::starter_pack::collection(app, &req, parse_id(id)?).await,
         ["lists", id] if get => lists::show(app, &req, parse_id(id)?),
+        ["lists", id, "follow-from"] if get => crate::handlers::starter_pack::follow_from(app, &req, parse_id(id)?).await,
+        ["starter-pack"] if get => crate::handlers::starter_pack::remote_page(app, &req).await,
+        ["starter-pack", "follow"] if post => crate::handlers::starter_pack::follow_all(app, req).await,
         ["lists", id, "edit"] if post => lists::edit(app, req, parse_id(id)?, false).await,
         ["lists", id, "delete"] if post => lists::edit(app, req, parse_id(id)?, true).await,
         ["lists", id, "add"] if post => lists::member(app, req, parse_id(id)?, true).await,
@@ -105,6 +117,8 @@ async fn route(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Result<Re
         ["tags", tag, "unfollow"] if post => lists::follow_tag(app, req, &crate::server::request::percent_decode(tag), false).await,
         ["bookmarks"] if get => lists::bookmarks(app, &req),
         ["settings", "safety"] if get => safety::page(app, &req),
+        ["settings", "relays"] if get => crate::handlers::relays::page(app, &req),
+        ["settings", "relays"] if post => crate::handlers::relays::action(app, req).await,
         ["settings", "apps"] if get => crate::handlers::api::oauth::apps_page(app, &req),
         ["settings", "apps", id, "revoke"] if post => crate::handlers::api::oauth::revoke_app(app, req, parse_id(id)?).await,
         ["search"] if get => search::search(app, &req).await,
@@ -140,6 +154,7 @@ async fn route(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Result<Re
         ["settings", "move"] if post => web::settings_move(app, req).await,
         ["settings", "import"] if post => crate::handlers::portability::import(app, req).await,
         ["settings", "export", name] if get => crate::handlers::portability::download(app, &req, name).await,
+        ["webmention"] if post => crate::handlers::webmention::receive(app, req).await,
         ["authorize_interaction"] if get => interact::authorize_interaction(app, &req).await,
         ["about"] | ["privacy"] if get => web::about(app, &req),
         ["static", name] if get => assets::static_file(req.headers(), name),

@@ -4,6 +4,9 @@
 //! batches, so neither side ever holds a table in memory.
 
 use super::tables::*;
+use super::community::{REPLIER_REPLYID, REPLYDAY_ACTOR_COUNT, UNANSWERED_REPLYID};
+use super::relays::{RELAYED_POSTID, RELAYURI_RELAY};
+use super::webmentions::POSTID_SOURCE_MS;
 use super::Store;
 use crate::error::{Error, Result};
 use redb::{Database, Key, MultimapTableHandle, ReadableDatabase, ReadableTable, TableDefinition, TableHandle, Value};
@@ -48,6 +51,8 @@ impl Store {
             POSTID_EDITMS_VERSION, SCHEDULEDID_SCHEDULED, POSTID_VOTER_CHOICES,
             // Client API conversations, favourites and muted threads.
             CONVERSATION_READ_REMOVED, FAVOURITEID_POSTID, POSTID_FAVOURITEID, MUTEDTHREAD_MS,
+            // Community tools (issue 14): reply indexes, relays, webmentions.
+            UNANSWERED_REPLYID, REPLYDAY_ACTOR_COUNT, REPLIER_REPLYID, RELAYURI_RELAY, RELAYED_POSTID, POSTID_SOURCE_MS,
         );
         for t in r.list_tables()? {
             if !names.iter().any(|n| n == t.name()) {

@@ -24,6 +24,11 @@ mod favourites;
 mod live;
 pub use live::{Change, Live, LiveEvent};
 mod suggest;
+mod community;
+mod relays;
+mod webmentions;
+pub use relays::Relay;
+pub use community::{reply_day, DAY_MS};
 pub use oauth::{OAuthApp, OAuthCode, OAuthToken, PendingMedia, Range};
 pub use search::query_terms;
 pub use alloc::IdSpace;
@@ -245,6 +250,9 @@ impl Store {
             w.tx.open_table(FAVOURITEID_POSTID)?;
             w.tx.open_table(POSTID_FAVOURITEID)?;
             w.tx.open_table(MUTEDTHREAD_MS)?;
+            w.open_community_tables()?;
+            w.open_relay_tables()?;
+            w.open_webmention_tables()?;
             let version = w.meta_u32("schema_version")?.unwrap_or(0);
             if version > SCHEMA_VERSION {
                 return Err(Error::Config(format!(

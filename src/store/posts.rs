@@ -179,10 +179,12 @@ impl Write {
             tags.insert((t.as_str(), p.id), ())?;
         }
         drop(tags);
-        self.index_terms(p, true)
+        self.index_terms(p, true)?;
+        self.community_index(p, true)
     }
 
     fn unindex(&mut self, p: &Post) -> Result<()> {
+        self.community_index(p, false)?;
         self.tx.open_table(POSTURI_POSTID)?.remove(p.uri.as_str())?;
         self.tx.open_table(OWNPOSTID)?.remove(p.id)?;
         self.tx.open_table(AUTHOR_POSTID)?.remove((p.author.as_str(), p.id))?;
