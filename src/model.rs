@@ -299,6 +299,9 @@ pub struct Following {
 pub struct Interaction {
     pub activity_id: String,
     pub at_ms: u64,
+    /// A custom emoji reaction (`react::code:`): the image of its `Emoji` tag, http(s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emoji_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

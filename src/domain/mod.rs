@@ -9,5 +9,6 @@ pub mod media;
 pub mod outbox;
 pub mod owner;
 pub mod posts;
+pub mod reactions;
 pub mod safety;
 pub mod timeline;

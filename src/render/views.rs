@@ -105,7 +105,29 @@ pub struct Social {
     /// Filled on the post's own page only.
     pub liked_by: Vec<AuthorView>,
     pub boosted_by: Vec<AuthorView>,
-    pub reactions: Vec<(String, AuthorView)>,
+    /// Who reacted with what (post page only).
+    pub reactions: Vec<(ReactionView, AuthorView)>,
+    /// Each emoji once with its count (every card).
+    pub reaction_counts: Vec<ReactionView>,
+}
+
+/// One emoji reaction as drawn: a Unicode emoji as text, a custom one (`:code:`) as its image
+/// through the media cache with the code as alt text.
+#[derive(Serialize, Default, Clone)]
+pub struct ReactionView {
+    pub emoji: String,
+    pub image: Option<HttpUrl>,
+    pub count: u64,
+    /// The owner reacted with it.
+    pub mine: bool,
+}
+
+impl ReactionView {
+    /// `url`: a custom emoji's image (http(s)) and `by`, whose server sent it (the cache's owner).
+    pub fn new(emoji: &str, url: Option<&str>, by: &str, urls: &Urls) -> ReactionView {
+        let image = url.filter(|_| emoji.starts_with(':')).and_then(HttpUrl::parse).map(|u| ours(urls, urls.remote_media(&u, by)));
+        ReactionView { emoji: emoji.to_string(), image, count: 0, mine: false }
+    }
 }
 
 #[derive(Serialize)]

@@ -117,7 +117,7 @@ async fn route(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Result<Re
         [a @ ("block" | "unblock" | "mute" | "unmute" | "domain-block" | "domain-unblock" | "filters")] if post => safety::action(app, req, a, None).await,
         ["filters", id, "delete"] if post => safety::action(app, req, "filter-delete", Some(parse_id(id)?)).await,
         ["posts", id] if get => social::post_page(app, &req, parse_id(id)?),
-        ["posts", id, a @ ("like" | "unlike" | "boost" | "unboost" | "bookmark" | "pin" | "vote")] if post => social::post_action(app, req, parse_id(id)?, a).await,
+        ["posts", id, a @ ("like" | "unlike" | "boost" | "unboost" | "bookmark" | "pin" | "vote" | "react" | "unreact")] if post => social::post_action(app, req, parse_id(id)?, a).await,
         [w @ ("following" | "followers" | "requests")] if get => social::people(app, &req, w),
         [a @ ("follow" | "unfollow")] if post => social::relation_action(app, req, a).await,
         ["requests", a @ ("approve" | "reject")] if post => social::relation_action(app, req, a).await,

@@ -41,7 +41,7 @@ impl Store {
             TERM_POSTID, BLOCKEDACTOR_MS, BLOCKEDDOMAIN_MS, MUTEDACTOR_UNTIL, FILTERID_FILTER, PINNED_POSTID_MS,
             // The client API (issue 9): apps, codes, tokens, account ids, media, idempotency keys.
             APPID_APP, CLIENTID_APPID, CODEHASH_CODE, TOKENHASH_TOKEN, APPID_TOKENHASH, ACCOUNTID_ACTORURI,
-            ACTORURI_ACCOUNTID, MEDIAID_MEDIA, IDEMKEY_POST,
+            ACTORURI_ACCOUNTID, MEDIAID_MEDIA, IDEMKEY_POST, POSTURI_REACTION_COUNT,
         );
         for t in r.list_tables()? {
             if !names.iter().any(|n| n == t.name()) {
