@@ -249,6 +249,9 @@ pub struct RemoteActor {
     #[serde(default)]
     pub manually_approves_followers: bool,
     pub fetched_ms: u64,
+    /// Custom emoji of the display name and bio (the actor's `Emoji` tags).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub emojis: Vec<Emoji>,
 }
 
 impl Post {

@@ -41,6 +41,9 @@ async fn origin() -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
                     } else if path == "/article" {
                         let html = format!("<!doctype html><html><head><title>fallback</title><meta property=\"og:title\" content=\"Big &amp; news\"><meta property=\"og:description\" content=\"What &lt;really&gt; happened\"><meta property=\"og:image\" content=\"/img/30.png\"></head><body>x</body></html>");
                         return Ok(hyper::Response::builder().header("content-type", "text/html; charset=utf-8").body(Full::new(Bytes::from(html))).unwrap());
+                    } else if path == "/users/carol" || path == "/.well-known/webfinger" {
+                        let doc = if path == "/users/carol" { carol_doc(addr) } else { serde_json::json!({"subject": format!("acct:carol@{addr}"), "links": [{"rel": "self", "type": "application/activity+json", "href": format!("http://{addr}/users/carol")}]}) };
+                        return Ok(hyper::Response::builder().header("content-type", "application/activity+json").body(Full::new(Bytes::from(doc.to_string()))).unwrap());
                     } else if path == "/page.png" {
                         b"<!doctype html><script>alert(1)</script>".to_vec()
                     } else {
@@ -53,6 +56,19 @@ async fn origin() -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
         }
     });
     (addr, task)
+}
+
+/// carol's actor document: a custom emoji in her display name (and a hostile one whose icon is
+/// `javascript:`, which must stay text).
+fn carol_doc(addr: std::net::SocketAddr) -> serde_json::Value {
+    let actor = format!("http://{addr}/users/carol");
+    serde_json::json!({
+        "id": actor, "type": "Person", "preferredUsername": "carol", "name": "Carol :blobcat: :evil:",
+        "inbox": format!("{actor}/inbox"), "icon": {"type": "Image", "url": format!("http://{addr}/img/11.png")},
+        "tag": [{"type": "Emoji", "name": ":blobcat:", "icon": {"type": "Image", "mediaType": "image/png", "url": format!("http://{addr}/img/12.png")}},
+                {"type": "Emoji", "name": ":evil:", "icon": {"type": "Image", "url": "javascript:alert(1)"}}],
+        "publicKey": {"id": format!("{actor}#main-key"), "owner": actor, "publicKeyPem": "-----BEGIN PUBLIC KEY-----\nx\n-----END PUBLIC KEY-----"}
+    })
 }
 
 fn cache_files(i: &Instance) -> Vec<(String, u64)> {
@@ -235,4 +251,51 @@ async fn link_preview_cards_are_fetched_once_and_shown() {
     pipit::federation::cards::fetch_for(&b.app, p.id).await;
     assert_eq!(b.app.store.read(|r| r.post(p.id)).unwrap().unwrap().card, Some(card));
     assert!(b.client().get(&format!("/@bob/{}", p.id)).await.body.contains("Big &amp; news"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_emoji_in_display_names_on_pages_and_in_the_api() {
+    let b = Instance::start("bob").await;
+    let (addr, _task) = origin().await;
+    let author = pipit::federation::fetch::store_actor_doc(&b.app, &carol_doc(addr)).expect("actor stored");
+    assert_eq!(author.emojis.len(), 1, "the javascript: emoji is dropped");
+    let note = serde_json::json!({
+        "id": format!("http://{addr}/notes/2"), "type": "Note", "attributedTo": author.id.as_str(),
+        "to": ["https://www.w3.org/ns/activitystreams#Public"], "published": "2026-11-29T10:00:00Z", "content": "<p>plain</p>",
+    });
+    let post = pipit::federation::vocab::parse_post(&note, &author).expect("parsed");
+    b.app.store.write(|w| w.put_post(&post)).unwrap();
+    let stored = b.app.store.read(|r| r.post_by_uri(&post.uri)).unwrap().unwrap();
+    b.app
+        .store
+        .write(|w| {
+            w.add_notification(&pipit::model::Notification { kind: pipit::model::NotificationKind::Follow, actor: author.id.to_string(), post_uri: None, detail: None, at_ms: 1 })?;
+            Ok(())
+        })
+        .unwrap();
+    let owner = b.owner_client().await;
+    let name_in = |body: &str, marker: &str| -> String {
+        let at = body.find(marker).unwrap_or_else(|| panic!("{marker} missing"));
+        body[at..].split("</bdi>").next().unwrap().to_string()
+    };
+    let post_page = owner.get(&format!("/posts/{}", stored.id)).await;
+    let account_page = owner.get(&format!("/@carol@{addr}")).await;
+    assert_eq!(account_page.status, 200, "{}", account_page.body);
+    let notifications = owner.get("/notifications").await;
+    for (page, marker) in [(&post_page.body, "class=\"p-author h-card name\""), (&account_page.body, "<h1>"), (&notifications.body, "class=\"name\"")] {
+        let name = name_in(page, marker);
+        assert!(name.contains("Carol <img class=\"emoji\" src=\""), "emoji drawn in the name: {name}");
+        assert!(name.contains("alt=\":blobcat:\""), "shortcode as alt text: {name}");
+        let src = name.split("src=\"").nth(1).unwrap().split('"').next().unwrap();
+        assert!(src.starts_with(&format!("{}/cache/", b.base)), "through the cache: {src}");
+        assert!(name.contains(":evil:") && !name.contains("javascript"), "the hostile emoji stays text: {name}");
+    }
+    // The API Account: display_name as sent, `emojis` with our cache's URL.
+    let ctx = pipit::handlers::api::entities::Ctx::new(&b.app, pipit::domain::timeline::Viewer::Owner).unwrap();
+    let acct = ctx.account(&author.id);
+    assert_eq!(acct["display_name"], "Carol :blobcat: :evil:");
+    let emojis = acct["emojis"].as_array().unwrap();
+    assert_eq!(emojis.len(), 1);
+    assert_eq!(emojis[0]["shortcode"], "blobcat");
+    assert!(emojis[0]["url"].as_str().unwrap().starts_with(&format!("{}/cache/", b.base)));
 }

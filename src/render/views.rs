@@ -45,6 +45,8 @@ pub struct FieldView {
 pub struct AuthorView {
     pub id: String,
     pub name: String,
+    /// `name` as HTML: escaped, custom emoji drawn as images through the media cache.
+    pub name_html: String,
     pub handle: String,
     /// Their profile page (remote: on their server).
     pub url: HttpUrl,
@@ -63,6 +65,7 @@ impl AuthorView {
         AuthorView {
             id: urls.actor(),
             name: if p.display_name.is_empty() { urls.username.clone() } else { p.display_name.clone() },
+            name_html: crate::text::escape(if p.display_name.is_empty() { &urls.username } else { &p.display_name }),
             handle: urls.handle(),
             url: ours(urls, urls.profile()),
             avatar: ours(urls, avatar_url(p, urls)),
@@ -73,6 +76,7 @@ impl AuthorView {
         AuthorView {
             id: a.id.to_string(),
             name: a.display_name().to_string(),
+            name_html: crate::media::emoji::emojify_text(a.display_name(), &a.emojis, urls, &a.id),
             handle: a.handle(),
             // Only http(s) URLs (HttpUrl) reach an href; else their page here.
             url: a.url.clone().or_else(|| HttpUrl::parse(&a.id)).unwrap_or_else(|| ours(urls, format!("{}/search?q={}", urls.base, crate::server::request::percent_encode(&a.handle())))),
@@ -89,7 +93,7 @@ impl AuthorView {
     /// An account we have no document for: show its id.
     pub fn unknown(id: &str, urls: &Urls) -> AuthorView {
         let url = HttpUrl::parse(id).unwrap_or_else(|| ours(urls, format!("{}/search?q={}", urls.base, crate::server::request::percent_encode(id))));
-        AuthorView { id: id.into(), name: id.into(), handle: id.into(), url, avatar: ours(urls, urls.static_file("avatar.svg")), local: false }
+        AuthorView { id: id.into(), name: id.into(), name_html: crate::text::escape(id), handle: id.into(), url, avatar: ours(urls, urls.static_file("avatar.svg")), local: false }
     }
 }
 
@@ -154,6 +158,8 @@ pub struct PostView {
     /// The parent's page here when it is stored (else link `in_reply_to`).
     pub in_reply_to_page: Option<String>,
     pub author_name: String,
+    /// `author_name` as HTML with its custom emoji (AuthorView::name_html).
+    pub author_name_html: String,
     pub author_handle: String,
     pub author_url: HttpUrl,
     pub author_avatar: HttpUrl,
@@ -331,6 +337,7 @@ impl PostView {
             in_reply_to_name: p.in_reply_to.as_ref().map(|u| crate::federation::vocab::host_of(u).unwrap_or_else(|| "another post".into())),
             in_reply_to_page: None,
             author_name: author.name.clone(),
+            author_name_html: author.name_html.clone(),
             author_handle: author.handle.clone(),
             author_url: author.url.clone(),
             author_avatar: author.avatar.clone(),

@@ -264,7 +264,12 @@ impl<'a> Ctx<'a> {
             "header": header, "header_static": header,
             "followers_count": 0, "following_count": 0, "statuses_count": 0,
             "last_status_at": null,
-            "emojis": [], "fields": [],
+            // Custom emoji of the display name and bio, drawn by clients; images through our cache.
+            "emojis": a.emojis.iter().map(|e| {
+                let url = self.app.urls.remote_media(&e.url, &a.id);
+                json!({ "shortcode": e.shortcode, "url": url, "static_url": url, "visible_in_picker": false })
+            }).collect::<Vec<_>>(),
+            "fields": [],
         });
         if let Some(m) = &a.moved_to {
             if m != &a.id {
