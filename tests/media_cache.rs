@@ -44,6 +44,18 @@ async fn origin() -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
                     } else if path == "/users/carol" || path == "/.well-known/webfinger" {
                         let doc = if path == "/users/carol" { carol_doc(addr) } else { serde_json::json!({"subject": format!("acct:carol@{addr}"), "links": [{"rel": "self", "type": "application/activity+json", "href": format!("http://{addr}/users/carol")}]}) };
                         return Ok(hyper::Response::builder().header("content-type", "application/activity+json").body(Full::new(Bytes::from(doc.to_string()))).unwrap());
+                    } else if let Some(kind) = path.strip_prefix("/oembed-page/") {
+                        // No OpenGraph; a <title> and an oEmbed link (kind: good, html, huge).
+                        let html = format!("<!doctype html><html><head><title>Plain title {kind}</title><link rel=\"alternate\" type=\"application/json+oembed\" href=\"/oembed/{kind}?url=x\"></head><body>x</body></html>");
+                        return Ok(hyper::Response::builder().header("content-type", "text/html").body(Full::new(Bytes::from(html))).unwrap());
+                    } else if let Some(kind) = path.strip_prefix("/oembed/") {
+                        let (ctype, body) = match kind {
+                            "good" => ("application/json+oembed", serde_json::json!({"version": "1.0", "type": "video", "title": "A film &amp; more", "author_name": "Dana", "provider_name": "Tube", "thumbnail_url": format!("http://{addr}/img/31.png"), "html": "<iframe src=\"https://evil.example\"></iframe>"}).to_string()),
+                            // Bad input: an oEmbed endpoint answering HTML, and one answering 10 MB of JSON.
+                            "html" => ("text/html", "<html><body><script>alert(1)</script>{\"title\": \"html\"}</body></html>".to_string()),
+                            _ => ("application/json", format!("{{\"title\": \"huge\", \"pad\": \"{}\"}}", "a".repeat(10 << 20))),
+                        };
+                        return Ok(hyper::Response::builder().header("content-type", ctype).body(Full::new(Bytes::from(body))).unwrap());
                     } else if path == "/page.png" {
                         b"<!doctype html><script>alert(1)</script>".to_vec()
                     } else {
@@ -298,4 +310,34 @@ async fn custom_emoji_in_display_names_on_pages_and_in_the_api() {
     assert_eq!(emojis.len(), 1);
     assert_eq!(emojis[0]["shortcode"], "blobcat");
     assert!(emojis[0]["url"].as_str().unwrap().starts_with(&format!("{}/cache/", b.base)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oembed_is_the_fallback_when_opengraph_is_missing() {
+    let b = Instance::start("bob").await;
+    let (addr, _task) = origin().await;
+    let mut posts = Vec::new();
+    for kind in ["good", "html", "huge"] {
+        let text = format!("see http://{addr}/oembed-page/{kind}");
+        let c = pipit::actions::Compose { text, cw: String::new(), visibility: pipit::model::Visibility::Public, in_reply_to: None, media: Vec::new(), quote: None };
+        posts.push(pipit::actions::publish(&b.app, c).await.unwrap());
+    }
+    let card = |i: usize| b.app.store.read(|r| r.post(posts[i].id)).unwrap().unwrap().card;
+    eventually("all three cards", 15, || (0..3).all(|i| card(i).is_some())).await;
+    let good = card(0).unwrap();
+    assert_eq!((good.title.as_str(), good.description.as_str()), ("A film &amp; more", "Dana · Tube"), "oEmbed title and author (plain text, escaped when drawn)");
+    assert_eq!(good.image.as_deref(), Some(format!("http://{addr}/img/31.png").as_str()));
+    // Bad input: HTML and a 10 MB answer from the oEmbed endpoint are refused; the page's own
+    // <title> is the card.
+    assert_eq!(card(1).unwrap().title, "Plain title html");
+    assert_eq!(card(2).unwrap().title, "Plain title huge");
+    assert!(card(1).unwrap().image.is_none());
+    let page = b.client().get(&format!("/@bob/{}", posts[0].id)).await;
+    assert!(page.body.contains("A film &amp;amp; more") && !page.body.contains("evil.example"), "drawn escaped, the oEmbed html never used");
+    // The API Status `card`.
+    let ctx = pipit::handlers::api::entities::Ctx::new(&b.app, pipit::domain::timeline::Viewer::Owner).unwrap();
+    let status = ctx.status(&b.app.store.read(|r| r.post(posts[0].id)).unwrap().unwrap(), None);
+    assert_eq!(status["card"]["title"], "A film &amp; more");
+    assert_eq!(status["card"]["url"], format!("http://{addr}/oembed-page/good"));
+    assert!(status["card"]["image"].as_str().unwrap().starts_with(&format!("{}/cache/", b.base)), "card image through the cache");
 }

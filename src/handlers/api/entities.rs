@@ -370,7 +370,9 @@ impl<'a> Ctx<'a> {
             json!({
                 "url": c.url, "title": c.title, "description": c.description, "type": "link",
                 "author_name": "", "author_url": "", "provider_name": host, "provider_url": "",
-                "html": "", "width": 0, "height": 0, "image": c.image, "embed_url": "", "blurhash": null,
+                "html": "", "width": 0, "height": 0, "embed_url": "", "blurhash": null,
+                // Through our cache, keyed as pages key it (render/views.rs).
+                "image": c.image.as_deref().map(|i| self.app.urls.remote_media(i, if p.local { &c.url } else { &p.author })),
             })
         });
         let emojis: Vec<Value> = p
