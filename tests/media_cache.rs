@@ -341,3 +341,118 @@ async fn oembed_is_the_fallback_when_opengraph_is_missing() {
     assert_eq!(status["card"]["url"], format!("http://{addr}/oembed-page/good"));
     assert!(status["card"]["image"].as_str().unwrap().starts_with(&format!("{}/cache/", b.base)), "card image through the cache");
 }
+
+/// An MP4-looking file (`ftyp` box first) of `n` bytes, its bytes varying so ranges are checkable.
+fn mp4(n: usize) -> Vec<u8> {
+    let mut v = b"\0\0\0\x18ftypisom\0\0\0\0isomiso2".to_vec();
+    v.extend((v.len()..n).map(|i| (i % 251) as u8));
+    v
+}
+
+/// A raw origin that lies: /declares-huge (Content-Length over the cap, a few bytes sent),
+/// /cut-short (declares 100,000 bytes, sends 20,000 and closes), /chunked-huge (no length,
+/// 2 MiB in chunks), anything else a 300,000-byte MP4 with its true length.
+async fn liar() -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else { return };
+            tokio::spawn(async move {
+                let mut req = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => req.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let path = String::from_utf8_lossy(&req).split_whitespace().nth(1).unwrap_or("/").to_string();
+                let head = |len: &str| format!("HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\n{len}\r\nConnection: close\r\n\r\n");
+                let _ = match path.as_str() {
+                    "/declares-huge" => s.write_all(format!("{}{}", head("Content-Length: 50000000"), "x".repeat(100)).as_bytes()).await,
+                    "/cut-short" => {
+                        let _ = s.write_all(head("Content-Length: 100000").as_bytes()).await;
+                        s.write_all(&mp4(20_000)).await
+                    }
+                    "/chunked-huge" => {
+                        let _ = s.write_all(head("Transfer-Encoding: chunked").as_bytes()).await;
+                        let chunk = mp4(64 * 1024);
+                        let mut r = Ok(());
+                        for _ in 0..32 {
+                            r = s.write_all(format!("{:x}\r\n", chunk.len()).as_bytes()).await.and(s.write_all(&chunk).await).and(s.write_all(b"\r\n").await);
+                            if r.is_err() {
+                                break;
+                            }
+                        }
+                        r.and(s.write_all(b"0\r\n\r\n").await)
+                    }
+                    _ => {
+                        let body = mp4(300_000);
+                        let _ = s.write_all(head(&format!("Content-Length: {}", body.len())).as_bytes()).await;
+                        s.write_all(&body).await
+                    }
+                };
+                let _ = s.shutdown().await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_video_is_streamed_to_the_cache_capped_and_served_with_ranges() {
+    // Images capped at 64 KiB, video/audio at 1 MiB: the 300 KB video must take the video path.
+    let b = Instance::start_with("bob", Box::new(|c| {
+        c.max_upload_kib = 64;
+        c.max_media_kib = 1024;
+    }))
+    .await;
+    let addr = liar().await;
+    let actor = format!("http://{addr}/users/dana");
+    let doc = serde_json::json!({"id": actor, "type": "Person", "preferredUsername": "dana", "inbox": format!("{actor}/inbox"),
+        "publicKey": {"id": format!("{actor}#main-key"), "owner": actor, "publicKeyPem": "-----BEGIN PUBLIC KEY-----\nx\n-----END PUBLIC KEY-----"}});
+    let author = pipit::federation::fetch::store_actor_doc(&b.app, &doc).unwrap();
+    let note = serde_json::json!({
+        "id": format!("http://{addr}/notes/v"), "type": "Note", "attributedTo": actor, "to": ["https://www.w3.org/ns/activitystreams#Public"],
+        "published": "2026-11-29T10:00:00Z", "content": "<p>a film</p>",
+        "attachment": [{"type": "Document", "mediaType": "video/mp4", "url": format!("http://{addr}/film.mp4"), "name": "the film"}]
+    });
+    let post = pipit::federation::vocab::parse_post(&note, &author).unwrap();
+    b.app.store.write(|w| w.put_post(&post)).unwrap();
+    let stored = b.app.store.read(|r| r.post_by_uri(&post.uri)).unwrap().unwrap();
+    let page = b.client().get(&format!("/posts/{}", stored.id)).await;
+    let src = page.body.split("<video src=\"").nth(1).expect("embedded as <video>").split('"').next().unwrap().replace("&#x2F;", "/");
+    assert!(src.starts_with(&format!("{}/cache/", b.base)), "through the cache: {src}");
+    assert!(!page.body.contains(&format!("http://{addr}/film.mp4")), "not hot-linked");
+
+    let v = b.client();
+    let full = v.get(&path_of(&b, &src)).await;
+    assert_eq!((full.status, full.header("content-type"), full.header("accept-ranges")), (200, Some("video/mp4"), Some("bytes")));
+    assert_eq!(full.header("content-length"), Some("300000"));
+    let on_disk = cache_files(&b);
+    assert_eq!(on_disk.len(), 1);
+    assert_eq!(std::fs::read(b.app.cache_dir().join(&on_disk[0].0)).unwrap(), mp4(300_000), "stored byte for byte");
+
+    // Seeking: one range; then bad input, a range past the end.
+    let r = v.get_with(&path_of(&b, &src), &[("range", "bytes=1000-1099")]).await;
+    assert_eq!((r.status, r.header("content-range"), r.header("content-length")), (206, Some("bytes 1000-1099/300000"), Some("100")));
+    let want: String = String::from_utf8_lossy(&mp4(300_000)[1000..1100]).into_owned();
+    assert_eq!(r.body, want);
+    let r = v.get_with(&path_of(&b, &src), &[("range", "bytes=-10")]).await;
+    assert_eq!((r.status, r.header("content-range")), (206, Some("bytes 299990-299999/300000")));
+    let r = v.get_with(&path_of(&b, &src), &[("range", "bytes=300000-")]).await;
+    assert_eq!((r.status, r.header("content-range")), (416, Some("bytes */300000")), "Range out of bounds");
+    let r = v.get_with(&path_of(&b, &src), &[("range", "bytes=5000000-5000010")]).await;
+    assert_eq!(r.status, 416);
+
+    // Origins that lie about the length, or send more than the cap: refused, nothing kept
+    // (no partial file either).
+    for bad in ["declares-huge", "cut-short", "chunked-huge"] {
+        let l = b.app.urls.remote_media(&format!("http://{addr}/{bad}"), &actor);
+        assert_eq!(v.get(&path_of(&b, &l)).await.status, 404, "{bad} refused");
+    }
+    let all: Vec<String> = std::fs::read_dir(b.app.cache_dir()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(all.len(), 1, "only the good video on disk, no partial files: {all:?}");
+}

@@ -254,7 +254,8 @@ pub struct AttachmentView {
     pub blurhash: Option<String>,
     /// CSS `object-position` from the focal point ("60% 25%"), so crops keep what matters.
     pub focus: Option<String>,
-    /// Served from our own origin (own uploads): safe to embed as <video>/<audio>.
+    /// Served from our own origin (own uploads, or remote media through the cache): safe to
+    /// embed as <video>/<audio>.
     pub local: bool,
 }
 
@@ -347,11 +348,14 @@ impl PostView {
                 .iter()
                 .map(|a| {
                     let mut v = AttachmentView::new(a, urls);
-                    // Remote images go through our cache; video/audio stay hot-linked (they can be
-                    // far larger than the cache reads into memory, max_upload_kib).
-                    if !p.local && a.media_type.starts_with("image/") {
+                    // Remote images, video and audio go through our cache (streamed to disk,
+                    // type sniffed, Range served: federation::media_cache); with the cache off
+                    // (`media_cache_mib = 0`) they are links, never embedded from elsewhere.
+                    let kind = a.media_type.split('/').next().unwrap_or("");
+                    if !p.local && matches!(kind, "image" | "video" | "audio") {
                         v.url = ours(urls, urls.remote_media(&a.url, &p.author));
                         v.preview_url = a.preview_url.as_deref().map(|u| urls.remote_media(u, &p.author));
+                        v.local = v.url.starts_with(&format!("{}/cache/", urls.base));
                     }
                     v
                 })
