@@ -456,3 +456,26 @@ async fn remote_video_is_streamed_to_the_cache_capped_and_served_with_ranges() {
     let all: Vec<String> = std::fs::read_dir(b.app.cache_dir()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     assert_eq!(all.len(), 1, "only the good video on disk, no partial files: {all:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_accounts_cached_media_are_purged_when_it_is_deleted() {
+    let b = Instance::start("bob").await;
+    let c = Instance::start("carol").await;
+    let (addr, _task) = origin().await;
+    let carol = c.app.urls.actor();
+    let other = format!("http://{addr}/users/erin");
+    // Something of carol's and something of erin's in bob's cache.
+    for (n, who) in [(40, carol.as_str()), (41, other.as_str())] {
+        let l = b.app.urls.remote_media(&format!("http://{addr}/img/{n}.png"), who);
+        assert_eq!(b.client().get(&path_of(&b, &l)).await.status, 200);
+    }
+    assert_eq!(cache_files(&b).len(), 2);
+    // carol's server says her account is gone (a signed Delete of the actor itself).
+    let delete = serde_json::json!({"@context": "https://www.w3.org/ns/activitystreams", "id": format!("{carol}#delete"), "type": "Delete", "actor": carol, "object": carol, "to": ["https://www.w3.org/ns/activitystreams#Public"]});
+    let r = deliver(&b, &c, &delete).await;
+    assert!(r.status < 300, "{} {}", r.status, r.body);
+    eventually("carol's cached media purged", 10, || cache_files(&b).len() == 1).await;
+    let left = &cache_files(&b)[0].0;
+    let erin_name = b.app.urls.remote_media(&format!("http://{addr}/img/41.png"), &other);
+    assert!(left.contains(erin_name.split('/').nth_back(2).unwrap()), "erin's file kept: {left}");
+}
