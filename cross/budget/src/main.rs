@@ -2,10 +2,14 @@
 //! beside what it measured. Not a test: figures depend on the machine; results are written down
 //! in cross/BENCHMARKS.md.
 //!
-//!   cargo run --release --manifest-path cross/budget/Cargo.toml -- [--quick] [--bin PATH]
+//!   cargo run --release --manifest-path cross/budget/Cargo.toml -- [--quick] [--media] [--bin PATH]
+//!
+//! `--media` measures only the 12-megapixel JPEG upload line (media.rs).
 //!
 //! The pipit measured is PATH, else cross/out/x86_64-unknown-linux-musl/pipit (static musl, as on
 //! a Pi), else target/release/pipit.
+
+mod media;
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
@@ -166,9 +170,10 @@ async fn load(port: u16, paths: Arc<Vec<(String, &'static str)>>, clients: usize
 }
 
 fn post(id: u64, author: &str, uri: String, text: &str, local: bool, in_reply_to: Option<String>) -> Post {
+    let uri = pipit::model::HttpUrl::parse(&uri).expect("an http(s) post id");
     Post {
         id,
-        url: uri.clone(),
+        url: Some(uri.clone()),
         uri,
         author: author.into(),
         local,
@@ -176,7 +181,7 @@ fn post(id: u64, author: &str, uri: String, text: &str, local: bool, in_reply_to
         source: text.into(),
         summary: String::new(),
         visibility: Visibility::Public,
-        in_reply_to,
+        in_reply_to: in_reply_to.and_then(|u| pipit::model::HttpUrl::parse(&u)),
         published_ms: pipit::ids::id_ms(id),
         edited_ms: None,
         tags: vec![],
@@ -187,6 +192,7 @@ fn post(id: u64, author: &str, uri: String, text: &str, local: bool, in_reply_to
         poll: None,
         emojis: vec![],
         card: None,
+        language: None,
     }
 }
 
@@ -197,6 +203,13 @@ async fn main() {
     let bin = pipit_bin(&args);
     let mut rows = Vec::new();
     println!("measuring {}{}", bin.display(), if quick { " (quick)" } else { "" });
+    let only_media = args.iter().any(|a| a == "--media");
+
+    if only_media {
+        media::media_bench(&bin, &mut rows).await;
+        print_table(&rows);
+        return;
+    }
 
     // 1. Binary size.
     let arm = root().join("cross/out/aarch64-unknown-linux-musl/pipit");
@@ -216,7 +229,7 @@ async fn main() {
             w.put_post(&root)?;
             for i in 0..20 {
                 let id = pipit::ids::next_id();
-                w.put_post(&post(id, &me, app.urls.post_uri(id), &format!("reply {i}"), true, Some(root.uri.clone())))?;
+                w.put_post(&post(id, &me, app.urls.post_uri(id), &format!("reply {i}"), true, Some(root.uri.to_string())))?;
             }
             for i in 0..40 {
                 let id = pipit::ids::next_id();
@@ -290,8 +303,14 @@ async fn main() {
     child.wait().ok();
     let _ = std::fs::remove_dir_all(&dir);
 
+    // 9. A 12-megapixel JPEG upload.
+    media::media_bench(&bin, &mut rows).await;
+    print_table(&rows);
+}
+
+fn print_table(rows: &[Row]) {
     println!("\n| budget line | budget | measured | |\n|---|---|---|---|");
-    for r in &rows {
+    for r in rows {
         println!("| {} | {} | {} | {} |", r.what, r.budget, r.measured, match r.ok { Some(true) => "pass", Some(false) => "MISS", None => "–" });
     }
 }
