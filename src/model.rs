@@ -273,6 +273,9 @@ pub struct RemoteActor {
     #[serde(default)]
     pub manually_approves_followers: bool,
     pub fetched_ms: u64,
+    /// Custom emoji of the display name and bio (the actor's `Emoji` tags).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub emojis: Vec<Emoji>,
 }
 
 impl Post {
@@ -323,6 +326,9 @@ pub struct Following {
 pub struct Interaction {
     pub activity_id: String,
     pub at_ms: u64,
+    /// A custom emoji reaction (`react::code:`): the image of its `Emoji` tag, http(s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emoji_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

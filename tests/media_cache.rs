@@ -41,6 +41,21 @@ async fn origin() -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
                     } else if path == "/article" {
                         let html = format!("<!doctype html><html><head><title>fallback</title><meta property=\"og:title\" content=\"Big &amp; news\"><meta property=\"og:description\" content=\"What &lt;really&gt; happened\"><meta property=\"og:image\" content=\"/img/30.png\"></head><body>x</body></html>");
                         return Ok(hyper::Response::builder().header("content-type", "text/html; charset=utf-8").body(Full::new(Bytes::from(html))).unwrap());
+                    } else if path == "/users/carol" || path == "/.well-known/webfinger" {
+                        let doc = if path == "/users/carol" { carol_doc(addr) } else { serde_json::json!({"subject": format!("acct:carol@{addr}"), "links": [{"rel": "self", "type": "application/activity+json", "href": format!("http://{addr}/users/carol")}]}) };
+                        return Ok(hyper::Response::builder().header("content-type", "application/activity+json").body(Full::new(Bytes::from(doc.to_string()))).unwrap());
+                    } else if let Some(kind) = path.strip_prefix("/oembed-page/") {
+                        // No OpenGraph; a <title> and an oEmbed link (kind: good, html, huge).
+                        let html = format!("<!doctype html><html><head><title>Plain title {kind}</title><link rel=\"alternate\" type=\"application/json+oembed\" href=\"/oembed/{kind}?url=x\"></head><body>x</body></html>");
+                        return Ok(hyper::Response::builder().header("content-type", "text/html").body(Full::new(Bytes::from(html))).unwrap());
+                    } else if let Some(kind) = path.strip_prefix("/oembed/") {
+                        let (ctype, body) = match kind {
+                            "good" => ("application/json+oembed", serde_json::json!({"version": "1.0", "type": "video", "title": "A film &amp; more", "author_name": "Dana", "provider_name": "Tube", "thumbnail_url": format!("http://{addr}/img/31.png"), "html": "<iframe src=\"https://evil.example\"></iframe>"}).to_string()),
+                            // Bad input: an oEmbed endpoint answering HTML, and one answering 10 MB of JSON.
+                            "html" => ("text/html", "<html><body><script>alert(1)</script>{\"title\": \"html\"}</body></html>".to_string()),
+                            _ => ("application/json", format!("{{\"title\": \"huge\", \"pad\": \"{}\"}}", "a".repeat(10 << 20))),
+                        };
+                        return Ok(hyper::Response::builder().header("content-type", ctype).body(Full::new(Bytes::from(body))).unwrap());
                     } else if path == "/page.png" {
                         b"<!doctype html><script>alert(1)</script>".to_vec()
                     } else {
@@ -53,6 +68,19 @@ async fn origin() -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
         }
     });
     (addr, task)
+}
+
+/// carol's actor document: a custom emoji in her display name (and a hostile one whose icon is
+/// `javascript:`, which must stay text).
+fn carol_doc(addr: std::net::SocketAddr) -> serde_json::Value {
+    let actor = format!("http://{addr}/users/carol");
+    serde_json::json!({
+        "id": actor, "type": "Person", "preferredUsername": "carol", "name": "Carol :blobcat: :evil:",
+        "inbox": format!("{actor}/inbox"), "icon": {"type": "Image", "url": format!("http://{addr}/img/11.png")},
+        "tag": [{"type": "Emoji", "name": ":blobcat:", "icon": {"type": "Image", "mediaType": "image/png", "url": format!("http://{addr}/img/12.png")}},
+                {"type": "Emoji", "name": ":evil:", "icon": {"type": "Image", "url": "javascript:alert(1)"}}],
+        "publicKey": {"id": format!("{actor}#main-key"), "owner": actor, "publicKeyPem": "-----BEGIN PUBLIC KEY-----\nx\n-----END PUBLIC KEY-----"}
+    })
 }
 
 fn cache_files(i: &Instance) -> Vec<(String, u64)> {
@@ -235,4 +263,219 @@ async fn link_preview_cards_are_fetched_once_and_shown() {
     pipit::federation::cards::fetch_for(&b.app, p.id).await;
     assert_eq!(b.app.store.read(|r| r.post(p.id)).unwrap().unwrap().card, Some(card));
     assert!(b.client().get(&format!("/@bob/{}", p.id)).await.body.contains("Big &amp; news"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_emoji_in_display_names_on_pages_and_in_the_api() {
+    let b = Instance::start("bob").await;
+    let (addr, _task) = origin().await;
+    let author = pipit::federation::fetch::store_actor_doc(&b.app, &carol_doc(addr)).expect("actor stored");
+    assert_eq!(author.emojis.len(), 1, "the javascript: emoji is dropped");
+    let note = serde_json::json!({
+        "id": format!("http://{addr}/notes/2"), "type": "Note", "attributedTo": author.id.as_str(),
+        "to": ["https://www.w3.org/ns/activitystreams#Public"], "published": "2026-11-29T10:00:00Z", "content": "<p>plain</p>",
+    });
+    let post = pipit::federation::vocab::parse_post(&note, &author).expect("parsed");
+    b.app.store.write(|w| w.put_post(&post)).unwrap();
+    let stored = b.app.store.read(|r| r.post_by_uri(&post.uri)).unwrap().unwrap();
+    b.app
+        .store
+        .write(|w| {
+            w.add_notification(&pipit::model::Notification { kind: pipit::model::NotificationKind::Follow, actor: author.id.to_string(), post_uri: None, detail: None, at_ms: 1 })?;
+            Ok(())
+        })
+        .unwrap();
+    let owner = b.owner_client().await;
+    let name_in = |body: &str, marker: &str| -> String {
+        let at = body.find(marker).unwrap_or_else(|| panic!("{marker} missing"));
+        body[at..].split("</bdi>").next().unwrap().to_string()
+    };
+    let post_page = owner.get(&format!("/posts/{}", stored.id)).await;
+    let account_page = owner.get(&format!("/@carol@{addr}")).await;
+    assert_eq!(account_page.status, 200, "{}", account_page.body);
+    let notifications = owner.get("/notifications").await;
+    for (page, marker) in [(&post_page.body, "class=\"p-author h-card name\""), (&account_page.body, "<h1>"), (&notifications.body, "class=\"name\"")] {
+        let name = name_in(page, marker);
+        assert!(name.contains("Carol <img class=\"emoji\" src=\""), "emoji drawn in the name: {name}");
+        assert!(name.contains("alt=\":blobcat:\""), "shortcode as alt text: {name}");
+        let src = name.split("src=\"").nth(1).unwrap().split('"').next().unwrap();
+        assert!(src.starts_with(&format!("{}/cache/", b.base)), "through the cache: {src}");
+        assert!(name.contains(":evil:") && !name.contains("javascript"), "the hostile emoji stays text: {name}");
+    }
+    // The API Account: display_name as sent, `emojis` with our cache's URL.
+    let ctx = pipit::handlers::api::entities::Ctx::new(&b.app, pipit::domain::timeline::Viewer::Owner).unwrap();
+    let acct = ctx.account(&author.id);
+    assert_eq!(acct["display_name"], "Carol :blobcat: :evil:");
+    let emojis = acct["emojis"].as_array().unwrap();
+    assert_eq!(emojis.len(), 1);
+    assert_eq!(emojis[0]["shortcode"], "blobcat");
+    assert!(emojis[0]["url"].as_str().unwrap().starts_with(&format!("{}/cache/", b.base)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oembed_is_the_fallback_when_opengraph_is_missing() {
+    let b = Instance::start("bob").await;
+    let (addr, _task) = origin().await;
+    let mut posts = Vec::new();
+    for kind in ["good", "html", "huge"] {
+        let text = format!("see http://{addr}/oembed-page/{kind}");
+        let c = pipit::actions::Compose { text, cw: String::new(), visibility: pipit::model::Visibility::Public, in_reply_to: None, media: Vec::new(), quote: None };
+        posts.push(pipit::actions::publish(&b.app, c).await.unwrap());
+    }
+    let card = |i: usize| b.app.store.read(|r| r.post(posts[i].id)).unwrap().unwrap().card;
+    eventually("all three cards", 15, || (0..3).all(|i| card(i).is_some())).await;
+    let good = card(0).unwrap();
+    assert_eq!((good.title.as_str(), good.description.as_str()), ("A film &amp; more", "Dana · Tube"), "oEmbed title and author (plain text, escaped when drawn)");
+    assert_eq!(good.image.as_deref(), Some(format!("http://{addr}/img/31.png").as_str()));
+    // Bad input: HTML and a 10 MB answer from the oEmbed endpoint are refused; the page's own
+    // <title> is the card.
+    assert_eq!(card(1).unwrap().title, "Plain title html");
+    assert_eq!(card(2).unwrap().title, "Plain title huge");
+    assert!(card(1).unwrap().image.is_none());
+    let page = b.client().get(&format!("/@bob/{}", posts[0].id)).await;
+    assert!(page.body.contains("A film &amp;amp; more") && !page.body.contains("evil.example"), "drawn escaped, the oEmbed html never used");
+    // The API Status `card`.
+    let ctx = pipit::handlers::api::entities::Ctx::new(&b.app, pipit::domain::timeline::Viewer::Owner).unwrap();
+    let status = ctx.status(&b.app.store.read(|r| r.post(posts[0].id)).unwrap().unwrap(), None);
+    assert_eq!(status["card"]["title"], "A film &amp; more");
+    assert_eq!(status["card"]["url"], format!("http://{addr}/oembed-page/good"));
+    assert!(status["card"]["image"].as_str().unwrap().starts_with(&format!("{}/cache/", b.base)), "card image through the cache");
+}
+
+/// An MP4-looking file (`ftyp` box first) of `n` bytes, its bytes varying so ranges are checkable.
+fn mp4(n: usize) -> Vec<u8> {
+    let mut v = b"\0\0\0\x18ftypisom\0\0\0\0isomiso2".to_vec();
+    v.extend((v.len()..n).map(|i| (i % 251) as u8));
+    v
+}
+
+/// A raw origin that lies: /declares-huge (Content-Length over the cap, a few bytes sent),
+/// /cut-short (declares 100,000 bytes, sends 20,000 and closes), /chunked-huge (no length,
+/// 2 MiB in chunks), anything else a 300,000-byte MP4 with its true length.
+async fn liar() -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else { return };
+            tokio::spawn(async move {
+                let mut req = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => req.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let path = String::from_utf8_lossy(&req).split_whitespace().nth(1).unwrap_or("/").to_string();
+                let head = |len: &str| format!("HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\n{len}\r\nConnection: close\r\n\r\n");
+                let _ = match path.as_str() {
+                    "/declares-huge" => s.write_all(format!("{}{}", head("Content-Length: 50000000"), "x".repeat(100)).as_bytes()).await,
+                    "/cut-short" => {
+                        let _ = s.write_all(head("Content-Length: 100000").as_bytes()).await;
+                        s.write_all(&mp4(20_000)).await
+                    }
+                    "/chunked-huge" => {
+                        let _ = s.write_all(head("Transfer-Encoding: chunked").as_bytes()).await;
+                        let chunk = mp4(64 * 1024);
+                        let mut r = Ok(());
+                        for _ in 0..32 {
+                            r = s.write_all(format!("{:x}\r\n", chunk.len()).as_bytes()).await.and(s.write_all(&chunk).await).and(s.write_all(b"\r\n").await);
+                            if r.is_err() {
+                                break;
+                            }
+                        }
+                        r.and(s.write_all(b"0\r\n\r\n").await)
+                    }
+                    _ => {
+                        let body = mp4(300_000);
+                        let _ = s.write_all(head(&format!("Content-Length: {}", body.len())).as_bytes()).await;
+                        s.write_all(&body).await
+                    }
+                };
+                let _ = s.shutdown().await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_video_is_streamed_to_the_cache_capped_and_served_with_ranges() {
+    // Images capped at 64 KiB, video/audio at 1 MiB: the 300 KB video must take the video path.
+    let b = Instance::start_with("bob", Box::new(|c| {
+        c.max_upload_kib = 64;
+        c.max_media_kib = 1024;
+    }))
+    .await;
+    let addr = liar().await;
+    let actor = format!("http://{addr}/users/dana");
+    let doc = serde_json::json!({"id": actor, "type": "Person", "preferredUsername": "dana", "inbox": format!("{actor}/inbox"),
+        "publicKey": {"id": format!("{actor}#main-key"), "owner": actor, "publicKeyPem": "-----BEGIN PUBLIC KEY-----\nx\n-----END PUBLIC KEY-----"}});
+    let author = pipit::federation::fetch::store_actor_doc(&b.app, &doc).unwrap();
+    let note = serde_json::json!({
+        "id": format!("http://{addr}/notes/v"), "type": "Note", "attributedTo": actor, "to": ["https://www.w3.org/ns/activitystreams#Public"],
+        "published": "2026-11-29T10:00:00Z", "content": "<p>a film</p>",
+        "attachment": [{"type": "Document", "mediaType": "video/mp4", "url": format!("http://{addr}/film.mp4"), "name": "the film"}]
+    });
+    let post = pipit::federation::vocab::parse_post(&note, &author).unwrap();
+    b.app.store.write(|w| w.put_post(&post)).unwrap();
+    let stored = b.app.store.read(|r| r.post_by_uri(&post.uri)).unwrap().unwrap();
+    let page = b.client().get(&format!("/posts/{}", stored.id)).await;
+    let src = page.body.split("<video src=\"").nth(1).expect("embedded as <video>").split('"').next().unwrap().replace("&#x2F;", "/");
+    assert!(src.starts_with(&format!("{}/cache/", b.base)), "through the cache: {src}");
+    assert!(!page.body.contains(&format!("http://{addr}/film.mp4")), "not hot-linked");
+
+    let v = b.client();
+    let full = v.get(&path_of(&b, &src)).await;
+    assert_eq!((full.status, full.header("content-type"), full.header("accept-ranges")), (200, Some("video/mp4"), Some("bytes")));
+    assert_eq!(full.header("content-length"), Some("300000"));
+    let on_disk = cache_files(&b);
+    assert_eq!(on_disk.len(), 1);
+    assert_eq!(std::fs::read(b.app.cache_dir().join(&on_disk[0].0)).unwrap(), mp4(300_000), "stored byte for byte");
+
+    // Seeking: one range; then bad input, a range past the end.
+    let r = v.get_with(&path_of(&b, &src), &[("range", "bytes=1000-1099")]).await;
+    assert_eq!((r.status, r.header("content-range"), r.header("content-length")), (206, Some("bytes 1000-1099/300000"), Some("100")));
+    let want: String = String::from_utf8_lossy(&mp4(300_000)[1000..1100]).into_owned();
+    assert_eq!(r.body, want);
+    let r = v.get_with(&path_of(&b, &src), &[("range", "bytes=-10")]).await;
+    assert_eq!((r.status, r.header("content-range")), (206, Some("bytes 299990-299999/300000")));
+    let r = v.get_with(&path_of(&b, &src), &[("range", "bytes=300000-")]).await;
+    assert_eq!((r.status, r.header("content-range")), (416, Some("bytes */300000")), "Range out of bounds");
+    let r = v.get_with(&path_of(&b, &src), &[("range", "bytes=5000000-5000010")]).await;
+    assert_eq!(r.status, 416);
+
+    // Origins that lie about the length, or send more than the cap: refused, nothing kept
+    // (no partial file either).
+    for bad in ["declares-huge", "cut-short", "chunked-huge"] {
+        let l = b.app.urls.remote_media(&format!("http://{addr}/{bad}"), &actor);
+        assert_eq!(v.get(&path_of(&b, &l)).await.status, 404, "{bad} refused");
+    }
+    let all: Vec<String> = std::fs::read_dir(b.app.cache_dir()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(all.len(), 1, "only the good video on disk, no partial files: {all:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_accounts_cached_media_are_purged_when_it_is_deleted() {
+    let b = Instance::start("bob").await;
+    let c = Instance::start("carol").await;
+    let (addr, _task) = origin().await;
+    let carol = c.app.urls.actor();
+    let other = format!("http://{addr}/users/erin");
+    // Something of carol's and something of erin's in bob's cache.
+    for (n, who) in [(40, carol.as_str()), (41, other.as_str())] {
+        let l = b.app.urls.remote_media(&format!("http://{addr}/img/{n}.png"), who);
+        assert_eq!(b.client().get(&path_of(&b, &l)).await.status, 200);
+    }
+    assert_eq!(cache_files(&b).len(), 2);
+    // carol's server says her account is gone (a signed Delete of the actor itself).
+    let delete = serde_json::json!({"@context": "https://www.w3.org/ns/activitystreams", "id": format!("{carol}#delete"), "type": "Delete", "actor": carol, "object": carol, "to": ["https://www.w3.org/ns/activitystreams#Public"]});
+    let r = deliver(&b, &c, &delete).await;
+    assert!(r.status < 300, "{} {}", r.status, r.body);
+    eventually("carol's cached media purged", 10, || cache_files(&b).len() == 1).await;
+    let left = &cache_files(&b)[0].0;
+    let erin_name = b.app.urls.remote_media(&format!("http://{addr}/img/41.png"), &other);
+    assert!(left.contains(erin_name.split('/').nth_back(2).unwrap()), "erin's file kept: {left}");
 }

@@ -238,6 +238,7 @@ async fn a_stored_post_is_never_replaced_by_another_author() {
             object: Object::Post { post: Box::new(post), addressed_to_owner: false },
             target: None,
             reaction: None,
+            reaction_emoji: None,
         };
         pipit::domain::inbox::apply(&a.app, activity)
     };

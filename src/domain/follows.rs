@@ -164,7 +164,7 @@ fn interact(app: &App, post_uri: &str, kind: &str, ap_type: &str) -> Result<()> 
             return Ok(());
         }
         let id = new_activity_id(app);
-        w.put_interaction(post_uri, kind, &me, &Interaction { activity_id: id.clone(), at_ms: now_ms() })?;
+        w.put_interaction(post_uri, kind, &me, &Interaction { activity_id: id.clone(), at_ms: now_ms(), emoji_url: None })?;
         if kind == "like" {
             w.add_favourite(pid)?; // the client API's favourites list
         }

@@ -382,7 +382,8 @@ fn like(w: &mut Write, app: &App, inc: &Activity, activity_id: &str) -> Result<O
     let Some(pid) = w.post_id_by_uri(&target)? else { return Ok(Outcome::default()) };
     let Some(p) = w.post(pid)? else { return Ok(Outcome::default()) };
     let kind = interaction_kind(inc.kind, inc.reaction.as_deref());
-    let fresh = w.put_interaction(&target, &kind, &inc.actor.id, &Interaction { activity_id: activity_id.to_string(), at_ms: now_ms() })?;
+    let emoji_url = inc.reaction_emoji.as_ref().filter(|_| kind.starts_with("react:")).map(|u| u.to_string());
+    let fresh = w.put_interaction(&target, &kind, &inc.actor.id, &Interaction { activity_id: activity_id.to_string(), at_ms: now_ms(), emoji_url })?;
     if fresh && p.local {
         let (nk, detail) = match kind.strip_prefix("react:") {
             Some(e) => (NotificationKind::Reaction, Some(e.to_string())),
@@ -409,7 +410,7 @@ fn announce(w: &mut Write, app: &App, inc: &Activity, activity_id: &str) -> Resu
     // A boost of one of our stored posts (ours or remote): record who boosted.
     if let Some(pid) = w.post_id_by_uri(&target)? {
         if let Some(p) = w.post(pid)? {
-            let fresh = w.put_interaction(&target, "boost", who, &Interaction { activity_id: activity_id.to_string(), at_ms: now_ms() })?;
+            let fresh = w.put_interaction(&target, "boost", who, &Interaction { activity_id: activity_id.to_string(), at_ms: now_ms(), emoji_url: None })?;
             if fresh && p.local {
                 notify(w, NotificationKind::Boost, who, Some(&target), None)?;
             }
@@ -432,7 +433,7 @@ fn announce(w: &mut Write, app: &App, inc: &Activity, activity_id: &str) -> Resu
     let uri = p.uri.clone();
     let parent = p.in_reply_to.clone();
     let (pid, _) = upsert_post(w, p)?;
-    w.put_interaction(&uri, "boost", who, &Interaction { activity_id: activity_id.to_string(), at_ms: now_ms() })?;
+    w.put_interaction(&uri, "boost", who, &Interaction { activity_id: activity_id.to_string(), at_ms: now_ms(), emoji_url: None })?;
     w.add_home(&HomeEntry { post_id: pid, boosted_by: Some(who.clone()) }, now_ms())?;
     let _ = app;
     Ok(Outcome { fetch_context: parent.filter(|par| w.post_id_by_uri(par).ok().flatten().is_none()).map(String::from), ..Default::default() })
@@ -467,7 +468,7 @@ fn featured(w: &mut Write, _app: &App, inc: &Activity, add: bool, activity_id: &
     }
     let Some(post) = object_id(inc) else { return Ok(Outcome::default()) };
     if add {
-        w.put_interaction(&post, "pin", &inc.actor.id, &Interaction { activity_id: activity_id.to_string(), at_ms: now_ms() })?;
+        w.put_interaction(&post, "pin", &inc.actor.id, &Interaction { activity_id: activity_id.to_string(), at_ms: now_ms(), emoji_url: None })?;
     } else {
         w.remove_interaction(&post, "pin", &inc.actor.id)?;
     }

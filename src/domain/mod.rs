@@ -11,6 +11,7 @@ pub mod outbox;
 pub mod owner;
 pub mod posts;
 pub mod relays;
+pub mod reactions;
 pub mod safety;
 pub mod scheduled;
 pub mod suggest;

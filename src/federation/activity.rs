@@ -81,6 +81,8 @@ pub struct Activity {
     /// Like/EmojiReact: the emoji (Misskey `_misskey_reaction`, Pleroma `content`), at most 64
     /// characters, not blank.
     pub reaction: Option<String>,
+    /// A custom emoji reaction (`:code:`): the icon of its matching `Emoji` tag, http(s).
+    pub reaction_emoji: Option<HttpUrl>,
 }
 
 /// What an activity acts on, checked for what its kind needs.
@@ -145,6 +147,13 @@ fn url_ref(v: Option<&Value>) -> Option<HttpUrl> {
 
 fn reaction_of(v: &Value) -> Option<String> {
     str_of(v, "_misskey_reaction").or_else(|| str_of(v, "content")).filter(|s| !s.trim().is_empty() && s.chars().count() <= 64).map(str::to_string)
+}
+
+/// The image of a custom emoji reaction: `reaction` is `:code:` and the activity's `tag` has an
+/// `Emoji` named so (media::emoji::from_tags checks the shortcode and the URL scheme).
+fn custom_emoji_of(reaction: &str, v: &Value) -> Option<HttpUrl> {
+    let code = reaction.strip_prefix(':')?.strip_suffix(':')?;
+    crate::media::emoji::from_tags(v.get("tag")).into_iter().find(|e| e.shortcode == code).and_then(|e| HttpUrl::parse(&e.url))
 }
 
 fn unauthorized(msg: String) -> Error {
@@ -247,7 +256,8 @@ pub fn parse(v: &Value, actor: RemoteActor, me: &str) -> Result<Activity> {
         _ => url_ref(v.get("target")),
     };
     let reaction = matches!(kind, Kind::Like | Kind::EmojiReact).then(|| reaction_of(v)).flatten();
-    Ok(Activity { kind, type_name, id, actor, object, target, reaction })
+    let reaction_emoji = reaction.as_deref().and_then(|r| custom_emoji_of(r, v));
+    Ok(Activity { kind, type_name, id, actor, object, target, reaction, reaction_emoji })
 }
 
 /// A Create/Update object (embedded, or fetched from its origin) that must be `actor`'s own.

@@ -1,7 +1,8 @@
 //! Link preview cards: the OpenGraph data (title, description, image) of the first link in a
 //! post, fetched once through the SSRF-guarded client after the post is stored, and kept in the
 //! post (`Post.card`). Pages draw it; its image goes through the remote media cache.
-//! Mentions and hashtags are not links for this purpose (Mastodon's rule).
+//! Mentions and hashtags are not links for this purpose (Mastodon's rule). A page without
+//! OpenGraph may name an oEmbed JSON endpoint; that is tried before the plain `<title>`.
 
 use crate::app::App;
 use crate::model::Card;
@@ -173,6 +174,83 @@ pub fn parse_og(html: &str, url: &str) -> Option<Card> {
     Some(Card { url: url.to_string(), title, description: clip(description.or(plain_desc).unwrap_or_default(), 500), image })
 }
 
+/// Largest oEmbed answer read (bytes): a title, a thumbnail URL and some HTML we never use.
+const MAX_OEMBED: usize = 64 * 1024;
+
+/// Whether the page has OpenGraph data of its own (`og:title`).
+fn has_og(html: &str) -> bool {
+    let head = html[..html.len().min(256 * 1024)].to_ascii_lowercase();
+    head.contains("og:title")
+}
+
+/// The oEmbed JSON discovery link of a page (`<link rel="alternate"
+/// type="application/json+oembed" href=…>`, https://oembed.com/#section4), as an absolute
+/// http(s) URL: absolute, or a path on the page's own origin. XML oEmbed is not used.
+pub fn oembed_link(html: &str, page: &str) -> Option<String> {
+    let head = &html[..html.len().min(256 * 1024)];
+    let lower = head.to_ascii_lowercase();
+    let mut pos = 0;
+    while let Some(i) = lower[pos..].find("<link") {
+        let start = pos + i;
+        let end = lower[start..].find('>').map(|e| start + e).unwrap_or(lower.len());
+        let attrs = attributes(&head[start..end]);
+        let get = |k: &str| attrs.iter().find(|(n, _)| n == k).map(|(_, v)| v.trim().to_string());
+        let is_oembed = get("type").is_some_and(|t| t.eq_ignore_ascii_case("application/json+oembed"))
+            && get("rel").is_some_and(|r| r.split_whitespace().any(|x| x.eq_ignore_ascii_case("alternate")));
+        if let (true, Some(href)) = (is_oembed, get("href")) {
+            if href.starts_with("https://") || href.starts_with("http://") {
+                return Some(href);
+            }
+            if href.starts_with('/') && !href.starts_with("//") {
+                let origin: String = page.splitn(4, '/').take(3).collect::<Vec<_>>().join("/");
+                return Some(format!("{origin}{href}"));
+            }
+            return None;
+        }
+        pos = end;
+    }
+    None
+}
+
+/// A card from an oEmbed JSON answer (https://oembed.com/#section2.3): `title` (required),
+/// `author_name` or `provider_name` as the description, `thumbnail_url` (http(s)) as the
+/// image. The `html` field is never used (it is someone else's markup). `None` when it is not
+/// a JSON object with a title.
+pub fn parse_oembed(body: &[u8], page: &str) -> Option<Card> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let text = |k: &str| v.get(k).and_then(serde_json::Value::as_str).map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "));
+    let title: String = text("title").filter(|t| !t.is_empty())?.chars().take(300).collect();
+    let by = match (text("author_name").filter(|s| !s.is_empty()), text("provider_name").filter(|s| !s.is_empty())) {
+        (Some(a), Some(p)) => format!("{a} · {p}"),
+        (a, p) => a.or(p).unwrap_or_default(),
+    };
+    let image = text("thumbnail_url").filter(|u| u.starts_with("https://") || u.starts_with("http://"));
+    Some(Card { url: page.to_string(), title, description: by.chars().take(500).collect(), image })
+}
+
+/// The oEmbed card of a page whose HTML names an oEmbed link: fetched through the SSRF-guarded
+/// client, at most [`MAX_OEMBED`] bytes, JSON only (an HTML or oversized answer is refused).
+async fn oembed_card(app: &App, html: &str, page: &str) -> Option<Card> {
+    let link = oembed_link(html, page)?;
+    let r = match app.http.get_limited(&link, &[("accept", "application/json".to_string())], &|_| {}, MAX_OEMBED).await {
+        Ok(r) if r.status.is_success() => r,
+        Ok(r) => {
+            tracing::debug!("oEmbed {link}: status {}", r.status);
+            return None;
+        }
+        Err(e) => {
+            tracing::debug!("oEmbed {link}: {e}");
+            return None;
+        }
+    };
+    let json = r.headers.get("content-type").and_then(|v| v.to_str().ok()).map(|t| t.to_ascii_lowercase().contains("json")).unwrap_or(false);
+    if !json {
+        tracing::debug!("oEmbed {link}: not JSON");
+        return None;
+    }
+    parse_oembed(&r.body, page)
+}
+
 /// Fetches and stores the card of post `id` once (nothing when it has one, has no link, or the
 /// page fails or is not HTML). Errors are logged at debug level only.
 pub async fn fetch_for(app: &App, id: u64) {
@@ -190,7 +268,10 @@ pub async fn fetch_for(app: &App, id: u64) {
     if !html_type {
         return;
     }
-    let Some(card) = parse_og(&String::from_utf8_lossy(&r.body), &link) else { return };
+    let html = String::from_utf8_lossy(&r.body);
+    // OpenGraph first; a page without it may name an oEmbed endpoint (video sites, blogs).
+    let oembed = if has_og(&html) { None } else { oembed_card(app, &html, &link).await };
+    let Some(card) = oembed.or_else(|| parse_og(&html, &link)) else { return };
     let _ = app.store.write(|w| {
         if let Some(mut p) = w.post(id)? {
             if p.card.is_none() {

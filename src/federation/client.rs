@@ -223,6 +223,32 @@ impl HttpClient {
         tokio::time::timeout(TIMEOUT * 2, exchange).await.map_err(|_| Error::Internal(format!("{url}: timed out")))?
     }
 
+    /// GET following up to MAX_REDIRECTS redirects, the body left unread: the caller streams it
+    /// (media to disk, never whole in memory) and bounds it. The answer's status and headers
+    /// must arrive within the usual timeout; the caller times the body.
+    pub async fn get_streaming(&self, url: &str, headers: &[(&str, String)]) -> Result<hyper::Response<hyper::body::Incoming>> {
+        let mut url = url.to_string();
+        for _ in 0..=MAX_REDIRECTS {
+            let uri: Uri = url.parse().map_err(|_| Error::BadRequest(format!("not a URL: {url}")))?;
+            let mut req = Request::builder().method(Method::GET).uri(uri).header("user-agent", USER_AGENT);
+            for (k, v) in headers {
+                req = req.header(*k, v.as_str());
+            }
+            let req = req.body(Full::new(Bytes::new())).map_err(|e| Error::BadRequest(format!("bad request for {url}: {e}")))?;
+            let resp = tokio::time::timeout(TIMEOUT * 2, self.client.request(req))
+                .await
+                .map_err(|_| Error::Internal(format!("{url}: timed out")))?
+                .map_err(|e| Error::Internal(format!("{url}: {}", describe(&e))))?;
+            if resp.status().is_redirection() {
+                let loc = resp.headers().get("location").and_then(|v| v.to_str().ok()).ok_or_else(|| Error::Internal(format!("{url}: redirect without Location")))?;
+                url = resolve_relative(&url, loc);
+                continue;
+            }
+            return Ok(resp);
+        }
+        Err(Error::Internal(format!("{url}: more than {MAX_REDIRECTS} redirects")))
+    }
+
     /// GET following up to MAX_REDIRECTS redirects; `prepare` is applied to each hop (each is
     /// signed for its own URL).
     pub async fn get(&self, url: &str, headers: &[(&str, String)], prepare: &(dyn Fn(&mut Request<Full<Bytes>>) + Send + Sync)) -> Result<Fetched> {

@@ -82,24 +82,88 @@ pub async fn get(app: &App, sig: &str, actor_b64: &str, url_b64: &str) -> Result
             return Ok(Cached { path, media_type: media_type_of_ext(ext), len: m.len() });
         }
     }
-    // Read whole into memory, so bounded by the image upload limit (not the video one).
-    let limit = app.config.max_upload_kib as usize * 1024;
-    let r = app.http.get_limited(&url, &[("accept", "image/*, video/*, audio/*".to_string())], &|_| {}, limit).await.map_err(|e| {
-        tracing::debug!("media cache: {e}");
-        Error::NotFound
-    })?;
-    if !r.status.is_success() {
-        return Err(Error::NotFound);
-    }
-    let ext = match crate::media::Kind::sniff(&r.body) {
-        Some(k) => k.ext(),
-        None => crate::media::sniff_av(&r.body).map(|(_, e)| e).ok_or(Error::NotFound)?,
-    };
-    let path = dir.join(format!("{stem}.{ext}"));
-    crate::fsutil::write_atomic(&path, &r.body)?;
-    let len = r.body.len() as u64;
+    let (path, media_type, len) = fetch_to_disk(app, &url, &dir, &stem).await.inspect_err(|e| tracing::debug!("media cache: {url}: {e}")).map_err(|_| Error::NotFound)?;
     evict(app, &path);
-    Ok(Cached { path, media_type: media_type_of_ext(ext), len })
+    Ok(Cached { path, media_type, len })
+}
+
+/// Largest file kept, in bytes: images up to `max_upload_kib`, video and audio up to
+/// `max_media_kib` (the limits of the owner's own uploads).
+fn caps(app: &App) -> (u64, u64) {
+    (app.config.max_upload_kib as u64 * 1024, app.config.max_media_kib as u64 * 1024)
+}
+
+/// Streams `url` into DATA/cache/.part-STEM, then renames it to STEM.EXT: the type is sniffed
+/// from the first bytes (image, else video/audio, else refused), the size checked against the
+/// declared `Content-Length` before reading and against what actually arrives while reading (an
+/// origin may lie either way), a body cut short is refused. Nothing stays on disk on failure.
+async fn fetch_to_disk(app: &App, url: &str, dir: &std::path::Path, stem: &str) -> Result<(PathBuf, &'static str, u64)> {
+    use http_body_util::BodyExt;
+    use tokio::io::AsyncWriteExt;
+    let (image_cap, av_cap) = caps(app);
+    let cap = image_cap.max(av_cap);
+    let resp = app.http.get_streaming(url, &[("accept", "image/*, video/*, audio/*".to_string())]).await?;
+    if !resp.status().is_success() {
+        return Err(Error::Remote(resp.status().as_u16(), "origin refused".into()));
+    }
+    let declared = resp.headers().get(hyper::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > cap) {
+        return Err(Error::BadRequest(format!("{} bytes declared, over the cap", declared.unwrap_or(0))));
+    }
+    let tmp = dir.join(format!(".part-{stem}-{:x}", crate::time::now_ms()));
+    let mut body = resp.into_body();
+    let result = async {
+        let mut file = tokio::fs::File::create(&tmp).await?;
+        let mut head: Vec<u8> = Vec::new();
+        let mut kind: Option<(&'static str, &'static str, u64)> = None;
+        let mut total = 0u64;
+        loop {
+            let frame = tokio::time::timeout(crate::federation::client::TIMEOUT * 3, body.frame()).await.map_err(|_| Error::Internal("body timed out".into()))?;
+            let Some(frame) = frame else { break };
+            let frame = frame.map_err(|e| Error::Internal(format!("body: {e}")))?;
+            let Ok(data) = frame.into_data() else { continue };
+            total += data.len() as u64;
+            if total > kind.map(|k| k.2).unwrap_or(cap) {
+                return Err(Error::BadRequest(format!("more than the cap arrived ({total} bytes)")));
+            }
+            if kind.is_none() {
+                head.extend_from_slice(&data[..data.len().min(64 - head.len().min(64))]);
+                if head.len() >= 64 {
+                    kind = Some(sniff(&head, image_cap, av_cap)?);
+                }
+            }
+            file.write_all(&data).await?;
+        }
+        let (media_type, ext, kind_cap) = match kind {
+            Some(k) => k,
+            None => sniff(&head, image_cap, av_cap)?,
+        };
+        if total > kind_cap || total == 0 {
+            return Err(Error::BadRequest(format!("{total} bytes")));
+        }
+        if declared.is_some_and(|n| n != total) {
+            return Err(Error::BadRequest(format!("{total} bytes arrived, {} declared", declared.unwrap_or(0))));
+        }
+        file.sync_all().await?;
+        drop(file);
+        let path = dir.join(format!("{stem}.{ext}"));
+        tokio::fs::rename(&tmp, &path).await?;
+        Ok((path, media_type, total))
+    }
+    .await;
+    if result.is_err() {
+        let _ = tokio::fs::remove_file(&tmp).await;
+    }
+    result
+}
+
+/// (media type, extension, size cap) of the first bytes: PNG/JPEG/GIF/WebP, then MP4, WebM,
+/// MP3, Ogg. Anything else (SVG, HTML, a renamed file) is refused.
+fn sniff(head: &[u8], image_cap: u64, av_cap: u64) -> Result<(&'static str, &'static str, u64)> {
+    if let Some(k) = crate::media::Kind::sniff(head) {
+        return Ok((k.media_type(), k.ext(), image_cap));
+    }
+    crate::media::sniff_av(head).map(|(t, e)| (t, e, av_cap)).ok_or(Error::UnsupportedMediaType("not an image, video or audio file".into()))
 }
 
 /// Removes the oldest files until the folder is under 90 % of `media_cache_mib` (never `keep`,

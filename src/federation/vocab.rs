@@ -162,6 +162,7 @@ pub fn parse_actor(v: &Value, now_ms: u64) -> Option<RemoteActor> {
         host,
         name: strip_bidi(str_of(v, "name").unwrap_or_default()).chars().take(200).collect(),
         summary: sanitize_html(str_of(v, "summary").unwrap_or_default()),
+        emojis: crate::media::emoji::from_tags(v.get("tag")),
         url: one_or_many(v.get("url")).into_iter().filter_map(id_of).find_map(HttpUrl::parse),
         icon: image_url("icon"),
         image: image_url("image"),

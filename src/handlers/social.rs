@@ -8,7 +8,7 @@ use crate::domain::timeline::{self, Viewer};
 use crate::error::{Error, Result};
 use crate::handlers::auth::{self, require_owner_post};
 use crate::model::{Post, Profile};
-use crate::render::views::{AuthorView, PostView, Social};
+use crate::render::views::{AuthorView, PostView, ReactionView, Social};
 use crate::server::request;
 use crate::server::response::{self, Resp};
 use hyper::body::Incoming;
@@ -48,7 +48,13 @@ pub fn post_view(app: &App, p: &Post, owner: &Profile, full: bool) -> PostView {
         if full {
             s.liked_by = likes.iter().map(|(a, _)| author(app, owner, a)).collect();
             s.boosted_by = boosts.iter().map(|(a, _)| author(app, owner, a)).collect();
-            s.reactions = r.reactions(&p.uri, 200)?.into_iter().map(|(e, a)| (e, author(app, owner, &a))).collect();
+            s.reactions = r.reactions(&p.uri, 200)?.into_iter().map(|(e, a, url)| (ReactionView::new(&e, url.as_deref(), &a, &app.urls), author(app, owner, &a))).collect();
+        }
+        for (e, c) in r.reaction_counts(&p.uri)? {
+            let mut v = ReactionView::new(&e, c.url.as_deref(), &c.by, &app.urls);
+            v.count = c.count;
+            v.mine = r.has_interaction(&p.uri, &format!("react:{e}"), &me)?;
+            s.reaction_counts.push(v);
         }
         let parent = match &p.in_reply_to {
             Some(u) => r.post_by_uri(u)?,
@@ -258,7 +264,7 @@ pub async fn relation_action(app: &App, req: Request<Incoming>, action: &str) ->
     Ok(response::redirect(&back))
 }
 
-/// POST /posts/ID/like|unlike|boost|unboost
+/// POST /posts/ID/like|unlike|boost|unboost|react|unreact (react: field `emoji`)
 pub async fn post_action(app: &App, req: Request<Incoming>, id: u64, action: &str) -> Result<Resp> {
     let (parts, body) = auth::read_small(app, req).await?;
     let form = request::submitted(&parts.headers, &body)?.form;
@@ -266,6 +272,8 @@ pub async fn post_action(app: &App, req: Request<Incoming>, id: u64, action: &st
     let p = app.store.read(|r| r.post(id))?.ok_or(Error::NotFound)?;
     match action {
         "like" => follows::like(app, &p.uri)?,
+        "react" => crate::domain::reactions::react(app, &p.uri, &form.text("emoji"))?,
+        "unreact" => crate::domain::reactions::unreact(app, &p.uri, &form.text("emoji"))?,
         "unlike" => follows::unlike(app, &p.uri)?,
         "boost" => follows::boost(app, &p.uri)?,
         "bookmark" => {

@@ -75,6 +75,16 @@ pub fn emojify(html: &str, emojis: &[Emoji], urls: &Urls, actor: &str) -> String
     out
 }
 
+/// Plain text (a display name) as HTML: escaped, with its `:shortcode:` drawn as emoji images
+/// through the media cache for `actor`.
+pub fn emojify_text(text: &str, emojis: &[Emoji], urls: &Urls, actor: &str) -> String {
+    let escaped = crate::text::escape(text);
+    if emojis.is_empty() {
+        return escaped;
+    }
+    emojify(&escaped, emojis, urls, actor)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -47,6 +47,8 @@ pub struct FieldView {
 pub struct AuthorView {
     pub id: String,
     pub name: String,
+    /// `name` as HTML: escaped, custom emoji drawn as images through the media cache.
+    pub name_html: String,
     pub handle: String,
     /// Their profile page (remote: on their server).
     pub url: HttpUrl,
@@ -65,6 +67,7 @@ impl AuthorView {
         AuthorView {
             id: urls.actor(),
             name: if p.display_name.is_empty() { urls.username.clone() } else { p.display_name.clone() },
+            name_html: crate::text::escape(if p.display_name.is_empty() { &urls.username } else { &p.display_name }),
             handle: urls.handle(),
             url: ours(urls, urls.profile()),
             avatar: ours(urls, avatar_url(p, urls)),
@@ -75,6 +78,7 @@ impl AuthorView {
         AuthorView {
             id: a.id.to_string(),
             name: a.display_name().to_string(),
+            name_html: crate::media::emoji::emojify_text(a.display_name(), &a.emojis, urls, &a.id),
             handle: a.handle(),
             // Only http(s) URLs (HttpUrl) reach an href; else their page here.
             url: a.url.clone().or_else(|| HttpUrl::parse(&a.id)).unwrap_or_else(|| ours(urls, format!("{}/search?q={}", urls.base, crate::server::request::percent_encode(&a.handle())))),
@@ -91,7 +95,7 @@ impl AuthorView {
     /// An account we have no document for: show its id.
     pub fn unknown(id: &str, urls: &Urls) -> AuthorView {
         let url = HttpUrl::parse(id).unwrap_or_else(|| ours(urls, format!("{}/search?q={}", urls.base, crate::server::request::percent_encode(id))));
-        AuthorView { id: id.into(), name: id.into(), handle: id.into(), url, avatar: ours(urls, urls.static_file("avatar.svg")), local: false }
+        AuthorView { id: id.into(), name: id.into(), name_html: crate::text::escape(id), handle: id.into(), url, avatar: ours(urls, urls.static_file("avatar.svg")), local: false }
     }
 }
 
@@ -109,7 +113,29 @@ pub struct Social {
     /// Filled on the post's own page only.
     pub liked_by: Vec<AuthorView>,
     pub boosted_by: Vec<AuthorView>,
-    pub reactions: Vec<(String, AuthorView)>,
+    /// Who reacted with what (post page only).
+    pub reactions: Vec<(ReactionView, AuthorView)>,
+    /// Each emoji once with its count (every card).
+    pub reaction_counts: Vec<ReactionView>,
+}
+
+/// One emoji reaction as drawn: a Unicode emoji as text, a custom one (`:code:`) as its image
+/// through the media cache with the code as alt text.
+#[derive(Serialize, Default, Clone)]
+pub struct ReactionView {
+    pub emoji: String,
+    pub image: Option<HttpUrl>,
+    pub count: u64,
+    /// The owner reacted with it.
+    pub mine: bool,
+}
+
+impl ReactionView {
+    /// `url`: a custom emoji's image (http(s)) and `by`, whose server sent it (the cache's owner).
+    pub fn new(emoji: &str, url: Option<&str>, by: &str, urls: &Urls) -> ReactionView {
+        let image = url.filter(|_| emoji.starts_with(':')).and_then(HttpUrl::parse).map(|u| ours(urls, urls.remote_media(&u, by)));
+        ReactionView { emoji: emoji.to_string(), image, count: 0, mine: false }
+    }
 }
 
 #[derive(Serialize)]
@@ -139,6 +165,8 @@ pub struct PostView {
     /// The parent's page here when it is stored (else link `in_reply_to`).
     pub in_reply_to_page: Option<String>,
     pub author_name: String,
+    /// `author_name` as HTML with its custom emoji (AuthorView::name_html).
+    pub author_name_html: String,
     pub author_handle: String,
     pub author_url: HttpUrl,
     pub author_avatar: HttpUrl,
@@ -250,7 +278,8 @@ pub struct AttachmentView {
     pub blurhash: Option<String>,
     /// CSS `object-position` from the focal point ("60% 25%"), so crops keep what matters.
     pub focus: Option<String>,
-    /// Served from our own origin (own uploads): safe to embed as <video>/<audio>.
+    /// Served from our own origin (own uploads, or remote media through the cache): safe to
+    /// embed as <video>/<audio>.
     pub local: bool,
 }
 
@@ -334,6 +363,7 @@ impl PostView {
             in_reply_to_name: p.in_reply_to.as_ref().map(|u| crate::federation::vocab::host_of(u).unwrap_or_else(|| "another post".into())),
             in_reply_to_page: None,
             author_name: author.name.clone(),
+            author_name_html: author.name_html.clone(),
             author_handle: author.handle.clone(),
             author_url: author.url.clone(),
             author_avatar: author.avatar.clone(),
@@ -343,11 +373,14 @@ impl PostView {
                 .iter()
                 .map(|a| {
                     let mut v = AttachmentView::new(a, urls);
-                    // Remote images go through our cache; video/audio stay hot-linked (they can be
-                    // far larger than the cache reads into memory, max_upload_kib).
-                    if !p.local && a.media_type.starts_with("image/") {
+                    // Remote images, video and audio go through our cache (streamed to disk,
+                    // type sniffed, Range served: federation::media_cache); with the cache off
+                    // (`media_cache_mib = 0`) they are links, never embedded from elsewhere.
+                    let kind = a.media_type.split('/').next().unwrap_or("");
+                    if !p.local && matches!(kind, "image" | "video" | "audio") {
                         v.url = ours(urls, urls.remote_media(&a.url, &p.author));
                         v.preview_url = a.preview_url.as_deref().map(|u| urls.remote_media(u, &p.author));
+                        v.local = v.url.starts_with(&format!("{}/cache/", urls.base));
                     }
                     v
                 })

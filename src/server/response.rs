@@ -84,12 +84,19 @@ pub fn error(app: &App, e: &Error, wants_json: bool, owner: Option<crate::render
 
 /// A body that reads a file in 32 KiB chunks as the client takes them.
 pub fn file_body(file: tokio::fs::File) -> Body {
-    FileBody { file, buf: vec![0u8; 32 * 1024] }.boxed()
+    FileBody { file, buf: vec![0u8; 32 * 1024], left: u64::MAX }.boxed()
+}
+
+/// [`file_body`] of at most `len` bytes from where the file is positioned (a Range answer).
+pub fn file_body_len(file: tokio::fs::File, len: u64) -> Body {
+    FileBody { file, buf: vec![0u8; 32 * 1024], left: len }.boxed()
 }
 
 struct FileBody {
     file: tokio::fs::File,
     buf: Vec<u8>,
+    /// Bytes still to send.
+    left: u64,
 }
 
 impl hyper::body::Body for FileBody {
@@ -102,12 +109,19 @@ impl hyper::body::Body for FileBody {
         use std::task::Poll;
         use tokio::io::AsyncRead;
         let this = self.get_mut();
-        let mut rb = tokio::io::ReadBuf::new(&mut this.buf);
+        if this.left == 0 {
+            return Poll::Ready(None);
+        }
+        let want = this.buf.len().min(this.left.min(usize::MAX as u64) as usize);
+        let mut rb = tokio::io::ReadBuf::new(&mut this.buf[..want]);
         match std::pin::Pin::new(&mut this.file).poll_read(cx, &mut rb) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Err(e)) => Poll::Ready(Some(Err(e))),
             Poll::Ready(Ok(())) if rb.filled().is_empty() => Poll::Ready(None),
-            Poll::Ready(Ok(())) => Poll::Ready(Some(Ok(hyper::body::Frame::data(Bytes::copy_from_slice(rb.filled()))))),
+            Poll::Ready(Ok(())) => {
+                this.left -= rb.filled().len() as u64;
+                Poll::Ready(Some(Ok(hyper::body::Frame::data(Bytes::copy_from_slice(rb.filled())))))
+            }
         }
     }
 }

@@ -53,6 +53,8 @@ impl Store {
             CONVERSATION_READ_REMOVED, FAVOURITEID_POSTID, POSTID_FAVOURITEID, MUTEDTHREAD_MS,
             // Community tools (issue 14): reply indexes, relays, webmentions.
             UNANSWERED_REPLYID, REPLYDAY_ACTOR_COUNT, REPLIER_REPLYID, RELAYURI_RELAY, RELAYED_POSTID, POSTID_SOURCE_MS,
+            // Emoji reactions (issue 11): counts kept on write.
+            POSTURI_REACTION_COUNT,
         );
         for t in r.list_tables()? {
             if !names.iter().any(|n| n == t.name()) {

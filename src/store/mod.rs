@@ -29,6 +29,7 @@ mod relays;
 mod webmentions;
 pub use relays::Relay;
 pub use community::{reply_day, DAY_MS};
+pub mod reactions;
 pub use oauth::{OAuthApp, OAuthCode, OAuthToken, PendingMedia, Range};
 pub use search::query_terms;
 pub use alloc::IdSpace;
@@ -212,6 +213,7 @@ impl Store {
             w.tx.open_table(SEENURI_MS)?;
             w.tx.open_table(POSTURI_KIND_ACTOR)?;
             w.tx.open_table(INTERACTIONURI_KEY)?;
+            w.tx.open_table(POSTURI_REACTION_COUNT)?;
             w.tx.open_table(AUTHOR_POSTID)?;
             w.tx.open_table(HOMEID_ENTRY)?;
             w.tx.open_table(NOTIFID_NOTIF)?;

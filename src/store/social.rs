@@ -37,14 +37,15 @@ impl Read {
         Ok(n)
     }
 
-    /// All reaction kinds on a post: ("react:🎉", actor) entries.
-    pub fn reactions(&self, post_uri: &str, limit: usize) -> Result<Vec<(String, String)>> {
+    /// Who reacted to a post: (emoji, actor, custom emoji image), by emoji then actor.
+    pub fn reactions(&self, post_uri: &str, limit: usize) -> Result<Vec<(String, String, Option<String>)>> {
         let t = self.tx.open_table(POSTURI_KIND_ACTOR)?;
         let mut out = Vec::new();
         for e in t.range((post_uri, "react:", "")..(post_uri, "react;", ""))?.take(limit) {
-            let (k, _) = e?;
+            let (k, v) = e?;
             let k = k.value();
-            out.push((k.1.trim_start_matches("react:").to_string(), k.2.to_string()));
+            let i: Interaction = from_json(v.value(), "interaction")?;
+            out.push((k.1.trim_start_matches("react:").to_string(), k.2.to_string(), i.emoji_url));
         }
         Ok(out)
     }
@@ -131,6 +132,9 @@ impl Write {
             t.insert((post_uri, kind, actor), to_json(i)?.as_slice())?;
         }
         drop(t);
+        if fresh {
+            super::reactions::bump(&self.tx, post_uri, kind, true, i.emoji_url.as_deref(), actor)?;
+        }
         let key = serde_json::to_vec(&(post_uri, kind, actor))?;
         let mut by_activity = self.tx.open_table(INTERACTIONURI_KEY)?;
         // One activity id names one interaction: a reused id keeps pointing at the first.
@@ -153,7 +157,10 @@ impl Write {
         let (p, k, a): (String, String, String) = from_json(&key, "interaction key")?;
         if a == actor {
             self.tx.open_table(INTERACTIONURI_KEY)?.remove(activity_id)?;
-            self.tx.open_table(POSTURI_KIND_ACTOR)?.remove((p.as_str(), k.as_str(), a.as_str()))?;
+            let was = self.tx.open_table(POSTURI_KIND_ACTOR)?.remove((p.as_str(), k.as_str(), a.as_str()))?.is_some();
+            if was {
+                super::reactions::bump(&self.tx, &p, &k, false, None, &a)?;
+            }
         }
         Ok(Some((p, k, a)))
     }
@@ -167,6 +174,7 @@ impl Write {
         };
         if let Some(i) = &old {
             self.tx.open_table(INTERACTIONURI_KEY)?.remove(i.activity_id.as_str())?;
+            super::reactions::bump(&self.tx, post_uri, kind, false, None, actor)?;
         }
         Ok(old)
     }

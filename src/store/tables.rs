@@ -68,6 +68,10 @@ pub const SEENURI_MS: TableDefinition<&str, u64> = TableDefinition::new("seenuri
 /// `Interaction` (activity id, time). A range over the post gives who liked/boosted.
 pub const POSTURI_KIND_ACTOR: TableDefinition<(&str, &str, &str), &[u8]> = TableDefinition::new("posturi_kind_actor");
 
+/// Emoji reactions of a post, counted on write (store/reactions.rs): (post uri, emoji as sent,
+/// e.g. "🎉" or ":blobcat:") → JSON `ReactionCount` (count, a custom emoji's image and whose it is).
+pub const POSTURI_REACTION_COUNT: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("posturi_reaction_count");
+
 /// Activity id of an interaction → its key in POSTURI_KIND_ACTOR, so Undo finds it.
 pub const INTERACTIONURI_KEY: TableDefinition<&str, &[u8]> = TableDefinition::new("interactionuri_key");
 

@@ -2,10 +2,14 @@
 //! beside what it measured. Not a test: figures depend on the machine; results are written down
 //! in cross/BENCHMARKS.md.
 //!
-//!   cargo run --release --manifest-path cross/budget/Cargo.toml -- [--quick] [--bin PATH]
+//!   cargo run --release --manifest-path cross/budget/Cargo.toml -- [--quick] [--media] [--bin PATH]
+//!
+//! `--media` measures only the 12-megapixel JPEG upload line (media.rs).
 //!
 //! The pipit measured is PATH, else cross/out/x86_64-unknown-linux-musl/pipit (static musl, as on
 //! a Pi), else target/release/pipit.
+
+mod media;
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
@@ -205,6 +209,12 @@ async fn main() {
         // Just the streaming line (cheap: runs against any binary, e.g. --bin target/debug/pipit).
         return streams_bench(&bin, &mut rows).await;
     }
+    if args.iter().any(|a| a == "--media") {
+        // Just the 12 MP upload line.
+        media::media_bench(&bin, &mut rows).await;
+        print_table(&rows);
+        return;
+    }
 
     // 1. Binary size.
     let arm = root().join("cross/out/aarch64-unknown-linux-musl/pipit");
@@ -303,8 +313,14 @@ async fn main() {
     child.wait().ok();
     let _ = std::fs::remove_dir_all(&dir);
 
+    // 9. A 12-megapixel JPEG upload.
+    media::media_bench(&bin, &mut rows).await;
+    print_table(&rows);
+}
+
+fn print_table(rows: &[Row]) {
     println!("\n| budget line | budget | measured | |\n|---|---|---|---|");
-    for r in &rows {
+    for r in rows {
         println!("| {} | {} | {} | {} |", r.what, r.budget, r.measured, match r.ok { Some(true) => "pass", Some(false) => "MISS", None => "–" });
     }
 }

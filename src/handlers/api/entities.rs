@@ -264,7 +264,12 @@ impl<'a> Ctx<'a> {
             "header": header, "header_static": header,
             "followers_count": 0, "following_count": 0, "statuses_count": 0,
             "last_status_at": null,
-            "emojis": [], "fields": [],
+            // Custom emoji of the display name and bio, drawn by clients; images through our cache.
+            "emojis": a.emojis.iter().map(|e| {
+                let url = self.app.urls.remote_media(&e.url, &a.id);
+                json!({ "shortcode": e.shortcode, "url": url, "static_url": url, "visible_in_picker": false })
+            }).collect::<Vec<_>>(),
+            "fields": [],
         });
         if let Some(m) = &a.moved_to {
             if m != &a.id {
@@ -365,14 +370,41 @@ impl<'a> Ctx<'a> {
             json!({
                 "url": c.url, "title": c.title, "description": c.description, "type": "link",
                 "author_name": "", "author_url": "", "provider_name": host, "provider_url": "",
-                "html": "", "width": 0, "height": 0, "image": c.image, "embed_url": "", "blurhash": null,
+                "html": "", "width": 0, "height": 0, "embed_url": "", "blurhash": null,
+                // Through our cache, keyed as pages key it (render/views.rs).
+                "image": c.image.as_deref().map(|i| self.app.urls.remote_media(i, if p.local { &c.url } else { &p.author })),
             })
         });
         let emojis: Vec<Value> = p
             .emojis
             .iter()
-            .map(|e| json!({ "shortcode": e.shortcode, "url": e.url, "static_url": e.url, "visible_in_picker": false }))
+            .map(|e| {
+                let url = self.app.urls.remote_media(&e.url, &p.author);
+                json!({ "shortcode": e.shortcode, "url": url, "static_url": url, "visible_in_picker": false })
+            })
             .collect();
+        // Emoji reactions as Fedibird and Pleroma clients read them (Mastodon's announcement
+        // reaction shape): counted on write (store/reactions.rs), one short range read.
+        let reactions: Vec<Value> = self
+            .app
+            .store
+            .read(|r| {
+                let mut out = Vec::new();
+                for (e, c) in r.reaction_counts(&p.uri)? {
+                    let mine = owner && r.has_interaction(&p.uri, &format!("react:{e}"), me)?;
+                    let mut v = json!({ "name": e.trim_matches(':'), "count": c.count, "me": mine });
+                    if let Some(u) = c.url.as_deref().filter(|_| e.starts_with(':')) {
+                        let url = self.app.urls.remote_media(u, &c.by);
+                        v["url"] = json!(url);
+                        v["static_url"] = json!(url);
+                    } else {
+                        v["name"] = json!(e);
+                    }
+                    out.push(v);
+                }
+                Ok(out)
+            })
+            .unwrap_or_default();
         json!({
             "id": p.id.to_string(),
             "uri": p.uri,
@@ -404,6 +436,8 @@ impl<'a> Ctx<'a> {
             "mentions": mentions,
             "tags": p.tags.iter().map(|t| json!({ "name": t, "url": self.app.urls.tag(t) })).collect::<Vec<_>>(),
             "emojis": emojis,
+            "emoji_reactions": reactions,
+            "reactions": reactions,
             "card": card,
             "poll": poll,
         })
