@@ -11,6 +11,7 @@ mod queue;
 mod actors;
 mod social;
 mod group;
+pub use group::FLUSH_DELAY;
 mod lists;
 mod search;
 mod backup;
