@@ -8,6 +8,7 @@ pub mod response;
 pub mod routes;
 pub mod upload;
 pub mod acme;
+pub mod cache;
 mod tls;
 
 use crate::app::App;

@@ -34,7 +34,7 @@ const MAX_GROUP: usize = 256;
 /// Longest time a non-durable group commit waits for the durable commit that writes it to disk.
 pub const FLUSH_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
 
-pub(super) fn start(slot: Weak<super::Slot>, queue_wake: Arc<tokio::sync::Notify>, live: Arc<tokio::sync::watch::Sender<u64>>) -> mpsc::Sender<Item> {
+pub(super) fn start(slot: Weak<super::Slot>, queue_wake: Arc<tokio::sync::Notify>, live: Arc<tokio::sync::watch::Sender<u64>>, generation: Arc<std::sync::atomic::AtomicU64>) -> mpsc::Sender<Item> {
     let (tx, rx) = mpsc::channel::<Item>();
     std::thread::Builder::new()
         .name("pipit-group-commit".into())
@@ -131,6 +131,9 @@ pub(super) fn start(slot: Weak<super::Slot>, queue_wake: Arc<tokio::sync::Notify
                     }
                 }
                 drop(db);
+                if results.iter().any(|r| r.is_ok()) {
+                    generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
                 if durable_commits.get() {
                     unflushed = None; // that commit wrote the earlier ones out too
                 } else if unflushed.is_none() && results.iter().any(|r| r.is_ok()) {

@@ -42,6 +42,9 @@ pub struct Store {
     pub queue_wake: Arc<tokio::sync::Notify>,
     /// Bumped after a commit that added home entries or notifications (live pages wait on it).
     pub live: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Bumped after every committed write: a cache of anything read from the store is valid
+    /// while this is unchanged (server/cache.rs).
+    pub generation: Arc<std::sync::atomic::AtomicU64>,
     /// Queue of the group-commit writer thread (store/group.rs).
     group: Arc<std::sync::Mutex<std::sync::mpsc::Sender<group::Item>>>,
 }
@@ -171,8 +174,9 @@ impl Store {
         let db = Arc::new(Slot { db: std::sync::RwLock::new(Some(Arc::new(db))), failed: Default::default(), write_failed: Default::default(), last_try: Default::default(), path, cache_bytes });
         let queue_wake: Arc<tokio::sync::Notify> = Default::default();
         let live = Arc::new(tokio::sync::watch::channel(0).0);
-        let group = group::start(Arc::downgrade(&db), queue_wake.clone(), live.clone());
-        let store = Store { db, queue_wake, live, group: Arc::new(std::sync::Mutex::new(group)) };
+        let generation: Arc<std::sync::atomic::AtomicU64> = Default::default();
+        let group = group::start(Arc::downgrade(&db), queue_wake.clone(), live.clone(), generation.clone());
+        let store = Store { db, queue_wake, live, generation, group: Arc::new(std::sync::Mutex::new(group)) };
         store.migrate()?;
         Ok(store)
     }
@@ -290,6 +294,7 @@ impl Store {
             let out = f(&mut w)?;
             let (wake, live) = (w.wake_queue, w.notify_live);
             w.tx.commit()?;
+            self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             if wake {
                 self.queue_wake.notify_one();
             }
