@@ -5,10 +5,10 @@
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 
-/// `pipit-budget --hello-floor PORT`: serves "hello" on 127.0.0.1:PORT until killed.
-pub fn serve(port: u16) -> ! {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    rt.block_on(async move {
+/// `pipit-budget --hello-floor PORT`: serves "hello" on 127.0.0.1:PORT until killed, on the
+/// budget tool's own two-worker runtime.
+pub async fn serve(port: u16) -> ! {
+    {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
         loop {
             let Ok((s, _)) = listener.accept().await else { continue };
@@ -20,6 +20,5 @@ pub fn serve(port: u16) -> ! {
                 let _ = hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(s), svc).await;
             });
         }
-    });
-    std::process::exit(0)
+    }
 }

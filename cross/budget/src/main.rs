@@ -171,9 +171,10 @@ async fn load(port: u16, paths: Arc<Vec<(String, &'static str)>>, clients: usize
 }
 
 fn post(id: u64, author: &str, uri: String, text: &str, local: bool, in_reply_to: Option<String>) -> Post {
+    let uri = pipit::httpurl::HttpUrl::parse(&uri).expect("an http(s) post id");
     Post {
         id,
-        url: uri.clone(),
+        url: Some(uri.clone()),
         uri,
         author: author.into(),
         local,
@@ -181,7 +182,8 @@ fn post(id: u64, author: &str, uri: String, text: &str, local: bool, in_reply_to
         source: text.into(),
         summary: String::new(),
         visibility: Visibility::Public,
-        in_reply_to,
+        in_reply_to: in_reply_to.map(|u| pipit::httpurl::HttpUrl::parse(&u).expect("an http(s) parent id")),
+        language: None,
         published_ms: pipit::ids::id_ms(id),
         edited_ms: None,
         tags: vec![],
@@ -199,7 +201,7 @@ fn post(id: u64, author: &str, uri: String, text: &str, local: bool, in_reply_to
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("--hello-floor") {
-        floor::serve(args[2].parse().unwrap());
+        floor::serve(args[2].parse().unwrap()).await;
     }
     let quick = args.iter().any(|a| a == "--quick");
     let bin = pipit_bin(&args);
@@ -224,7 +226,7 @@ async fn main() {
             w.put_post(&root)?;
             for i in 0..20 {
                 let id = pipit::ids::next_id();
-                w.put_post(&post(id, &me, app.urls.post_uri(id), &format!("reply {i}"), true, Some(root.uri.clone())))?;
+                w.put_post(&post(id, &me, app.urls.post_uri(id), &format!("reply {i}"), true, Some(root.uri.to_string())))?;
             }
             for i in 0..40 {
                 let id = pipit::ids::next_id();
