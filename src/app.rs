@@ -30,6 +30,8 @@ pub struct Inner {
     pub instance_keys: Arc<crate::federation::keys::ActorKeys>,
     /// Post id → when its thread was last refreshed from the network (rate limit).
     pub thread_refresh: std::sync::Mutex<std::collections::HashMap<u64, u64>>,
+    /// Rendered public pages and JSON for anonymous readers (server/cache.rs).
+    pub pages: crate::server::cache::PageCache,
 }
 
 /// The actor's private keys as PKCS#8 DER, checked to parse at startup.
@@ -79,6 +81,7 @@ impl App {
             actor_keys: Arc::new(actor_keys),
             instance_keys: Arc::new(instance_keys),
             thread_refresh: Default::default(),
+            pages: Default::default(),
             data: data.to_path_buf(),
             render: Renderer::new(urls.clone())?,
             urls,

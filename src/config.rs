@@ -162,6 +162,21 @@ pub struct Tls {
     /// Renew this many days before the certificate's notAfter (default 30).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub renew_days: Option<u32>,
+    /// ACME challenge: `"tls-alpn-01"` (default: answered on the HTTPS port itself) or
+    /// `"http-01"` (RFC 8555 §8.3: answered on plain HTTP at `http_listen`, port 80).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub challenge: Option<String>,
+    /// With `challenge = "http-01"`: where the plain-HTTP listener binds (default `0.0.0.0:80`).
+    /// It answers `/.well-known/acme-challenge/TOKEN` and redirects everything else to HTTPS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_listen: Option<String>,
+}
+
+impl Tls {
+    /// True when ACME validates over plain HTTP on port 80 (`challenge = "http-01"`).
+    pub fn http01(&self) -> bool {
+        self.challenge.as_deref() == Some("http-01")
+    }
 }
 
 fn default_oauth_password_grant() -> bool {
@@ -335,6 +350,14 @@ impl Config {
                 }
                 if self.domain().parse::<std::net::IpAddr>().is_ok() {
                     return Err("key `tls.acme`: needs a domain name in `url`, not an IP address".into());
+                }
+                if !matches!(t.challenge.as_deref(), None | Some("tls-alpn-01") | Some("http-01")) {
+                    return Err(format!("key `tls.challenge`: `{}` is not \"tls-alpn-01\" or \"http-01\"", t.challenge.as_deref().unwrap_or_default()));
+                }
+                if let Some(l) = &t.http_listen {
+                    if l.parse::<std::net::SocketAddr>().is_err() {
+                        return Err(format!("key `tls.http_listen`: `{l}` is not an address like 0.0.0.0:80"));
+                    }
                 }
             } else if t.cert.is_empty() || t.key.is_empty() {
                 return Err("key `tls`: set `cert` and `key`, or `acme = true` with `email`".into());

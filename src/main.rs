@@ -244,6 +244,9 @@ async fn serve(args: &Args) -> Result<()> {
     }
     let control = tokio::spawn(control::listen(app.clone()));
     pipit::run(app.clone(), listener, shutdown_signal()).await?;
+    // An empty durable commit writes out inbox deliveries still inside their bounded delay
+    // (store/group.rs) before the process ends.
+    app.store.write(|_| Ok(()))?;
     control.abort();
     let _ = std::fs::remove_file(control::socket_path(&data));
     tracing::info!("stopped");

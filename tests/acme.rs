@@ -71,6 +71,11 @@ impl Pebble {
     /// pebble on loopback, validating TLS-ALPN-01 against `tls_port`; `extra` is spliced into
     /// its config object.
     async fn start(tls_port: u16, extra: &str) -> Pebble {
+        Pebble::start_with_http(free_port(), tls_port, extra).await
+    }
+
+    /// As `start`, validating HTTP-01 against `http_port`.
+    async fn start_with_http(http_port: u16, tls_port: u16, extra: &str) -> Pebble {
         assert!(Path::new(PEBBLE).exists(), "{PEBBLE} is missing: run tests/run (it installs Debian's pebble) or apt-get install pebble");
         let dir = TempDir::new("pebble");
         let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
@@ -82,7 +87,7 @@ impl Pebble {
               "certificate": "{d}/cert.pem", "privateKey": "{d}/key.pem", "httpPort": {http}, "tlsPort": {tls_port},
               "ocspResponderURL": "" {extra} }}}}"#,
             d = dir.path().display(),
-            http = free_port(),
+            http = http_port,
         );
         std::fs::write(dir.path().join("pebble.json"), config).unwrap();
         let child = Command::new(PEBBLE)
@@ -159,6 +164,7 @@ fn acme_folder(name: &str, port: u16, pebble: &Pebble, renew_days: Option<u32>) 
         acme_directory: Some(pebble.directory()),
         acme_ca: Some(pebble.ca_file()),
         renew_days,
+        ..Default::default()
     });
     cfg.save(dir.path()).unwrap();
     dir
@@ -239,6 +245,48 @@ async fn obtains_serves_renews_without_restart_and_keeps_the_old_certificate_whe
     a.stop().await;
 }
 
+/// Issue 15: HTTP-01 on a plain-HTTP listener (port 80 in production) instead of TLS-ALPN-01.
+/// pebble validates over real HTTP on `http_listen`; pipit must answer there with the key
+/// authorization. Bad inputs tried on that port: an unknown token (404, nothing leaked) and an
+/// ordinary page request (a redirect to HTTPS, never the page itself over plain HTTP).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_01_on_a_plain_http_port_obtains_and_serves_a_certificate() {
+    let log = log();
+    let (port, http_port) = (free_port(), free_port());
+    let pebble = Pebble::start_with_http(http_port, port, "").await;
+    let root = pebble.issuing_root().await;
+    let dir = acme_folder("acmehttp", port, &pebble, None);
+    let mut cfg = pipit::Config::load(dir.path()).unwrap();
+    let tls = cfg.tls.as_mut().unwrap();
+    tls.challenge = Some("http-01".into());
+    tls.http_listen = Some(format!("127.0.0.1:{http_port}"));
+    cfg.save(dir.path()).unwrap();
+    let a = Instance::restart(dir.clone()).await;
+    let leaf = eventually_served(port, &root, None).await;
+    let stored = std::fs::read(dir.path().join("keys/acme-cert.pem")).unwrap();
+    assert_eq!(CertificateDer::pem_slice_iter(&stored).next().unwrap().unwrap().as_ref(), leaf.as_slice(), "the served certificate is the stored one");
+    assert!(log.text().contains(&format!("answering the http-01 challenge on http://127.0.0.1:{http_port}")), "validated by http-01, not tls-alpn-01:\n{}", log.text());
+
+    let plain = |path: &'static str| async move {
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", http_port)).await.unwrap();
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await.unwrap();
+        tokio::spawn(conn);
+        let req = hyper::Request::get(path).header("host", "localhost").body(Empty::<Bytes>::new()).unwrap();
+        let resp = sender.send_request(req).await.unwrap();
+        let status = resp.status().as_u16();
+        let location = resp.headers().get("location").map(|v| v.to_str().unwrap().to_string());
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        (status, location, body)
+    };
+    let (status, _, body) = plain("/.well-known/acme-challenge/not-a-pending-token").await;
+    assert_eq!(status, 404, "an unknown token");
+    assert!(body.is_empty());
+    let (status, location, _) = plain("/@acmehttp?page=2").await;
+    assert_eq!(status, 301, "plain HTTP is redirected");
+    assert_eq!(location.as_deref(), Some(format!("https://localhost:{port}/@acmehttp?page=2").as_str()));
+    a.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refusing_ca_gets_a_clear_log_line() {
     // Bad input: pebble demands external account binding, which pipit does not have: the
@@ -279,4 +327,13 @@ fn acme_without_an_email_is_a_config_error() {
     std::fs::write(&path, format!("{base}\n[tls]\nacme = true\nemail = \"me@pipit.example\"\n")).unwrap();
     let cfg = pipit::Config::load(dir.path()).expect("acme with email loads");
     assert_eq!(cfg.domain(), "pipit.example");
+    // Bad input: a challenge type pipit does not speak, and a malformed port-80 address.
+    std::fs::write(&path, format!("{base}\n[tls]\nacme = true\nemail = \"me@pipit.example\"\nchallenge = \"dns-01\"\n")).unwrap();
+    let e = pipit::Config::load(dir.path()).unwrap_err().to_string();
+    assert!(e.contains("tls.challenge") && e.contains("dns-01"), "{e}");
+    std::fs::write(&path, format!("{base}\n[tls]\nacme = true\nemail = \"me@pipit.example\"\nchallenge = \"http-01\"\nhttp_listen = \"port eighty\"\n")).unwrap();
+    let e = pipit::Config::load(dir.path()).unwrap_err().to_string();
+    assert!(e.contains("tls.http_listen"), "{e}");
+    std::fs::write(&path, format!("{base}\n[tls]\nacme = true\nemail = \"me@pipit.example\"\nchallenge = \"http-01\"\n")).unwrap();
+    assert!(pipit::Config::load(dir.path()).unwrap().tls.unwrap().http01());
 }

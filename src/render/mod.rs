@@ -118,9 +118,10 @@ impl Renderer {
             minijinja::escape_formatter(out, state, value)
         });
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
-        for (name, source) in TEMPLATES {
-            env.add_template(name, source)?;
-        }
+        // Compiled on first use, not at start: an idle server that has rendered no page holds
+        // no template ASTs (issue 15, idle memory). `every_template_compiles` below keeps the
+        // build-time check that they all parse.
+        env.set_loader(|name| Ok(TEMPLATES.iter().find(|(n, _)| *n == name).map(|(_, source)| source.to_string())));
         // Built once: each call hands out a shared string (a reference count), not a new one.
         let uses: Vec<(&'static str, minijinja::Value)> = ICONS
             .iter()
@@ -142,5 +143,18 @@ impl Renderer {
 
     pub fn render(&self, template: &str, ctx: impl serde::Serialize) -> Result<String> {
         Ok(self.env.get_template(template)?.render(ctx)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Templates load lazily, so a syntax error would only show on first render: parse them all.
+    #[test]
+    fn every_template_compiles() {
+        let cfg = crate::config::Config::new("https://pipit.example", "me", "127.0.0.1:8080");
+        let r = super::Renderer::new(crate::urls::Urls::new(&cfg.public_url(), "me")).unwrap();
+        for (name, _) in super::TEMPLATES {
+            r.env.get_template(name).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        }
     }
 }

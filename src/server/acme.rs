@@ -1,6 +1,8 @@
 //! HTTPS by itself: `[tls] acme = true` obtains and renews a certificate for `url`'s host from an
 //! ACME CA (RFC 8555; Let's Encrypt by default) with the TLS-ALPN-01 challenge (RFC 8737), which
-//! is answered on pipit's own HTTPS port: no port 80, no second listener.
+//! is answered on pipit's own HTTPS port: no port 80, no second listener. Or, with
+//! `challenge = "http-01"` (RFC 8555 §8.3), on a plain-HTTP listener (`http_listen`, default
+//! port 80) that serves `/.well-known/acme-challenge/TOKEN` and redirects all else to HTTPS.
 //!
 //! Files in the data folder: `keys/acme-account.json` (account URL and key), `keys/acme-cert.pem`
 //! (chain) and `keys/acme-key.pem` (its key), all 0600. The served certificate sits behind a
@@ -71,6 +73,20 @@ pub struct Manager {
     keys: PathBuf,
     resolver: Arc<Resolver>,
     provider: Arc<CryptoProvider>,
+    /// `Some` with `challenge = "http-01"`: token → key authorization of pending challenges.
+    http01: Option<Arc<Http01>>,
+}
+
+/// The plain-HTTP side of HTTP-01: answers the CA's validation requests and sends every other
+/// request to the HTTPS site.
+#[derive(Debug)]
+pub struct Http01 {
+    /// Token → key authorization (RFC 8555 §8.1), while a challenge is pending.
+    tokens: RwLock<HashMap<String, String>>,
+    /// Where other requests are redirected: `https://host[:port]`, no trailing slash.
+    https_base: String,
+    /// Where to listen (default 0.0.0.0:80).
+    pub listen: std::net::SocketAddr,
 }
 
 impl Manager {
@@ -87,6 +103,14 @@ impl Manager {
             keys: data.join("keys"),
             resolver: Arc::new(Resolver::default()),
             provider,
+            http01: match tls.http01() {
+                false => None,
+                true => Some(Arc::new(Http01 {
+                    tokens: Default::default(),
+                    https_base: config.public_url().base,
+                    listen: tls.http_listen.as_deref().unwrap_or("0.0.0.0:80").parse().map_err(|_| Error::Config("key `tls.http_listen`: not an address".into()))?,
+                })),
+            },
         };
         match m.load_stored() {
             Ok(Some((key, not_after))) => {
@@ -97,6 +121,11 @@ impl Manager {
             Err(e) => tracing::warn!(domain = %m.domain, "ACME: stored certificate unusable ({e}); requesting a new one"),
         }
         Ok(m)
+    }
+
+    /// The HTTP-01 responder to serve on port 80 (`serve_http01`), with `challenge = "http-01"`.
+    pub fn http01(&self) -> Option<Arc<Http01>> {
+        self.http01.clone()
     }
 
     /// The resolver to put in the server's `rustls::ServerConfig`; `run` swaps its certificate.
@@ -204,6 +233,14 @@ impl Manager {
                     AuthorizationStatus::Valid => continue,
                     s => return Err(format!("authorization is {s:?}")),
                 }
+                if let Some(h) = &self.http01 {
+                    let mut challenge = authz.challenge(ChallengeType::Http01).ok_or("the CA offers no http-01 challenge")?;
+                    let key_auth = challenge.key_authorization().as_str().to_string();
+                    h.tokens.write().unwrap().insert(challenge.token.clone(), key_auth);
+                    tracing::info!(domain = %self.domain, "ACME: answering the http-01 challenge on http://{}", h.listen);
+                    challenge.set_ready().await.map_err(|e| format!("challenge: {e}"))?;
+                    continue;
+                }
                 let mut challenge = authz.challenge(ChallengeType::TlsAlpn01).ok_or("the CA offers no tls-alpn-01 challenge")?;
                 let cert = challenge_cert(&self.provider, &self.domain, challenge.key_authorization().digest().as_ref())?;
                 self.resolver.challenges.write().unwrap().insert(self.domain.clone(), cert);
@@ -220,6 +257,9 @@ impl Manager {
         }
         .await;
         self.resolver.challenges.write().unwrap().remove(&self.domain);
+        if let Some(h) = &self.http01 {
+            h.tokens.write().unwrap().clear();
+        }
         let (chain_pem, key_pem) = result?;
         let (key, not_after) = certified_key(&self.provider, chain_pem.as_bytes(), key_pem.as_bytes())?;
         // Key first: a crash between the writes leaves a new key with the old chain, which
@@ -228,6 +268,52 @@ impl Manager {
         crate::fsutil::write_private(&self.cert_path(), chain_pem.as_bytes()).map_err(|e| format!("{}: {e}", self.cert_path().display()))?;
         self.resolver.set(key);
         Ok(not_after)
+    }
+}
+
+impl Http01 {
+    /// The answer to one plain-HTTP request: the key authorization for a pending token
+    /// (`200 text/plain`), 404 for an unknown token, else a 301 to the same path on HTTPS.
+    fn answer(&self, path: &str, path_and_query: &str) -> http::Response<Full<Bytes>> {
+        let mut r = http::Response::new(Full::new(Bytes::new()));
+        if let Some(token) = path.strip_prefix("/.well-known/acme-challenge/") {
+            match self.tokens.read().unwrap().get(token) {
+                Some(key_auth) => {
+                    *r.body_mut() = Full::new(Bytes::from(key_auth.clone()));
+                    r.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain"));
+                }
+                None => *r.status_mut() = http::StatusCode::NOT_FOUND,
+            }
+            return r;
+        }
+        *r.status_mut() = http::StatusCode::MOVED_PERMANENTLY;
+        if let Ok(v) = http::HeaderValue::from_str(&format!("{}{path_and_query}", self.https_base)) {
+            r.headers_mut().insert(http::header::LOCATION, v);
+        }
+        r
+    }
+}
+
+/// Serves HTTP-01 on `listener` until aborted: one small HTTP/1.1 connection task per client,
+/// each with a 10 s header timeout (this port is open to the whole internet).
+pub async fn serve_http01(listener: tokio::net::TcpListener, h: Arc<Http01>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        let h = h.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                let pq = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
+                let r = h.answer(req.uri().path(), &pq);
+                async move { Ok::<_, std::convert::Infallible>(r) }
+            });
+            let mut b = hyper::server::conn::http1::Builder::new();
+            b.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(Duration::from_secs(10)).keep_alive(false);
+            let conn = b.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            let _ = tokio::time::timeout(Duration::from_secs(30), conn).await;
+        });
     }
 }
 

@@ -8,6 +8,7 @@ pub mod response;
 pub mod routes;
 pub mod upload;
 pub mod acme;
+pub mod cache;
 mod tls;
 
 use crate::app::App;
@@ -22,12 +23,22 @@ use tokio::net::TcpListener;
 /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests finish
 /// (bounded by 10 s) and returns.
 pub async fn run(app: App, listener: TcpListener, shutdown: impl Future<Output = ()>) -> Result<()> {
-    let (tls, acme) = match &app.config.tls {
+    let (tls, acme, http01) = match &app.config.tls {
         Some(t) => {
             let (acceptor, manager) = tls::acceptor(&app.data, &app.config, t)?;
-            (Some(acceptor), manager.map(|m| tokio::spawn(m.run())))
+            // HTTP-01 (`challenge = "http-01"`): the CA validates on plain HTTP, port 80.
+            let http01 = match manager.as_ref().and_then(|m| m.http01()) {
+                Some(h) => {
+                    let l = TcpListener::bind(h.listen).await.map_err(|e| {
+                        crate::error::Error::Config(format!("key `tls.http_listen`: cannot listen on {} for ACME HTTP-01: {e} (port 80 needs CAP_NET_BIND_SERVICE)", h.listen))
+                    })?;
+                    Some(tokio::spawn(acme::serve_http01(l, h)))
+                }
+                None => None,
+            };
+            (Some(acceptor), manager.map(|m| tokio::spawn(m.run())), http01)
         }
-        None => (None, None),
+        None => (None, None, None),
     };
     // Graceful shutdown by hand: hyper-util's GracefulShutdown has no impl for http1's
     // UpgradeableConnection (needed for the streaming API's WebSockets). `stop` tells every
@@ -103,6 +114,9 @@ pub async fn run(app: App, listener: TcpListener, shutdown: impl Future<Output =
     drop(listener);
     if let Some(acme) = acme {
         acme.abort();
+    }
+    if let Some(h) = http01 {
+        h.abort();
     }
     worker.abort();
     let _ = worker.await; // its App handle is released before run() returns

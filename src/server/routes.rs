@@ -22,9 +22,21 @@ pub async fn handle(app: App, req: Request<Incoming>, peer: SocketAddr) -> Resp 
     let inbox_post = method == Method::POST && path.ends_with("/inbox");
     let json = wants_activity_json(req.headers()) || inbox_post || path.starts_with("/api/") || path.starts_with("/.well-known/");
     let owner_hint = auth::owner(&app, req.headers());
-    let mut resp = match route(&app, req, peer).await {
-        Ok(r) => r,
-        Err(e) => response::error(&app, &e, json, owner_hint),
+    // Anonymous reads of public pages and JSON: rendered once per store change (server/cache.rs).
+    let cache = crate::server::cache::key(&app, &method, req.uri(), req.headers()).map(|k| {
+        let generation = app.store.generation.load(std::sync::atomic::Ordering::SeqCst);
+        (k, generation, crate::server::cache::if_none_match(req.headers()))
+    });
+    let cached = cache.as_ref().and_then(|(k, g, h)| app.pages.get(k, *g, h.as_ref()));
+    let mut resp = match cached {
+        Some(r) => r,
+        None => match route(&app, req, peer).await {
+            Ok(r) => match cache {
+                Some((k, g, h)) => app.pages.put(k, g, r, h.as_ref()).await,
+                None => r,
+            },
+            Err(e) => response::error(&app, &e, json, owner_hint),
+        },
     };
     let h = resp.headers_mut();
     h.entry(hyper::header::X_CONTENT_TYPE_OPTIONS).or_insert(hyper::header::HeaderValue::from_static("nosniff"));

@@ -1,7 +1,18 @@
-//! Group commit: writes queued from many concurrent requests (the inbox) run in one transaction
-//! and share one fsync, so a burst of deliveries does not cost a disk flush each. Every write
-//! is still durable before its caller hears "done". If any write in a group fails, the group is
-//! rolled back and each write is retried alone, so one bad write never takes others with it.
+//! Group commit: writes queued from many concurrent requests (the inbox) run in one transaction,
+//! so a burst of deliveries does not cost a commit each. If any write in a group fails, the group
+//! is rolled back and each write is retried alone, so one bad write never takes others with it.
+//!
+//! Durability (issue 15): a group commits with redb's `Durability::None`: its pages stay in
+//! redb's in-memory write buffer, visible to every later read, but not on disk. Within
+//! `FLUSH_DELAY` of the first such commit this thread makes a durable (fsynced) commit, which
+//! writes all of them out at once; any `Store::write` (always durable) does the same earlier.
+//! Redb's copy-on-write B-tree rewrites a page per table touched per commit, so writing once a
+//! second instead of once per group cuts the bytes written per received post by an order of
+//! magnitude (SD-card wear). A group that enqueued deliveries commits durably at once: nothing
+//! leaves this server on the strength of state a power cut could still take back.
+//! So the caller hears "done" (the inbox answers 202) before the write is durable; it is durable
+//! at most `FLUSH_DELAY` later. A crash or power cut inside that window loses those deliveries
+//! (their senders got 202 and will not retry); after it, nothing.
 
 use super::{Store, Write};
 use crate::error::{Error, Result};
@@ -20,13 +31,41 @@ pub(super) struct Item {
 /// Most writes folded into one transaction.
 const MAX_GROUP: usize = 256;
 
-pub(super) fn start(slot: Weak<super::Slot>, queue_wake: Arc<tokio::sync::Notify>, live: Arc<super::Live>) -> mpsc::Sender<Item> {
+/// Longest time a non-durable group commit waits for the durable commit that writes it to disk.
+pub const FLUSH_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
+
+pub(super) fn start(slot: Weak<super::Slot>, queue_wake: Arc<tokio::sync::Notify>, live: Arc<super::Live>, generation: Arc<std::sync::atomic::AtomicU64>) -> mpsc::Sender<Item> {
     let (tx, rx) = mpsc::channel::<Item>();
     std::thread::Builder::new()
         .name("pipit-group-commit".into())
         .spawn(move || {
+            // When the oldest non-durable commit not yet made durable happened.
+            let mut unflushed: Option<std::time::Instant> = None;
             // Ends when every Store handle (and so every sender) is gone.
-            while let Ok(first) = rx.recv() {
+            loop {
+                let first = match unflushed {
+                    None => match rx.recv() {
+                        Ok(i) => i,
+                        Err(_) => return,
+                    },
+                    Some(since) => match rx.recv_timeout((since + FLUSH_DELAY).saturating_duration_since(std::time::Instant::now())) {
+                        Ok(i) => i,
+                        Err(e) => {
+                            // Deadline (or shutdown): one durable commit writes every earlier
+                            // non-durable one to disk.
+                            if flush(&slot) {
+                                unflushed = None;
+                            } else if let mpsc::RecvTimeoutError::Timeout = e {
+                                // The database is failing; try again shortly.
+                                unflushed = Some(std::time::Instant::now() - FLUSH_DELAY + std::time::Duration::from_millis(200));
+                            }
+                            if let mpsc::RecvTimeoutError::Disconnected = e {
+                                return;
+                            }
+                            continue;
+                        }
+                    },
+                };
                 let mut group = vec![first];
                 while group.len() < MAX_GROUP {
                     match rx.try_recv() {
@@ -50,6 +89,7 @@ pub(super) fn start(slot: Weak<super::Slot>, queue_wake: Arc<tokio::sync::Notify
                         continue;
                     }
                 };
+                let durable_commits = std::cell::Cell::new(false);
                 let run_all = |items: &[&Item]| -> Result<(Vec<Output>, bool, Vec<super::LiveEvent>)> {
                     let mut w = Write { tx: db.begin_write()?, wake_queue: false, live: Vec::new(), reserved: Default::default() };
                     let mut outs = Vec::with_capacity(items.len());
@@ -57,6 +97,11 @@ pub(super) fn start(slot: Weak<super::Slot>, queue_wake: Arc<tokio::sync::Notify
                         outs.push((i.run)(&mut w)?);
                     }
                     let (wake, events) = (w.wake_queue, std::mem::take(&mut w.live));
+                    if wake {
+                        durable_commits.set(true); // deliveries were enqueued: durable now
+                    } else {
+                        w.tx.set_durability(redb::Durability::None).map_err(|e| Error::Store(e.to_string()))?;
+                    }
                     w.tx.commit()?;
                     Ok((outs, wake, events))
                 };
@@ -86,6 +131,14 @@ pub(super) fn start(slot: Weak<super::Slot>, queue_wake: Arc<tokio::sync::Notify
                     }
                 }
                 drop(db);
+                if results.iter().any(|r| r.is_ok()) {
+                    generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+                if durable_commits.get() {
+                    unflushed = None; // that commit wrote the earlier ones out too
+                } else if unflushed.is_none() && results.iter().any(|r| r.is_ok()) {
+                    unflushed = Some(std::time::Instant::now());
+                }
                 drop(slot);
                 if wake {
                     queue_wake.notify_one();
@@ -100,9 +153,30 @@ pub(super) fn start(slot: Weak<super::Slot>, queue_wake: Arc<tokio::sync::Notify
     tx
 }
 
+/// One empty durable commit: writes every earlier non-durable commit to disk and fsyncs.
+/// False if the database is gone or failing (the caller tries again later).
+fn flush(slot: &Weak<super::Slot>) -> bool {
+    let Some(slot) = slot.upgrade() else { return true }; // closed: redb flushed on drop
+    let Ok(db) = slot.get() else { return false };
+    let r = (|| -> Result<()> {
+        let tx = db.begin_write()?;
+        tx.commit()?;
+        Ok(())
+    })();
+    match slot.check(r) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!("store: the periodic durable commit failed: {e}");
+            false
+        }
+    }
+}
+
 impl Store {
-    /// Like `write`, but may share its transaction (and fsync) with other concurrent callers.
-    /// `f` may run twice (once in a group that failed, once alone), so it must only write to
+    /// Like `write`, but may share its transaction with other concurrent callers, and returns
+    /// before the write is durable: it is on disk at most `FLUSH_DELAY` (1 s) later (see the
+    /// module doc). For data that may wait that long (inbox deliveries); never for passwords,
+    /// keys or settings. `f` may run twice (once in a group that failed, once alone), so it must only write to
     /// the store.
     pub async fn write_grouped<T: Send + 'static>(&self, f: impl Fn(&mut Write) -> Result<T> + Send + 'static) -> Result<T> {
         let (reply, rx) = tokio::sync::oneshot::channel();

@@ -11,6 +11,7 @@ mod queue;
 mod actors;
 mod social;
 mod group;
+pub use group::FLUSH_DELAY;
 mod lists;
 mod search;
 mod backup;
@@ -57,6 +58,9 @@ pub struct Store {
     /// What each commit changed (posts, home entries, notifications, filters): the deck's live
     /// column reload and the streaming API read it (store/live.rs).
     pub live: Arc<Live>,
+    /// Bumped after every committed write: a cache of anything read from the store is valid
+    /// while this is unchanged (server/cache.rs).
+    pub generation: Arc<std::sync::atomic::AtomicU64>,
     /// Queue of the group-commit writer thread (store/group.rs).
     group: Arc<std::sync::Mutex<std::sync::mpsc::Sender<group::Item>>>,
 }
@@ -187,8 +191,9 @@ impl Store {
         let db = Arc::new(Slot { db: std::sync::RwLock::new(Some(Arc::new(db))), failed: Default::default(), write_failed: Default::default(), last_try: Default::default(), path, cache_bytes });
         let queue_wake: Arc<tokio::sync::Notify> = Default::default();
         let live: Arc<Live> = Default::default();
-        let group = group::start(Arc::downgrade(&db), queue_wake.clone(), live.clone());
-        let store = Store { db, queue_wake, live, group: Arc::new(std::sync::Mutex::new(group)) };
+        let generation: Arc<std::sync::atomic::AtomicU64> = Default::default();
+        let group = group::start(Arc::downgrade(&db), queue_wake.clone(), live.clone(), generation.clone());
+        let store = Store { db, queue_wake, live, generation, group: Arc::new(std::sync::Mutex::new(group)) };
         store.migrate()?;
         Ok(store)
     }
@@ -320,6 +325,7 @@ impl Store {
             let out = f(&mut w)?;
             let (wake, live) = (w.wake_queue, std::mem::take(&mut w.live));
             w.tx.commit()?;
+            self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             if wake {
                 self.queue_wake.notify_one();
             }

@@ -21,6 +21,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod floor;
+mod churn;
+
+const CHURN_PASSWORD: &str = "correct horse battery staple";
+
 const MIB: f64 = 1024.0 * 1024.0;
 
 struct Row {
@@ -201,6 +206,9 @@ fn post(id: u64, author: &str, uri: String, text: &str, local: bool, in_reply_to
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--hello-floor") {
+        floor::serve(args[2].parse().unwrap()).await;
+    }
     let quick = args.iter().any(|a| a == "--quick");
     let bin = pipit_bin(&args);
     let mut rows = Vec::new();
@@ -242,24 +250,30 @@ async fn main() {
             }
             Ok(())
         }).unwrap();
+        pipit::domain::owner::set_password(app, CHURN_PASSWORD).unwrap();
     }, |_| {});
     let (mut child, _) = start(&bin, &dir, port).await;
     let pid = child.id();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let idle = status_kib(pid, "VmRSS:");
-    row(&mut rows, "Idle RSS of pipit serve", "≤ 6 MiB", format!("{:.1} MiB", idle as f64 / 1024.0), Some(idle <= 6 * 1024));
+    row(&mut rows, "Idle RSS of pipit serve", "≤ 4 MiB", format!("{:.1} MiB", idle as f64 / 1024.0), Some(idle <= 4 * 1024));
+    let anon = status_kib(pid, "RssAnon:");
+    row(&mut rows, "Idle RssAnon of pipit serve", "≤ 1.5 MiB", format!("{:.2} MiB", anon as f64 / 1024.0), Some(anon <= 1536));
 
     let thread_id = thread_root.to_string();
     let check = reqwest_body(port, &format!("/@me/{thread_id}")).await;
     assert!(check.contains("reply 19"), "the thread page shows its 20 replies");
     let host = format!("127.0.0.1:{port}");
+    // Budget: the lower of the old line and a fifth of snac2's figure from issue 15 (snac2 was
+    // not built here: its figures are the issue's, measured on the same kind of machine).
     let endpoints: Vec<(&str, String, &'static str, u64)> = vec![
-        ("WebFinger", format!("/.well-known/webfinger?resource=acct:me@{host}"), "application/jrd+json", 50),
+        ("WebFinger", format!("/.well-known/webfinger?resource=acct:me@{host}"), "application/jrd+json", 32),
         ("Actor JSON", "/users/me".into(), "application/activity+json", 50),
-        ("Post JSON", format!("/users/me/statuses/{thread_id}"), "application/activity+json", 50),
-        ("Profile HTML", "/@me".into(), "text/html", 100),
+        ("Post JSON", format!("/users/me/statuses/{thread_id}"), "application/activity+json", 47),
+        ("Profile HTML", "/@me".into(), "text/html", 56),
         ("Post HTML, 20-reply thread", format!("/@me/{thread_id}"), "text/html", 100),
         ("Outbox page", "/users/me/outbox?page=true".into(), "application/activity+json", 100),
+        ("Atom feed", "/@me.atom".into(), "application/atom+xml", 100),
     ];
     let secs = if quick { 5 } else { 30 };
     let mixed: Arc<Vec<(String, &'static str)>> = Arc::new(endpoints.iter().map(|(_, p, a, _)| (p.clone(), *a)).collect());
@@ -273,13 +287,47 @@ async fn main() {
     let peak = status_kib(pid, "VmHWM:");
     row(&mut rows, &format!("Peak RSS, 64 clients × mixed endpoints × {secs} s × 4 rounds ({total} requests)"), "≤ 24 MiB", format!("{:.1} MiB", peak as f64 / 1024.0), Some(peak <= 24 * 1024));
     let grow = round_rss[2] as f64 / round_rss[0].max(1) as f64;
-    row(&mut rows, "RSS after each of 3 rounds (after a warm-up round)", "flat", format!("{}", round_rss.iter().map(|k| format!("{:.1}", *k as f64 / 1024.0)).collect::<Vec<_>>().join(" → ") + " MiB"), Some(grow < 1.10));
+    row(&mut rows, "RSS after each of 3 rounds (after a warm-up round)", "flat (±5 %)", format!("{}", round_rss.iter().map(|k| format!("{:.1}", *k as f64 / 1024.0)).collect::<Vec<_>>().join(" → ") + " MiB"), Some((0.95..=1.05).contains(&grow)));
+    // The floor: bare hyper in its own process, loaded the same way.
+    let floor_port = free_port();
+    let mut floor_child = Command::new(std::env::current_exe().unwrap()).args(["--hello-floor", &floor_port.to_string()]).spawn().unwrap();
+    while get(floor_port, "/").await.is_err() {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let before = cpu_us(floor_child.id());
+    let n = load(floor_port, Arc::new(vec![("/".to_string(), "*/*")]), 8, Instant::now() + Duration::from_secs(if quick { 2 } else { 5 })).await;
+    let floor = (cpu_us(floor_child.id()) - before) as f64 / n.max(1) as f64;
+    floor_child.kill().ok();
+    floor_child.wait().ok();
+    row(&mut rows, "CPU per request: bare hyper hello (the floor, same run)", "reported", format!("{floor:.1} µs ({n} requests)"), None);
     for (name, path, accept, budget) in &endpoints {
         let before = cpu_us(pid);
         let n = load(port, Arc::new(vec![(path.clone(), *accept)]), 8, Instant::now() + Duration::from_secs(if quick { 2 } else { 5 })).await;
         let per = (cpu_us(pid) - before) as f64 / n.max(1) as f64;
-        row(&mut rows, &format!("CPU per request: {name}"), &format!("≤ {budget} µs"), format!("{per:.0} µs ({n} requests)"), Some(per <= *budget as f64));
+        // JSON answers are also held to 3× the floor.
+        let json = accept.contains("json");
+        let (line, ok) = if json {
+            (format!("≤ {budget} µs and ≤ 3× floor"), per <= *budget as f64 && per <= 3.0 * floor)
+        } else {
+            (format!("≤ {budget} µs"), per <= *budget as f64)
+        };
+        row(&mut rows, &format!("CPU per request: {name}"), &line, format!("{per:.0} µs ({:.1}× floor, {n} requests)", per / floor.max(0.001)), Some(ok));
     }
+    // Memory after churn: 50 logins, 30 anonymous 10 MiB uploads.
+    assert_eq!(churn::login(port, CHURN_PASSWORD).await, 303, "warm-up login");
+    let before = status_kib(pid, "VmRSS:");
+    for _ in 0..50 {
+        assert_eq!(churn::login(port, CHURN_PASSWORD).await, 303, "login");
+    }
+    let after_logins = status_kib(pid, "VmRSS:");
+    let uploads: Vec<_> = (0..30).map(|_| tokio::spawn(churn::anonymous_upload(port))).collect();
+    for u in uploads {
+        let status = u.await.unwrap();
+        assert!(status.is_empty() || status.contains(" 401"), "anonymous upload: {status}");
+    }
+    let after = status_kib(pid, "VmRSS:");
+    let mib = |k: u64| k as f64 / 1024.0;
+    row(&mut rows, "RSS before → after 50 logins → after 30 anonymous 10 MiB uploads", "within 2 MiB", format!("{:.1} → {:.1} → {:.1} MiB", mib(before), mib(after_logins), mib(after)), Some(after.max(after_logins) <= before + 2048));
     child.kill().ok();
     child.wait().ok();
     let _ = std::fs::remove_dir_all(&dir);
@@ -490,10 +538,13 @@ async fn inbox_bench(bin: &Path, quick: bool, rows: &mut Vec<Row>) {
     let wall = t.elapsed().as_secs_f64();
     let ok = accepted.load(Ordering::Relaxed);
     let cpu = (cpu_us(pid) - cpu0) as f64 / 1e6;
+    // Acknowledged deliveries reach the disk within the bounded delay (store/group.rs): count
+    // those bytes too.
+    tokio::time::sleep(pipit::store::FLUSH_DELAY + Duration::from_millis(500)).await;
     let wrote = write_bytes(pid) - wb0;
     let size1 = std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0);
     row(rows, &format!("Inbox: signed Creates from {ACTORS} actors ({ok}/{n} accepted)"), "≥ 2,000/s on one core", format!("{:.0}/s wall, {:.0} per CPU-second", ok as f64 / wall, ok as f64 / cpu.max(0.001)), Some(ok as f64 / cpu.max(0.001) >= 2000.0));
-    row(rows, "Disk written per received post", "≤ 4 KiB", format!("{:.1} KiB ({} MiB for {ok})", wrote as f64 / 1024.0 / ok.max(1) as f64, wrote / (1 << 20)), Some(wrote as f64 / ok.max(1) as f64 <= 4096.0));
+    row(rows, "Disk written per received post", "≤ 8 KiB", format!("{:.1} KiB ({} MiB for {ok})", wrote as f64 / 1024.0 / ok.max(1) as f64, wrote / (1 << 20)), Some(wrote as f64 / ok.max(1) as f64 <= 8192.0));
     row(rows, "Database growth per stored remote post", "reported", format!("{:.2} KiB", size1.saturating_sub(size0) as f64 / 1024.0 / ok.max(1) as f64), None);
     child.kill().ok();
     child.wait().ok();

@@ -1,0 +1,120 @@
+//! Issue 15: public pages and JSON are rendered once per store change for anonymous readers
+//! (server/cache.rs), with ETag/304, and never served stale or to the wrong viewer.
+mod common;
+use common::*;
+use pipit::federation::vocab::PUBLIC;
+use serde_json::json;
+
+async fn compose(owner: &Client, text: &str, visibility: &str) {
+    let csrf = owner.owner_csrf().await;
+    let r = owner.post_multipart("/compose", &[("csrf", &csrf), ("visibility", visibility), ("content", text)], &[]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+}
+
+/// Bad inputs tried: a repeated anonymous GET (must carry the same ETag), a conditional GET
+/// with that ETag (must be 304 with no body), one with a stale ETag (must be 200).
+#[tokio::test]
+async fn anonymous_pages_carry_an_etag_and_answer_304() {
+    let me = Instance::start("me").await;
+    let owner = me.owner_client().await;
+    compose(&owner, "first words", "public").await;
+    let anon = me.client();
+    for (path, accept) in [("/@me", "text/html"), ("/users/me", "application/activity+json"), ("/users/me/outbox", "application/activity+json"), ("/@me.atom", "*/*"), ("/.well-known/webfinger?resource=acct:me@127.0.0.1", "*/*")] {
+        let resource;
+        let path = if path.starts_with("/.well-known") {
+            resource = format!("/.well-known/webfinger?resource=acct:me@{}", me.addr);
+            resource.as_str()
+        } else {
+            path
+        };
+        let a = anon.get_with(path, &[("accept", accept)]).await;
+        assert_eq!(a.status, 200, "{path}: {}", a.body);
+        let etag = a.header("etag").unwrap_or_else(|| panic!("{path} has an ETag")).to_string();
+        let b = anon.get_with(path, &[("accept", accept)]).await;
+        assert_eq!(b.header("etag"), Some(etag.as_str()), "{path}: same content, same ETag");
+        assert_eq!(a.body, b.body, "{path}: the cached answer is the rendered one");
+        let c = anon.get_with(path, &[("accept", accept), ("if-none-match", &etag)]).await;
+        assert_eq!(c.status, 304, "{path}: If-None-Match with the current ETag");
+        assert!(c.body.is_empty(), "{path}: a 304 has no body");
+        let d = anon.get_with(path, &[("accept", accept), ("if-none-match", "\"0000000000000000\"")]).await;
+        assert_eq!(d.status, 200, "{path}: a stale ETag gets the page");
+    }
+    // HTML and JSON of the same URL are different entries.
+    let html = anon.get_with("/@me", &[("accept", "text/html")]).await;
+    let json = anon.get_with("/@me", &[("accept", "application/activity+json")]).await;
+    assert!(html.header("content-type").unwrap().starts_with("text/html"));
+    assert!(json.header("content-type").unwrap().starts_with("application/activity+json"), "Accept is part of the key");
+}
+
+/// Bad inputs tried: a page cached, then a new post by the owner (a durable write), an edit of
+/// the profile, and a remote reply through the inbox (a group commit): each must show at once.
+#[tokio::test]
+async fn writes_invalidate_cached_pages() {
+    let me = Instance::start("me").await;
+    let peer = Instance::start("peer").await;
+    let owner = me.owner_client().await;
+    compose(&owner, "the parent post", "public").await;
+    let anon = me.client();
+    let before = anon.get("/@me").await;
+    assert!(before.body.contains("the parent post"));
+    let etag = before.header("etag").unwrap().to_string();
+
+    compose(&owner, "a brand new post", "public").await;
+    let after = anon.get_with("/@me", &[("if-none-match", &etag)]).await;
+    assert_eq!(after.status, 200, "a new post makes the old ETag stale");
+    assert!(after.body.contains("a brand new post"), "the profile shows the new post at once");
+
+    pipit::domain::owner::update_profile(&me.app, pipit::domain::owner::ProfileEdit { display_name: "Renamed Owner".into(), bio: String::new(), fields: vec![] }).unwrap();
+    assert!(anon.get("/@me").await.body.contains("Renamed Owner"), "a profile edit shows at once");
+    let actor = anon.get_with("/users/me", &[("accept", "application/activity+json")]).await;
+    assert!(actor.body.contains("Renamed Owner"), "and in the cached actor JSON");
+
+    let parent = me.app.store.read(|r| r.own_posts(None, 5, |_| true)).unwrap().posts.into_iter().find(|p| p.content.contains("the parent post")).unwrap();
+    let page = format!("/@me/{}", parent.id);
+    assert!(!anon.get(&page).await.body.contains("a remote answer"));
+    let note = json!({
+        "id": format!("{}/objects/answer", peer.base), "type": "Note", "attributedTo": peer.app.urls.actor(),
+        "to": [PUBLIC], "cc": [me.app.urls.actor()], "published": "2026-11-29T10:00:00Z", "content": "<p>a remote answer</p>",
+        "inReplyTo": parent.uri,
+        "tag": [{"type": "Mention", "href": me.app.urls.actor(), "name": me.app.urls.handle()}],
+    });
+    let create = json!({"@context": "https://www.w3.org/ns/activitystreams", "id": format!("{}/objects/answer/activity", peer.base), "type": "Create",
+        "actor": peer.app.urls.actor(), "to": note["to"], "cc": note["cc"], "object": note});
+    assert_eq!(deliver(&me, &peer, &create).await.status, 202);
+    // 202 comes after the (group) commit: the very next anonymous read must see the reply.
+    assert!(anon.get(&page).await.body.contains("a remote answer"), "an inbox reply shows on the cached thread page at once");
+}
+
+/// Bad inputs tried: an anonymous visit first (filling the cache), then the owner with a session
+/// cookie, then a signed fetch: neither may get the anonymous answer, and the anonymous
+/// answer never holds the owner's followers-only post or CSRF token.
+#[tokio::test]
+async fn the_owner_and_signed_fetches_are_never_served_the_anonymous_copy() {
+    let me = Instance::start("me").await;
+    let owner = me.owner_client().await;
+    compose(&owner, "for everyone", "public").await;
+    compose(&owner, "for followers only", "followers").await;
+    let anon = me.client();
+    let a = anon.get("/@me").await;
+    assert!(a.body.contains("for everyone") && !a.body.contains("for followers only"));
+    let o = owner.get("/@me").await;
+    assert!(o.body.contains("for followers only"), "the owner sees her followers-only post, not the cached page");
+    let csrf = owner.owner_csrf().await;
+    assert!(o.body.contains(&csrf), "the owner's page carries her CSRF token");
+    assert!(!anon.get("/@me").await.body.contains(&csrf), "the anonymous page never does");
+    assert!(!anon.get("/@me").await.body.contains("for followers only"));
+
+    // A signed fetch (who asks may change the answer: followers-only objects) bypasses the cache:
+    // the anonymous actor JSON is cached (it has an ETag), the signed answer is rendered afresh.
+    let url = me.url("/users/me");
+    assert!(anon.get_with("/users/me", &[("accept", "application/activity+json")]).await.header("etag").is_some());
+    let uri: hyper::Uri = url.parse().unwrap();
+    let mut headers = hyper::HeaderMap::new();
+    pipit::federation::sign::sign_cavage(&hyper::Method::GET, &uri, &mut headers, None, &me.app.urls.key_id(), &me.app.actor_keys, std::time::SystemTime::now());
+    let mut hs: Vec<(String, String)> = headers.iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_string())).collect();
+    hs.push(("accept".into(), "application/activity+json".into()));
+    hs.retain(|(k, _)| k != "host");
+    let signed = Client::new("http://unused").send("GET", &url, hs, Default::default()).await;
+    assert_eq!(signed.status, 200);
+    assert!(signed.header("etag").is_none(), "a signed fetch is not answered from the cache");
+}
