@@ -835,6 +835,22 @@ async fn media_upload_and_attach() {
     assert_eq!(st["media_attachments"][0]["description"], json!("a tiny red dot"));
     let body = c.get(st["media_attachments"][0]["url"].as_str().unwrap()).await;
     assert_eq!(body.status, 200);
+    // Alt text edited after posting: PUT with media_attributes[] (JSON, then a form), as Ice
+    // Cubes and Phanpy send it. Bad input tried: an id of no attachment of this status.
+    let sid = st["id"].as_str().unwrap().to_string();
+    let att = st["media_attachments"][0]["id"].as_str().unwrap().to_string();
+    let put = |body: String, ct: &'static str| {
+        let (c, tok, sid) = (c.clone(), tok.clone(), sid.clone());
+        async move { c.send("PUT", &format!("/api/v1/statuses/{sid}"), vec![("content-type".into(), ct.into()), ("authorization".into(), format!("Bearer {tok}"))], Bytes::from(body)).await }
+    };
+    let r = put(json!({ "status": "", "media_attributes": [{ "id": att, "description": "a red dot, edited", "focus": "0,0" }] }).to_string(), "application/json").await;
+    assert_eq!(expect(&r, 200, "edit alt text (JSON)")["media_attachments"][0]["description"], json!("a red dot, edited"));
+    let r = put(format!("status=&media_attributes[][id]={att}&media_attributes[][description]=form+alt"), "application/x-www-form-urlencoded").await;
+    assert_eq!(expect(&r, 200, "edit alt text (form)")["media_attachments"][0]["description"], json!("form alt"));
+    let r = put(json!({ "status": "", "media_attributes": [{ "id": "999", "description": "nope" }] }).to_string(), "application/json").await;
+    expect(&r, 422, "an id of no attachment of this status");
+    let got = expect(&call(&c, "GET", &format!("/api/v1/statuses/{sid}"), &tok).await, 200, "get");
+    assert_eq!(got["media_attachments"][0]["description"], json!("form alt"), "the refused edit changed nothing");
     expect(&post_json(&c, "/api/v1/statuses", Some(&tok), &format!(r#"{{"status":"again","media_ids":["{mid}"]}}"#)).await, 422, "media used twice");
     let mut five = Vec::new();
     for _ in 0..5 {

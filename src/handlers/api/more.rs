@@ -20,7 +20,8 @@ fn unprocessable(e: Error) -> ApiError {
     }
 }
 
-/// `PUT /api/v1/statuses/:id`: new `status` and `spoiler_text` (an Update goes to followers).
+/// `PUT /api/v1/statuses/:id`: new `status`, `spoiler_text` and `media_attributes[]` (alt texts
+/// of the attachments, Mastodon ≥ 4.1: Ice Cubes, Phanpy; Hollo #538). One Update goes to followers.
 pub fn edit(c: &Call) -> ApiResult {
     c.user("write:statuses")?;
     let id = c.id_seg(3)?;
@@ -30,10 +31,56 @@ pub fn edit(c: &Call) -> ApiResult {
     }
     let text = c.params.get("status").map(str::to_string).unwrap_or(old.source.clone());
     let cw = c.params.get("spoiler_text").map(str::to_string).unwrap_or(old.summary.clone());
-    let p = posts::edit(&c.app, id, text, cw).map_err(unprocessable)?;
+    let alts = media_attributes(c, &old)?;
+    let p = posts::edit_with_alt(&c.app, id, text, cw, alts).map_err(unprocessable)?;
     let ctx = Ctx::new(&c.app, Viewer::Owner)?;
     ctx.prepare([&p], []);
     ok(&ctx.status(&p, None))
+}
+
+/// The alt texts `media_attributes[]` asks for, one per attachment in order (the others kept), or
+/// None when it is absent. Items are `{id, description, focus}` as JSON (`media_attributes[0][id]`)
+/// or as a form (`media_attributes[][id]`, where each `id` starts the next item). An id is a
+/// MediaAttachment id of this status (entities.rs: post id × 16 + index); any other is a 422.
+/// `focus` is accepted and not changed (focal points are set at upload).
+fn media_attributes(c: &Call, p: &Post) -> Result<Option<Vec<String>>, ApiError> {
+    // (index as sent, or "" for a form array; field; value), in request order
+    let mut items: Vec<(String, Option<String>, Option<String>)> = Vec::new();
+    for (k, v) in &c.params.0 {
+        let Some((index, field)) = k.strip_prefix("media_attributes[").and_then(|r| r.split_once("][")) else { continue };
+        let field = field.trim_end_matches(']');
+        let start_new = match items.last() {
+            None => true,
+            Some((i, id, _)) => if index.is_empty() { field == "id" && id.is_some() } else { i != index },
+        };
+        if start_new {
+            items.push((index.to_string(), None, None));
+        }
+        let last = items.last_mut().expect("pushed above");
+        match field {
+            "id" => last.1 = Some(v.clone()),
+            "description" => last.2 = Some(v.clone()),
+            _ => {}
+        }
+    }
+    if items.is_empty() {
+        return Ok(None);
+    }
+    let mut alts: Vec<String> = p.attachments.iter().map(|a| a.alt.clone()).collect();
+    for (_, id, description) in items {
+        let id = id.ok_or_else(|| ApiError::unprocessable("media_attributes: each item needs an id"))?;
+        let i = id
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .and_then(|n| n.checked_sub(p.id.wrapping_mul(16)))
+            .filter(|i| (*i as usize) < alts.len())
+            .ok_or_else(|| ApiError::unprocessable(format!("media_attributes: {id} is not an attachment of this status")))?;
+        if let Some(d) = description {
+            alts[i as usize] = d;
+        }
+    }
+    Ok(Some(alts))
 }
 
 /// `GET /api/v1/statuses/:id/source`: what the owner typed, for the edit box.
