@@ -91,15 +91,16 @@ pub struct Config {
     /// A WebSub hub (http(s) URL) named as `<link rel="hub">` in the profile and tag feeds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub websub_hub: Option<String>,
+    /// Languages the owner reads (BCP 47, e.g. ["de", "en"]): a remote post's `contentMap` is
+    /// shown in the first of these it has. Empty: the author's first language. (Before `keys`:
+    /// TOML writes plain values before tables, so a value after a table would not save.)
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub languages: Vec<String>,
     #[serde(default)]
     pub keys: KeyFiles,
     /// Serve HTTPS directly; leave out when behind a reverse proxy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<Tls>,
-    /// Languages the owner reads (BCP 47, e.g. ["de", "en"]): a remote post's `contentMap` is
-    /// shown in the first of these it has. Empty: the author's first language.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub languages: Vec<String>,
 }
 
 /// The longest undo window: an hour (Threads offers minutes; longer holds surprise readers).
@@ -435,6 +436,24 @@ pub fn parse_public_url(url: &str) -> std::result::Result<PublicUrl, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    /// Every value key comes before the tables (`keys`, `tls`): a config with every optional
+    /// value set must save. Tried: `languages` set, which once came after `[keys]` and made
+    /// `save` fail ("values must be emitted before tables").
+    #[test]
+    fn a_config_with_every_value_set_saves_and_loads() {
+        let dir = std::env::temp_dir().join(format!("pipit-config-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut c = Config::new("https://example.org", "ann", "127.0.0.1:8080");
+        c.languages = vec!["de".into(), "en".into()];
+        c.trusted_proxies = vec!["10.0.0.0/8".into()];
+        c.undo_window_secs = 60;
+        c.websub_hub = Some("https://hub.example/".into());
+        c.save(&dir).expect("saves");
+        let back = Config::load(&dir).expect("loads");
+        assert_eq!((back.languages, back.undo_window_secs, back.websub_hub), (c.languages, 60, c.websub_hub));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn public_url_forms() {
         let u = parse_public_url("https://Example.org/").unwrap();
