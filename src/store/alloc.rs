@@ -45,6 +45,8 @@ pub enum IdSpace {
     Imports,
     /// `scheduledid_scheduled`: scheduled posts and drafts.
     Scheduled,
+    /// `favouriteid_postid`: the owner's likes, in the order liked.
+    Favourites,
 }
 
 /// How far above a taken candidate the allocator looks: 2^32 ids, about 65 seconds of id
@@ -67,6 +69,7 @@ impl IdSpace {
             IdSpace::Accounts => "accountid_actoruri",
             IdSpace::Imports => "importid_import",
             IdSpace::Scheduled => "scheduledid_scheduled",
+            IdSpace::Favourites => "favouriteid_postid",
         }
     }
 }
@@ -91,6 +94,7 @@ impl Write {
             IdSpace::Accounts => has(self, ACCOUNTID_ACTORURI, id)?,
             IdSpace::Imports => has(self, IMPORTID_IMPORT, id)?,
             IdSpace::Scheduled => has(self, SCHEDULEDID_SCHEDULED, id)?,
+            IdSpace::Favourites => has(self, FAVOURITEID_POSTID, id)?,
         })
     }
 

@@ -11,22 +11,7 @@ impl Read {
     /// Liked posts, most recently liked first, below favourite id `before`; returns the cursor
     /// of the next page when there is more.
     pub fn favourites(&self, before: Option<u64>, limit: usize) -> Result<(Vec<Post>, Option<u64>)> {
-        let t = self.tx.open_table(FAVOURITEID_POSTID)?;
-        let mut out = Vec::new();
-        let mut last = None;
-        let mut next = None;
-        for e in t.range(..before.unwrap_or(u64::MAX))?.rev() {
-            let (k, v) = e?;
-            if out.len() == limit {
-                next = last;
-                break;
-            }
-            last = Some(k.value());
-            if let Some(p) = self.post(v.value())? {
-                out.push(p);
-            }
-        }
-        Ok((out, next))
+        self.posts_by_index(FAVOURITEID_POSTID, before, limit)
     }
 }
 
@@ -36,8 +21,8 @@ impl Write {
         if self.tx.open_table(POSTID_FAVOURITEID)?.get(post_id)?.is_some() {
             return Ok(());
         }
-        let id = crate::ids::next_id();
-        self.tx.open_table(FAVOURITEID_POSTID)?.insert(id, post_id)?;
+        let id = self.new_id(super::IdSpace::Favourites, crate::time::now_ms())?;
+        self.insert_new(FAVOURITEID_POSTID, id, post_id)?;
         self.tx.open_table(POSTID_FAVOURITEID)?.insert(post_id, id)?;
         Ok(())
     }

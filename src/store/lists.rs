@@ -107,7 +107,13 @@ impl Read {
     }
     /// Bookmarked posts, most recently bookmarked first.
     pub fn bookmarks(&self, before: Option<u64>, limit: usize) -> Result<(Vec<Post>, Option<u64>)> {
-        let t = self.tx.open_table(BOOKMARKID_POSTID)?;
+        self.posts_by_index(BOOKMARKID_POSTID, before, limit)
+    }
+
+    /// A page of posts from an index `(id in the order added) → post id` (bookmarks, favourites),
+    /// newest first below `before`; returns the cursor of the next page when there is more.
+    pub(super) fn posts_by_index(&self, index: redb::TableDefinition<u64, u64>, before: Option<u64>, limit: usize) -> Result<(Vec<Post>, Option<u64>)> {
+        let t = self.tx.open_table(index)?;
         let mut out = Vec::new();
         let mut last = None;
         let mut next = None;
