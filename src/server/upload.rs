@@ -215,8 +215,8 @@ async fn multipart(mut body: Incoming, boundary: &str, limit: usize, tmp: &Path,
 }
 
 /// (field name, file name if a file, content type) from a multipart part's headers (RFC 7578);
-/// the one multipart parser (pages and client API).
-pub(crate) fn part_headers(head: &str) -> (String, Option<String>, String) {
+/// the one multipart parser (pages and client API). Public for the fuzz target (tests/fuzz).
+pub fn part_headers(head: &str) -> (String, Option<String>, String) {
     let (mut name, mut filename, mut ctype) = (String::new(), None, String::from("text/plain"));
     for line in head.split("\r\n") {
         let Some((k, v)) = line.split_once(':') else { continue };
