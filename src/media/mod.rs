@@ -186,7 +186,7 @@ pub fn process(bytes: &[u8], max_side: u32) -> Result<Processed, MediaError> {
         };
         // The big picture is never turned in memory: the JPEG encoder reads it turned, so one
         // decoded buffer is all there is.
-        let (width, height) = if orientation >= 5 { (big.height(), big.width()) } else { (big.width(), big.height()) };
+        let (width, height) = if (5..=8).contains(&orientation) { (big.height(), big.width()) } else { (big.width(), big.height()) };
         (encode(big, kind, orientation)?, width, height)
     } else {
         drop(img);
