@@ -151,33 +151,55 @@ pub fn process(bytes: &[u8], max_side: u32) -> Result<Processed, MediaError> {
         return Err(MediaError::TooManyPixels(w, h));
     }
     let max_side = max_side.max(PREVIEW_SIDE);
-    let reencode = stripped.orientation != 1 || w.max(h) > max_side;
+    let orientation = stripped.orientation;
+    let reencode = orientation != 1 || w.max(h) > max_side;
     // Decode only as large as needed: at most the re-encode size, or else the preview size.
     let scale = if reencode { Scale::Within(max_side) } else { Scale::Cover(PREVIEW_SIDE) };
-    let mut img = decode(&stripped.bytes, kind, w, h, scale)?;
-    if let Some(o) = image::metadata::Orientation::from_exif(stripped.orientation) {
-        img.apply_orientation(o);
-    }
-    // The preview first, from a borrow; then the big picture moves into the encoder (no copies).
-    let small = if img.width().max(img.height()) > PREVIEW_SIDE { Some(fit(&img, PREVIEW_SIDE)) } else { None };
+    let (img, kept) = if reencode && kind == Kind::Jpeg {
+        // The stripped copy is not the output when re-encoding: free it before the decode (the
+        // peak) and decode the upload itself; the segments strip drops carry no pixels.
+        drop(stripped.bytes);
+        (decode(bytes, kind, w, h, scale)?, None)
+    } else {
+        (decode(&stripped.bytes, kind, w, h, scale)?, Some(stripped.bytes))
+    };
+    let turn = image::metadata::Orientation::from_exif(orientation).filter(|_| orientation != 1);
+    // The preview from the decoded picture before any turn: `thumbnail` averages straight into
+    // the small buffer (no full-size float copy as `resize` makes); only the small one is turned.
+    let small = if img.width().max(img.height()) > PREVIEW_SIDE {
+        let mut s = img.thumbnail(PREVIEW_SIDE, PREVIEW_SIDE);
+        if let Some(o) = turn {
+            s.apply_orientation(o);
+        }
+        Some(s)
+    } else {
+        None
+    };
     let (original, width, height) = if reencode {
-        let big = if img.width().max(img.height()) > max_side { fit(&img, max_side) } else { img };
-        let (width, height) = (big.width(), big.height());
-        let enc = encode(&big, kind)?;
-        drop(big);
-        (enc, width, height)
+        drop(kept);
+        let big = if img.width().max(img.height()) > max_side {
+            let b = fit(&img, max_side);
+            drop(img);
+            b
+        } else {
+            img
+        };
+        // The big picture is never turned in memory: the JPEG encoder reads it turned, so one
+        // decoded buffer is all there is.
+        let (width, height) = if (5..=8).contains(&orientation) { (big.height(), big.width()) } else { (big.width(), big.height()) };
+        (encode(big, kind, orientation)?, width, height)
     } else {
         drop(img);
-        (Encoded { bytes: stripped.bytes, kind }, w, h)
-    };
-    let preview = match &small {
-        Some(s) if width.max(height) > PREVIEW_SIDE => Some(encode(s, kind)?),
-        _ => None,
+        (Encoded { bytes: kept.ok_or(MediaError::Damaged)?, kind }, w, h)
     };
     let tiny = match &small {
         Some(s) => s.thumbnail(32, 32).to_rgba8(),
         // The whole picture is small: decode it again is not needed, it is the original.
         None => decode(&original.bytes, original.kind, width, height, Scale::Cover(32))?.thumbnail(32, 32).to_rgba8(),
+    };
+    let preview = match small {
+        Some(s) if width.max(height) > PREVIEW_SIDE => Some(encode(s, kind, 1)?),
+        _ => None,
     };
     let blurhash = blurhash::encode(4, 3, tiny.width(), tiny.height(), tiny.as_raw()).map_err(|_| MediaError::Damaged)?;
     Ok(Processed { original, width, height, preview, blurhash })
@@ -258,27 +280,80 @@ fn fit(img: &DynamicImage, side: u32) -> DynamicImage {
 }
 
 /// JPEG sources become JPEG (quality 85); others PNG (lossless, keeps transparency). Metadata-free
-/// by construction: the encoders write pixels only.
-fn encode(img: &DynamicImage, from: Kind) -> Result<Encoded, MediaError> {
+/// by construction: the encoders write pixels only. `orientation` (EXIF 1–8) is applied: for JPEG
+/// while encoding, row by row from the unturned buffer (no turned copy); for PNG in memory.
+fn encode(mut img: DynamicImage, from: Kind, orientation: u8) -> Result<Encoded, MediaError> {
     if from == Kind::Jpeg {
-        let owned;
-        let rgb = match img.as_rgb8() {
-            Some(r) => r,
-            None => {
-                owned = img.to_rgb8();
-                &owned
-            }
-        };
+        if !matches!(img, DynamicImage::ImageRgb8(_) | DynamicImage::ImageLuma8(_)) {
+            img = DynamicImage::ImageRgb8(img.to_rgb8());
+        }
+        let channels = if matches!(img, DynamicImage::ImageLuma8(_)) { 1 } else { 3 };
+        let src = Turned { px: img.as_bytes(), w: img.width(), h: img.height(), channels, orientation };
+        if src.w == 0 || src.h == 0 || src.w > u16::MAX as u32 || src.h > u16::MAX as u32 {
+            return Err(MediaError::Damaged);
+        }
         let mut out = Vec::new();
-        let (w, h) = (rgb.width() as u16, rgb.height() as u16);
-        jpeg_encoder::Encoder::new(&mut out, 85)
-            .encode(rgb.as_raw(), w, h, jpeg_encoder::ColorType::Rgb)
-            .map_err(|_| MediaError::Damaged)?;
+        jpeg_encoder::Encoder::new(&mut out, 85).encode_image(src).map_err(|_| MediaError::Damaged)?;
         Ok(Encoded { bytes: out, kind: Kind::Jpeg })
     } else {
+        if let Some(o) = image::metadata::Orientation::from_exif(orientation) {
+            img.apply_orientation(o);
+        }
         let mut out = Cursor::new(Vec::new());
         img.write_to(&mut out, image::ImageFormat::Png).map_err(|_| MediaError::Damaged)?;
         Ok(Encoded { bytes: out.into_inner(), kind: Kind::Png })
+    }
+}
+
+/// A decoded picture (8-bit gray or RGB, rows top to bottom) as the JPEG encoder sees it, turned
+/// by its EXIF `orientation` (1–8; anything else is 1): each output row is gathered from the
+/// source, so the turned picture never exists in memory.
+struct Turned<'a> {
+    px: &'a [u8],
+    w: u32,
+    h: u32,
+    channels: usize,
+    orientation: u8,
+}
+
+/// Where output pixel (x, y) of a picture turned by EXIF `orientation` comes from in the unturned
+/// `w` × `h` source (the same turns as `image`'s `apply_orientation`).
+fn turned_source(orientation: u8, w: u32, h: u32, x: u32, y: u32) -> (u32, u32) {
+    match orientation {
+        2 => (w - 1 - x, y),
+        3 => (w - 1 - x, h - 1 - y),
+        4 => (x, h - 1 - y),
+        5 => (y, x),
+        6 => (y, h - 1 - x),
+        7 => (w - 1 - y, h - 1 - x),
+        8 => (w - 1 - y, x),
+        _ => (x, y),
+    }
+}
+
+impl jpeg_encoder::ImageBuffer for Turned<'_> {
+    fn get_jpeg_color_type(&self) -> jpeg_encoder::JpegColorType {
+        if self.channels == 1 { jpeg_encoder::JpegColorType::Luma } else { jpeg_encoder::JpegColorType::Ycbcr }
+    }
+    fn width(&self) -> u16 {
+        (if (5..=8).contains(&self.orientation) { self.h } else { self.w }) as u16
+    }
+    fn height(&self) -> u16 {
+        (if (5..=8).contains(&self.orientation) { self.w } else { self.h }) as u16
+    }
+    fn fill_buffers(&self, y: u16, b: &mut [Vec<u8>; 4]) {
+        for x in 0..self.width() as u32 {
+            let (sx, sy) = turned_source(self.orientation, self.w, self.h, x, y as u32);
+            let i = (sy as usize * self.w as usize + sx as usize) * self.channels;
+            if self.channels == 1 {
+                b[0].push(self.px[i]);
+            } else {
+                let (l, cb, cr) = jpeg_encoder::rgb_to_ycbcr(self.px[i], self.px[i + 1], self.px[i + 2]);
+                b[0].push(l);
+                b[1].push(cb);
+                b[2].push(cr);
+            }
+        }
     }
 }
 
@@ -328,6 +403,27 @@ mod tests {
         assert_eq!(scaled_request(4000, 3000, Scale::Cover(400)), (500, 375));
         assert_eq!(scaled_request(4000, 3000, Scale::Within(2560)), (2000, 1500));
         assert_eq!(scaled_request(300, 200, Scale::Cover(400)), (300, 200));
+    }
+
+    #[test]
+    fn turned_source_matches_apply_orientation() {
+        // Every EXIF orientation on a 3 × 2 picture with distinct pixels: the encoder's row-by-row
+        // turn must give what `image` gives when turning in memory (a wrong mapping fails here).
+        let src = image::RgbImage::from_fn(3, 2, |x, y| image::Rgb([x as u8, y as u8, 0]));
+        for o in 1..=8u8 {
+            let mut want = DynamicImage::ImageRgb8(src.clone());
+            want.apply_orientation(image::metadata::Orientation::from_exif(o).unwrap());
+            let want = want.to_rgb8();
+            for y in 0..want.height() {
+                for x in 0..want.width() {
+                    let (sx, sy) = turned_source(o, 3, 2, x, y);
+                    assert_eq!(src.get_pixel(sx, sy), want.get_pixel(x, y), "orientation {o} at ({x}, {y})");
+                }
+            }
+            let t = Turned { px: src.as_raw(), w: 3, h: 2, channels: 3, orientation: o };
+            use jpeg_encoder::ImageBuffer;
+            assert_eq!((t.width() as u32, t.height() as u32), want.dimensions(), "orientation {o}");
+        }
     }
 
     #[test]
