@@ -326,3 +326,43 @@ pub fn vote(app: &App, post_id: u64, choices: &[String]) -> Result<()> {
         w.put_post(&p)
     })
 }
+
+#[cfg(test)]
+mod option_tests {
+    use super::*;
+
+    fn following(state: FollowState, reblogs: bool, notify: bool, languages: &[&str]) -> Following {
+        Following { state, since_ms: 0, follow_id: "x".into(), options: FollowOptions { reblogs, notify, languages: languages.iter().map(|l| l.to_string()).collect() } }
+    }
+
+    #[test]
+    fn old_records_read_with_mastodons_defaults() {
+        let f: Following = serde_json::from_str(r#"{"state":"accepted","since_ms":1,"follow_id":"https://a/x"}"#).unwrap();
+        assert_eq!(f.options, FollowOptions { reblogs: true, notify: false, languages: vec![] });
+        let back: Following = serde_json::from_str(&serde_json::to_string(&following(FollowState::Accepted, false, true, &["de"])).unwrap()).unwrap();
+        assert_eq!(back.options, FollowOptions { reblogs: false, notify: true, languages: vec!["de".into()] });
+    }
+
+    #[test]
+    fn home_rule_follows_the_options() {
+        let de = following(FollowState::Accepted, false, true, &["de"]);
+        assert!(home_takes_post(Some(&de), Some("de")) && home_takes_post(Some(&de), Some("de-AT")) && home_takes_post(Some(&de), None));
+        // Bad input: another language, and a tag that only starts like `de`.
+        assert!(!home_takes_post(Some(&de), Some("en")) && !home_takes_post(Some(&de), Some("dez")));
+        assert!(!home_takes_boost(Some(&de)) && notifies_post(Some(&de)));
+        let all = following(FollowState::Accepted, true, false, &[]);
+        assert!(home_takes_post(Some(&all), Some("en")) && home_takes_boost(Some(&all)) && !notifies_post(Some(&all)));
+        // A pending follow takes nothing.
+        let pending = following(FollowState::Pending, true, true, &[]);
+        assert!(!home_takes_post(Some(&pending), None) && !home_takes_boost(Some(&pending)) && !notifies_post(Some(&pending)) && !home_takes_post(None, None));
+    }
+
+    #[test]
+    fn an_update_keeps_what_it_leaves_out() {
+        let mut o = FollowOptions::default();
+        FollowUpdate { reblogs: Some(false), notify: None, languages: Some(vec![" DE".into(), "en".into(), "de".into(), "".into()]) }.apply(&mut o);
+        assert_eq!(o, FollowOptions { reblogs: false, notify: false, languages: vec!["de".into(), "en".into()] });
+        FollowUpdate { notify: Some(true), ..Default::default() }.apply(&mut o);
+        assert_eq!(o, FollowOptions { reblogs: false, notify: true, languages: vec!["de".into(), "en".into()] });
+    }
+}
