@@ -87,8 +87,9 @@ pub fn write_csv<W: Write>(app: &App, kind: CsvKind, out: W) -> Result<u64> {
             let mut after: Option<String> = None;
             loop {
                 let page = app.store.read(|r| r.following_page(after.as_deref(), PAGE))?;
-                for (id, _) in &page.items {
-                    w.write_record([account_address(app, id)?.as_str(), "true", "false", ""]).map_err(csv_err)?;
+                for (id, f) in &page.items {
+                    let o = &f.options;
+                    w.write_record([account_address(app, id)?.as_str(), if o.reblogs { "true" } else { "false" }, if o.notify { "true" } else { "false" }, o.languages.join(", ").as_str()]).map_err(csv_err)?;
                     n += 1;
                 }
                 match page.next.or_else(|| if page.items.len() == PAGE { page.items.last().map(|(k, _)| k.clone()) } else { None }) {

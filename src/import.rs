@@ -175,9 +175,11 @@ async fn apply_row(app: &App, kind: CsvKind, row: &ImportRow) -> std::result::Re
                     _ => r.is_muted(&a.id, now),
                 })
                 .map_err(store)?;
-            if !has {
+            if kind == CsvKind::Following {
+                // A follow there already takes the file's options too (Mastodon's merge does).
+                crate::domain::follows::follow_with(app, &a, &follow_options(row)).map_err(store)?;
+            } else if !has {
                 match kind {
-                    CsvKind::Following => crate::domain::follows::follow(app, &a).map(|_| ()),
                     CsvKind::BlockedAccounts => crate::domain::safety::block(app, &a.id),
                     _ => crate::domain::safety::mute(app, &a.id, None),
                 }
@@ -217,6 +219,19 @@ async fn apply_row(app: &App, kind: CsvKind, row: &ImportRow) -> std::result::Re
             }
             Ok((p.id.to_string(), !had))
         }
+    }
+}
+
+/// The options of a `following_accounts.csv` row: "Show boosts" and "Notify on new posts"
+/// (`true`/`false`; empty or missing: Mastodon's defaults) and "Languages" (comma-separated;
+/// empty: all).
+fn follow_options(row: &ImportRow) -> crate::domain::follows::FollowUpdate {
+    let field = |i: usize| row.fields.get(i).map(|f| f.trim().to_ascii_lowercase()).filter(|f| !f.is_empty());
+    let flag = |i: usize| field(i).map(|f| matches!(f.as_str(), "true" | "1" | "yes"));
+    crate::domain::follows::FollowUpdate {
+        reblogs: flag(1),
+        notify: flag(2),
+        languages: Some(field(3).map(|l| l.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect()).unwrap_or_default()),
     }
 }
 

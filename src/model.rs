@@ -320,6 +320,33 @@ pub struct Following {
     pub since_ms: u64,
     /// Our Follow activity id (Accept/Reject and Undo refer to it).
     pub follow_id: String,
+    /// Per-follow options (Mastodon's `reblogs`, `notify`, `languages`); absent in old records.
+    #[serde(flatten)]
+    pub options: FollowOptions,
+}
+
+/// What the owner wants from one followed account, as Mastodon has it: `reblogs` (its boosts on
+/// Home; default true), `notify` (a `status` notification when it posts; default false),
+/// `languages` (ISO 639 / BCP 47 tags; only its posts in these on Home; empty = all). The
+/// rule using them is `domain::follows::{home_takes_post, home_takes_boost}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FollowOptions {
+    #[serde(default = "yes")]
+    pub reblogs: bool,
+    #[serde(default)]
+    pub notify: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub languages: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for FollowOptions {
+    fn default() -> Self {
+        FollowOptions { reblogs: true, notify: false, languages: Vec::new() }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -351,6 +378,8 @@ pub enum NotificationKind {
     Reaction,
     Quote,
     Move,
+    /// A followed account with `notify` on posted (Mastodon's `status`).
+    Status,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

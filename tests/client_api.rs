@@ -620,6 +620,23 @@ async fn relations_lists_bookmarks_pins() {
     eventually("accepted", 10, || matches!(a.app.store.read(|r| r.following(&bob)).unwrap(), Some(f) if f.state == FollowState::Accepted)).await;
     let following = expect(&call(&c, "GET", &format!("/api/v1/accounts/{me_id}/following"), &tok).await, 200, "following");
     assert_eq!(ids(&following), vec![bob_id.clone()]);
+    let follow_id = a.app.store.read(|r| r.following(&bob)).unwrap().unwrap().follow_id;
+    // Per-follow options (Mastodon's follow params): calling follow again updates them, and
+    // the Relationship shows them; a param left out keeps its value.
+    let rel = expect(&call(&c, "POST", &format!("/api/v1/accounts/{bob_id}/follow?reblogs=false&notify=true&languages[]=de&languages[]=EN"), &tok).await, 200, "follow with options");
+    assert_eq!((rel["showing_reblogs"].clone(), rel["notifying"].clone(), rel["languages"].clone()), (json!(false), json!(true), json!(["de", "en"])), "{rel}");
+    let rel = expect(&post_json(&c, &format!("/api/v1/accounts/{bob_id}/follow"), Some(&tok), r#"{"reblogs": true, "languages": ["pt-BR"]}"#).await, 200, "follow, JSON options");
+    assert_eq!((rel["showing_reblogs"].clone(), rel["notifying"].clone(), rel["languages"].clone()), (json!(true), json!(true), json!(["pt-br"])), "{rel}");
+    // Bad input: a language that is no language code, and a reblogs that is no boolean: 422, nothing changed.
+    expect(&call(&c, "POST", &format!("/api/v1/accounts/{bob_id}/follow?languages[]=not%20a%20language"), &tok).await, 422, "bad language");
+    expect(&call(&c, "POST", &format!("/api/v1/accounts/{bob_id}/follow?reblogs=maybe"), &tok).await, 422, "bad reblogs");
+    let rel = &expect(&call(&c, "GET", &format!("/api/v1/accounts/relationships?id[]={bob_id}"), &tok).await, 200, "relationships")[0];
+    assert_eq!((rel["showing_reblogs"].clone(), rel["notifying"].clone(), rel["languages"].clone()), (json!(true), json!(true), json!(["pt-br"])), "{rel}");
+    // `languages[]=` clears them; notify off again (the rest of this test reads bob's posts).
+    let rel = expect(&call(&c, "POST", &format!("/api/v1/accounts/{bob_id}/follow?notify=false&languages[]="), &tok).await, 200, "clear options");
+    assert_eq!((rel["showing_reblogs"].clone(), rel["notifying"].clone(), rel["languages"].clone()), (json!(true), json!(false), json!(null)), "{rel}");
+    let f = a.app.store.read(|r| r.following(&bob)).unwrap().unwrap();
+    assert_eq!((f.state, f.follow_id), (FollowState::Accepted, follow_id), "updating options sends no new Follow");
     expect(&call(&c, "POST", "/api/v1/accounts/4242/follow", &tok).await, 404, "follow an unknown id");
     expect(&call(&c, "POST", &format!("/api/v1/accounts/{me_id}/follow"), &tok).await, 422, "follow yourself");
 

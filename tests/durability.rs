@@ -21,7 +21,7 @@ impl Child {
         pipit::cli::init(dir.path(), &base, "owner", &format!("127.0.0.1:{port}"), true).unwrap();
         {
             let app = pipit::App::open(dir.path()).unwrap();
-            let f = Following { state: FollowState::Accepted, since_ms: 1, follow_id: format!("{base}/users/owner#follow") };
+            let f = Following { state: FollowState::Accepted, since_ms: 1, follow_id: format!("{base}/users/owner#follow"), options: Default::default() };
             app.store.write(|w| w.put_following(&peer.app.urls.actor(), &f)).unwrap();
         }
         let proc = std::process::Command::new(env!("CARGO_BIN_EXE_pipit"))

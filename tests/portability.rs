@@ -780,3 +780,45 @@ async fn delete_account_tells_followers_and_known_servers_then_wipes_after_typed
     eventually("the followed server forgot it too", 10, || bob.app.store.read(|r| r.follower(&me_id)).unwrap().is_none()).await;
     drop(dir);
 }
+
+/// Per-follow options from `following_accounts.csv` (issue 12): a row with Show boosts=false,
+/// Notify on new posts=true, Languages=de. Bob (a second pipit) then posts in German and in
+/// English and boosts his German post: on the importer's Home only the German post shows (the
+/// English one is stored but not on Home; the old code ignored the columns and showed both),
+/// the boost makes no Home entry, a `status` notification comes for the post, and the export
+/// writes the options back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csv_import_keeps_show_boosts_notify_and_languages() {
+    use pipit::domain::posts::{publish_with, NewPost, Publishing};
+    use pipit::model::NotificationKind;
+    let me = Instance::start("me").await;
+    let bob = Instance::start("bob").await;
+    let bob_id = bob.app.urls.actor();
+    let bob_acct = bob.app.urls.handle().trim_start_matches('@').to_string();
+    let csv = format!("Account address,Show boosts,Notify on new posts,Languages\n{bob_acct},false,true,de\n");
+    pipit::import::start_import(&me.app, pipit::export::CsvKind::Following, csv.as_bytes(), false).unwrap();
+    eventually("bob accepted the imported follow", 15, || matches!(me.app.store.read(|r| r.following(&bob_id)).unwrap(), Some(f) if f.state == FollowState::Accepted)).await;
+    let o = me.app.store.read(|r| r.following(&bob_id)).unwrap().unwrap().options;
+    assert_eq!((o.reblogs, o.notify, o.languages.clone()), (false, true, vec!["de".to_string()]));
+
+    let post = |text: &str, lang: &str| {
+        let new = NewPost { text: text.into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, media: vec![], resolved: vec![], quote: None };
+        publish_with(&bob.app, new, vec![], Publishing { language: Some(lang.into()), ..Default::default() }).unwrap()
+    };
+    let de = post("Guten Morgen", "de");
+    let en = post("Good morning", "en");
+    let stored = |uri: &str| me.app.store.read(|r| r.post_id_by_uri(uri)).unwrap().is_some();
+    eventually("both posts arrive", 15, || stored(&de.uri) && stored(&en.uri)).await;
+    pipit::actions::boost(&bob.app, &de.uri).await.unwrap();
+    eventually("the boost arrives", 15, || me.app.store.read(|r| r.interactions(&de.uri, "boost", 10)).unwrap().iter().any(|(who, _)| *who == bob_id)).await;
+
+    let home = me.app.store.read(|r| r.home(None, 50)).unwrap().0;
+    let on_home: Vec<(String, Option<String>)> = home.iter().map(|(_, e, p)| (p.uri.to_string(), e.boosted_by.clone())).collect();
+    assert_eq!(on_home, vec![(de.uri.to_string(), None)], "only the German post, not the English one nor the boost");
+    let notes = me.app.store.read(|r| r.notifications(None, 50)).unwrap().0;
+    assert!(notes.iter().any(|(_, n)| n.kind == NotificationKind::Status && n.actor == bob_id && n.post_uri.as_deref() == Some(de.uri.as_str())), "{notes:?}");
+
+    let mut out = Vec::new();
+    pipit::export::write_csv(&me.app, pipit::export::CsvKind::Following, &mut out).unwrap();
+    assert_eq!(String::from_utf8(out).unwrap(), format!("Account address,Show boosts,Notify on new posts,Languages\n{bob_acct},false,true,de\n"));
+}

@@ -5,7 +5,7 @@ use crate::app::App;
 use crate::domain::outbox::{self, new_activity_id};
 use crate::error::{Error, Result};
 use crate::federation::vocab::{self, PUBLIC};
-use crate::model::{Audience, FollowState, Follower, Following, Interaction, Post, RemoteActor};
+use crate::model::{Audience, FollowOptions, FollowState, Follower, Following, Interaction, Post, RemoteActor};
 use crate::store::Write;
 use crate::time::now_ms;
 use serde_json::json;
@@ -16,12 +16,51 @@ fn to(inbox: &str) -> Audience {
 
 /// Asks to follow `target` (the actor is already cached by the caller's resolve step).
 pub fn follow(app: &App, target: &RemoteActor) -> Result<Following> {
+    follow_with(app, target, &FollowUpdate::default())
+}
+
+/// Changes to a follow's options (Mastodon's follow params): `None` keeps what is there (or
+/// the default on a new follow).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FollowUpdate {
+    pub reblogs: Option<bool>,
+    pub notify: Option<bool>,
+    pub languages: Option<Vec<String>>,
+}
+
+impl FollowUpdate {
+    fn apply(&self, o: &mut FollowOptions) {
+        if let Some(r) = self.reblogs {
+            o.reblogs = r;
+        }
+        if let Some(n) = self.notify {
+            o.notify = n;
+        }
+        if let Some(l) = &self.languages {
+            let mut l: Vec<String> = l.iter().map(|x| x.trim().to_ascii_lowercase()).filter(|x| !x.is_empty()).collect();
+            l.sort();
+            l.dedup();
+            o.languages = l;
+        }
+    }
+}
+
+/// Follows `target` with options, or, when already following (or asked to), only updates
+/// the options, sending nothing (as Mastodon's `POST /api/v1/accounts/:id/follow` does).
+pub fn follow_with(app: &App, target: &RemoteActor, update: &FollowUpdate) -> Result<Following> {
     app.store.write(|w| {
-        if let Some(f) = w.following(&target.id)? {
+        if let Some(mut f) = w.following(&target.id)? {
+            let before = f.options.clone();
+            update.apply(&mut f.options);
+            if f.options != before {
+                w.put_following(&target.id, &f)?;
+            }
             return Ok(f);
         }
         let id = new_activity_id(app);
-        let f = Following { state: FollowState::Pending, since_ms: now_ms(), follow_id: id.clone() };
+        let mut options = FollowOptions::default();
+        update.apply(&mut options);
+        let f = Following { state: FollowState::Pending, since_ms: now_ms(), follow_id: id.clone(), options };
         w.put_following(&target.id, &f)?;
         let act = vocab::simple_json(&app.urls, "Follow", &id, json!(target.id), vec![target.id.to_string()], vec![]);
         outbox::send(w, app, act, to(&target.inbox))?;
@@ -37,7 +76,8 @@ pub fn follow_moved_account(w: &mut Write, app: &App, old: &str, new: &RemoteAct
     if new.id != app.urls.actor() && w.following(&new.id)?.is_none() && !w.is_blocked(&new.id)? {
         w.put_actor(new)?;
         let id = new_activity_id(app);
-        w.put_following(&new.id, &Following { state: FollowState::Pending, since_ms: now_ms(), follow_id: id.clone() })?;
+        // The options go with the account (Mastodon's Move keeps them too).
+        w.put_following(&new.id, &Following { state: FollowState::Pending, since_ms: now_ms(), follow_id: id.clone(), options: f.options.clone() })?;
         let act = vocab::simple_json(&app.urls, "Follow", &id, json!(new.id), vec![new.id.to_string()], vec![]);
         outbox::send(w, app, act, to(&new.inbox))?;
     }
@@ -80,6 +120,28 @@ pub fn end_relationships_on(w: &mut Write, app: &App, host: &str) -> Result<()> 
         outbox::send(w, app, act, to(&inbox))?;
     }
     Ok(())
+}
+
+/// The one rule for a followed account's own post on Home: an accepted follow, and the post in
+/// one of the follow's `languages` (a post without a language, or no languages set, passes;
+/// tags compare by their primary subtag, so `de` takes `de-AT`). None: not followed.
+pub fn home_takes_post(f: Option<&Following>, language: Option<&str>) -> bool {
+    let Some(f) = f.filter(|f| f.state == FollowState::Accepted) else { return false };
+    let primary = |t: &str| t.split(['-', '_']).next().unwrap_or_default().to_ascii_lowercase();
+    match language {
+        Some(l) if !f.options.languages.is_empty() => f.options.languages.iter().any(|x| primary(x) == primary(l)),
+        _ => true,
+    }
+}
+
+/// Whether a followed account's boost goes on Home: an accepted follow with `reblogs` on.
+pub fn home_takes_boost(f: Option<&Following>) -> bool {
+    matches!(f, Some(f) if f.state == FollowState::Accepted && f.options.reblogs)
+}
+
+/// Whether a followed account's new post makes a `status` notification: accepted, `notify` on.
+pub fn notifies_post(f: Option<&Following>) -> bool {
+    matches!(f, Some(f) if f.state == FollowState::Accepted && f.options.notify)
 }
 
 pub fn unfollow(app: &App, target: &str) -> Result<()> {
@@ -263,4 +325,44 @@ pub fn vote(app: &App, post_id: u64, choices: &[String]) -> Result<()> {
         poll.voted = choices.to_vec();
         w.put_post(&p)
     })
+}
+
+#[cfg(test)]
+mod option_tests {
+    use super::*;
+
+    fn following(state: FollowState, reblogs: bool, notify: bool, languages: &[&str]) -> Following {
+        Following { state, since_ms: 0, follow_id: "x".into(), options: FollowOptions { reblogs, notify, languages: languages.iter().map(|l| l.to_string()).collect() } }
+    }
+
+    #[test]
+    fn old_records_read_with_mastodons_defaults() {
+        let f: Following = serde_json::from_str(r#"{"state":"accepted","since_ms":1,"follow_id":"https://a/x"}"#).unwrap();
+        assert_eq!(f.options, FollowOptions { reblogs: true, notify: false, languages: vec![] });
+        let back: Following = serde_json::from_str(&serde_json::to_string(&following(FollowState::Accepted, false, true, &["de"])).unwrap()).unwrap();
+        assert_eq!(back.options, FollowOptions { reblogs: false, notify: true, languages: vec!["de".into()] });
+    }
+
+    #[test]
+    fn home_rule_follows_the_options() {
+        let de = following(FollowState::Accepted, false, true, &["de"]);
+        assert!(home_takes_post(Some(&de), Some("de")) && home_takes_post(Some(&de), Some("de-AT")) && home_takes_post(Some(&de), None));
+        // Bad input: another language, and a tag that only starts like `de`.
+        assert!(!home_takes_post(Some(&de), Some("en")) && !home_takes_post(Some(&de), Some("dez")));
+        assert!(!home_takes_boost(Some(&de)) && notifies_post(Some(&de)));
+        let all = following(FollowState::Accepted, true, false, &[]);
+        assert!(home_takes_post(Some(&all), Some("en")) && home_takes_boost(Some(&all)) && !notifies_post(Some(&all)));
+        // A pending follow takes nothing.
+        let pending = following(FollowState::Pending, true, true, &[]);
+        assert!(!home_takes_post(Some(&pending), None) && !home_takes_boost(Some(&pending)) && !notifies_post(Some(&pending)) && !home_takes_post(None, None));
+    }
+
+    #[test]
+    fn an_update_keeps_what_it_leaves_out() {
+        let mut o = FollowOptions::default();
+        FollowUpdate { reblogs: Some(false), notify: None, languages: Some(vec![" DE".into(), "en".into(), "de".into(), "".into()]) }.apply(&mut o);
+        assert_eq!(o, FollowOptions { reblogs: false, notify: false, languages: vec!["de".into(), "en".into()] });
+        FollowUpdate { notify: Some(true), ..Default::default() }.apply(&mut o);
+        assert_eq!(o, FollowOptions { reblogs: false, notify: true, languages: vec!["de".into(), "en".into()] });
+    }
 }

@@ -271,7 +271,11 @@ fn create(w: &mut Write, app: &App, inc: &Activity) -> Result<Outcome> {
     // Only the actor's own post gets here (federation/activity.rs checked origin and author).
     let Object::Post { post, addressed_to_owner: addressed } = &inc.object else { return Ok(Outcome::default()) };
     let (p, addressed) = ((**post).clone(), *addressed);
-    let followed = matches!(w.following(&inc.actor.id)?, Some(f) if f.state == FollowState::Accepted);
+    let follow = w.following(&inc.actor.id)?;
+    let followed = matches!(&follow, Some(f) if f.state == FollowState::Accepted);
+    // The follow's options (languages, notify): domain::follows holds the rule.
+    let home_takes = crate::domain::follows::home_takes_post(follow.as_ref(), p.language.as_deref());
+    let notify_post = crate::domain::follows::notifies_post(follow.as_ref()) && p.visibility != crate::model::Visibility::Direct;
     if !relevant(w, app, &p, followed, addressed)? {
         return Ok(Outcome::default());
     }
@@ -294,7 +298,7 @@ fn create(w: &mut Write, app: &App, inc: &Activity) -> Result<Outcome> {
         };
         // Mentioned or only addressed (a silent mention): on /home like a mention, notified only
         // when mentioned (below).
-        if followed || mentions_me || tagged || addressed {
+        if home_takes || mentions_me || tagged || addressed {
             w.add_home(&HomeEntry { post_id: id, boosted_by: None }, now_ms())?;
         }
         if reply_to_mine {
@@ -303,6 +307,8 @@ fn create(w: &mut Write, app: &App, inc: &Activity) -> Result<Outcome> {
             notify(w, NotificationKind::Quote, &inc.actor.id, Some(&uri), None)?;
         } else if mentions_me {
             notify(w, NotificationKind::Mention, &inc.actor.id, Some(&uri), None)?;
+        } else if notify_post {
+            notify(w, NotificationKind::Status, &inc.actor.id, Some(&uri), None)?;
         }
         if let Some(par) = parent {
             if w.post_id_by_uri(&par)?.is_none() {
@@ -414,15 +420,15 @@ fn announce(w: &mut Write, app: &App, inc: &Activity, activity_id: &str) -> Resu
             if fresh && p.local {
                 notify(w, NotificationKind::Boost, who, Some(&target), None)?;
             }
-            let followed = matches!(w.following(who)?, Some(f) if f.state == FollowState::Accepted);
+            let followed = crate::domain::follows::home_takes_boost(w.following(who)?.as_ref());
             if fresh && followed && !p.local {
                 w.add_home(&HomeEntry { post_id: pid, boosted_by: Some(who.clone()) }, now_ms())?;
             }
             return Ok(Outcome::default());
         }
     }
-    let followed = matches!(w.following(who)?, Some(f) if f.state == FollowState::Accepted);
-    if !followed {
+    // Boosts of a followed account with `reblogs` off are not kept (they would only be for Home).
+    if !crate::domain::follows::home_takes_boost(w.following(who)?.as_ref()) {
         return Ok(Outcome::default());
     }
     // A followed account (or Lemmy community) boosted something new: keep it, fetched from origin.

@@ -54,6 +54,7 @@ fn column_view(app: &App, index: usize, c: &Column) -> Result<Value> {
                         NotificationKind::Reaction => "reacted",
                         NotificationKind::Quote => "quoted you",
                         NotificationKind::Move => "moved",
+                        NotificationKind::Status => "posted",
                     };
                     context! { id => id.to_string(), who => social::author(app, &profile, &n.actor), what, detail => n.detail, post => n.post_uri, when => crate::time::human_date(n.at_ms) }
                 })

@@ -21,6 +21,7 @@ const KINDS: &[(&str, &str)] = &[
     ("reaction", "Reactions"),
     ("quote", "Quotes"),
     ("move", "Moves"),
+    ("status", "New posts"),
 ];
 
 fn kind_name(k: &NotificationKind) -> &'static str {
@@ -34,6 +35,7 @@ fn kind_name(k: &NotificationKind) -> &'static str {
         NotificationKind::Reaction => "reaction",
         NotificationKind::Quote => "quote",
         NotificationKind::Move => "move",
+        NotificationKind::Status => "status",
     }
 }
 

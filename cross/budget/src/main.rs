@@ -482,7 +482,7 @@ async fn inbox_bench(bin: &Path, quick: bool, rows: &mut Vec<Row>) {
     let (dir, port) = prepare(bin, "inbox", |app| {
         app.store.write(|w| {
             for i in 0..ACTORS {
-                w.put_following(&actor(i), &Following { state: FollowState::Accepted, since_ms: 1, follow_id: format!("{}/f/{i}", app.urls.actor()) })?;
+                w.put_following(&actor(i), &Following { state: FollowState::Accepted, since_ms: 1, follow_id: format!("{}/f/{i}", app.urls.actor()), options: Default::default() })?;
             }
             Ok(())
         }).unwrap();

@@ -43,6 +43,7 @@ pub fn notification_type(k: &NotificationKind) -> &'static str {
         NotificationKind::Reaction => "pleroma:emoji_reaction",
         NotificationKind::Quote => "quote",
         NotificationKind::Move => "move",
+        NotificationKind::Status => "status",
     }
 }
 
@@ -472,12 +473,13 @@ impl<'a> Ctx<'a> {
     pub fn relationship(&self, actor: &str) -> Value {
         let now = crate::time::now_ms();
         let host = crate::federation::vocab::host_of(actor).unwrap_or_default();
-        let (following, requested, followed_by, requested_by, blocking, muting, domain_blocking) = self
+        let (options, following, requested, followed_by, requested_by, blocking, muting, domain_blocking) = self
             .app
             .store
             .read(|r| {
                 let f = r.following(actor)?;
                 Ok((
+                    f.as_ref().map(|f| f.options.clone()),
                     matches!(&f, Some(f) if f.state == crate::model::FollowState::Accepted),
                     matches!(&f, Some(f) if f.state == crate::model::FollowState::Pending),
                     r.follower(actor)?.is_some(),
@@ -491,9 +493,10 @@ impl<'a> Ctx<'a> {
         json!({
             "id": self.account_id(actor).to_string(),
             "following": following,
-            "showing_reblogs": following,
-            "notifying": false,
-            "languages": null,
+            // Mastodon: the follow's (or request's) options; false/null when not following.
+            "showing_reblogs": options.as_ref().map(|o| o.reblogs).unwrap_or(false),
+            "notifying": options.as_ref().map(|o| o.notify).unwrap_or(false),
+            "languages": options.as_ref().filter(|o| !o.languages.is_empty()).map(|o| o.languages.clone()),
             "followed_by": followed_by,
             "blocking": blocking,
             "blocked_by": false,

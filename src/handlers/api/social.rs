@@ -33,10 +33,23 @@ pub async fn relate(c: &Call, what: &str) -> ApiResult {
     }
     match what {
         "follow" => {
-            crate::actions::follow(&c.app, &actor).await.map_err(|e| match e {
+            // Mastodon's params; given again on a follow there already, they update it.
+            let langs = c.params.all("languages");
+            let update = follows::FollowUpdate {
+                reblogs: c.params.flag("reblogs")?,
+                notify: c.params.flag("notify")?,
+                languages: if langs.is_empty() {
+                    None
+                } else {
+                    // `languages[]=` (an empty value) clears them: every language.
+                    Some(langs.iter().filter(|l| !l.trim().is_empty()).map(|l| crate::domain::posts::check_language(l)).collect::<crate::error::Result<Vec<_>>>().map_err(|_| ApiError::unprocessable("languages: not a language code"))?)
+                },
+            };
+            let a = crate::actions::account(&c.app, &actor).await.map_err(|e| match e {
                 Error::NotFound => ApiError::not_found(),
                 e => e.into(),
             })?;
+            follows::follow_with(&c.app, &a, &update)?;
         }
         "unfollow" => idempotent(follows::unfollow(&c.app, &actor))?,
         "block" => safety::block(&c.app, &actor)?,
