@@ -466,15 +466,12 @@ fn each_key(mut page: impl FnMut(Option<&str>) -> Result<Vec<String>>, mut f: im
 /// What the settings page and `pipit import` show of one import.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ImportView {
-    pub id: u64,
-    pub file: String,
-    pub overwrite: bool,
-    pub total: u64,
-    pub done: u64,
-    pub failed: u64,
+    /// The stored import (file, counters); flattened, so the JSON and the templates read
+    /// `done`, `total`, … directly.
+    #[serde(flatten)]
+    pub job: crate::store::ImportJob,
+    /// Derived from `job` (rows neither done nor failed), for the page and the CLI.
     pub pending: u64,
-    pub added: u64,
-    pub removed: u64,
     pub finished: bool,
     /// `line N: TEXT: reason` for each failed row (the first `SHOWN_FAILURES`).
     pub failures: Vec<String>,
@@ -485,11 +482,12 @@ pub struct ImportView {
 impl ImportView {
     /// One line: where it stands, or how it ended.
     pub fn summary(&self) -> String {
-        let removed = if self.overwrite { format!(", {} removed", self.removed) } else { String::new() };
+        let j = &self.job;
+        let removed = if j.overwrite { format!(", {} removed", j.removed) } else { String::new() };
         if self.finished {
-            format!("{}: {} of {} lines applied ({} new{removed}), {} failed", self.file, self.done, self.total, self.added, self.failed)
+            format!("{}: {} of {} lines applied ({} new{removed}), {} failed", j.file, j.done, j.total, j.added, j.failed)
         } else {
-            format!("{}: {} done, {} failed, {} pending of {} lines", self.file, self.done, self.failed, self.pending, self.total)
+            format!("{}: {} done, {} failed, {} pending of {} lines", j.file, j.done, j.failed, self.pending, j.total)
         }
     }
     /// The summary and every failed line shown.
@@ -498,8 +496,8 @@ impl ImportView {
         if !self.failures.is_empty() {
             out.push_str(":\n");
             out.push_str(&self.failures.join("\n"));
-            if self.failed as usize > self.failures.len() {
-                out.push_str(&format!("\n… and {} more", self.failed as usize - self.failures.len()));
+            if self.job.failed as usize > self.failures.len() {
+                out.push_str(&format!("\n… and {} more", self.job.failed as usize - self.failures.len()));
             }
         }
         out
@@ -526,20 +524,7 @@ pub fn import_view(app: &App, id: u64) -> Result<Option<ImportView>> {
         }
         // Rows never tried come first in due order; look past a few hundred of them.
         let retrying = r.import_due_rows(id, u64::MAX - 1, 500)?.iter().filter(|row| row.attempts > 0).take(50).map(row_text).collect();
-        Ok(Some(ImportView {
-            id,
-            file: imp.file.clone(),
-            overwrite: imp.overwrite,
-            total: imp.total,
-            done: imp.done,
-            failed: imp.failed,
-            pending: imp.pending(),
-            added: imp.added,
-            removed: imp.removed,
-            finished: imp.finished_ms.is_some(),
-            failures,
-            retrying,
-        }))
+        Ok(Some(ImportView { pending: imp.pending(), finished: imp.finished_ms.is_some(), job: imp, failures, retrying }))
     })
 }
 
@@ -597,8 +582,8 @@ pub async fn cli_import(data: &Path, kind: &str, file: &Path, overwrite: bool) -
     };
     sp.finish_and_clear();
     let started: ImportView = serde_json::from_str(&started).map_err(|e| Error::Internal(format!("import reply: {e}")))?;
-    let id = started.id;
-    let pb = progress_bar(started.total);
+    let id = started.job.id;
+    let pb = progress_bar(started.job.total);
     pb.set_message("looking up accounts");
     let view = loop {
         let view = match &local {
@@ -607,7 +592,7 @@ pub async fn cli_import(data: &Path, kind: &str, file: &Path, overwrite: bool) -
                 Some(r) => return Err(Error::BadRequest(r.message)),
                 None => {
                     pb.finish_and_clear();
-                    return Err(Error::BadRequest(format!("the server stopped; the import goes on when it runs again (see Settings). {}", started.file)));
+                    return Err(Error::BadRequest(format!("the server stopped; the import goes on when it runs again (see Settings). {}", started.job.file)));
                 }
             },
             Some(app) => {
@@ -616,7 +601,7 @@ pub async fn cli_import(data: &Path, kind: &str, file: &Path, overwrite: bool) -
                 import_view(app, id)?.ok_or(Error::NotFound)?
             }
         };
-        pb.set_position(view.done + view.failed);
+        pb.set_position(view.job.done + view.job.failed);
         if !view.retrying.is_empty() {
             pb.set_message(format!("{} retrying", view.retrying.len()));
         }
@@ -630,7 +615,7 @@ pub async fn cli_import(data: &Path, kind: &str, file: &Path, overwrite: bool) -
         tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
     };
     pb.finish_and_clear();
-    if view.failed > 0 {
+    if view.job.failed > 0 {
         Err(Error::BadRequest(view.report()))
     } else {
         Ok(view.report())

@@ -624,7 +624,7 @@ async fn csv_import_waits_for_a_dead_server_and_survives_a_restart() {
     let view = |app: &pipit::App| pipit::import::import_view(app, id).unwrap().unwrap();
     eventually("bob's row done, the dead server's row waiting for its next try", 15, || {
         let v = view(&me.app);
-        v.done == 1 && v.pending == 1 && v.retrying.len() == 1
+        v.job.done == 1 && v.pending == 1 && v.retrying.len() == 1
     })
     .await;
     let page = owner.get("/settings").await;
@@ -635,10 +635,10 @@ async fn csv_import_waits_for_a_dead_server_and_survives_a_restart() {
     let late = Instance::restart(late_dir).await;
     let me = Instance::restart(me_dir).await;
     let v = view(&me.app);
-    assert_eq!((v.done, v.pending, v.finished), (1, 1, false), "the import was kept across the restart");
+    assert_eq!((v.job.done, v.pending, v.finished), (1, 1, false), "the import was kept across the restart");
     eventually("the import finishes after the restart", 30, || view(&me.app).finished).await;
     let v = view(&me.app);
-    assert_eq!((v.done, v.failed, v.added), (2, 0, 2), "each row counted once: {v:?}");
+    assert_eq!((v.job.done, v.job.failed, v.job.added), (2, 0, 2), "each row counted once: {v:?}");
     let me_id = me.app.urls.actor();
     eventually("the late server has me as follower", 15, || late.app.store.read(|r| r.follower(&me_id)).unwrap().is_some()).await;
     assert!(me.app.store.read(|r| r.following(&late_id)).unwrap().is_some());
