@@ -4,7 +4,7 @@
 //! fed signed Creates by an in-process peer instance.
 
 mod common;
-use common::{Client, Instance, TempDir};
+use common::{spawn_serve, Client, Instance, TempDir};
 use hyper::body::Bytes;
 use pipit::model::{FollowState, Following};
 
@@ -24,20 +24,7 @@ impl Child {
             let f = Following { state: FollowState::Accepted, since_ms: 1, follow_id: format!("{base}/users/owner#follow"), options: Default::default() };
             app.store.write(|w| w.put_following(&peer.app.urls.actor(), &f)).unwrap();
         }
-        let proc = std::process::Command::new(env!("CARGO_BIN_EXE_pipit"))
-            .args(["serve", "--data"])
-            .arg(dir.path())
-            .env("PIPIT_LOG", "warn")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("spawn pipit serve");
-        let addr = format!("127.0.0.1:{port}");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while tokio::net::TcpStream::connect(&addr).await.is_err() {
-            assert!(std::time::Instant::now() < deadline, "pipit serve did not start listening");
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+        let proc = spawn_serve(dir.path(), &format!("127.0.0.1:{port}"), None).await;
         Child { proc, base }
     }
 

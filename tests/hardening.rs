@@ -171,18 +171,8 @@ impl Child {
             let app = pipit::App::open(dir.path()).unwrap();
             pipit::domain::owner::set_password(&app, password).unwrap();
         }
-        let limit = nofile.map(|n| format!("ulimit -n {n}; ")).unwrap_or_default();
-        let proc = std::process::Command::new("sh")
-            .args(["-c", &format!("{limit}exec \"$0\" \"$@\""), env!("CARGO_BIN_EXE_pipit"), "serve", "--data"])
-            .arg(dir.path())
-            .env("PIPIT_LOG", "warn")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("spawn pipit serve");
+        let proc = spawn_serve(dir.path(), &format!("127.0.0.1:{port}"), nofile).await;
         let child = Child { proc, base, _dir: dir };
-        let addr = format!("127.0.0.1:{port}");
-        eventually_async("pipit serve to listen", || async { tokio::net::TcpStream::connect(&addr).await.is_ok() }).await;
         child
     }
     fn client(&self) -> Client {
@@ -200,16 +190,6 @@ impl Drop for Child {
         let _ = self.proc.kill();
         let _ = self.proc.wait();
     }
-}
-
-async fn eventually_async<F: std::future::Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
-    for _ in 0..400 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-    panic!("timed out waiting for {what}");
 }
 
 /// Memory of a real server after 50 logins is within 2 MiB of what it was after the first (each

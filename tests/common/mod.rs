@@ -289,3 +289,25 @@ pub async fn deliver(to: &Instance, from: &Instance, activity: &serde_json::Valu
     hs.retain(|(k, _)| k != "host");
     Client::new("http://unused").send("POST", &inbox, hs, Bytes::from(body)).await
 }
+
+/// Starts `pipit serve --data DATA` as a process of its own (quiet: `PIPIT_LOG=warn`, output
+/// discarded), under `ulimit -n NOFILE` when given, and waits (30 s at most) until `addr`
+/// (`127.0.0.1:PORT`, the config's `listen`) accepts connections. For tests that must kill -9
+/// a real server or limit its file descriptors.
+pub async fn spawn_serve(data: &Path, addr: &str, nofile: Option<u32>) -> std::process::Child {
+    let limit = nofile.map(|n| format!("ulimit -n {n}; ")).unwrap_or_default();
+    let proc = std::process::Command::new("sh")
+        .args(["-c", &format!("{limit}exec \"$0\" \"$@\""), env!("CARGO_BIN_EXE_pipit"), "serve", "--data"])
+        .arg(data)
+        .env("PIPIT_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn pipit serve");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while tokio::net::TcpStream::connect(addr).await.is_err() {
+        assert!(std::time::Instant::now() < deadline, "pipit serve did not start listening on {addr}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    proc
+}
