@@ -233,7 +233,9 @@ pub fn part_headers(head: &str) -> (String, Option<String>, String) {
                     }
                 }
             }
-            "content-type" => ctype = v.trim().to_string(),
+            // An empty `Content-Type:` line means no type given: keep RFC 7578's text/plain
+            // default rather than an empty string (found by the multipart fuzz target).
+            "content-type" if !v.trim().is_empty() => ctype = v.trim().to_string(),
             _ => {}
         }
     }
@@ -245,4 +247,20 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
         return None;
     }
     hay.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::part_headers;
+
+    /// Bad input tried: an empty `Content-Type:` line (the fuzz crash of stop 19), a header
+    /// without a colon, unquoted and quoted parameters.
+    #[test]
+    fn part_headers_defaults_and_empty_type() {
+        let (name, file, ctype) = part_headers("Content-Disposition: form-data; name=\"a\"\r\nContent-Type:");
+        assert_eq!((name.as_str(), file, ctype.as_str()), ("a", None, "text/plain"));
+        let (name, file, ctype) =
+            part_headers("garbage\r\ncontent-disposition: form-data; name=file; filename=\"p.jpg\"\r\nContent-Type:  image/jpeg ");
+        assert_eq!((name.as_str(), file.as_deref(), ctype.as_str()), ("file", Some("p.jpg"), "image/jpeg"));
+    }
 }
