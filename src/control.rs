@@ -205,6 +205,8 @@ fn describe(k: &crate::model::JobKind) -> String {
         crate::model::JobKind::Publish { post } => format!("post {post}: sent when its undo window ends"),
         crate::model::JobKind::PublishScheduled { scheduled } => format!("scheduled post {scheduled}"),
         crate::model::JobKind::Webmention { target, .. } => format!("webmention → {target}"),
+        crate::model::JobKind::WebSub { topics } => format!("WebSub ping: {} feeds", topics.len()),
+        crate::model::JobKind::PollUpdate { post } => format!("poll {post}: Update with its counts"),
     }
 }
 

@@ -418,6 +418,10 @@ pub enum JobKind {
     PublishScheduled { scheduled: u64 },
     /// Send a Webmention: `source` (the owner's post page) links to `target` (federation::webmention).
     Webmention { source: String, target: String },
+    /// Tell the WebSub hub the feeds `topics` (their URLs) changed (federation::websub).
+    WebSub { topics: Vec<String> },
+    /// Send followers an Update of the owner's poll `post` with its counts (domain::polls).
+    PollUpdate { post: u64 },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -261,6 +261,8 @@ fn vote(w: &mut Write, app: &App, inc: &Activity, poll_uri: &str, choice: &str) 
     chosen.push(choice.to_string());
     w.put_poll_vote(pid, voter, &chosen)?;
     w.update_post(&post)?;
+    // Followers' servers see the new counts in one debounced Update (domain::polls).
+    crate::domain::polls::vote_counted(w, app, &post)?;
     Ok(Outcome::default())
 }
 

@@ -9,6 +9,7 @@ pub mod lists;
 pub mod media;
 pub mod outbox;
 pub mod owner;
+pub mod polls;
 pub mod posts;
 pub mod relays;
 pub mod reactions;

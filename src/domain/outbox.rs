@@ -11,7 +11,10 @@ use serde_json::Value;
 /// Stores `activity` (whose `id` the caller set) and enqueues its fan-out.
 pub fn send(w: &mut Write, app: &App, mut activity: Value, audience: Audience) -> Result<u64> {
     let key = w.new_id(crate::store::IdSpace::Activities, crate::time::now_ms())?;
-    app.sign_object(&mut activity);
+    // The FEP-8b32 proof is the owner's key: not on the instance actor's (relay) activities.
+    if activity.get("actor").and_then(|a| a.as_str()) == Some(app.urls.actor().as_str()) {
+        app.sign_object(&mut activity);
+    }
     w.put_activity(key, &activity)?;
     if audience.followers || !audience.inboxes.is_empty() {
         w.enqueue(JobKind::Fanout { activity: key, audience, cursor: None }, crate::time::now_ms())?;

@@ -333,7 +333,9 @@ pub fn publish_with(app: &App, new: NewPost, media: Vec<Attachment>, how: Publis
                 outbox::send(w, app, create, audience)?;
             }
             queue_webmentions(w, app, &post)?;
+            crate::federation::websub::queue(w, app, &post, &[])?;
         }
+        crate::domain::polls::published(w, &post)?;
         Ok(())
     });
     if let Err(e) = stored {
@@ -349,7 +351,7 @@ pub fn publish_with(app: &App, new: NewPost, media: Vec<Attachment>, how: Publis
 /// Checks and stores a post's uploads: at most [`MAX_ATTACHMENTS`] images, or exactly one video
 /// or audio file (MP4, WebM, MP3, Ogg; passed through unchanged). On any error the files already
 /// written are removed and nothing is left.
-fn save_uploads(app: &App, media: &[Upload]) -> Result<Vec<Attachment>> {
+pub(crate) fn save_uploads(app: &App, media: &[Upload]) -> Result<Vec<Attachment>> {
     if media.len() > MAX_ATTACHMENTS {
         return Err(Error::BadRequest(format!("A post can have at most {MAX_ATTACHMENTS} attachments")));
     }
@@ -400,6 +402,7 @@ pub fn release(app: &App, job: u64, id: u64) -> Result<()> {
                 outbox::send(w, app, create, audience)?;
             }
             queue_webmentions(w, app, &post)?;
+            crate::federation::websub::queue(w, app, &post, &[])?;
         }
         w.finish_job(job)
     })
@@ -449,6 +452,7 @@ pub fn edit_with_alt(app: &App, id: u64, text: String, cw: String, alts: Option<
             }
         }
         check_text(&text, &cw, !post.attachments.is_empty())?;
+        let tags_before = post.tags.clone();
         // Mentions keep what they resolved to when first posted.
         let resolved: Vec<(String, String)> = post.mentions.iter().map(|m| (m.name.trim_start_matches('@').to_string(), m.href.to_string())).collect();
         let f = format(app, &text, &resolved);
@@ -475,6 +479,7 @@ pub fn edit_with_alt(app: &App, id: u64, text: String, cw: String, alts: Option<
             let update = vocab::create_json(&app.urls, &post, "Update", &outbox::new_activity_id(app));
             outbox::send(w, app, update, audience)?;
         }
+        crate::federation::websub::queue(w, app, &post, &tags_before)?;
         Ok(post)
     })
 }
@@ -490,6 +495,10 @@ pub fn delete(app: &App, id: u64) -> Result<Post> {
         if p.held_until_ms.is_none() && !p.local_only {
             let delete = vocab::delete_json(&app.urls, &p, &outbox::new_activity_id(app));
             outbox::send(w, app, delete, audience)?;
+        }
+        if p.held_until_ms.is_none() {
+            // Its feeds served it: they change (local-only public posts are in them too).
+            crate::federation::websub::queue(w, app, &p, &[])?;
         }
         Ok(p)
     })?;

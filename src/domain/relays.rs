@@ -5,7 +5,9 @@
 //!
 //! Protocols: Mastodon's (a Follow whose object is `as:Public`, POSTed to the relay's inbox;
 //! the relay forwards Creates or sends Announces) and LitePub's (a Follow of the relay actor;
-//! the relay sends Announces). Both answer with Accept.
+//! the relay sends Announces). Both answer with Accept. The Follow comes from the instance
+//! actor (`/actor`), as Mastodon's does (`Account.representative`); relays deliver to its inbox
+//! or the shared inbox its `endpoints` name, both the one inbox of pipit.
 
 use crate::app::App;
 use crate::domain::outbox::{self, new_activity_id};
@@ -24,8 +26,48 @@ fn follow_object(protocol: &str, relay: &str) -> serde_json::Value {
     if protocol == "mastodon" { json!(PUBLIC) } else { json!(relay) }
 }
 
-/// Subscribes: stores the relay as pending and queues the Follow to `inbox`. Subscribing again
-/// to a known relay changes nothing.
+/// The instance actor (`/actor`), which follows relays: Mastodon's `Account.representative`,
+/// and the actor LitePub relays expect. Its activities are signed with the instance key
+/// (federation::deliver picks the key by the activity's `actor`).
+pub fn instance_actor(app: &App) -> String {
+    format!("{}/actor", app.urls.base)
+}
+
+/// Was this subscription's Follow sent by the instance actor? Subscriptions stored before it
+/// was (by the owner's Person) have a follow id under the owner's actor.
+fn by_instance(app: &App, r: &Relay) -> bool {
+    r.follow_id.starts_with(&format!("{}/", instance_actor(app)))
+}
+
+fn instance_activity(app: &App, kind: &str, object: serde_json::Value, relay: &str) -> serde_json::Value {
+    let mut v = vocab::simple_json(&app.urls, kind, &format!("{}/activities/{}", instance_actor(app), crate::ids::next_id()), object, vec![relay.to_string()], vec![]);
+    v["actor"] = json!(instance_actor(app));
+    v
+}
+
+/// Queues the instance actor's Follow of `relay` and returns its id.
+fn send_follow(w: &mut Write, app: &App, relay: &str, inbox: &str, protocol: &str) -> Result<String> {
+    let act = instance_activity(app, "Follow", follow_object(protocol, relay), relay);
+    let id = act["id"].as_str().unwrap_or_default().to_string();
+    outbox::send(w, app, act, Audience { followers: false, inboxes: vec![inbox.to_string()] })?;
+    Ok(id)
+}
+
+/// Queues the Undo of subscription `r`'s Follow, from whichever actor sent that Follow.
+fn send_undo(w: &mut Write, app: &App, relay: &str, r: &Relay) -> Result<()> {
+    let who = if by_instance(app, r) { instance_actor(app) } else { app.urls.actor() };
+    let follow = json!({ "id": r.follow_id, "type": "Follow", "actor": who, "object": follow_object(&r.protocol, relay) });
+    let act = if by_instance(app, r) {
+        instance_activity(app, "Undo", follow, relay)
+    } else {
+        vocab::simple_json(&app.urls, "Undo", &new_activity_id(app), follow, vec![relay.to_string()], vec![])
+    };
+    outbox::send(w, app, act, Audience { followers: false, inboxes: vec![r.inbox.clone()] })?;
+    Ok(())
+}
+
+/// Subscribes: stores the relay as pending and queues the instance actor's Follow to `inbox`.
+/// Subscribing again to a known relay changes nothing.
 pub fn subscribe(app: &App, relay: &RemoteActor, inbox: &str, protocol: &str) -> Result<Relay> {
     if !matches!(protocol, "mastodon" | "litepub") {
         return Err(Error::BadRequest(format!("unknown relay protocol `{protocol}`")));
@@ -34,11 +76,9 @@ pub fn subscribe(app: &App, relay: &RemoteActor, inbox: &str, protocol: &str) ->
         if let Some(r) = w.relay(&relay.id)? {
             return Ok(r);
         }
-        let id = new_activity_id(app);
-        let r = Relay { inbox: inbox.to_string(), protocol: protocol.to_string(), follow_id: id.clone(), state: "pending".into(), since_ms: now_ms() };
+        let follow_id = send_follow(w, app, &relay.id, inbox, protocol)?;
+        let r = Relay { inbox: inbox.to_string(), protocol: protocol.to_string(), follow_id, state: "pending".into(), since_ms: now_ms() };
         w.put_relay(&relay.id, &r)?;
-        let act = vocab::simple_json(&app.urls, "Follow", &id, follow_object(protocol, &relay.id), vec![relay.id.to_string()], vec![]);
-        outbox::send(w, app, act, Audience { followers: false, inboxes: vec![inbox.to_string()] })?;
         Ok(r)
     })
 }
@@ -48,11 +88,26 @@ pub fn subscribe(app: &App, relay: &RemoteActor, inbox: &str, protocol: &str) ->
 pub fn unsubscribe(app: &App, relay: &str) -> Result<()> {
     app.store.write(|w| {
         let r = w.remove_relay(relay)?.ok_or(Error::NotFound)?;
-        let follow = json!({ "id": r.follow_id, "type": "Follow", "actor": app.urls.actor(), "object": follow_object(&r.protocol, relay) });
-        let act = vocab::simple_json(&app.urls, "Undo", &new_activity_id(app), follow, vec![relay.to_string()], vec![]);
-        outbox::send(w, app, act, Audience { followers: false, inboxes: vec![r.inbox.clone()] })?;
-        Ok(())
+        send_undo(w, app, relay, &r)
     })
+}
+
+/// The upgrade path for subscriptions made before relays were followed by the instance actor
+/// (their Follow came from the owner's Person): each gets an Undo of that Follow and a new
+/// Follow from `/actor`, and keeps its state meanwhile, so an accepted relay keeps delivering
+/// until it answers the new Follow (its Accept makes that one current; a Reject ends the
+/// subscription). Runs at start; returns how many were moved. Relays are a handful, so the
+/// whole (small) table is read.
+pub fn upgrade(app: &App) -> Result<usize> {
+    let old: Vec<(String, Relay)> = app.store.read(|r| r.relays())?.into_iter().filter(|(_, r)| !by_instance(app, r)).collect();
+    for (relay, r) in &old {
+        app.store.write(|w| {
+            send_undo(w, app, relay, r)?;
+            let follow_id = send_follow(w, app, relay, &r.inbox, &r.protocol)?;
+            w.put_relay(relay, &Relay { follow_id, ..r.clone() })
+        })?;
+    }
+    Ok(old.len())
 }
 
 /// An Accept or Reject from a relay actor, for our Follow (`follow_ref`: the id it names, if

@@ -26,6 +26,12 @@ fn check(app: &App, p: &ScheduledParams) -> Result<()> {
     }
     if let Some(poll) = &p.poll {
         posts::check_poll(poll)?;
+        if !p.media.is_empty() {
+            return Err(Error::BadRequest("A post has either a poll or attachments, not both".into()));
+        }
+    }
+    if p.media.len() > posts::MAX_ATTACHMENTS {
+        return Err(Error::BadRequest(format!("A post can have at most {} attachments", posts::MAX_ATTACHMENTS)));
     }
     if let Some(l) = &p.language {
         posts::check_language(l)?;

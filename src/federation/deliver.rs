@@ -106,7 +106,7 @@ pub async fn run(app: App) {
                                     _ => continue, // taken meanwhile: a later round
                                 }
                             }
-                            JobKind::Fanout { .. } | JobKind::Import { .. } | JobKind::Publish { .. } | JobKind::PublishScheduled { .. } | JobKind::Webmention { .. } => None,
+                            JobKind::Fanout { .. } | JobKind::Import { .. } | JobKind::Publish { .. } | JobKind::PublishScheduled { .. } | JobKind::Webmention { .. } | JobKind::WebSub { .. } | JobKind::PollUpdate { .. } => None,
                         };
                         taken.push((job, permit));
                     }
@@ -194,6 +194,14 @@ async fn process(app: &App, job: Job, hosts: &Mutex<Hosts>) {
         JobKind::Webmention { source, target } => {
             crate::federation::webmention::send_job(app, &job, source, target).await;
             Ok(())
+        }
+        JobKind::WebSub { topics } => {
+            crate::federation::websub::ping_job(app, &job, topics).await;
+            Ok(())
+        }
+        JobKind::PollUpdate { post } => {
+            let (app2, id, post) = (app.clone(), job.id, *post);
+            tokio::task::spawn_blocking(move || crate::domain::polls::send_update(&app2, id, post)).await.unwrap_or_else(|e| Err(crate::error::Error::Internal(e.to_string())))
         }
     };
     if let Err(e) = result {
@@ -316,10 +324,17 @@ pub fn backoff_ms(app: &App, attempt: u32) -> u64 {
     (base + jitter) * app.config.delivery_backoff_unit_ms
 }
 
+/// Is `body` (an activity we serialised) the instance actor's (relay Follow/Undo)? Then it is
+/// signed with the instance key. Our JSON is compact, so the top-level pair reads exactly so.
+fn is_instance_activity(app: &App, body: &[u8]) -> bool {
+    let needle = format!("\"actor\":\"{}/actor\"", app.urls.base);
+    body.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
 /// Signs and POSTs one activity. On 401 it knocks again with the other signature format
 /// (servers differ in which they accept); the format that worked is not remembered yet.
 pub async fn post(app: &App, inbox: &str, body: Bytes) -> Outcome {
-    let signer = app.owner_signer();
+    let signer = if is_instance_activity(app, &body) { app.instance_signer() } else { app.owner_signer() };
     let mut last = Outcome::Retry("not sent".into(), None);
     for format in [Format::Cavage, Format::Rfc9421] {
         let b = body.clone();

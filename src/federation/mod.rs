@@ -20,3 +20,4 @@ pub mod signer;
 pub mod thread;
 pub mod vocab;
 pub mod webmention;
+pub mod websub;

@@ -458,6 +458,8 @@ pub fn instance_actor_json(urls: &Urls, rsa_public_pem: &str) -> Value {
         "name": urls.host,
         "inbox": format!("{id}/inbox"),
         "outbox": format!("{id}/outbox"),
+        // Relays it follows deliver here (domain::relays).
+        "endpoints": { "sharedInbox": format!("{}/inbox", urls.base) },
         "url": format!("{}/about", urls.base),
         "manuallyApprovesFollowers": true,
         "publicKey": { "id": format!("{id}#main-key"), "owner": id, "publicKeyPem": rsa_public_pem },

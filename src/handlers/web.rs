@@ -202,9 +202,9 @@ pub async fn compose(app: &App, req: Request<Incoming>) -> Result<Resp> {
         Some(s) => Some(parse_local_time(s).ok_or_else(|| Error::BadRequest(format!("`{s}` is not a date and time")))?),
     };
     if at_ms.is_some() || sub.form.get("draft").is_some() {
-        if !media.is_empty() {
-            return Err(Error::BadRequest("Scheduled posts and drafts from this page take no attachments yet: post it now, or use a client app".into()));
-        }
+        // The files are saved now (checked, metadata stripped) and kept with the record until
+        // it is published, or deleted with it.
+        let saved = crate::domain::posts::save_uploads(app, &media)?;
         let params = crate::store::ScheduledParams {
             text: sub.form.text("content"),
             cw: sub.form.text("cw"),
@@ -213,10 +213,13 @@ pub async fn compose(app: &App, req: Request<Incoming>) -> Result<Resp> {
             language,
             local_only: local_only.unwrap_or(false),
             poll,
-            media: Vec::new(),
+            media: saved,
         };
         let draft = if sub.form.get("draft").is_some() { None } else { at_ms };
-        crate::domain::scheduled::create(app, params, draft)?;
+        if let Err(e) = crate::domain::scheduled::create(app, params.clone(), draft) {
+            crate::domain::posts::remove_attachment_files(app, &params.media);
+            return Err(e);
+        }
         return Ok(response::redirect(&format!("/scheduled?done={}", if draft.is_some() { "scheduled" } else { "drafted" })));
     }
     // Through actions: mentions are resolved by WebFinger (so they are delivered) and a remote

@@ -47,6 +47,10 @@ pub async fn run(app: App, listener: TcpListener, shutdown: impl Future<Output =
     let (open_tx, mut open) = tokio::sync::mpsc::channel::<()>(1);
     // The delivery worker lives as long as the server; queued jobs survive in the store.
     let worker = tokio::spawn(crate::federation::deliver::run(app.clone()));
+    // Relay subscriptions from before the instance actor followed them move to it (once).
+    if let Err(e) = crate::domain::relays::upgrade(&app) {
+        tracing::warn!("relays: moving subscriptions to the instance actor: {e}");
+    }
     let timeout = Duration::from_secs(app.config.request_timeout_secs);
     let conns = conns::Conns::new(app.config.max_connections as usize);
     tokio::pin!(shutdown);

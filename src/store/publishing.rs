@@ -177,3 +177,25 @@ impl Write {
         Ok(())
     }
 }
+
+/// The debounced `PollUpdate` of issue 14: a marker per poll in `meta_value` (key
+/// `poll_update:ID`) while one is queued, so a burst of votes queues one Update, not one each.
+impl Write {
+    /// Is an Update of poll `post` queued already (by a vote)?
+    pub fn poll_update_pending(&self, post: u64) -> Result<bool> {
+        let t = self.tx.open_table(META_VALUE)?;
+        let pending = t.get(format!("poll_update:{post}").as_str())?.is_some();
+        Ok(pending)
+    }
+    /// Notes (`true`) or clears (`false`) that an Update of poll `post` is queued.
+    pub fn set_poll_update_pending(&mut self, post: u64, pending: bool) -> Result<()> {
+        let key = format!("poll_update:{post}");
+        let mut t = self.tx.open_table(META_VALUE)?;
+        if pending {
+            t.insert(key.as_str(), [1u8].as_slice())?;
+        } else {
+            t.remove(key.as_str())?;
+        }
+        Ok(())
+    }
+}
