@@ -223,6 +223,7 @@ impl TestRelay {
                         let (got, keys, base) = (got.clone(), keys.clone(), base.clone());
                         async move {
                             let path = req.uri().path().to_string();
+                            let sig = req.headers().get("signature").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
                             let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
                             let (status, ct, out) = match path.as_str() {
                                 "/actor" => (200, "application/activity+json", serde_json::json!({
@@ -233,14 +234,18 @@ impl TestRelay {
                                 }).to_string()),
                                 "/garbage/actor" => (200, "application/activity+json", "{\"id\": [garbage".to_string()),
                                 "/inbox" => {
-                                    let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-                                    got.lock().unwrap().push(v.clone());
+                                    let mut v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
                                     if v["type"] == "Follow" {
+                                        // Answered to the follower's own inbox (`/actor/inbox` for
+                                        // the instance actor), addressed to it.
                                         let follower = v["actor"].as_str().unwrap_or_default().to_string();
-                                        let accept = serde_json::json!({ "@context": "https://www.w3.org/ns/activitystreams", "id": format!("{base}/accept/{}", got.lock().unwrap().len()), "type": "Accept", "actor": format!("{base}/actor"), "object": v });
-                                        let inbox = format!("{}/inbox", &follower[..follower.find("/users/").unwrap()]);
+                                        let accept = serde_json::json!({ "@context": "https://www.w3.org/ns/activitystreams", "id": format!("{base}/accept/{}", got.lock().unwrap().len()), "type": "Accept", "actor": format!("{base}/actor"), "object": v, "to": [follower] });
+                                        let inbox = format!("{follower}/inbox");
                                         tokio::spawn(async move { signed_post(&keys, &format!("{base}/actor#main-key"), &inbox, &accept).await });
                                     }
+                                    // Who signed it, for the test to check (the keyId).
+                                    v["_signature"] = serde_json::json!(sig);
+                                    got.lock().unwrap().push(v);
                                     (202, "text/plain", String::new())
                                 }
                                 _ => (404, "text/plain", String::new()),
@@ -307,9 +312,17 @@ async fn a_relay_delivers_tagged_posts_kept_off_home_and_swept_after_the_retenti
     let msg = execute(&alice.app, Command::RelayAdd { url: format!("{}/inbox", relay.base) }).await.unwrap();
     assert!(msg.contains("mastodon"), "{msg}");
     eventually("the relay gets the Follow", 10, || !relay.of_type("Follow").is_empty()).await;
-    let follow = relay.of_type("Follow").remove(0);
+    let mut follow = relay.of_type("Follow").remove(0);
     assert_eq!(follow["object"], "https://www.w3.org/ns/activitystreams#Public");
-    assert_eq!(follow["actor"], alice.app.urls.actor().as_str());
+    // Followed by the instance actor, signed with its key (Mastodon's Account.representative).
+    let instance_actor = alice.url("/actor");
+    assert_eq!(follow["actor"], instance_actor.as_str(), "{follow}");
+    let sig = follow["_signature"].as_str().unwrap_or_default().to_string();
+    assert!(sig.contains(&format!("keyId=\"{instance_actor}#main-key\"")), "{sig}");
+    follow.as_object_mut().unwrap().remove("_signature");
+    // The instance actor names the shared inbox, where relays deliver.
+    let actor_doc: serde_json::Value = serde_json::from_str(&alice.client().get_with("/actor", &[("accept", "application/activity+json")]).await.body).unwrap();
+    assert_eq!(actor_doc["endpoints"]["sharedInbox"], alice.url("/inbox").as_str());
     eventually("the relay's Accept arrives", 10, || relay_state(&alice, &relay.actor()).as_deref() == Some("accepted")).await;
     assert!(alice.app.store.read(|r| r.following(&relay.actor())).unwrap().is_none(), "a relay is not a followed account");
 
@@ -357,17 +370,44 @@ async fn a_relay_delivers_tagged_posts_kept_off_home_and_swept_after_the_retenti
     // `pipit relay remove`: an Undo of the Follow, and the relay is gone.
     execute(&alice.app, Command::RelayRemove { url: format!("{}/inbox", relay.base) }).await.unwrap();
     eventually("the relay gets the Undo", 10, || !relay.of_type("Undo").is_empty()).await;
-    assert_eq!(relay.of_type("Undo")[0]["object"]["id"], follow["id"]);
+    let undo = relay.of_type("Undo").remove(0);
+    assert_eq!(undo["object"]["id"], follow["id"]);
+    assert_eq!((undo["actor"].as_str(), undo["object"]["actor"].as_str()), (Some(instance_actor.as_str()), Some(instance_actor.as_str())));
+    assert!(undo["_signature"].as_str().unwrap_or_default().contains(&format!("keyId=\"{instance_actor}#main-key\"")));
     assert!(alice.app.store.read(|r| r.relays()).unwrap().is_empty());
 
     // LitePub: the actor URL given, the Follow's object is the relay actor.
     execute(&alice.app, Command::RelayAdd { url: stranger.actor() }).await.unwrap();
     eventually("LitePub Follow", 10, || !stranger.of_type("Follow").is_empty()).await;
     assert_eq!(stranger.of_type("Follow")[0]["object"], stranger.actor().as_str());
+    assert_eq!(stranger.of_type("Follow")[0]["actor"], instance_actor.as_str());
     eventually("LitePub Accept", 10, || relay_state(&alice, &stranger.actor()).as_deref() == Some("accepted")).await;
     // The settings page lists it.
     let page = owner.get("/settings/relays").await;
     assert!(page.body.contains(&stranger.actor()) && page.body.contains("litepub"), "{}", page.body);
+}
+
+/// The upgrade path: a subscription stored when the owner's Person followed relays moves to
+/// the instance actor at the next start (an Undo from the Person, a Follow from `/actor`), and
+/// keeps delivering meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_subscriptions_from_the_owner_move_to_the_instance_actor_on_restart() {
+    let alice = Instance::start("alice").await;
+    let relay = TestRelay::start(relay_keys()).await;
+    let old_follow = format!("{}/activities/12345", alice.app.urls.actor());
+    let old = pipit::store::Relay { inbox: format!("{}/inbox", relay.base), protocol: "mastodon".into(), follow_id: old_follow.clone(), state: "accepted".into(), since_ms: 1 };
+    alice.app.store.write(|w| w.put_relay(&relay.actor(), &old)).unwrap();
+    let alice = Instance::restart(alice.stop().await).await;
+    eventually("the relay gets the Undo and the new Follow", 10, || !relay.of_type("Undo").is_empty() && !relay.of_type("Follow").is_empty()).await;
+    let undo = relay.of_type("Undo").remove(0);
+    assert_eq!((undo["actor"].as_str(), undo["object"]["id"].as_str()), (Some(alice.app.urls.actor().as_str()), Some(old_follow.as_str())), "{undo}");
+    let follow = relay.of_type("Follow").remove(0);
+    assert_eq!(follow["actor"], alice.url("/actor").as_str());
+    eventually("the new Follow is the current one", 10, || alice.app.store.read(|r| r.relay(&relay.actor())).unwrap().map(|r| r.follow_id) == follow["id"].as_str().map(String::from)).await;
+    assert_eq!(relay_state(&alice, &relay.actor()).as_deref(), Some("accepted"), "still delivering");
+    // Moved once: nothing to move at the next start.
+    assert_eq!(pipit::domain::relays::upgrade(&alice.app).unwrap(), 0);
+    alice.stop().await;
 }
 
 // ---------- 4. tag feeds ----------

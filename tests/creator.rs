@@ -159,8 +159,8 @@ fn poll_jobs(i: &Instance, post: u64) -> Vec<pipit::model::Job> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn votes_reach_other_followers_in_one_debounced_update_and_the_close_sends_final_counts() {
-    // Debounce = 30 units; a unit of 200 ms makes it 6 s.
-    let a = Instance::start_with("alice", Box::new(|c| c.delivery_backoff_unit_ms = 200)).await;
+    // Debounce = 30 units; a unit of 100 ms makes it 3 s.
+    let a = Instance::start_with("alice", Box::new(|c| c.delivery_backoff_unit_ms = 100)).await;
     let b = Instance::start("bob").await;
     let c = Instance::start("carol").await;
     follow_accepted(&b, &a).await;
