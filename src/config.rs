@@ -88,7 +88,8 @@ pub struct Config {
     /// unless the owner bookmarked, liked, boosted or answered them.
     #[serde(default = "default_relay_retention_days")]
     pub relay_retention_days: u32,
-    /// A WebSub hub (http(s) URL) named as `<link rel="hub">` in the profile and tag feeds.
+    /// A WebSub hub (http(s) URL) named as `<link rel="hub">` in the profile and tag feeds, and
+    /// pinged when a public post changes them (federation::websub).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub websub_hub: Option<String>,
     /// Languages the owner reads (BCP 47, e.g. ["de", "en"]): a remote post's `contentMap` is

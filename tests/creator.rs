@@ -248,7 +248,8 @@ async fn posts_scheduled_from_the_page_keep_their_images_and_alt_text() {
     assert_eq!(sched[0].params.media.len(), 1);
     assert_eq!(sched[0].params.media[0].alt, "Rows of tomatoes in fog");
     let url = sched[0].params.media[0].url.to_string();
-    assert!(owner.get("/scheduled").await.body.contains("Garden at dawn"));
+    let page = owner.get("/scheduled").await.body;
+    assert!(page.contains("Garden at dawn") && page.contains("alt=\"Rows of tomatoes in fog\""), "{page}");
     eventually("the scheduled post is published", 15, || a.app.store.read(|r| r.own_post_count()).unwrap() == 1).await;
     let p = a.app.store.read(|r| r.own_posts(None, 1, |_| true)).unwrap().posts.remove(0);
     assert_eq!(p.source, "Garden at dawn");
@@ -271,6 +272,27 @@ async fn posts_scheduled_from_the_page_keep_their_images_and_alt_text() {
     assert_eq!(r.status, 303, "{}", r.body);
     assert_eq!(media_files(&a), with_post, "deleting the draft frees its media");
     assert_eq!(a.client().get(draft.params.media[0].url.strip_prefix(&a.base).unwrap()).await.status, 404);
+
+    // The client API: `scheduled_at` + `media_ids` keeps the upload and its description.
+    let c = a.client();
+    let r = c.post_form("/api/v1/apps", &[("client_name", "t"), ("redirect_uris", "urn:ietf:wg:oauth:2.0:oob"), ("scopes", "read write")]).await;
+    let app: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    let r = c
+        .post_form("/oauth/token", &[("grant_type", "password"), ("client_id", app["client_id"].as_str().unwrap()), ("client_secret", app["client_secret"].as_str().unwrap()), ("username", "alice"), ("password", "correct horse battery"), ("scope", "read write")])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let tok = serde_json::from_str::<serde_json::Value>(&r.body).unwrap()["access_token"].as_str().unwrap().to_string();
+    let m = c.post_multipart("/api/v2/media", &[("access_token", &tok), ("description", "Beans on poles")], &[("file", "c.png", "image/png", &png(24, 24))]).await;
+    assert_eq!(m.status, 200, "{}", m.body);
+    let mid = serde_json::from_str::<serde_json::Value>(&m.body).unwrap()["id"].as_str().unwrap().to_string();
+    let body = serde_json::json!({ "status": "Beans", "scheduled_at": pipit::time::rfc3339(pipit::time::now_ms() + 2_000), "media_ids": [mid] }).to_string();
+    let r = c.send("POST", "/api/v1/statuses", vec![("authorization".into(), format!("Bearer {tok}")), ("content-type".into(), "application/json".into())], body.into()).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let s: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(s["media_attachments"][0]["description"], "Beans on poles", "{s}");
+    eventually("the API-scheduled post is published", 15, || a.app.store.read(|r| r.own_post_count()).unwrap() == 2).await;
+    let p = a.app.store.read(|r| r.own_posts(None, 1, |_| true)).unwrap().posts.remove(0);
+    assert_eq!((p.source.as_str(), p.attachments.len(), p.attachments[0].alt.as_str()), ("Beans", 1, "Beans on poles"));
     a.stop().await;
     b.stop().await;
 }

@@ -30,6 +30,8 @@ pub fn page(app: &App, req: &Request<Incoming>) -> Result<Resp> {
                 visibility => s.params.visibility.as_str(),
                 local_only => s.params.local_only,
                 poll => s.params.poll.map(|p| p.options),
+                // Thumbnails of the images kept with it, with their alt text.
+                media => s.params.media.iter().map(|a| context! { url => a.preview_url.clone().unwrap_or_else(|| a.url.to_string()), alt => a.alt.clone() }).collect::<Vec<_>>(),
                 at => s.scheduled_ms.map(crate::time::human_date),
                 at_iso => s.scheduled_ms.map(crate::time::rfc3339),
             }
