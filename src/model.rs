@@ -418,6 +418,10 @@ pub enum JobKind {
     PublishScheduled { scheduled: u64 },
     /// Send a Webmention: `source` (the owner's post page) links to `target` (federation::webmention).
     Webmention { source: String, target: String },
+    /// Cross-posting to connected account `account` (`user@host`, federation::crosspost):
+    /// `op` "create" posts a copy of the owner's post `post`, "edit" updates it, "delete"
+    /// deletes it.
+    Crosspost { post: u64, account: String, op: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

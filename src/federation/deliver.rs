@@ -106,7 +106,7 @@ pub async fn run(app: App) {
                                     _ => continue, // taken meanwhile: a later round
                                 }
                             }
-                            JobKind::Fanout { .. } | JobKind::Import { .. } | JobKind::Publish { .. } | JobKind::PublishScheduled { .. } | JobKind::Webmention { .. } => None,
+                            JobKind::Fanout { .. } | JobKind::Import { .. } | JobKind::Publish { .. } | JobKind::PublishScheduled { .. } | JobKind::Webmention { .. } | JobKind::Crosspost { .. } => None,
                         };
                         taken.push((job, permit));
                     }
@@ -193,6 +193,10 @@ async fn process(app: &App, job: Job, hosts: &Mutex<Hosts>) {
         JobKind::PublishScheduled { scheduled } => crate::actions::publish_scheduled_due(app, job.id, *scheduled).await,
         JobKind::Webmention { source, target } => {
             crate::federation::webmention::send_job(app, &job, source, target).await;
+            Ok(())
+        }
+        JobKind::Crosspost { post, account, op } => {
+            crate::federation::crosspost::run_job(app, &job, *post, account, op).await;
             Ok(())
         }
     };
