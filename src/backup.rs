@@ -95,6 +95,12 @@ pub fn stage(app: &App, staging: &Path) -> Result<Staged> {
             crate::fsutil::write_private(&staging.join("keys").join(&file), &bytes)?;
             *slot = format!("keys/{file}");
         }
+        // The key that seals cross-posting tokens (domain::crosspost): without it a restored
+        // server's connections would not open.
+        let crosspost_key = crate::domain::crosspost::key_path(app);
+        if crosspost_key.exists() {
+            crate::fsutil::write_private(&staging.join("keys").join(crate::domain::crosspost::KEY_FILE), &std::fs::read(&crosspost_key)?)?;
+        }
         cfg.save(staging)?;
         Ok(Staged { actor: app.urls.actor(), url: app.config.url.clone(), username: app.config.username.clone(), rows })
     })();

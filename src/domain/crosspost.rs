@@ -92,8 +92,11 @@ pub fn open(app: &App, purpose: &str, sealed: &str) -> Result<String> {
 pub fn normalize_server(input: &str) -> Result<String> {
     let s = input.trim().trim_end_matches('/');
     let s = s.strip_prefix('@').map(|s| s.rsplit('@').next().unwrap_or(s)).unwrap_or(s);
-    let with_scheme = if s.starts_with("https://") || s.starts_with("http://") { s.to_string() } else { format!("https://{s}") };
     let bad = || Error::BadRequest(format!("`{}` is not a server address like mastodon.social or https://mastodon.social", input.trim()));
+    if s.contains("://") && !(s.starts_with("https://") || s.starts_with("http://")) {
+        return Err(bad());
+    }
+    let with_scheme = if s.starts_with("https://") || s.starts_with("http://") { s.to_string() } else { format!("https://{s}") };
     let uri: hyper::Uri = with_scheme.parse().map_err(|_| bad())?;
     let host = uri.host().filter(|h| !h.is_empty() && !h.contains('@')).ok_or_else(bad)?;
     let scheme = uri.scheme_str().ok_or_else(bad)?;

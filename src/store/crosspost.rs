@@ -184,6 +184,12 @@ impl Read {
         v.map(|v| from_json(v.value(), "connection")).transpose()
     }
 
+    /// Connect attempts waiting for their callback (expired ones included until the next
+    /// attempt sweeps them), counted up to 1000.
+    pub fn pending_connects(&self) -> Result<usize> {
+        Ok(self.tx.open_table(XPSTATE_PENDING)?.iter()?.take(1000).count())
+    }
+
     /// The copy of post `post_id` on `acct`, if one was made.
     pub fn copy_of(&self, acct: &str, post_id: u64) -> Result<Option<Copy>> {
         let t = self.tx.open_table(XPACCT_POSTID_COPY)?;
