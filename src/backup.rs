@@ -88,7 +88,7 @@ pub fn stage(app: &App, staging: &Path) -> Result<Staged> {
         // Keys go in as keys/NAME and the config copy points there, wherever they live now.
         let mut cfg = app.config.clone();
         std::fs::create_dir(staging.join("keys"))?;
-        for slot in [&mut cfg.keys.rsa, &mut cfg.keys.ed25519] {
+        for slot in [&mut cfg.keys.rsa, &mut cfg.keys.ed25519, &mut cfg.keys.instance_rsa] {
             let src = app.config.resolve(&app.data, slot);
             let file = src.file_name().and_then(|n| n.to_str()).unwrap_or("key.pem").to_string();
             let bytes = std::fs::read(&src)?;

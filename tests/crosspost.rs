@@ -177,6 +177,7 @@ async fn connect_copy_edit_delete_restart_backup_disconnect() {
     // A backup carries the key: the staged copy opens the connection's token.
     let staging = std::fs::canonicalize(a.dir.path()).unwrap().join(format!("backup-staging-{}", std::process::id()));
     pipit::backup::stage(&a.app, &staging).unwrap();
+    assert!(staging.join("keys").join(pipit::domain::crosspost::KEY_FILE).exists(), "the backup has the sealing key");
     {
         let restored = pipit::App::open(&staging).unwrap();
         assert_eq!(pipit::federation::crosspost::access_token(&restored, &acct).unwrap(), token, "a restored backup keeps the connection");
@@ -224,7 +225,15 @@ async fn garbage_server() -> (String, tokio::task::JoinHandle<()>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_servers_states_refusals_outages_and_revoked_tokens() {
-    let a = Instance::start_with("alice", fast_retries()).await;
+    // A one-second undo window: a post deleted within it is never cross-posted.
+    let a = Instance::start_with(
+        "alice",
+        Box::new(|c: &mut pipit::Config| {
+            c.delivery_backoff_unit_ms = 2;
+            c.undo_window_secs = 1;
+        }),
+    )
+    .await;
     let b = Instance::start("bob").await;
     let a_owner = a.owner_client().await;
     let b_owner = b.owner_client().await;
@@ -269,6 +278,19 @@ async fn bad_servers_states_refusals_outages_and_revoked_tokens() {
     assert_eq!(r.status, 400);
 
     let acct = connect(&a, &a_owner, &b, &b_owner).await;
+
+    // Deleted within the undo window: the copy is never made.
+    let b_before = own_count(&b);
+    control::execute(&a.app, cli_post("Regretted at once", "public", &[&acct])).await.unwrap();
+    let regretted = newest_own(&a).unwrap();
+    let held_until = regretted.held_until_ms.expect("held for the undo window");
+    let jobs = crosspost_jobs(&a);
+    assert_eq!(jobs.len(), 1);
+    assert!(jobs[0].due_ms >= held_until, "the cross-post waits for the window");
+    pipit::domain::posts::delete(&a.app, regretted.id).unwrap();
+    eventually("the cross-post job ends", 20, || crosspost_jobs(&a).is_empty()).await;
+    assert!(a.app.store.read(|r| r.copy_of(&acct, regretted.id)).unwrap().is_none());
+    assert_eq!(own_count(&b), b_before, "nothing was cross-posted");
 
     // Bad input: B is down when the job runs: retried, then delivered once B is back.
     let b_before = own_count(&b);
