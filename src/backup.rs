@@ -88,12 +88,18 @@ pub fn stage(app: &App, staging: &Path) -> Result<Staged> {
         // Keys go in as keys/NAME and the config copy points there, wherever they live now.
         let mut cfg = app.config.clone();
         std::fs::create_dir(staging.join("keys"))?;
-        for slot in [&mut cfg.keys.rsa, &mut cfg.keys.ed25519] {
+        for slot in [&mut cfg.keys.rsa, &mut cfg.keys.ed25519, &mut cfg.keys.instance_rsa] {
             let src = app.config.resolve(&app.data, slot);
             let file = src.file_name().and_then(|n| n.to_str()).unwrap_or("key.pem").to_string();
             let bytes = std::fs::read(&src)?;
             crate::fsutil::write_private(&staging.join("keys").join(&file), &bytes)?;
             *slot = format!("keys/{file}");
+        }
+        // The key that seals cross-posting tokens (domain::crosspost): without it a restored
+        // server's connections would not open.
+        let crosspost_key = crate::domain::crosspost::key_path(app);
+        if crosspost_key.exists() {
+            crate::fsutil::write_private(&staging.join("keys").join(crate::domain::crosspost::KEY_FILE), &std::fs::read(&crosspost_key)?)?;
         }
         cfg.save(staging)?;
         Ok(Staged { actor: app.urls.actor(), url: app.config.url.clone(), username: app.config.username.clone(), rows })

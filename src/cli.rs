@@ -15,7 +15,7 @@ USAGE:
                                     create a data folder non-interactively
   pipit password [--data DIR]       set the owner's password (read from standard input)
   pipit post TEXT [--visibility public|unlisted|followers|direct] [--cw TEXT] [--reply-to URL]
-             [--local-only] [--language TAG]
+             [--local-only] [--language TAG] [--crosspost user@host ...]
              [--poll OPTION --poll OPTION ... [--poll-multiple] [--poll-expires SECS]]
                                     (a reply keeps its parent's visibility unless --visibility is given)
   pipit follow|unfollow @user@host|URL

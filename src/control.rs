@@ -35,6 +35,9 @@ pub enum Command {
         poll_multiple: bool,
         #[serde(default)]
         poll_expires: Option<u64>,
+        /// `--crosspost ACCT` (repeatable): also post a copy to these connected accounts.
+        #[serde(default)]
+        crosspost: Vec<String>,
     },
     Follow { account: String },
     Unfollow { account: String },
@@ -85,7 +88,7 @@ pub async fn execute(app: &App, cmd: Command) -> Result<String> {
                 .map_err(|e| Error::Internal(e.to_string()))??;
             Ok("password set; existing sessions were logged out".into())
         }
-        Command::Post { text, visibility, cw, reply_to, local_only, language, poll, poll_multiple, poll_expires } => {
+        Command::Post { text, visibility, cw, reply_to, local_only, language, poll, poll_multiple, poll_expires, crosspost } => {
             let visibility = match (visibility.as_str(), reply_to.as_deref().filter(|r| !r.trim().is_empty())) {
                 // A reply without --visibility keeps its parent's: an answer to a direct
                 // message must not go out publicly.
@@ -103,9 +106,15 @@ pub async fn execute(app: &App, cmd: Command) -> Result<String> {
                 expires_secs: poll_expires.unwrap_or(crate::domain::posts::DEFAULT_POLL_SECS),
             });
             let how = crate::domain::posts::Publishing { local_only: local_only.then_some(true), language, poll, scheduled: None };
+            // Refused before anything is stored (a followers-only post, an unknown account).
+            let targets = crate::domain::crosspost::check_targets(app, visibility, &crosspost)?;
             let compose = actions::Compose { text, cw, visibility, in_reply_to: reply_to, media: Vec::new(), quote: None };
             let p = actions::publish_with(app, compose, Vec::new(), how).await?;
+            crate::domain::crosspost::queue(app, &p, &targets)?;
             let mut msg = p.url_or_uri().to_string();
+            if !targets.is_empty() {
+                msg.push_str(&format!(" (cross-posting to {})", targets.join(", ")));
+            }
             if p.local_only {
                 msg.push_str(" (only on this site: not sent to other servers)");
             } else if let Some(m) = crate::domain::posts::sending_in_minutes(&p, crate::time::now_ms()) {
@@ -207,6 +216,7 @@ fn describe(k: &crate::model::JobKind) -> String {
         crate::model::JobKind::Webmention { target, .. } => format!("webmention → {target}"),
         crate::model::JobKind::WebSub { topics } => format!("WebSub ping: {} feeds", topics.len()),
         crate::model::JobKind::PollUpdate { post } => format!("poll {post}: Update with its counts"),
+        crate::model::JobKind::Crosspost { post, account, op } => format!("cross-post ({op}) of post {post} → {account}"),
     }
 }
 

@@ -45,7 +45,7 @@ fn main() -> ExitCode {
             Err(e) => return usage(&e),
         },
         "post" | "follow" | "unfollow" | "approve" | "reject" | "like" | "boost" | "delete" | "queue" => {
-            let allowed: &[&str] = if args.verb == "post" { &["data", "visibility", "cw", "reply-to", "local-only", "language", "poll", "poll-multiple", "poll-expires"] } else { &["data"] };
+            let allowed: &[&str] = if args.verb == "post" { &["data", "visibility", "cw", "reply-to", "local-only", "language", "poll", "poll-multiple", "poll-expires", "crosspost"] } else { &["data"] };
             match args.only(allowed).and_then(|_| command(&args)) {
                 Ok(cmd) => runtime.block_on(async {
                     let msg = control::run(&args.data(), cmd).await?;
@@ -192,6 +192,7 @@ fn command(args: &Args) -> std::result::Result<Command, String> {
                 None => None,
                 Some(s) => Some(s.parse().map_err(|_| format!("--poll-expires takes seconds, not `{s}`"))?),
             },
+            crosspost: args.all("crosspost"),
         },
         "follow" => Command::Follow { account: one("@user@host or URL")? },
         "unfollow" => Command::Unfollow { account: one("@user@host or URL")? },

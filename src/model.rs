@@ -422,6 +422,10 @@ pub enum JobKind {
     WebSub { topics: Vec<String> },
     /// Send followers an Update of the owner's poll `post` with its counts (domain::polls).
     PollUpdate { post: u64 },
+    /// Cross-posting to connected account `account` (`user@host`, federation::crosspost):
+    /// `op` "create" posts a copy of the owner's post `post`, "edit" updates it, "delete"
+    /// deletes it.
+    Crosspost { post: u64, account: String, op: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -18,7 +18,7 @@ async fn follow_accepted(from: &Instance, to: &Instance) {
 
 /// `pipit post` as the CLI sends it over the control socket (same `execute`).
 fn cli_post(text: &str) -> Command {
-    Command::Post { text: text.into(), visibility: String::new(), cw: String::new(), reply_to: None, local_only: false, language: None, poll: vec![], poll_multiple: false, poll_expires: None }
+    Command::Post { text: text.into(), visibility: String::new(), cw: String::new(), reply_to: None, local_only: false, language: None, poll: vec![], poll_multiple: false, poll_expires: None, crosspost: vec![] }
 }
 
 fn post_of(i: &Instance, uri: &str) -> Option<pipit::model::Post> {
@@ -206,6 +206,7 @@ async fn poll_from_cli_is_answered_by_a_second_pipit() {
         poll: options.into_iter().map(String::from).collect(),
         poll_multiple: multiple,
         poll_expires: expires,
+        crosspost: vec![],
     };
     // Bad input: one option, a blank option, an expiry of 10 seconds.
     let e = control::execute(&a.app, poll_cmd(vec!["tea"], false, None)).await.unwrap_err().to_string();

@@ -480,6 +480,8 @@ pub fn edit_with_alt(app: &App, id: u64, text: String, cw: String, alts: Option<
             outbox::send(w, app, update, audience)?;
         }
         crate::federation::websub::queue(w, app, &post, &tags_before)?;
+        // Copies on connected accounts follow the edit (queued).
+        crate::domain::crosspost::follow_change(w, post.id, "edit")?;
         Ok(post)
     })
 }
@@ -490,6 +492,8 @@ pub fn delete(app: &App, id: u64) -> Result<Post> {
         let audience = outbox::post_audience(w, app, &p)?;
         w.delete_post(id, now_ms())?;
         w.remove_post_versions(id)?;
+        // Copies on connected accounts are deleted too (queued).
+        crate::domain::crosspost::follow_change(w, id, "delete")?;
         // Held (undo window) or local-only: nobody elsewhere ever saw it, so no Delete; the
         // `Publish` job finds the post gone and sends nothing.
         if p.held_until_ms.is_none() && !p.local_only {

@@ -106,7 +106,7 @@ pub async fn run(app: App) {
                                     _ => continue, // taken meanwhile: a later round
                                 }
                             }
-                            JobKind::Fanout { .. } | JobKind::Import { .. } | JobKind::Publish { .. } | JobKind::PublishScheduled { .. } | JobKind::Webmention { .. } | JobKind::WebSub { .. } | JobKind::PollUpdate { .. } => None,
+                            JobKind::Fanout { .. } | JobKind::Import { .. } | JobKind::Publish { .. } | JobKind::PublishScheduled { .. } | JobKind::Webmention { .. } | JobKind::WebSub { .. } | JobKind::PollUpdate { .. } | JobKind::Crosspost { .. } => None,
                         };
                         taken.push((job, permit));
                     }
@@ -202,6 +202,10 @@ async fn process(app: &App, job: Job, hosts: &Mutex<Hosts>) {
         JobKind::PollUpdate { post } => {
             let (app2, id, post) = (app.clone(), job.id, *post);
             tokio::task::spawn_blocking(move || crate::domain::polls::send_update(&app2, id, post)).await.unwrap_or_else(|e| Err(crate::error::Error::Internal(e.to_string())))
+        }
+        JobKind::Crosspost { post, account, op } => {
+            crate::federation::crosspost::run_job(app, &job, *post, account, op).await;
+            Ok(())
         }
     };
     if let Err(e) = result {

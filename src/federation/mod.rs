@@ -6,6 +6,7 @@ pub mod activity;
 pub mod client;
 pub mod collection;
 pub mod content;
+pub mod crosspost;
 pub mod deliver;
 pub mod fetch;
 pub mod inbox;

@@ -139,10 +139,13 @@ fn secure(app: &App) -> bool {
 pub fn owner(app: &App, headers: &HeaderMap) -> Option<OwnerView> {
     let token = cookie(headers, SESSION_COOKIE)?;
     match owner::session_valid(app, token) {
-        Ok(true) => Some(OwnerView {
-            csrf: crate::secret::hmac(&app.secret, &format!("session:{token}")),
-            posting: app.store.read(|r| r.profile()).map(|p| p.posting).unwrap_or_default(),
-        }),
+        Ok(true) => {
+            let (posting, crosspost) = app
+                .store
+                .read(|r| Ok((r.profile()?.posting, r.connections()?.into_iter().filter(|c| c.needs_reconnect.is_none()).map(|c| (c.acct, c.default_on)).collect())))
+                .unwrap_or_default();
+            Some(OwnerView { csrf: crate::secret::hmac(&app.secret, &format!("session:{token}")), posting, crosspost })
+        }
         _ => None,
     }
 }

@@ -5,6 +5,7 @@ pub mod api;
 pub mod assets;
 pub mod auth;
 pub mod community;
+pub mod crosspost;
 pub mod portability;
 pub mod publishing;
 pub mod deck;

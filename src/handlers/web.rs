@@ -202,6 +202,9 @@ pub async fn compose(app: &App, req: Request<Incoming>) -> Result<Resp> {
         Some(s) => Some(parse_local_time(s).ok_or_else(|| Error::BadRequest(format!("`{s}` is not a date and time")))?),
     };
     if at_ms.is_some() || sub.form.get("draft").is_some() {
+        if sub.form.get("crosspost").is_some() {
+            return Err(Error::BadRequest("Scheduled posts and drafts are not cross-posted yet: untick \"Also post to\", or post it now".into()));
+        }
         // The files are saved now (checked, metadata stripped) and kept with the record until
         // it is published, or deleted with it.
         let saved = crate::domain::posts::save_uploads(app, &media)?;
@@ -222,6 +225,9 @@ pub async fn compose(app: &App, req: Request<Incoming>) -> Result<Resp> {
         }
         return Ok(response::redirect(&format!("/scheduled?done={}", if draft.is_some() { "scheduled" } else { "drafted" })));
     }
+    // "Also post to": refused before anything is stored (a followers-only post, say).
+    let crosspost: Vec<String> = sub.form.0.iter().filter(|(k, _)| k == "crosspost").map(|(_, v)| v.clone()).collect();
+    let crosspost = crate::domain::crosspost::check_targets(app, visibility, &crosspost)?;
     // Through actions: mentions are resolved by WebFinger (so they are delivered) and a remote
     // parent is fetched, exactly as `pipit post` does.
     let post = crate::actions::publish_with(
@@ -238,6 +244,7 @@ pub async fn compose(app: &App, req: Request<Incoming>) -> Result<Resp> {
         crate::domain::posts::Publishing { local_only, language, poll, scheduled: None },
     )
     .await?;
+    crate::domain::crosspost::queue(app, &post, &crosspost)?;
     let back = match &post.in_reply_to {
         Some(parent) => match app.urls.local_post_id(parent) {
             Some(pid) => format!("{}?done=posted#post-{}", app.urls.post_url(pid), post.id),

@@ -22,6 +22,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("community.html", include_str!("../../templates/community.html")),
     ("starter_pack.html", include_str!("../../templates/starter_pack.html")),
     ("relays.html", include_str!("../../templates/relays.html")),
+    ("crosspost.html", include_str!("../../templates/crosspost.html")),
     ("tag.html", include_str!("../../templates/tag.html")),
     ("home.html", include_str!("../../templates/home.html")),
     ("people.html", include_str!("../../templates/people.html")),

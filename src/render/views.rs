@@ -12,6 +12,9 @@ pub struct OwnerView {
     pub csrf: String,
     /// The composer's defaults from the settings (visibility, federate, language).
     pub posting: crate::model::PostingDefaults,
+    /// Connected cross-posting accounts for the composer's "Also post to": (`user@host`,
+    /// ticked by default), those needing reconnecting left out.
+    pub crosspost: Vec<(String, bool)>,
 }
 
 #[derive(Serialize)]

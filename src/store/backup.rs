@@ -7,6 +7,7 @@ use super::tables::*;
 use super::community::{REPLIER_REPLYID, REPLYDAY_ACTOR_COUNT, UNANSWERED_REPLYID};
 use super::relays::{RELAYED_POSTID, RELAYURI_RELAY};
 use super::webmentions::POSTID_SOURCE_MS;
+use super::crosspost::{XPACCT_CONNECTION, XPACCT_POSTID_COPY, XPSTATE_PENDING};
 use super::Store;
 use crate::error::{Error, Result};
 use redb::{Database, Key, MultimapTableHandle, ReadableDatabase, ReadableTable, TableDefinition, TableHandle, Value};
@@ -55,6 +56,8 @@ impl Store {
             UNANSWERED_REPLYID, REPLYDAY_ACTOR_COUNT, REPLIER_REPLYID, RELAYURI_RELAY, RELAYED_POSTID, POSTID_SOURCE_MS,
             // Emoji reactions (issue 11): counts kept on write.
             POSTURI_REACTION_COUNT,
+            // Cross-posting (issue 14): connections (secrets sealed with keys/crosspost.key, which the backup carries too).
+            XPACCT_CONNECTION, XPSTATE_PENDING, XPACCT_POSTID_COPY,
         );
         for t in r.list_tables()? {
             if !names.iter().any(|n| n == t.name()) {

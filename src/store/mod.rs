@@ -28,6 +28,8 @@ mod suggest;
 mod community;
 mod relays;
 mod webmentions;
+mod crosspost;
+pub use crosspost::{Connection, Copy as CrosspostCopy, PendingConnect};
 pub use relays::Relay;
 pub use community::{reply_day, DAY_MS};
 pub mod reactions;
@@ -260,6 +262,7 @@ impl Store {
             w.open_community_tables()?;
             w.open_relay_tables()?;
             w.open_webmention_tables()?;
+            w.open_crosspost_tables()?;
             let version = w.meta_u32("schema_version")?.unwrap_or(0);
             if version > SCHEMA_VERSION {
                 return Err(Error::Config(format!(
