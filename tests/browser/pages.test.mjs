@@ -252,6 +252,24 @@ test('every page, logged out and logged in, at 390 and 1280 px: screenshots, no 
     body: JSON.stringify({ client_name: 'Test app', redirect_uris: 'urn:ietf:wg:oauth:2.0:oob', scopes: 'read' }) })).json();
   const authorize = `/oauth/authorize?response_type=code&client_id=${app.client_id}&redirect_uri=${encodeURIComponent('urn:ietf:wg:oauth:2.0:oob')}&scope=read`;
 
+  // An import, so the settings page shows its progress and failures (nothing listens on port 9),
+  // and a malformed file, which comes back at once as an error page listing its bad line.
+  const csv = (name, text) => ({ name, mimeType: 'text/csv', buffer: Buffer.from(text) });
+  await page.goto(`${base}/settings`);
+  await page.selectOption('#import_kind', 'following_accounts.csv');
+  await page.setInputFiles('#import-form input[name=file]', csv('following_accounts.csv', `Account address,Show boosts,Notify on new posts,Languages\n${peer.handle.slice(1)},true,false,\nnobody@127.0.0.1:9,true,false,\n`));
+  await Promise.all([page.waitForURL(/done=importing/), page.click('#import-form button[type=submit]')]);
+  await page.goto(`${base}/settings`);
+  assert.ok(await page.locator('#import-status').isVisible(), 'the settings page shows the import');
+  await page.selectOption('#import_kind', 'blocked_domains.csv');
+  await page.setInputFiles('#import-form input[name=file]', csv('blocked_domains.csv', '#domain\nnot a domain at all, with spaces\n'));
+  const [importError] = await Promise.all([page.waitForNavigation(), page.click('#import-form button[type=submit]')]);
+  assert.ok(importError.status() >= 400 && importError.status() < 500, `a malformed CSV is refused (HTTP ${importError.status()})`);
+  assert.match(await page.locator('main').innerText(), /line 2/i, 'the refusal names the bad line');
+  await page.screenshot({ path: join(ARTIFACTS, 'in-import-malformed-390.jpeg'), type: 'jpeg', quality: 70 });
+  const importProblems = (await axe(page)).map(v => `the refused import at 390 px: ${v}`);
+  if (await overflowX(page) !== 0) importProblems.push('the refused import scrolls sideways at 390 px');
+
   // The pages, from the router (src/server/routes.rs): every GET that answers a page.
   const unreachable = '@nobody@127.0.0.1:9';      // nothing listens on port 9
   const unknown = `@nobody@127.0.0.1:${port}`;     // a server that answers "no such account"
@@ -270,7 +288,7 @@ test('every page, logged out and logged in, at 390 and 1280 px: screenshots, no 
   // The settings page holds every section (profile, posting, pictures, About, moving, import and
   // export): its screenshots are of the whole page.
   const FULL = new Set(['/settings', '/settings/safety']);
-  const problems = [];
+  const problems = [...importProblems];
   for (const [who, pair, paths] of [['out', [visitor, visitorDesk], loggedOut], ['in', [page, d], loggedIn]]) {
     for (const entry of paths) {
       const [name, path] = Array.isArray(entry) ? entry : [slug(entry), entry];
@@ -327,6 +345,10 @@ test('the layout, the post cards, the themes, the keyboard and the compose helpe
   assert.ok(await page.getByRole('link', { name: 'Bookmarks' }).isVisible(), '"More" opens the rest of the menu');
   assert.ok(await page.getByRole('button', { name: 'Log out' }).isVisible(), 'Log out is at hand on a phone');
   await page.screenshot({ path: join(ARTIFACTS, 'phone-more-menu.png') });
+  // What only shows once opened is checked open too (axe skips hidden elements): the phone's
+  // "More" menu, a timeline card's "More", a content warning, the suggestion list.
+  const opened = [];
+  for (const v of await axe(page)) opened.push(`the phone's "More" menu, open: ${v}`);
 
   // Phone: a redirect to an anchor, as after posting a reply, starts below the sticky top bar.
   await page.goto(`${base}${parentPath}?done=posted#post-${firstReplyId}`);
@@ -376,6 +398,7 @@ test('the layout, the post cards, the themes, the keyboard and the compose helpe
   const card = d.locator('article.post', { hasText: 'A post with a long thread' }).first();
   assert.equal(await card.getByRole('link', { name: 'Edit' }).isVisible(), false, 'Edit waits under "More" in a timeline');
   await card.locator('.post-more summary').click();
+  for (const v of await axe(d)) opened.push(`a card's "More", open: ${v}`);
   assert.ok(await card.getByRole('link', { name: 'Edit' }).isVisible(), '"More" shows Edit');
   // Media: three pictures in a grid, the first one tall; the sensitive one behind a warning.
   const grid = d.locator('article.post', { hasText: 'Three pictures' }).locator('.media');
@@ -386,6 +409,7 @@ test('the layout, the post cards, the themes, the keyboard and the compose helpe
   assert.equal(await warned.locator('details.cw').getAttribute('open'), null, 'a content warning starts closed');
   assert.equal(await warned.locator('.media img').isVisible(), false, 'the picture behind it is hidden');
   await warned.locator('details.cw > summary').click();
+  for (const v of await axe(d)) opened.push(`a content warning, open: ${v}`);
   assert.ok(await warned.locator('.media img').isVisible(), 'shown after "Show more"');
 
   // Keyboard: the first Tab reaches "Skip to content", with a visible focus ring.
@@ -401,7 +425,9 @@ test('the layout, the post cards, the themes, the keyboard and the compose helpe
   await box.pressSequentially('Hello #lay');
   await waitFor('the #tag suggestion', () => d.locator('[role=listbox] [role=option]', { hasText: '#layout' }).isVisible());
   await d.screenshot({ path: join(ARTIFACTS, 'suggest-1280.png') });
+  for (const v of await axe(d)) opened.push(`the #tag suggestions, shown: ${v}`);
   await d.keyboard.press('Enter');
   assert.equal(await box.inputValue(), 'Hello #layout ');
   assert.match(await d.locator('form#compose .counter').textContent(), /^4986 characters left$/);
+  assert.deepEqual(opened, [], opened.join('\n'));
 });
