@@ -7,7 +7,8 @@
 //   tests/artifacts/pages/ (the first screenful; the whole page for settings), no sideways
 //   scrolling at 390 px, no "Internal server error" (500), no duplicate id, and axe-core finds no
 //   serious or critical accessibility violation at either width; /setup on the fresh instance
-//   (before the owner has a password) likewise, and the dark theme on the pages with posts and forms;
+//   (before the owner has a password) likewise, the dark theme on the pages with posts and forms,
+//   and what shows only when opened (menus, a content warning, the suggestion list);
 // - the layout: a bottom menu bar on a phone, a side menu column and a side column on a desktop,
 //   the deck across the full width with a compose column, anchors below the sticky bar;
 // - post cards: icon buttons named in text with their counts, relative times with the exact
@@ -18,7 +19,8 @@
 // sideways), a long unbroken URL in a post, two different passwords on /setup, a used setup link,
 // an account that cannot be reached (port 9), an account its server does not know, a post id and
 // a path that do not exist, an empty and an unreachable /authorize_interaction, a remote-follow
-// from a starter pack to an unreachable server, a thread long enough that an anchor scrolls to
+// from a starter pack to an unreachable server, an import with an unreachable account and a
+// malformed CSV (a domain with spaces), a thread long enough that an anchor scrolls to
 // the very top.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
