@@ -12,27 +12,60 @@ use argon2::password_hash::{Output, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use std::sync::Mutex;
 
-/// The one argon2 working memory of the process (19 MiB at the default cost), allocated at the
-/// first password check and reused. A fresh 19 MiB per check made glibc keep that much per
-/// thread arena for good (15 logins: +108 MiB). Holding the lock also means one check at a time.
-static ARGON2_MEMORY: Mutex<Vec<Block>> = Mutex::new(Vec::new());
+/// One password check at a time: argon2's working memory is 19 MiB at the default cost, and a
+/// Pi has little to spare for two at once.
+static ARGON2_LOCK: Mutex<()> = Mutex::new(());
 /// Stored hashes asking for more than this (KiB) are refused rather than allocated.
 const MAX_M_COST_KIB: u32 = 64 * 1024;
 
-/// argon2 of `password` with `salt` into `out`, in the shared working memory.
+/// argon2's working memory for one check: an anonymous mapping of its own, unmapped on drop.
+///
+/// Not the allocator's: glibc raises its mmap threshold after the first 19 MiB free and then
+/// keeps later ones in an arena for good (15 logins once cost +108 MiB), and a buffer kept for
+/// reuse held 19 MiB for the life of the process after the first login (budget run of
+/// 2026-11-29: idle 16 → 35 MiB). munmap gives every page back to the kernel at once, on
+/// glibc and musl alike.
+struct WorkingMemory {
+    ptr: *mut Block,
+    blocks: usize,
+}
+
+impl WorkingMemory {
+    /// `blocks` zeroed argon2 blocks (1 KiB each); Err when the kernel refuses the mapping.
+    fn new(blocks: usize) -> Result<Self> {
+        let len = blocks.max(1) * std::mem::size_of::<Block>();
+        // SAFETY: a fresh private anonymous mapping; no existing memory is touched. Its pages are
+        // zero-filled (a valid all-zero `Block`) and page-aligned (more than `Block`'s 64).
+        let ptr = unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0) };
+        if ptr == libc::MAP_FAILED {
+            return Err(Error::Internal(format!("argon2: cannot map {} KiB: {}", len / 1024, std::io::Error::last_os_error())));
+        }
+        Ok(WorkingMemory { ptr: ptr.cast(), blocks })
+    }
+
+    fn blocks(&mut self) -> &mut [Block] {
+        // SAFETY: the mapping holds `blocks` initialised (zeroed) Blocks, is aligned, and is
+        // borrowed mutably through `self` only.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr, self.blocks) }
+    }
+}
+
+impl Drop for WorkingMemory {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping made in `new`; no slice of it outlives `self`.
+        unsafe { libc::munmap(self.ptr.cast(), self.blocks.max(1) * std::mem::size_of::<Block>()) };
+    }
+}
+
+/// argon2 of `password` with `salt` into `out`, in a working memory returned to the kernel after.
 fn argon2_into(algorithm: Algorithm, version: Version, params: Params, password: &[u8], salt: &[u8], out: &mut [u8]) -> Result<()> {
     if params.m_cost() > MAX_M_COST_KIB {
         return Err(Error::Store(format!("password hash: memory cost {} KiB is above {MAX_M_COST_KIB}", params.m_cost())));
     }
-    let blocks = params.block_count();
-    let mut memory = ARGON2_MEMORY.lock().unwrap_or_else(|e| e.into_inner());
-    if memory.len() < blocks {
-        let more = blocks - memory.len();
-        memory.reserve_exact(more);
-        memory.resize(blocks, Block::default());
-    }
+    let _one_at_a_time = ARGON2_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let mut memory = WorkingMemory::new(params.block_count())?;
     Argon2::new(algorithm, version, params)
-        .hash_password_into_with_memory(password, salt, out, &mut memory[..blocks])
+        .hash_password_into_with_memory(password, salt, out, memory.blocks())
         .map_err(|e| Error::Internal(format!("argon2: {e}")))
 }
 
@@ -86,7 +119,7 @@ pub fn check_password(app: &App, password: &str) -> Result<bool> {
     verify(&phc, password)
 }
 
-/// Checks `password` against a PHC-format argon2 hash, in the shared working memory.
+/// Checks `password` against a PHC-format argon2 hash (one check at a time, see `argon2_into`).
 pub fn verify(phc: &str, password: &str) -> Result<bool> {
     let parsed = PasswordHash::new(&phc).map_err(|e| Error::Store(format!("password hash: {e}")))?;
     let bad = |e: argon2::password_hash::Error| Error::Store(format!("password hash: {e}"));
