@@ -12,27 +12,25 @@ use argon2::password_hash::{Output, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use std::sync::Mutex;
 
-/// The one argon2 working memory of the process (19 MiB at the default cost), allocated at the
-/// first password check and reused. A fresh 19 MiB per check made glibc keep that much per
-/// thread arena for good (15 logins: +108 MiB). Holding the lock also means one check at a time.
-static ARGON2_MEMORY: Mutex<Vec<Block>> = Mutex::new(Vec::new());
+/// One password check at a time (argon2 takes 19 MiB at the default cost).
+static ARGON2_GATE: Mutex<()> = Mutex::new(());
 /// Stored hashes asking for more than this (KiB) are refused rather than allocated.
 const MAX_M_COST_KIB: u32 = 64 * 1024;
 
-/// argon2 of `password` with `salt` into `out`, in the shared working memory.
+/// argon2 of `password` with `salt` into `out`. The working memory (`m_cost` KiB, 19 MiB by
+/// default) is allocated for this check and freed after it, so it is not part of the idle
+/// server's RSS (it was kept in a static before: 19 MiB for good after the first login, more than
+/// the 24 MiB budget leaves for a 12 MP upload). A block this large is mmapped and unmapped by
+/// the allocator: musl always does so above ~128 KiB; glibc does since `main` fixes its mmap
+/// threshold (its dynamic threshold once made every freed 19 MiB stay in a thread arena).
 fn argon2_into(algorithm: Algorithm, version: Version, params: Params, password: &[u8], salt: &[u8], out: &mut [u8]) -> Result<()> {
     if params.m_cost() > MAX_M_COST_KIB {
         return Err(Error::Store(format!("password hash: memory cost {} KiB is above {MAX_M_COST_KIB}", params.m_cost())));
     }
-    let blocks = params.block_count();
-    let mut memory = ARGON2_MEMORY.lock().unwrap_or_else(|e| e.into_inner());
-    if memory.len() < blocks {
-        let more = blocks - memory.len();
-        memory.reserve_exact(more);
-        memory.resize(blocks, Block::default());
-    }
+    let _one = ARGON2_GATE.lock().unwrap_or_else(|e| e.into_inner());
+    let mut memory = vec![Block::default(); params.block_count()];
     Argon2::new(algorithm, version, params)
-        .hash_password_into_with_memory(password, salt, out, &mut memory[..blocks])
+        .hash_password_into_with_memory(password, salt, out, &mut memory[..])
         .map_err(|e| Error::Internal(format!("argon2: {e}")))
 }
 
@@ -359,15 +357,15 @@ pub enum ProfileImage {
 
 /// Replaces the avatar or header with an uploaded image (saved first, then recorded, then the
 /// old file removed: a failure at any step leaves the old picture in place).
-pub fn set_image(app: &App, which: ProfileImage, bytes: &[u8]) -> Result<Profile> {
+pub fn set_image(app: &App, which: ProfileImage, input: crate::domain::media::Input) -> Result<Profile> {
     match which {
-        ProfileImage::Avatar => set_images(app, Some(bytes), None),
-        ProfileImage::Header => set_images(app, None, Some(bytes)),
+        ProfileImage::Avatar => set_images(app, Some(input), None),
+        ProfileImage::Header => set_images(app, None, Some(input)),
     }
 }
 
 /// Replaces the avatar and/or the header in one save, so followers get one Update.
-pub fn set_images(app: &App, avatar: Option<&[u8]>, header: Option<&[u8]>) -> Result<Profile> {
+pub fn set_images(app: &App, avatar: Option<crate::domain::media::Input>, header: Option<crate::domain::media::Input>) -> Result<Profile> {
     let mut saved: Vec<(ProfileImage, String)> = Vec::new();
     for (which, bytes) in [(ProfileImage::Avatar, avatar), (ProfileImage::Header, header)] {
         let Some(bytes) = bytes else { continue };
