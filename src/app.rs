@@ -63,6 +63,7 @@ impl App {
         let store = Store::open(data, config.cache_mib)?;
         // Uploads left behind by a crash (the store lock above says no other pipit runs here).
         let _ = std::fs::remove_dir_all(crate::server::upload::tmp_dir(data));
+        crate::domain::media::sweep_parts(&data.join("media"));
         let secret = store.write(|w| w.ensure_secret())?;
         let mut urls = Urls::new(&config.public_url(), &config.username);
         if config.media_cache_mib > 0 {

@@ -77,7 +77,8 @@ pub fn stage(app: &App, staging: &Path) -> Result<Staged> {
         std::fs::create_dir(&to)?;
         for e in std::fs::read_dir(&media)? {
             let e = e?;
-            if !e.file_type()?.is_file() {
+            // Hidden `.TOKEN.part` files are uploads being written (domain::media): not media yet.
+            if !e.file_type()?.is_file() || e.file_name().to_string_lossy().starts_with('.') {
                 continue;
             }
             let dest = to.join(e.file_name());

@@ -361,3 +361,73 @@ fn incoming_attachments_are_read_like_mastodon_sends_them() {
     assert_eq!(pipit::federation::content::guess_media_type("https://x.example/p/photo", Some("Image")), "image/jpeg");
     assert_eq!(pipit::federation::content::guess_media_type("https://x.example/p/file", Some("Document")), "application/octet-stream");
 }
+
+/// Every file in DATA/tmp (where multipart parts are streamed) and every hidden file in
+/// DATA/media (`.TOKEN.part`, what the pipeline writes before renaming into place).
+fn leftovers(a: &Instance) -> Vec<String> {
+    let tmp = pipit::server::upload::tmp_dir(&a.app.data);
+    let mut v: Vec<String> = std::fs::read_dir(&tmp).into_iter().flatten().flatten().map(|e| format!("tmp/{}", e.file_name().to_string_lossy())).collect();
+    v.extend(
+        std::fs::read_dir(a.app.media_dir())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with('.'))
+            .map(|n| format!("media/{n}")),
+    );
+    v
+}
+
+/// An upload is processed from its file and leaves no temporary file behind: after a large photo
+/// is posted, after a damaged one is refused, and when the upload is cut off. Bad input tried: a
+/// multipart body that ends mid-file (no closing delimiter), a client that sends half of the
+/// bytes its Content-Length announces and hangs up, and a JPEG cut in half.
+#[tokio::test]
+async fn uploads_leave_no_temporary_file_behind() {
+    let a = Instance::start("alice").await;
+    let owner = a.owner_client().await;
+    let csrf = owner.owner_csrf().await;
+
+    // A large photo (2000 × 1500, EXIF orientation 6: turned, re-encoded, a preview made).
+    let big = jpeg_with_metadata(&plain_jpeg(2000, 1500), 6);
+    let r = owner.post_multipart("/compose", &[("csrf", &csrf), ("content", "big"), ("alt", "a big one")], &[("image", "IMG_0002.JPG", "image/jpeg", &big)]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let post = a.app.store.read(|r| r.own_posts(None, 1, |_| true)).unwrap().posts.into_iter().next().expect("posted");
+    assert_eq!((post.attachments[0].width, post.attachments[0].height), (Some(1500), Some(2000)));
+    assert_eq!(media_files(&a).len(), 2, "the picture and its preview: {:?}", media_files(&a));
+    assert_eq!(leftovers(&a), Vec::<String>::new(), "nothing left after a successful upload");
+    let stored = media_files(&a);
+
+    // A JPEG cut in half: refused by the pipeline after the whole body arrived.
+    let damaged = &big[..big.len() / 2];
+    let r = owner.post_multipart("/compose", &[("csrf", &csrf), ("content", "damaged")], &[("image", "bad.jpg", "image/jpeg", damaged)]).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(leftovers(&a), Vec::<String>::new(), "nothing left after a refused upload");
+
+    // A multipart body that stops in the middle of the file (the client's Content-Length matches).
+    let boundary = "cutboundary";
+    let mut body = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n").into_bytes();
+    body.extend_from_slice(&big[..big.len() / 2]);
+    let r = owner.send("POST", "/compose", vec![("content-type".into(), format!("multipart/form-data; boundary={boundary}"))], body.clone().into()).await;
+    assert_eq!(r.status, 400, "a cut multipart body: {}", r.body);
+    assert_eq!(leftovers(&a), Vec::<String>::new(), "nothing left after a cut multipart body");
+
+    // The client announces the whole body, sends half of it and disconnects.
+    use tokio::io::AsyncWriteExt;
+    let cookie = owner.cookies.lock().unwrap().iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+    let mut s = tokio::net::TcpStream::connect(a.addr).await.unwrap();
+    let head = format!(
+        "POST /compose HTTP/1.1\r\nHost: {}\r\nCookie: {cookie}\r\nContent-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\n\r\n",
+        a.addr,
+        body.len() * 2
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(&body).await.unwrap();
+    s.flush().await.unwrap();
+    // The part is on its way to DATA/tmp before the client goes away.
+    eventually("the cut upload is being received", 10, || !leftovers(&a).is_empty()).await;
+    drop(s);
+    eventually("the cut upload's temporary file is removed", 10, || leftovers(&a).is_empty()).await;
+    assert_eq!(media_files(&a), stored, "no new file in DATA/media");
+    assert_eq!(a.app.store.read(|r| r.own_post_count()).unwrap(), 1, "only the first post");
+}

@@ -368,7 +368,7 @@ async fn export_writes_mastodons_csvs_and_archive_from_the_cli_and_the_settings_
     pipit::domain::safety::block(&me.app, &carol_actor.id).unwrap();
     pipit::domain::safety::mute(&me.app, &bob_id, None).unwrap();
     pipit::domain::safety::block_domain(&me.app, "spam.example").unwrap();
-    let mine = pipit::actions::publish(&me.app, pipit::actions::Compose { text: "a picture".into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, media: vec![pipit::domain::posts::Upload { bytes: PNG.to_vec(), alt: "a dot".into(), focus: None }], quote: None }).await.unwrap();
+    let mine = pipit::actions::publish(&me.app, pipit::actions::Compose { text: "a picture".into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, media: vec![pipit::domain::posts::Upload { source: pipit::domain::media::Source::Bytes(PNG.to_vec()), alt: "a dot".into(), focus: None }], quote: None }).await.unwrap();
     let private = pipit::actions::publish(&me.app, pipit::actions::Compose { text: "for followers".into(), cw: String::new(), visibility: Visibility::Followers, in_reply_to: None, media: vec![], quote: None }).await.unwrap();
     let bob_acct = bob.app.urls.handle().trim_start_matches('@').to_string();
     let carol_acct = carol.app.urls.handle().trim_start_matches('@').to_string();
@@ -647,7 +647,7 @@ async fn csv_import_waits_for_a_dead_server_and_survives_a_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mastodon_archive_becomes_history_with_dates_and_media_not_announced() {
     let source = Instance::start("source").await;
-    let first = pipit::actions::publish(&source.app, pipit::actions::Compose { text: "my first post #hello".into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, media: vec![pipit::domain::posts::Upload { bytes: PNG.to_vec(), alt: "a dot".into(), focus: None }], quote: None }).await.unwrap();
+    let first = pipit::actions::publish(&source.app, pipit::actions::Compose { text: "my first post #hello".into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, media: vec![pipit::domain::posts::Upload { source: pipit::domain::media::Source::Bytes(PNG.to_vec()), alt: "a dot".into(), focus: None }], quote: None }).await.unwrap();
     tokio::time::sleep(Duration::from_millis(20)).await;
     let second = pipit::actions::publish(&source.app, pipit::actions::Compose { text: "quiet one".into(), cw: String::new(), visibility: Visibility::Unlisted, in_reply_to: None, media: vec![], quote: None }).await.unwrap();
     let dir = TempDir::new("archive");

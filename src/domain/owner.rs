@@ -12,60 +12,25 @@ use argon2::password_hash::{Output, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use std::sync::Mutex;
 
-/// One password check at a time: argon2's working memory is 19 MiB at the default cost, and a
-/// Pi has little to spare for two at once.
-static ARGON2_LOCK: Mutex<()> = Mutex::new(());
+/// One password check at a time (argon2 takes 19 MiB at the default cost).
+static ARGON2_GATE: Mutex<()> = Mutex::new(());
 /// Stored hashes asking for more than this (KiB) are refused rather than allocated.
 const MAX_M_COST_KIB: u32 = 64 * 1024;
 
-/// argon2's working memory for one check: an anonymous mapping of its own, unmapped on drop.
-///
-/// Not the allocator's: glibc raises its mmap threshold after the first 19 MiB free and then
-/// keeps later ones in an arena for good (15 logins once cost +108 MiB), and a buffer kept for
-/// reuse held 19 MiB for the life of the process after the first login (budget run of
-/// 2026-11-29: idle 16 → 35 MiB). munmap gives every page back to the kernel at once, on
-/// glibc and musl alike.
-struct WorkingMemory {
-    ptr: *mut Block,
-    blocks: usize,
-}
-
-impl WorkingMemory {
-    /// `blocks` zeroed argon2 blocks (1 KiB each); Err when the kernel refuses the mapping.
-    fn new(blocks: usize) -> Result<Self> {
-        let len = blocks.max(1) * std::mem::size_of::<Block>();
-        // SAFETY: a fresh private anonymous mapping; no existing memory is touched. Its pages are
-        // zero-filled (a valid all-zero `Block`) and page-aligned (more than `Block`'s 64).
-        let ptr = unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0) };
-        if ptr == libc::MAP_FAILED {
-            return Err(Error::Internal(format!("argon2: cannot map {} KiB: {}", len / 1024, std::io::Error::last_os_error())));
-        }
-        Ok(WorkingMemory { ptr: ptr.cast(), blocks })
-    }
-
-    fn blocks(&mut self) -> &mut [Block] {
-        // SAFETY: the mapping holds `blocks` initialised (zeroed) Blocks, is aligned, and is
-        // borrowed mutably through `self` only.
-        unsafe { std::slice::from_raw_parts_mut(self.ptr, self.blocks) }
-    }
-}
-
-impl Drop for WorkingMemory {
-    fn drop(&mut self) {
-        // SAFETY: unmaps exactly the mapping made in `new`; no slice of it outlives `self`.
-        unsafe { libc::munmap(self.ptr.cast(), self.blocks.max(1) * std::mem::size_of::<Block>()) };
-    }
-}
-
-/// argon2 of `password` with `salt` into `out`, in a working memory returned to the kernel after.
+/// argon2 of `password` with `salt` into `out`. The working memory (`m_cost` KiB, 19 MiB by
+/// default) is allocated for this check and freed after it, so it is not part of the idle
+/// server's RSS (it was kept in a static before: 19 MiB for good after the first login, more than
+/// the 24 MiB budget leaves for a 12 MP upload). A block this large is mmapped and unmapped by
+/// the allocator: musl always does so above ~128 KiB; glibc does since `main` fixes its mmap
+/// threshold (its dynamic threshold once made every freed 19 MiB stay in a thread arena).
 fn argon2_into(algorithm: Algorithm, version: Version, params: Params, password: &[u8], salt: &[u8], out: &mut [u8]) -> Result<()> {
     if params.m_cost() > MAX_M_COST_KIB {
         return Err(Error::Store(format!("password hash: memory cost {} KiB is above {MAX_M_COST_KIB}", params.m_cost())));
     }
-    let _one_at_a_time = ARGON2_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let mut memory = WorkingMemory::new(params.block_count())?;
+    let _one = ARGON2_GATE.lock().unwrap_or_else(|e| e.into_inner());
+    let mut memory = vec![Block::default(); params.block_count()];
     Argon2::new(algorithm, version, params)
-        .hash_password_into_with_memory(password, salt, out, memory.blocks())
+        .hash_password_into_with_memory(password, salt, out, &mut memory[..])
         .map_err(|e| Error::Internal(format!("argon2: {e}")))
 }
 
@@ -119,7 +84,7 @@ pub fn check_password(app: &App, password: &str) -> Result<bool> {
     verify(&phc, password)
 }
 
-/// Checks `password` against a PHC-format argon2 hash (one check at a time, see `argon2_into`).
+/// Checks `password` against a PHC-format argon2 hash, in the shared working memory.
 pub fn verify(phc: &str, password: &str) -> Result<bool> {
     let parsed = PasswordHash::new(&phc).map_err(|e| Error::Store(format!("password hash: {e}")))?;
     let bad = |e: argon2::password_hash::Error| Error::Store(format!("password hash: {e}"));
@@ -392,15 +357,15 @@ pub enum ProfileImage {
 
 /// Replaces the avatar or header with an uploaded image (saved first, then recorded, then the
 /// old file removed: a failure at any step leaves the old picture in place).
-pub fn set_image(app: &App, which: ProfileImage, bytes: &[u8]) -> Result<Profile> {
+pub fn set_image(app: &App, which: ProfileImage, input: crate::domain::media::Input) -> Result<Profile> {
     match which {
-        ProfileImage::Avatar => set_images(app, Some(bytes), None),
-        ProfileImage::Header => set_images(app, None, Some(bytes)),
+        ProfileImage::Avatar => set_images(app, Some(input), None),
+        ProfileImage::Header => set_images(app, None, Some(input)),
     }
 }
 
 /// Replaces the avatar and/or the header in one save, so followers get one Update.
-pub fn set_images(app: &App, avatar: Option<&[u8]>, header: Option<&[u8]>) -> Result<Profile> {
+pub fn set_images(app: &App, avatar: Option<crate::domain::media::Input>, header: Option<crate::domain::media::Input>) -> Result<Profile> {
     let mut saved: Vec<(ProfileImage, String)> = Vec::new();
     for (which, bytes) in [(ProfileImage::Avatar, avatar), (ProfileImage::Header, header)] {
         let Some(bytes) = bytes else { continue };

@@ -18,7 +18,8 @@ pub const MAX_ALT: usize = 1500;
 
 /// One uploaded file with its description.
 pub struct Upload {
-    pub bytes: Vec<u8>,
+    /// The file (a received upload in DATA/tmp, read as it is processed) or bytes.
+    pub source: crate::domain::media::Source,
     /// Alt text (at most [`MAX_ALT`] characters).
     pub alt: String,
     /// Focal point in hundredths, −100…100 each (Mastodon's `focalPoint` × 100).
@@ -361,11 +362,11 @@ pub(crate) fn save_uploads(app: &App, media: &[Upload]) -> Result<Vec<Attachment
             if u.alt.chars().count() > MAX_ALT {
                 return Err(Error::BadRequest(format!("Alt text: at most {MAX_ALT} characters")));
             }
-            let is_av = crate::media::sniff_av(&u.bytes).is_some();
+            let is_av = crate::media::sniff_av(&u.source.input().head(64)?).is_some();
             if is_av && media.len() > 1 {
                 return Err(Error::BadRequest("A video or audio file goes alone in a post, without other attachments".into()));
             }
-            let saved = crate::domain::media::save_upload(app, &u.bytes)?;
+            let saved = crate::domain::media::save_upload(app, u.source.input())?;
             Ok(Attachment {
                 url: HttpUrl::parse(&app.urls.media(&saved.file)).ok_or_else(|| Error::Internal("media URL is not http(s)".into()))?,
                 media_type: saved.media_type.into(),

@@ -176,7 +176,9 @@ pub async fn compose(app: &App, req: Request<Incoming>) -> Result<Resp> {
         let suffix = if i == 1 { String::new() } else { i.to_string() };
         if let Some(f) = sub.files.iter().find(|f| f.name == format!("image{suffix}") && f.len > 0) {
             media.push(crate::domain::posts::Upload {
-                bytes: auth::upload_bytes(app, f)?,
+                // The file itself, not its bytes: the pipeline reads it as it goes. It stays in
+                // DATA/tmp until `sub` (below) is dropped, after publishing.
+                source: crate::domain::media::Source::File(f.path.clone()),
                 alt: sub.form.text(&format!("alt{suffix}")),
                 focus: sub.form.get(&format!("focus{suffix}")).and_then(parse_focus),
             });
@@ -366,14 +368,8 @@ pub async fn settings_images(app: &App, req: Request<Incoming>) -> Result<Resp> 
     // Session and CSRF are checked before the body is read; files arrive in DATA/tmp.
     let (_parts, sub) = auth::receive_owner_form(app, req, limit, upload_deadline(app)).await?;
     // Both pictures in one save: followers get one Update, not one per picture.
-    let file = |name: &str| -> Result<Option<Vec<u8>>> {
-        match sub.files.iter().find(|f| f.name == name && f.len > 0) {
-            Some(f) => Ok(Some(auth::upload_bytes(app, f)?)),
-            None => Ok(None),
-        }
-    };
-    let (avatar, header) = (file("avatar")?, file("header")?);
-    owner::set_images(app, avatar.as_deref(), header.as_deref())?;
+    let file = |name: &str| sub.files.iter().find(|f| f.name == name && f.len > 0).map(|f| crate::domain::media::Input::File(&f.path));
+    owner::set_images(app, file("avatar"), file("header"))?;
     Ok(response::redirect("/settings?done=saved"))
 }
 

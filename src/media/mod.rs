@@ -1,5 +1,6 @@
 //! The one upload pipeline for images (compose page, settings avatar/header, later the client
-//! API): bytes in, a clean picture out. Pure: no store, no network, no files.
+//! API): a reader in (an upload's file, or bytes), a clean picture out to writers. Pure: no
+//! store, no network; the caller opens the files.
 //!
 //! Steps, in order:
 //! 1. Type sniffed from the bytes (never the file name or the client's Content-Type): PNG, JPEG,
@@ -18,7 +19,7 @@ pub mod emoji;
 mod strip;
 
 use image::DynamicImage;
-use std::io::Cursor;
+use std::io::{BufRead, Cursor, Read, Seek, SeekFrom, Write};
 
 /// Longest side of the timeline preview, in pixels.
 pub const PREVIEW_SIDE: u32 = 400;
@@ -129,19 +130,74 @@ pub struct Processed {
     pub blurhash: String,
 }
 
-/// Runs the pipeline. `max_side`: longest side, in pixels, an original may keep (larger ones are
-/// scaled down). Errors: [`MediaError`], each meaning nothing should be stored.
+/// Runs the pipeline on bytes in memory (archive imports, tests); see [`process_into`], which
+/// uploads use to go from file to file.
 pub fn process(bytes: &[u8], max_side: u32) -> Result<Processed, MediaError> {
-    let kind = Kind::sniff(bytes).ok_or(MediaError::Unsupported)?;
-    let stripped = match kind {
-        Kind::Jpeg => strip::jpeg(bytes)?,
-        Kind::Png => strip::png(bytes)?,
-        Kind::Gif => strip::gif(bytes)?,
-        Kind::Webp => strip::webp(bytes)?,
+    let (mut original, mut preview) = (Vec::new(), Vec::new());
+    let w = process_into(Cursor::new(bytes), max_side, &mut original, &mut preview)?;
+    Ok(Processed {
+        original: Encoded { bytes: original, kind: w.kind },
+        width: w.width,
+        height: w.height,
+        preview: w.preview.map(|kind| Encoded { bytes: preview, kind }),
+        blurhash: w.blurhash,
+    })
+}
+
+/// What [`process_into`] wrote.
+pub struct Written {
+    /// Type of the picture written to `original`.
+    pub kind: Kind,
+    /// Width and height of that picture, in pixels.
+    pub width: u32,
+    pub height: u32,
+    /// Type of the preview written to `preview`; `None` (nothing written) when the original is
+    /// already no larger than [`PREVIEW_SIDE`].
+    pub preview: Option<Kind>,
+    /// BlurHash (https://blurha.sh), 4×3 components, of the upright picture.
+    pub blurhash: String,
+}
+
+/// Runs the pipeline from `src` (an upload's file) into `original` and `preview`. `max_side`:
+/// longest side, in pixels, an original may keep (larger ones are scaled down). A JPEG is never
+/// in memory as a whole: it is walked from `src` (twice when kept as is: once to check and
+/// measure, once to write the stripped copy) and decoded from it at the smallest DCT scale that
+/// gives the size needed; encoders write straight to the sinks. PNG/GIF/WebP files are read into
+/// memory (the caller bounds them with `max_upload_kib`). Errors: [`MediaError`], each meaning
+/// the sinks hold nothing usable.
+pub fn process_into<R: Read + Seek>(mut src: R, max_side: u32, original: &mut impl Write, preview: &mut impl Write) -> Result<Written, MediaError> {
+    let io = |_: std::io::Error| MediaError::Damaged;
+    let mut head = [0u8; 16];
+    let mut n = 0;
+    while n < head.len() {
+        match src.read(&mut head[n..]).map_err(io)? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    let kind = Kind::sniff(&head[..n]).ok_or(MediaError::Unsupported)?;
+    src.seek(SeekFrom::Start(0)).map_err(io)?;
+    // Non-JPEG: the stripped file, in memory.
+    let mut other: Option<Vec<u8>> = None;
+    let (orientation, size) = match kind {
+        Kind::Jpeg => strip::jpeg_stream(&mut src, &mut std::io::sink())?,
+        _ => {
+            let mut all = Vec::new();
+            src.read_to_end(&mut all).map_err(io)?;
+            let s = match kind {
+                Kind::Png => strip::png(&all)?,
+                Kind::Gif => strip::gif(&all)?,
+                _ => strip::webp(&all)?,
+            };
+            drop(all);
+            other = Some(s.bytes);
+            (s.orientation, s.size)
+        }
     };
-    let (w, h) = match stripped.size {
-        Some(s) => s,
-        None => header_size(&stripped.bytes, kind)?,
+    let (w, h) = match (size, &other) {
+        (Some(s), _) => s,
+        (None, Some(b)) => header_size(b, kind)?,
+        (None, None) => return Err(MediaError::Damaged),
     };
     let cap = if kind == Kind::Jpeg { MAX_JPEG_PIXELS } else { MAX_OTHER_PIXELS };
     if w == 0 || h == 0 {
@@ -151,18 +207,29 @@ pub fn process(bytes: &[u8], max_side: u32) -> Result<Processed, MediaError> {
         return Err(MediaError::TooManyPixels(w, h));
     }
     let max_side = max_side.max(PREVIEW_SIDE);
-    let orientation = stripped.orientation;
     let reencode = orientation != 1 || w.max(h) > max_side;
     // Decode only as large as needed: at most the re-encode size, or else the preview size.
     let scale = if reencode { Scale::Within(max_side) } else { Scale::Cover(PREVIEW_SIDE) };
-    let (img, kept) = if reencode && kind == Kind::Jpeg {
-        // The stripped copy is not the output when re-encoding: free it before the decode (the
-        // peak) and decode the upload itself; the segments strip drops carry no pixels.
-        drop(stripped.bytes);
-        (decode(bytes, kind, w, h, scale)?, None)
-    } else {
-        (decode(&stripped.bytes, kind, w, h, scale)?, Some(stripped.bytes))
+    let img = match &other {
+        Some(b) => {
+            let img = decode(Cursor::new(b), kind, w, h, scale)?;
+            if !reencode {
+                original.write_all(b).map_err(io)?;
+            }
+            img
+        }
+        None => {
+            if !reencode {
+                // The stripped file is the original: walked again, straight into the sink.
+                src.seek(SeekFrom::Start(0)).map_err(io)?;
+                strip::jpeg_stream(&mut src, original)?;
+            }
+            // The upload itself is decoded: the segments strip drops carry no pixels.
+            src.seek(SeekFrom::Start(0)).map_err(io)?;
+            decode(std::io::BufReader::with_capacity(32 * 1024, &mut src), kind, w, h, scale)?
+        }
     };
+    drop(other);
     let turn = image::metadata::Orientation::from_exif(orientation).filter(|_| orientation != 1);
     // The preview from the decoded picture before any turn: `thumbnail` averages straight into
     // the small buffer (no full-size float copy as `resize` makes); only the small one is turned.
@@ -175,8 +242,18 @@ pub fn process(bytes: &[u8], max_side: u32) -> Result<Processed, MediaError> {
     } else {
         None
     };
-    let (original, width, height) = if reencode {
-        drop(kept);
+    let tiny = match &small {
+        Some(s) => s.thumbnail(32, 32),
+        None => {
+            let mut t = img.thumbnail(32, 32);
+            if let Some(o) = turn {
+                t.apply_orientation(o);
+            }
+            t
+        }
+    }
+    .to_rgba8();
+    let (out_kind, width, height) = if reencode {
         let big = if img.width().max(img.height()) > max_side {
             let b = fit(&img, max_side);
             drop(img);
@@ -187,22 +264,17 @@ pub fn process(bytes: &[u8], max_side: u32) -> Result<Processed, MediaError> {
         // The big picture is never turned in memory: the JPEG encoder reads it turned, so one
         // decoded buffer is all there is.
         let (width, height) = if (5..=8).contains(&orientation) { (big.height(), big.width()) } else { (big.width(), big.height()) };
-        (encode(big, kind, orientation)?, width, height)
+        (encode(big, kind, orientation, original)?, width, height)
     } else {
         drop(img);
-        (Encoded { bytes: kept.ok_or(MediaError::Damaged)?, kind }, w, h)
-    };
-    let tiny = match &small {
-        Some(s) => s.thumbnail(32, 32).to_rgba8(),
-        // The whole picture is small: decode it again is not needed, it is the original.
-        None => decode(&original.bytes, original.kind, width, height, Scale::Cover(32))?.thumbnail(32, 32).to_rgba8(),
+        (kind, w, h)
     };
     let preview = match small {
-        Some(s) if width.max(height) > PREVIEW_SIDE => Some(encode(s, kind, 1)?),
+        Some(s) if width.max(height) > PREVIEW_SIDE => Some(encode(s, kind, 1, preview)?),
         _ => None,
     };
     let blurhash = blurhash::encode(4, 3, tiny.width(), tiny.height(), tiny.as_raw()).map_err(|_| MediaError::Damaged)?;
-    Ok(Processed { original, width, height, preview, blurhash })
+    Ok(Written { kind: out_kind, width, height, preview, blurhash })
 }
 
 /// Width and height from the header alone (no pixels decoded).
@@ -221,9 +293,9 @@ enum Scale {
 
 /// Decodes a JPEG at the DCT scale `scale` asks for; other formats at full size (already capped by
 /// [`MAX_OTHER_PIXELS`]). Animated GIF/WebP/APNG: the first frame.
-fn decode(b: &[u8], kind: Kind, w: u32, h: u32, scale: Scale) -> Result<DynamicImage, MediaError> {
+fn decode(b: impl BufRead + Seek, kind: Kind, w: u32, h: u32, scale: Scale) -> Result<DynamicImage, MediaError> {
     if kind != Kind::Jpeg {
-        let mut r = image::ImageReader::with_format(Cursor::new(b), kind.format());
+        let mut r = image::ImageReader::with_format(b, kind.format());
         let mut limits = image::Limits::default();
         limits.max_alloc = Some(MAX_OTHER_PIXELS * 4 + (16 << 20));
         r.limits(limits);
@@ -233,7 +305,7 @@ fn decode(b: &[u8], kind: Kind, w: u32, h: u32, scale: Scale) -> Result<DynamicI
             _ => MediaError::Damaged,
         });
     }
-    let mut d = jpeg_decoder::Decoder::new(Cursor::new(b));
+    let mut d = jpeg_decoder::Decoder::new(b);
     d.read_info().map_err(|_| MediaError::Damaged)?;
     let (sw, sh) = scaled_request(w, h, scale);
     d.scale(sw, sh).map_err(|_| MediaError::Damaged)?;
@@ -275,14 +347,17 @@ fn scaled_request(w: u32, h: u32, scale: Scale) -> (u16, u16) {
 }
 
 /// Scaled down (never up) so the longest side is at most `side`, keeping the aspect ratio.
+/// `thumbnail` averages the source pixels of each output pixel in integers, straight into the
+/// output buffer; `resize` (a separable filter) made a float copy of (new width × old height)
+/// RGBA first: 167 MB for a 4096 × 4096 PNG brought to 2560.
 fn fit(img: &DynamicImage, side: u32) -> DynamicImage {
-    img.resize(side, side, image::imageops::FilterType::Triangle)
+    img.thumbnail(side, side)
 }
 
 /// JPEG sources become JPEG (quality 85); others PNG (lossless, keeps transparency). Metadata-free
 /// by construction: the encoders write pixels only. `orientation` (EXIF 1–8) is applied: for JPEG
 /// while encoding, row by row from the unturned buffer (no turned copy); for PNG in memory.
-fn encode(mut img: DynamicImage, from: Kind, orientation: u8) -> Result<Encoded, MediaError> {
+fn encode(mut img: DynamicImage, from: Kind, orientation: u8, out: &mut impl Write) -> Result<Kind, MediaError> {
     if from == Kind::Jpeg {
         if !matches!(img, DynamicImage::ImageRgb8(_) | DynamicImage::ImageLuma8(_)) {
             img = DynamicImage::ImageRgb8(img.to_rgb8());
@@ -292,16 +367,14 @@ fn encode(mut img: DynamicImage, from: Kind, orientation: u8) -> Result<Encoded,
         if src.w == 0 || src.h == 0 || src.w > u16::MAX as u32 || src.h > u16::MAX as u32 {
             return Err(MediaError::Damaged);
         }
-        let mut out = Vec::new();
-        jpeg_encoder::Encoder::new(&mut out, 85).encode_image(src).map_err(|_| MediaError::Damaged)?;
-        Ok(Encoded { bytes: out, kind: Kind::Jpeg })
+        jpeg_encoder::Encoder::new(out, 85).encode_image(src).map_err(|_| MediaError::Damaged)?;
+        Ok(Kind::Jpeg)
     } else {
         if let Some(o) = image::metadata::Orientation::from_exif(orientation) {
             img.apply_orientation(o);
         }
-        let mut out = Cursor::new(Vec::new());
-        img.write_to(&mut out, image::ImageFormat::Png).map_err(|_| MediaError::Damaged)?;
-        Ok(Encoded { bytes: out.into_inner(), kind: Kind::Png })
+        img.write_with_encoder(image::codecs::png::PngEncoder::new(out)).map_err(|_| MediaError::Damaged)?;
+        Ok(Kind::Png)
     }
 }
 

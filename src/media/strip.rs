@@ -10,6 +10,7 @@
 //! after EOI (Samsung's SEFH, appended XMP) would survive. The walkers below are ~150 lines.
 
 use super::MediaError;
+use std::io::{Read, Write};
 
 /// What a walker found: the stripped file, the EXIF orientation (1–8; 1 when absent) and, for
 /// JPEG, the frame size from the SOFn header.
@@ -28,55 +29,59 @@ fn exif_orientation(tiff: &[u8]) -> u8 {
 /// JPEG (ITU T.81): keeps SOI, DQT, DHT, DAC, DRI, SOFn, SOS + entropy data, RSTn, EOI, and the
 /// APP0 JFIF, APP2 ICC_PROFILE and APP14 Adobe segments (needed to draw colours right). Drops
 /// APP1 (EXIF/XMP), APP13 (IPTC), every other APPn, COM, and anything after EOI.
-pub fn jpeg(b: &[u8]) -> Result<Stripped, MediaError> {
-    if !b.starts_with(&[0xff, 0xd8]) {
+///
+/// Streams from a reader to a writer, in constant memory (one 64 KiB segment at most): a
+/// 12 MP upload is walked straight from its file. Returns the EXIF orientation (1–8) and the
+/// frame size. `out` receives the stripped file (pass `std::io::sink()` to only check and
+/// measure); I/O errors of either side are [`MediaError::Damaged`].
+pub fn jpeg_stream(r: impl Read, out: &mut impl Write) -> Result<(u8, Option<(u32, u32)>), MediaError> {
+    let mut r = Bytes::new(r);
+    let w = |out: &mut dyn Write, b: &[u8]| out.write_all(b).map_err(|_| MediaError::Damaged);
+    if r.next()? != Some(0xff) || r.next()? != Some(0xd8) {
         return Err(MediaError::Unsupported);
     }
-    let mut out = Vec::with_capacity(b.len());
-    out.extend_from_slice(&[0xff, 0xd8]);
+    w(out, &[0xff, 0xd8])?;
     let mut orientation = 1;
     let mut size = None;
-    let mut i = 2;
+    let mut body = Vec::new();
     loop {
         // Next marker: skip fill bytes (0xFF runs).
-        if i >= b.len() || b[i] != 0xff {
+        if r.next()? != Some(0xff) {
             return Err(MediaError::Damaged);
         }
-        while i < b.len() && b[i] == 0xff {
-            i += 1;
-        }
-        let marker = *b.get(i).ok_or(MediaError::Truncated)?;
-        i += 1;
+        let marker = loop {
+            match r.next()? {
+                Some(0xff) => continue,
+                Some(m) => break m,
+                None => return Err(MediaError::Truncated),
+            }
+        };
         match marker {
             0xd9 => {
-                out.extend_from_slice(&[0xff, 0xd9]);
-                return Ok(Stripped { bytes: out, orientation, size });
+                w(out, &[0xff, 0xd9])?;
+                return Ok((orientation, size));
             }
             0xd0..=0xd7 | 0x01 => {
-                out.extend_from_slice(&[0xff, marker]);
+                w(out, &[0xff, marker])?;
                 continue;
             }
             _ => {}
         }
-        if i + 2 > b.len() {
-            return Err(MediaError::Truncated);
-        }
-        let len = u16::from_be_bytes([b[i], b[i + 1]]) as usize;
+        let (Some(hi), Some(lo)) = (r.next()?, r.next()?) else { return Err(MediaError::Truncated) };
+        let len = u16::from_be_bytes([hi, lo]) as usize;
         if len < 2 {
             return Err(MediaError::Damaged);
         }
-        let end = i + len;
-        if end > b.len() {
-            return Err(MediaError::Truncated);
-        }
-        let body = &b[i + 2..end];
+        body.clear();
+        body.resize(len - 2, 0);
+        r.read_exact(&mut body)?;
         let keep = match marker {
             0xe0 => body.starts_with(b"JFIF\0"),
             0xe2 => body.starts_with(b"ICC_PROFILE\0"),
             0xee => body.starts_with(b"Adobe"),
             0xe1 => {
                 if body.starts_with(b"Exif\0\0") {
-                    orientation = exif_orientation(body);
+                    orientation = exif_orientation(&body);
                 }
                 false
             }
@@ -85,27 +90,81 @@ pub fn jpeg(b: &[u8]) -> Result<Stripped, MediaError> {
         };
         if matches!(marker, 0xc0..=0xcf) && !matches!(marker, 0xc4 | 0xc8 | 0xcc) && body.len() >= 5 {
             let h = u16::from_be_bytes([body[1], body[2]]) as u32;
-            let w = u16::from_be_bytes([body[3], body[4]]) as u32;
-            size = Some((w, h));
+            let wd = u16::from_be_bytes([body[3], body[4]]) as u32;
+            size = Some((wd, h));
         }
         if keep {
-            out.extend_from_slice(&b[i - 2..end]);
+            w(out, &[0xff, marker, hi, lo])?;
+            w(out, &body)?;
         }
-        i = end;
         if marker == 0xda {
-            // Entropy-coded data runs to the next marker that is not a stuffed 0x00 or RSTn.
-            let start = i;
+            // Entropy-coded data runs to the next marker that is not a stuffed 0x00 or RSTn; that
+            // marker's two bytes are pushed back for the loop above.
+            let mut chunk = Vec::with_capacity(8192);
+            let mut cur = r.next()?.ok_or(MediaError::Truncated)?;
             loop {
-                if i + 1 >= b.len() {
-                    return Err(MediaError::Truncated);
-                }
-                if b[i] == 0xff && b[i + 1] != 0x00 && !(0xd0..=0xd7).contains(&b[i + 1]) && b[i + 1] != 0xff {
+                let nxt = r.next()?.ok_or(MediaError::Truncated)?;
+                if cur == 0xff && nxt != 0x00 && !(0xd0..=0xd7).contains(&nxt) && nxt != 0xff {
+                    r.push_back(nxt);
+                    r.push_back(cur);
                     break;
                 }
-                i += 1;
+                chunk.push(cur);
+                if chunk.len() == chunk.capacity() {
+                    w(out, &chunk)?;
+                    chunk.clear();
+                }
+                cur = nxt;
             }
-            out.extend_from_slice(&b[start..i]);
+            w(out, &chunk)?;
         }
+    }
+}
+
+/// A byte reader with its own buffer and a two-byte push-back, for the JPEG walker.
+struct Bytes<R> {
+    r: R,
+    buf: Box<[u8]>,
+    pos: usize,
+    len: usize,
+    back: Vec<u8>,
+}
+
+impl<R: Read> Bytes<R> {
+    fn new(r: R) -> Self {
+        Bytes { r, buf: vec![0; 64 * 1024].into_boxed_slice(), pos: 0, len: 0, back: Vec::with_capacity(2) }
+    }
+    /// The next byte, `None` at the end of the input.
+    #[inline]
+    fn next(&mut self) -> Result<Option<u8>, MediaError> {
+        if let Some(b) = self.back.pop() {
+            return Ok(Some(b));
+        }
+        if self.pos == self.len {
+            self.len = loop {
+                match self.r.read(&mut self.buf) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(_) => return Err(MediaError::Damaged),
+                }
+            };
+            self.pos = 0;
+            if self.len == 0 {
+                return Ok(None);
+            }
+        }
+        self.pos += 1;
+        Ok(Some(self.buf[self.pos - 1]))
+    }
+    fn push_back(&mut self, b: u8) {
+        self.back.push(b);
+    }
+    /// Fills `out`; [`MediaError::Truncated`] when the input ends first.
+    fn read_exact(&mut self, out: &mut [u8]) -> Result<(), MediaError> {
+        for o in out.iter_mut() {
+            *o = self.next()?.ok_or(MediaError::Truncated)?;
+        }
+        Ok(())
     }
 }
 

@@ -54,9 +54,8 @@ pub fn upload(c: &Call) -> ApiResult {
         // The original and its preview.
         crate::domain::media::remove(&c.app, &file);
     }
-    // Streamed to DATA/tmp by server::upload; read back as the compose page does.
-    let bytes = crate::handlers::auth::upload_bytes(&c.app, f)?;
-    let saved = crate::domain::media::save_image(&c.app, &bytes).map_err(|e| match e {
+    // Streamed to DATA/tmp by server::upload; processed from that file as the compose page does.
+    let saved = crate::domain::media::save_image(&c.app, f.path.as_path()).map_err(|e| match e {
         Error::BadRequest(m) | Error::UnsupportedMediaType(m) => ApiError::unprocessable(m),
         e => e.into(),
     })?;

@@ -187,8 +187,7 @@ pub fn update_credentials(c: &Call) -> ApiResult {
         if f.len > max as u64 {
             return Err(ApiError::unprocessable(format!("{}: larger than {} KiB", f.name, c.app.config.max_upload_kib)));
         }
-        let data = crate::handlers::auth::upload_bytes(&c.app, f)?;
-        owner::set_image(&c.app, which, &data).map_err(unprocessable)?;
+        owner::set_image(&c.app, which, crate::domain::media::Input::File(&f.path)).map_err(unprocessable)?;
     }
     let ctx = Ctx::new(&c.app, Viewer::Owner)?;
     ok(&ctx.owner_account(true))
