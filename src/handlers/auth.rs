@@ -334,12 +334,3 @@ pub async fn receive_owner_form(app: &App, req: Request<Incoming>, limit: usize,
     .await?;
     Ok((parts, received))
 }
-
-/// The bytes of an uploaded file, refused above `max_upload_kib` without reading it.
-pub fn upload_bytes(app: &App, f: &crate::server::upload::Upload) -> Result<Vec<u8>> {
-    let max = app.config.max_upload_kib as u64 * 1024;
-    if f.len > max {
-        return Err(Error::PayloadTooLarge(max));
-    }
-    Ok(std::fs::read(&f.path)?)
-}
