@@ -118,3 +118,79 @@ async fn the_owner_and_signed_fetches_are_never_served_the_anonymous_copy() {
     assert_eq!(signed.status, 200);
     assert!(signed.header("etag").is_none(), "a signed fetch is not answered from the cache");
 }
+
+/// Issue 15: a page the cache cannot answer (the owner's, or an API call) reads the store in ONE
+/// read transaction, not several per post. Bad input tried: pages of posts that each carry likes
+/// and boosts from remote accounts, the owner's own like, a reply, and a remote boost on home —
+/// the old code opened a transaction per post (and more per author and per screened post).
+#[tokio::test]
+async fn pages_listing_posts_read_the_store_once() {
+    use pipit::model::{HomeEntry, Interaction, Notification, NotificationKind};
+    let me = Instance::start("me").await;
+    let owner = me.owner_client().await;
+    for i in 0..6 {
+        compose(&owner, &format!("post {i} about #things"), "public").await;
+    }
+    let app = &me.app;
+    let own = app.store.read(|r| r.own_posts(None, 10, |_| true)).unwrap().posts;
+    let (root, remote_id) = app
+        .store
+        .write(|w| {
+            let root_post = own[0].clone();
+            let root = root_post.id;
+            let far = "http://127.0.0.1:9/users/far";
+            // Replies from a remote account, and likes and boosts on every own post.
+            let mut remote = root_post.clone();
+            remote.id = pipit::ids::next_id();
+            remote.uri = pipit::httpurl::HttpUrl::parse(&format!("http://127.0.0.1:9/notes/{}", remote.id)).unwrap();
+            remote.url = None;
+            remote.author = far.into();
+            remote.local = false;
+            remote.in_reply_to = Some(root_post.uri.clone());
+            w.put_post(&remote)?;
+            for p in &own {
+                let (id, uri) = (p.id, p.uri.to_string());
+                for (n, kind) in ["like", "boost", "like"].iter().enumerate() {
+                    let actor = format!("http://127.0.0.1:9/users/a{n}");
+                    w.put_interaction(&uri, kind, &actor, &Interaction { activity_id: format!("{actor}/{kind}/{id}"), at_ms: 1, emoji_url: None })?;
+                }
+            }
+            w.add_home(&HomeEntry { post_id: remote.id, boosted_by: None }, 1)?;
+            w.add_home(&HomeEntry { post_id: root, boosted_by: Some(far.into()) }, 2)?;
+            w.add_notification(&Notification { kind: NotificationKind::Like, actor: far.into(), post_uri: Some(root_post.uri.to_string()), detail: None, at_ms: 3 })?;
+            Ok((root, remote.id))
+        })
+        .unwrap();
+    pipit::domain::follows::like(app, &app.urls.post_uri(root)).unwrap();
+    let reg = pipit::domain::oauth::register(app, "t", vec!["urn:ietf:wg:oauth:2.0:oob".into()], "read write", None).unwrap();
+    let token = pipit::domain::oauth::owner_password_grant(app, reg.id, &reg.app, "read write").unwrap().access_token;
+    let bearer = format!("Bearer {token}");
+    let me_account = serde_json::from_str::<serde_json::Value>(&owner.get_with("/api/v1/accounts/verify_credentials", &[("authorization", &bearer)]).await.body).unwrap()["id"].as_str().unwrap().to_string();
+    let pages: Vec<(String, Vec<(&str, &str)>, &str)> = vec![
+        ("/@me".into(), vec![], "post 5"),
+        (format!("/@me/{root}"), vec![], "post 5"),
+        ("/users/me/outbox?page=true".into(), vec![("accept", "application/activity+json")], "post 4"),
+        ("/home".into(), vec![], "post 5"),
+        ("/tags/things".into(), vec![], "post 3"),
+        ("/notifications".into(), vec![], "post 5"),
+        (format!("/posts/{remote_id}"), vec![], "post 5"),
+        ("/api/v1/timelines/home".into(), vec![("authorization", &bearer)], "favourites_count\":2"),
+        (format!("/api/v1/accounts/{me_account}/statuses"), vec![("authorization", &bearer)], "favourites_count\":2"),
+        (format!("/api/v1/statuses/{remote_id}/context"), vec![("authorization", &bearer)], "post 5"),
+    ];
+    for (path, headers, shows) in &pages {
+        // The fewest over three tries: a background task (delivery, thread refresh) may read too.
+        let mut fewest = u64::MAX;
+        for _ in 0..3 {
+            let before = app.store.read_count();
+            let r = owner.get_with(path, headers).await;
+            let reads = app.store.read_count() - before;
+            assert_eq!(r.status, 200, "{path}: {}", r.body);
+            assert!(r.body.contains(shows), "{path} shows {shows}: {}", r.body);
+            fewest = fewest.min(reads);
+        }
+        // API calls check their bearer token first (one read), then read the page in one.
+        let most = if path.starts_with("/api/") { 2 } else { 1 };
+        assert!(fewest <= most, "{path}: {fewest} read transactions for one request (at most {most})");
+    }
+}

@@ -55,6 +55,8 @@ impl Store {
             UNANSWERED_REPLYID, REPLYDAY_ACTOR_COUNT, REPLIER_REPLYID, RELAYURI_RELAY, RELAYED_POSTID, POSTID_SOURCE_MS,
             // Emoji reactions (issue 11): counts kept on write.
             POSTURI_REACTION_COUNT,
+            // Interaction counts kept on write (issue 15).
+            POSTURI_KIND_COUNT,
         );
         for t in r.list_tables()? {
             if !names.iter().any(|n| n == t.name()) {
