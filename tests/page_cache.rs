@@ -194,3 +194,71 @@ async fn pages_listing_posts_read_the_store_once() {
         assert!(fewest <= most, "{path}: {fewest} read transactions for one request (at most {most})");
     }
 }
+
+/// Like and boost counts are kept on write (issue 15: a count is one lookup, not a scan of every
+/// liker) and filled in for a database from before (schema 2). Bad inputs tried: the same like
+/// again under a new activity id, an Undo by someone who did not like, an Undo by key done
+/// twice, and a schema-2 database without the count table holding more likes than one batch.
+#[tokio::test]
+async fn interaction_counts_are_kept_on_write_and_filled_for_old_databases() {
+    use pipit::model::Interaction;
+    let dir = TempDir::new("counts");
+    pipit::cli::init(dir.path(), "http://127.0.0.1:9", "me", "127.0.0.1:0", true).expect("init");
+    let post = "http://127.0.0.1:9/users/me/statuses/1";
+    let like = |a: &str, n: u32| Interaction { activity_id: format!("{a}/like/{n}"), at_ms: 1, emoji_url: None };
+    let counts = |app: &pipit::App| app.store.read(|r| Ok((r.interaction_count(post, "like")?, r.interaction_count(post, "boost")?))).unwrap();
+    let open = || async {
+        // A store closed a moment ago may still be held by its writer thread.
+        for _ in 0..100 {
+            match pipit::App::open(dir.path()) {
+                Err(pipit::error::Error::Config(m)) if m.contains("already running") => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+                other => return other.expect("open app"),
+            }
+        }
+        panic!("the database stayed locked");
+    };
+    {
+        let app = open().await;
+        app.store
+            .write(|w| {
+                assert!(w.put_interaction(post, "like", "http://a.example/1", &like("http://a.example/1", 1))?);
+                assert!(!w.put_interaction(post, "like", "http://a.example/1", &like("http://a.example/1", 2))?, "the same like again");
+                w.put_interaction(post, "like", "http://a.example/2", &like("http://a.example/2", 1))?;
+                w.put_interaction(post, "like", "http://a.example/3", &like("http://a.example/3", 1))?;
+                w.put_interaction(post, "boost", "http://a.example/1", &Interaction { activity_id: "http://a.example/1/boost".into(), at_ms: 1, emoji_url: None })?;
+                // An Undo naming a like by someone else moves nothing.
+                w.remove_interaction_by_activity("http://a.example/2/like/1", "http://a.example/3")?;
+                w.remove_interaction_by_activity("http://a.example/2/like/1", "http://a.example/2")?;
+                w.remove_interaction(post, "like", "http://a.example/3")?;
+                w.remove_interaction(post, "like", "http://a.example/3")?;
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(counts(&app), (1, 1), "likes: 3 stored, one twice, two undone; one boost");
+        app.store
+            .write(|w| {
+                for n in 0..1500 {
+                    let a = format!("http://b.example/{n}");
+                    w.put_interaction(post, "like", &a, &like(&a, 1))?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(counts(&app), (1501, 1));
+    }
+    // The database as schema 2 left it: no count table.
+    let db_path = dir.path().join(pipit::store::DB_FILE);
+    let db = loop {
+        match redb::Database::open(&db_path) {
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+            other => break other.expect("open the database"),
+        }
+    };
+    let w = db.begin_write().unwrap();
+    assert!(w.delete_table(redb::TableDefinition::<(&str, &str), u64>::new("posturi_kind_count")).unwrap());
+    w.open_table(redb::TableDefinition::<&str, &[u8]>::new("meta_value")).unwrap().insert("schema_version", 2u32.to_le_bytes().as_slice()).unwrap();
+    w.commit().unwrap();
+    drop(db);
+    let app = open().await;
+    assert_eq!(counts(&app), (1501, 1), "schema 3 counted what schema 2 stored");
+}
