@@ -118,3 +118,147 @@ async fn the_owner_and_signed_fetches_are_never_served_the_anonymous_copy() {
     assert_eq!(signed.status, 200);
     assert!(signed.header("etag").is_none(), "a signed fetch is not answered from the cache");
 }
+
+/// Issue 15: a page the cache cannot answer (the owner's, or an API call) reads the store in ONE
+/// read transaction, not several per post. Bad input tried: pages of posts that each carry likes
+/// and boosts from remote accounts, the owner's own like, a reply, and a remote boost on home —
+/// the old code opened a transaction per post (and more per author and per screened post).
+#[tokio::test]
+async fn pages_listing_posts_read_the_store_once() {
+    use pipit::model::{HomeEntry, Interaction, Notification, NotificationKind};
+    let me = Instance::start("me").await;
+    let owner = me.owner_client().await;
+    for i in 0..6 {
+        compose(&owner, &format!("post {i} about #things"), "public").await;
+    }
+    let app = &me.app;
+    let own = app.store.read(|r| r.own_posts(None, 10, |_| true)).unwrap().posts;
+    let (root, remote_id) = app
+        .store
+        .write(|w| {
+            let root_post = own[0].clone();
+            let root = root_post.id;
+            let far = "http://127.0.0.1:9/users/far";
+            // Replies from a remote account, and likes and boosts on every own post.
+            let mut remote = root_post.clone();
+            remote.id = pipit::ids::next_id();
+            remote.uri = pipit::httpurl::HttpUrl::parse(&format!("http://127.0.0.1:9/notes/{}", remote.id)).unwrap();
+            remote.url = None;
+            remote.author = far.into();
+            remote.local = false;
+            remote.in_reply_to = Some(root_post.uri.clone());
+            w.put_post(&remote)?;
+            for p in &own {
+                let (id, uri) = (p.id, p.uri.to_string());
+                for (n, kind) in ["like", "boost", "like"].iter().enumerate() {
+                    let actor = format!("http://127.0.0.1:9/users/a{n}");
+                    w.put_interaction(&uri, kind, &actor, &Interaction { activity_id: format!("{actor}/{kind}/{id}"), at_ms: 1, emoji_url: None })?;
+                }
+            }
+            w.add_home(&HomeEntry { post_id: remote.id, boosted_by: None }, 1)?;
+            w.add_home(&HomeEntry { post_id: root, boosted_by: Some(far.into()) }, 2)?;
+            w.add_notification(&Notification { kind: NotificationKind::Like, actor: far.into(), post_uri: Some(root_post.uri.to_string()), detail: None, at_ms: 3 })?;
+            Ok((root, remote.id))
+        })
+        .unwrap();
+    pipit::domain::follows::like(app, &app.urls.post_uri(root)).unwrap();
+    let reg = pipit::domain::oauth::register(app, "t", vec!["urn:ietf:wg:oauth:2.0:oob".into()], "read write", None).unwrap();
+    let token = pipit::domain::oauth::owner_password_grant(app, reg.id, &reg.app, "read write").unwrap().access_token;
+    let bearer = format!("Bearer {token}");
+    let me_account = serde_json::from_str::<serde_json::Value>(&owner.get_with("/api/v1/accounts/verify_credentials", &[("authorization", &bearer)]).await.body).unwrap()["id"].as_str().unwrap().to_string();
+    let pages: Vec<(String, Vec<(&str, &str)>, &str)> = vec![
+        ("/@me".into(), vec![], "post 5"),
+        (format!("/@me/{root}"), vec![], "post 5"),
+        ("/users/me/outbox?page=true".into(), vec![("accept", "application/activity+json")], "post 4"),
+        ("/home".into(), vec![], "post 5"),
+        ("/tags/things".into(), vec![], "post 3"),
+        ("/notifications".into(), vec![], "post 5"),
+        (format!("/posts/{remote_id}"), vec![], "post 5"),
+        ("/api/v1/timelines/home".into(), vec![("authorization", &bearer)], "favourites_count\":2"),
+        (format!("/api/v1/accounts/{me_account}/statuses"), vec![("authorization", &bearer)], "favourites_count\":2"),
+        (format!("/api/v1/statuses/{remote_id}/context"), vec![("authorization", &bearer)], "post 5"),
+    ];
+    for (path, headers, shows) in &pages {
+        // The fewest over three tries: a background task (delivery, thread refresh) may read too.
+        let mut fewest = u64::MAX;
+        for _ in 0..3 {
+            let before = app.store.read_count();
+            let r = owner.get_with(path, headers).await;
+            let reads = app.store.read_count() - before;
+            assert_eq!(r.status, 200, "{path}: {}", r.body);
+            assert!(r.body.contains(shows), "{path} shows {shows}: {}", r.body);
+            fewest = fewest.min(reads);
+        }
+        // API calls check their bearer token first (one read), then read the page in one.
+        let most = if path.starts_with("/api/") { 2 } else { 1 };
+        assert!(fewest <= most, "{path}: {fewest} read transactions for one request (at most {most})");
+    }
+}
+
+/// Like and boost counts are kept on write (issue 15: a count is one lookup, not a scan of every
+/// liker) and filled in for a database from before (schema 2). Bad inputs tried: the same like
+/// again under a new activity id, an Undo by someone who did not like, an Undo by key done
+/// twice, and a schema-2 database without the count table holding more likes than one batch.
+#[tokio::test]
+async fn interaction_counts_are_kept_on_write_and_filled_for_old_databases() {
+    use pipit::model::Interaction;
+    let dir = TempDir::new("counts");
+    pipit::cli::init(dir.path(), "http://127.0.0.1:9", "me", "127.0.0.1:0", true).expect("init");
+    let post = "http://127.0.0.1:9/users/me/statuses/1";
+    let like = |a: &str, n: u32| Interaction { activity_id: format!("{a}/like/{n}"), at_ms: 1, emoji_url: None };
+    let counts = |app: &pipit::App| app.store.read(|r| Ok((r.interaction_count(post, "like")?, r.interaction_count(post, "boost")?))).unwrap();
+    let open = || async {
+        // A store closed a moment ago may still be held by its writer thread.
+        for _ in 0..100 {
+            match pipit::App::open(dir.path()) {
+                Err(pipit::error::Error::Config(m)) if m.contains("already running") => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+                other => return other.expect("open app"),
+            }
+        }
+        panic!("the database stayed locked");
+    };
+    {
+        let app = open().await;
+        app.store
+            .write(|w| {
+                assert!(w.put_interaction(post, "like", "http://a.example/1", &like("http://a.example/1", 1))?);
+                assert!(!w.put_interaction(post, "like", "http://a.example/1", &like("http://a.example/1", 2))?, "the same like again");
+                w.put_interaction(post, "like", "http://a.example/2", &like("http://a.example/2", 1))?;
+                w.put_interaction(post, "like", "http://a.example/3", &like("http://a.example/3", 1))?;
+                w.put_interaction(post, "boost", "http://a.example/1", &Interaction { activity_id: "http://a.example/1/boost".into(), at_ms: 1, emoji_url: None })?;
+                // An Undo naming a like by someone else moves nothing.
+                w.remove_interaction_by_activity("http://a.example/2/like/1", "http://a.example/3")?;
+                w.remove_interaction_by_activity("http://a.example/2/like/1", "http://a.example/2")?;
+                w.remove_interaction(post, "like", "http://a.example/3")?;
+                w.remove_interaction(post, "like", "http://a.example/3")?;
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(counts(&app), (1, 1), "likes: 3 stored, one twice, two undone; one boost");
+        app.store
+            .write(|w| {
+                for n in 0..1500 {
+                    let a = format!("http://b.example/{n}");
+                    w.put_interaction(post, "like", &a, &like(&a, 1))?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(counts(&app), (1501, 1));
+    }
+    // The database as schema 2 left it: no count table.
+    let db_path = dir.path().join(pipit::store::DB_FILE);
+    let db = loop {
+        match redb::Database::open(&db_path) {
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+            other => break other.expect("open the database"),
+        }
+    };
+    let w = db.begin_write().unwrap();
+    assert!(w.delete_table(redb::TableDefinition::<(&str, &str), u64>::new("posturi_kind_count")).unwrap());
+    w.open_table(redb::TableDefinition::<&str, &[u8]>::new("meta_value")).unwrap().insert("schema_version", 2u32.to_le_bytes().as_slice()).unwrap();
+    w.commit().unwrap();
+    drop(db);
+    let app = open().await;
+    assert_eq!(counts(&app), (1501, 1), "schema 3 counted what schema 2 stored");
+}

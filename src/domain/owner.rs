@@ -157,8 +157,13 @@ pub fn new_session(app: &App) -> Result<String> {
 }
 
 pub fn session_valid(app: &App, token: &str) -> Result<bool> {
+    app.store.read(|r| session_valid_in(r, token))
+}
+
+/// `session_valid` in the request's read transaction `r`.
+pub fn session_valid_in(r: &crate::store::Read, token: &str) -> Result<bool> {
     let hash = secret::hash_token(token);
-    Ok(app.store.read(|r| r.session_expiry(&hash, now_ms()))?.is_some())
+    Ok(r.session_expiry(&hash, now_ms())?.is_some())
 }
 
 pub fn end_session(app: &App, token: &str) -> Result<()> {

@@ -198,9 +198,14 @@ pub struct ReplyDefaults {
 
 /// The mentions and visibility a reply to `parent` inherits (read from the actor cache).
 pub fn reply_defaults(app: &App, parent: &Post) -> Result<ReplyDefaults> {
+    app.store.read(|r| reply_defaults_in(app, r, parent))
+}
+
+/// `reply_defaults` in the request's read transaction `r`.
+pub fn reply_defaults_in(app: &App, r: &crate::store::Read, parent: &Post) -> Result<ReplyDefaults> {
     let me = app.urls.actor();
     let mut handles: Vec<String> = Vec::new();
-    app.store.read(|r| {
+    {
         let mut add = |href: &str, name: &str| -> Result<()> {
             if href == me {
                 return Ok(());
@@ -223,8 +228,7 @@ pub fn reply_defaults(app: &App, parent: &Post) -> Result<ReplyDefaults> {
         for m in &parent.mentions {
             add(&m.href, &m.name)?;
         }
-        Ok(())
-    })?;
+    }
     let text = if handles.is_empty() { String::new() } else { format!("{} ", handles.join(" ")) };
     Ok(ReplyDefaults { text, visibility: parent.visibility })
 }

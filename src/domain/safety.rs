@@ -127,7 +127,12 @@ pub struct Screener {
 
 impl Screener {
     pub fn new(app: &App, context: &'static str) -> Screener {
-        let filters = app.store.read(|r| r.filters()).unwrap_or_default().into_iter().map(|(_, f)| f).filter(|f| f.contexts.iter().any(|c| c == context)).collect();
+        app.store.read(|r| Ok(Screener::new_in(app, r, context))).unwrap_or_else(|_| Screener { filters: Vec::new(), context, app: app.clone() })
+    }
+
+    /// `new`, reading the filters in the request's transaction `r`.
+    pub fn new_in(app: &App, r: &crate::store::Read, context: &'static str) -> Screener {
+        let filters = r.filters().unwrap_or_default().into_iter().map(|(_, f)| f).filter(|f| f.contexts.iter().any(|c| c == context)).collect();
         Screener { filters, context, app: app.clone() }
     }
 
@@ -137,7 +142,22 @@ impl Screener {
             return Screen::Show;
         }
         let now = now_ms();
-        let blocked_or_muted = |a: &str| self.app.store.read(|r| Ok(r.is_blocked(a)? || r.is_muted(a, now)?)).unwrap_or(false);
+        self.screen_by(p, by, &|a: &str| self.app.store.read(|r| Ok(r.is_blocked(a)? || r.is_muted(a, now)?)).unwrap_or(false))
+    }
+
+    /// `screen`, reading blocks and mutes in the request's transaction `r`.
+    pub fn screen_in(&self, r: &crate::store::Read, p: &Post, by: Option<&str>) -> Screen {
+        if p.local {
+            return Screen::Show;
+        }
+        let now = now_ms();
+        self.screen_by(p, by, &|a: &str| r.is_blocked(a).unwrap_or(false) || r.is_muted(a, now).unwrap_or(false))
+    }
+
+    fn screen_by(&self, p: &Post, by: Option<&str>, blocked_or_muted: &dyn Fn(&str) -> bool) -> Screen {
+        if p.local {
+            return Screen::Show;
+        }
         if blocked_or_muted(&p.author) || by.map(blocked_or_muted).unwrap_or(false) {
             // Mutes hide from timelines and notifications; in a thread a muted reply stays
             // readable on request? Mastodon hides it too.

@@ -4,7 +4,7 @@
 use crate::app::App;
 use crate::error::{Error, Result};
 use crate::model::{Post, Visibility};
-use crate::store::PostPage;
+use crate::store::{PostPage, Read};
 
 pub const PAGE: usize = 20;
 const MAX_ANCESTORS: usize = 40;
@@ -24,7 +24,12 @@ pub fn can_see(viewer: Viewer, p: &Post) -> bool {
 
 /// The profile: public and unlisted posts for visitors (as on Mastodon), everything for the owner.
 pub fn profile(app: &App, viewer: Viewer, before: Option<u64>) -> Result<PostPage> {
-    app.store.read(|r| r.own_posts(before, PAGE, |p| can_see(viewer, p)))
+    app.store.read(|r| profile_in(r, viewer, before))
+}
+
+/// `profile` in the request's read transaction `r`.
+pub fn profile_in(r: &Read, viewer: Viewer, before: Option<u64>) -> Result<PostPage> {
+    r.own_posts(before, PAGE, |p| can_see(viewer, p))
 }
 
 /// Feeds carry public posts only.
@@ -33,13 +38,17 @@ pub fn feed(app: &App, before: Option<u64>) -> Result<PostPage> {
 }
 
 pub fn post(app: &App, viewer: Viewer, id: u64) -> Result<Post> {
-    let p = app.store.read(|r| r.post(id))?;
-    match p {
+    app.store.read(|r| post_in(app, r, viewer, id))
+}
+
+/// `post` in the request's read transaction `r`.
+pub fn post_in(app: &App, r: &Read, viewer: Viewer, id: u64) -> Result<Post> {
+    match r.post(id)? {
         Some(p) if can_see(viewer, &p) => Ok(p),
         Some(_) => Err(Error::NotFound),
         None => {
             let uri = app.urls.post_uri(id);
-            if app.store.read(|r| r.deleted_at(&uri))?.is_some() { Err(Error::Gone) } else { Err(Error::NotFound) }
+            if r.deleted_at(&uri)?.is_some() { Err(Error::Gone) } else { Err(Error::NotFound) }
         }
     }
 }
@@ -60,8 +69,13 @@ pub struct Thread {
 }
 
 pub fn thread(app: &App, viewer: Viewer, id: u64) -> Result<Thread> {
-    let post = post(app, viewer, id)?;
-    app.store.read(|r| {
+    app.store.read(|r| thread_in(app, r, viewer, id))
+}
+
+/// `thread` in the request's read transaction `r`.
+pub fn thread_in(app: &App, r: &Read, viewer: Viewer, id: u64) -> Result<Thread> {
+    let post = post_in(app, r, viewer, id)?;
+    {
         let mut ancestors = Vec::new();
         let mut missing_parent = None;
         let mut next = post.in_reply_to.clone();
@@ -98,7 +112,7 @@ pub fn thread(app: &App, viewer: Viewer, id: u64) -> Result<Thread> {
             stack.extend(pending.into_iter().rev());
         }
         Ok(Thread { ancestors, missing_parent, post: post.clone(), replies: order_depth_first(replies, &post.uri) })
-    })
+    }
 }
 
 /// Rebuilds depth-first order (parent, its replies, next sibling...) from the collected set.
@@ -126,8 +140,13 @@ fn order_depth_first(mut all: Vec<Reply>, root: &str) -> Vec<Reply> {
 }
 
 pub fn tag(app: &App, viewer: Viewer, tag: &str, before: Option<u64>) -> Result<PostPage> {
+    app.store.read(|r| tag_in(r, viewer, tag, before))
+}
+
+/// `tag` in the request's read transaction `r`.
+pub fn tag_in(r: &Read, viewer: Viewer, tag: &str, before: Option<u64>) -> Result<PostPage> {
     let tag = tag.to_lowercase();
-    app.store.read(|r| r.tagged(&tag, before, PAGE, |p| if viewer == Viewer::Owner { true } else { p.visibility == Visibility::Public }))
+    r.tagged(&tag, before, PAGE, |p| if viewer == Viewer::Owner { true } else { p.visibility == Visibility::Public })
 }
 
 /// The owner's public posts with a hashtag, newest first (the tag's feeds).
@@ -138,21 +157,30 @@ pub fn tag_feed(app: &App, tag: &str, before: Option<u64>) -> Result<PostPage> {
 /// Whether a home entry shows on home: members of exclusive lists are read in their list, not
 /// here. (Blocks, mutes and filters are the Screener's, applied on top.)
 pub fn on_home(app: &App, e: &crate::model::HomeEntry, p: &Post) -> bool {
+    app.store.read(|r| Ok(on_home_in(r, e, p))).unwrap_or(false)
+}
+
+/// `on_home` in the request's read transaction `r`.
+pub fn on_home_in(r: &Read, e: &crate::model::HomeEntry, p: &Post) -> bool {
     let who = e.boosted_by.as_deref().unwrap_or(&p.author);
-    !app.store.read(|r| r.in_exclusive_list(who)).unwrap_or(false)
+    !r.in_exclusive_list(who).unwrap_or(false)
 }
 
 /// Blocked and muted accounts do not notify, nor do posts in a thread the owner muted.
 pub fn notification_shown(app: &App, n: &crate::model::Notification, now_ms: u64) -> bool {
-    app.store
-        .read(|r| {
-            let thread_muted = match &n.post_uri {
-                Some(u) => r.is_thread_muted(&r.thread_root(u, THREAD_HOPS)?)?,
-                None => false,
-            };
-            Ok(!thread_muted && !r.is_blocked(&n.actor)? && !r.is_muted(&n.actor, now_ms)?)
-        })
-        .unwrap_or(false)
+    app.store.read(|r| Ok(notification_shown_in(r, n, now_ms))).unwrap_or(false)
+}
+
+/// `notification_shown` in the request's read transaction `r`.
+pub fn notification_shown_in(r: &Read, n: &crate::model::Notification, now_ms: u64) -> bool {
+    let shown = || -> Result<bool> {
+        let thread_muted = match &n.post_uri {
+            Some(u) => r.is_thread_muted(&r.thread_root(u, THREAD_HOPS)?)?,
+            None => false,
+        };
+        Ok(!thread_muted && !r.is_blocked(&n.actor)? && !r.is_muted(&n.actor, now_ms)?)
+    };
+    shown().unwrap_or(false)
 }
 
 /// Parents followed up to find a thread's root (muting a conversation).
@@ -168,5 +196,10 @@ pub fn mute_thread(app: &App, p: &Post, mute: bool) -> Result<()> {
 
 /// Whether the thread `p` is in is muted.
 pub fn thread_muted(app: &App, p: &Post) -> bool {
-    app.store.read(|r| r.is_thread_muted(&r.thread_root(p.uri.as_str(), THREAD_HOPS)?)).unwrap_or(false)
+    app.store.read(|r| Ok(thread_muted_in(r, p))).unwrap_or(false)
+}
+
+/// `thread_muted` in the request's read transaction `r`.
+pub fn thread_muted_in(r: &Read, p: &Post) -> bool {
+    r.thread_root(p.uri.as_str(), THREAD_HOPS).and_then(|root| r.is_thread_muted(&root)).unwrap_or(false)
 }

@@ -577,8 +577,13 @@ pub fn with_ctx(mut v: Value) -> Value {
 }
 
 pub fn create_json(urls: &Urls, p: &Post, kind: &str, activity_id: &str) -> Value {
+    with_ctx(create_json_bare(urls, p, kind, activity_id))
+}
+
+/// `create_json` without `@context`: an item inside a collection page (the outbox).
+pub fn create_json_bare(urls: &Urls, p: &Post, kind: &str, activity_id: &str) -> Value {
     let note = note_json(urls, p, &Counts { replies: 0, likes: 0, shares: 0 }, false);
-    with_ctx(json!({
+    json!({
         "id": activity_id,
         "type": kind,
         "actor": urls.actor(),
@@ -586,7 +591,7 @@ pub fn create_json(urls: &Urls, p: &Post, kind: &str, activity_id: &str) -> Valu
         "to": note["to"],
         "cc": note["cc"],
         "object": note,
-    }))
+    })
 }
 
 pub fn delete_json(urls: &Urls, p: &Post, activity_id: &str) -> Value {

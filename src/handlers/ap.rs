@@ -130,23 +130,24 @@ pub async fn outbox(app: &App, req: &Request<Incoming>) -> Result<Resp> {
     requester(app, req).await?;
     let id = format!("{}/outbox", app.urls.actor());
     let q = request::query(req);
-    let total = app.store.read(|r| r.own_post_count())?;
-    if q.get("page").is_none() && q.get("max_id").is_none() {
+    let before = q.get("max_id").and_then(|s| s.parse().ok());
+    let paged = q.get("page").is_some() || q.get("max_id").is_some();
+    // One read transaction: the count, or the page.
+    let (total, page) = app.store.read(|r| {
+        if !paged {
+            return Ok((r.own_post_count()?, None));
+        }
+        // Public and unlisted, as Mastodon's outbox: unlisted only stays off public timelines.
+        Ok((0, Some(r.own_posts(before, PAGE, |p| p.visibility.is_world_readable() && !p.local_only && p.held_until_ms.is_none())?)))
+    })?;
+    let Some(page) = page else {
         return Ok(ap(&json!({
             "@context": vocab::AS_CONTEXT, "id": id, "type": "OrderedCollection", "totalItems": total,
             "first": format!("{id}?page=true"), "last": format!("{id}?min_id=0&page=true"),
         })));
-    }
-    let before = q.get("max_id").and_then(|s| s.parse().ok());
-    // Public and unlisted, as Mastodon's outbox: unlisted only stays off public timelines.
-    let page = app.store.read(|r| r.own_posts(before, PAGE, |p| p.visibility.is_world_readable() && !p.local_only && p.held_until_ms.is_none()))?;
-    let items: Vec<Value> = page.posts.iter().map(|p| {
-        let mut c = vocab::create_json(&app.urls, p, "Create", &format!("{}/activity", p.uri));
-        if let Value::Object(o) = &mut c {
-            o.remove("@context");
-        }
-        c
-    }).collect();
+    };
+    // Items inside a page carry no `@context` of their own: built without it.
+    let items: Vec<Value> = page.posts.iter().map(|p| vocab::create_json_bare(&app.urls, p, "Create", &format!("{}/activity", p.uri))).collect();
     let next = page.next.map(|n| format!("{id}?max_id={n}&page=true"));
     let self_id = match before { Some(b) => format!("{id}?max_id={b}&page=true"), None => format!("{id}?page=true") };
     Ok(ap(&vocab::collection_page_json(&self_id, &id, items, next)))

@@ -137,15 +137,19 @@ fn secure(app: &App) -> bool {
 
 /// The owner, if the request carries a live session cookie.
 pub fn owner(app: &App, headers: &HeaderMap) -> Option<OwnerView> {
+    cookie(headers, SESSION_COOKIE)?;
+    app.store.read(|r| Ok(owner_in(app, r, headers))).ok().flatten()
+}
+
+/// `owner`, reading the session and profile in the request's read transaction `r`.
+pub fn owner_in(app: &App, r: &crate::store::Read, headers: &HeaderMap) -> Option<OwnerView> {
     let token = cookie(headers, SESSION_COOKIE)?;
-    match owner::session_valid(app, token) {
-        Ok(true) => {
-            let (posting, crosspost) = app
-                .store
-                .read(|r| Ok((r.profile()?.posting, r.connections()?.into_iter().filter(|c| c.needs_reconnect.is_none()).map(|c| (c.acct, c.default_on)).collect())))
-                .unwrap_or_default();
-            Some(OwnerView { csrf: crate::secret::hmac(&app.secret, &format!("session:{token}")), posting, crosspost })
-        }
+    match owner::session_valid_in(r, token) {
+        Ok(true) => Some(OwnerView {
+            csrf: crate::secret::hmac(&app.secret, &format!("session:{token}")),
+            posting: r.profile().map(|p| p.posting).unwrap_or_default(),
+            crosspost: r.connections().map(|cs| cs.into_iter().filter(|c| c.needs_reconnect.is_none()).map(|c| (c.acct, c.default_on)).collect()).unwrap_or_default(),
+        }),
         _ => None,
     }
 }

@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::handlers::auth::{self, require_owner_post};
 use crate::model::{Post, Profile};
 use crate::render::views::{AuthorView, PostView, ReactionView, Social};
+use crate::store::Read;
 use crate::server::request;
 use crate::server::response::{self, Resp};
 use hyper::body::Incoming;
@@ -20,19 +21,35 @@ pub fn author(app: &App, owner: &Profile, id: &str) -> AuthorView {
     if id == app.urls.actor() {
         return AuthorView::owner(owner, &app.urls);
     }
-    match app.store.read(|r| r.actor(id)) {
+    app.store.read(|r| Ok(author_in(app, r, owner, id))).unwrap_or_else(|_| AuthorView::unknown(id, &app.urls))
+}
+
+/// `author` in the request's read transaction `r`.
+pub fn author_in(app: &App, r: &Read, owner: &Profile, id: &str) -> AuthorView {
+    if id == app.urls.actor() {
+        return AuthorView::owner(owner, &app.urls);
+    }
+    match r.actor(id) {
         Ok(Some(a)) => AuthorView::remote(&a, &app.urls),
         _ => AuthorView::unknown(id, &app.urls),
     }
 }
 
 /// A post as pages show it; `full` adds who liked, boosted and reacted (the post's own page).
+/// Opens its own read transaction: pages that show many posts use `post_view_in`.
 pub fn post_view(app: &App, p: &Post, owner: &Profile, full: bool) -> PostView {
-    let mut v = PostView::new(p, &author(app, owner, &p.author), &app.urls);
+    match app.store.read(|r| Ok(post_view_in(app, r, p, owner, full))) {
+        Ok(v) => v,
+        Err(_) => PostView::new(p, &author(app, owner, &p.author), &app.urls),
+    }
+}
+
+/// `post_view` in the request's read transaction `r`: the counts, the owner's own marks, the
+/// authors and the parent and quoted posts all come from that one snapshot.
+pub fn post_view_in(app: &App, r: &Read, p: &Post, owner: &Profile, full: bool) -> PostView {
+    let mut v = PostView::new(p, &author_in(app, r, owner, &p.author), &app.urls);
     let me = app.urls.actor();
-    // One read transaction for all the card shows about the post: counts, the owner's own marks,
-    // and the parent and quoted posts (their authors' names).
-    let got = app.store.read(|r| {
+    let got = (|| -> Result<_> {
         let likes = r.interactions(&p.uri, "like", if full { 200 } else { 0 })?;
         let boosts = r.interactions(&p.uri, "boost", if full { 200 } else { 0 })?;
         let mut s = Social {
@@ -46,9 +63,9 @@ pub fn post_view(app: &App, p: &Post, owner: &Profile, full: bool) -> PostView {
         s.pinned = p.local && r.is_pinned(p.id)?;
         s.replies = r.reply_count(&p.uri, 100)?;
         if full {
-            s.liked_by = likes.iter().map(|(a, _)| author(app, owner, a)).collect();
-            s.boosted_by = boosts.iter().map(|(a, _)| author(app, owner, a)).collect();
-            s.reactions = r.reactions(&p.uri, 200)?.into_iter().map(|(e, a, url)| (ReactionView::new(&e, url.as_deref(), &a, &app.urls), author(app, owner, &a))).collect();
+            s.liked_by = likes.iter().map(|(a, _)| author_in(app, r, owner, a)).collect();
+            s.boosted_by = boosts.iter().map(|(a, _)| author_in(app, r, owner, a)).collect();
+            s.reactions = r.reactions(&p.uri, 200)?.into_iter().map(|(e, a, url)| (ReactionView::new(&e, url.as_deref(), &a, &app.urls), author_in(app, r, owner, &a))).collect();
         }
         for (e, c) in r.reaction_counts(&p.uri)? {
             let mut v = ReactionView::new(&e, c.url.as_deref(), &c.by, &app.urls);
@@ -65,12 +82,12 @@ pub fn post_view(app: &App, p: &Post, owner: &Profile, full: bool) -> PostView {
             None => None,
         };
         Ok((s, parent, quoted))
-    });
+    })();
     let (social, parent, quoted) = got.unwrap_or_default();
     v.social = social;
     // "Reply to" names the parent's author when we hold the parent, and links its page here.
     if let Some(pp) = parent {
-        let pa = author(app, owner, &pp.author);
+        let pa = author_in(app, r, owner, &pp.author);
         // An author we hold no document for keeps the host already set by PostView::new.
         if !pa.name.is_empty() && pa.name != pa.id {
             v.in_reply_to_name = Some(pa.name);
@@ -78,12 +95,12 @@ pub fn post_view(app: &App, p: &Post, owner: &Profile, full: bool) -> PostView {
         v.in_reply_to_page = Some(if pp.local { pp.url_or_uri().to_string() } else { format!("{}/posts/{}", app.urls.base, pp.id) });
     }
     if let Some(qp) = quoted {
-        let qa = author(app, owner, &qp.author);
+        let qa = author_in(app, r, owner, &qp.author);
         let page = if qp.local { qp.url_or_uri().to_string() } else { format!("{}/posts/{}", app.urls.base, qp.id) };
         v.quoted = Some(crate::render::views::QuotedView { page, author_name: qa.name, author_handle: qa.handle, content: qp.content, summary: qp.summary });
     }
     if full && p.edited_ms.is_some() {
-        let versions = app.store.read(|r| r.post_versions(p.id, 50)).unwrap_or_default();
+        let versions = r.post_versions(p.id, 50).unwrap_or_default();
         v.versions = versions
             .into_iter()
             .map(|x| crate::render::views::VersionView { at: crate::time::human_date(x.at_ms), at_iso: crate::time::rfc3339(x.at_ms), content: x.content, summary: x.summary })
@@ -98,7 +115,15 @@ pub fn reply_form(app: &App, post: &Post, owner: bool) -> Option<minijinja::Valu
     if !owner {
         return None;
     }
-    match crate::domain::posts::reply_defaults(app, post) {
+    app.store.read(|r| Ok(reply_form_in(app, r, post, owner))).ok().flatten()
+}
+
+/// `reply_form` in the request's read transaction `r`.
+pub fn reply_form_in(app: &App, r: &Read, post: &Post, owner: bool) -> Option<minijinja::Value> {
+    if !owner {
+        return None;
+    }
+    match crate::domain::posts::reply_defaults_in(app, r, post) {
         Ok(d) => Some(context! { text => d.text, visibility => d.visibility.as_str() }),
         Err(e) => {
             tracing::warn!("reply defaults for {}: {e}", post.uri);
@@ -109,15 +134,21 @@ pub fn reply_form(app: &App, post: &Post, owner: bool) -> Option<minijinja::Valu
 
 /// Views of posts for a page in `context`, with blocks, mutes and filters applied.
 pub fn screened<'a>(app: &App, posts: impl Iterator<Item = (&'a Post, Option<&'a str>)>, owner: &Profile, context: &'static str) -> Vec<PostView> {
-    let screener = crate::domain::safety::Screener::new(app, context);
+    let posts: Vec<_> = posts.collect();
+    app.store.read(|r| Ok(screened_in(app, r, posts.into_iter(), owner, context))).unwrap_or_default()
+}
+
+/// `screened` in the request's read transaction `r`.
+pub fn screened_in<'a>(app: &App, r: &Read, posts: impl Iterator<Item = (&'a Post, Option<&'a str>)>, owner: &Profile, context: &'static str) -> Vec<PostView> {
+    let screener = crate::domain::safety::Screener::new_in(app, r, context);
     posts
         .filter_map(|(p, by)| {
-            let s = screener.screen(p, by);
+            let s = screener.screen_in(r, p, by);
             if s == crate::domain::safety::Screen::Hide {
                 return None;
             }
-            let mut v = post_view(app, p, owner, false);
-            v.boosted_by = by.map(|b| author(app, owner, b));
+            let mut v = post_view_in(app, r, p, owner, false);
+            v.boosted_by = by.map(|b| author_in(app, r, owner, b));
             if let crate::domain::safety::Screen::Warn(k) = s {
                 v.filtered = Some(k);
             }
@@ -132,50 +163,59 @@ fn owner_or_login(app: &App, req: &Request<Incoming>) -> std::result::Result<cra
 
 /// GET /home: posts and boosts from followed accounts, newest first.
 pub fn home(app: &App, req: &Request<Incoming>) -> Result<Resp> {
-    let o = match owner_or_login(app, req) {
-        Ok(o) => o,
-        Err(r) => return Ok(r),
-    };
     let before = request::query(req).get("before").and_then(|s| s.parse().ok());
-    let profile = app.store.read(|r| r.profile())?;
-    let (entries, next) = app.store.read(|r| r.home(before, timeline::PAGE))?;
-    let posts = screened(
-        app,
-        entries.iter().filter(|(_, e, p)| timeline::on_home(app, e, p)).map(|(_, e, p)| (p, e.boosted_by.as_deref())),
-        &profile,
-        "home",
-    );
+    // One read transaction for the whole page (issue 15), the session check included.
+    let got = app.store.read(|r| {
+        let Some(o) = auth::owner_in(app, r, req.headers()) else { return Ok(None) };
+        let profile = r.profile()?;
+        let (entries, next) = r.home(before, timeline::PAGE)?;
+        let posts = screened_in(
+            app,
+            r,
+            entries.iter().filter(|(_, e, p)| timeline::on_home_in(r, e, p)).map(|(_, e, p)| (p, e.boosted_by.as_deref())),
+            &profile,
+            "home",
+        );
+        Ok(Some((o, posts, next)))
+    })?;
+    let Some((o, posts, next)) = got else { return Ok(response::redirect("/login")) };
     let body = app.render.render("home.html", context! { posts, next => next.map(|n| n.to_string()), owner => o, notice => crate::handlers::web::notice(req) })?;
     Ok(response::html(body))
 }
 
 /// GET /posts/ID: any stored post with its thread (remote ones: the owner only, or when public).
 pub fn post_page(app: &App, req: &Request<Incoming>, id: u64) -> Result<Resp> {
-    let o = auth::owner(app, req.headers());
-    let viewer = if o.is_some() { Viewer::Owner } else { Viewer::Public };
-    let t = timeline::thread(app, viewer, id)?;
-    if t.post.local {
-        return Ok(response::moved(t.post.url_or_uri()));
+    // One read transaction for the whole page (issue 15).
+    let page = app.store.read(|r| {
+        let o = auth::owner_in(app, r, req.headers());
+        let viewer = if o.is_some() { Viewer::Owner } else { Viewer::Public };
+        let t = timeline::thread_in(app, r, viewer, id)?;
+        if t.post.local {
+            return Ok(Err(t.post));
+        }
+        let p = r.profile()?;
+        let screener = crate::domain::safety::Screener::new_in(app, r, "thread");
+        let replies: Vec<_> = t
+            .replies
+            .iter()
+            .filter(|x| screener.screen_in(r, &x.post, None) != crate::domain::safety::Screen::Hide)
+            .map(|x| context! { post => post_view_in(app, r, &x.post, &p, false), depth => x.depth })
+            .collect();
+        let ctx = context! {
+            post => post_view_in(app, r, &t.post, &p, true),
+            ancestors => t.ancestors.iter().map(|x| post_view_in(app, r, x, &p, false)).collect::<Vec<_>>(),
+            missing_parent => t.missing_parent, reply => reply_form_in(app, r, &t.post, o.is_some()), replies, owner => o,
+        };
+        Ok(Ok((ctx, o.is_some(), t.post)))
+    })?;
+    let (ctx, is_owner, post) = match page {
+        Ok(x) => x,
+        Err(local) => return Ok(response::moved(local.url_or_uri())),
+    };
+    if is_owner {
+        crate::federation::thread::refresh_in_background(app, &post);
     }
-    if o.is_some() {
-        crate::federation::thread::refresh_in_background(app, &t.post);
-    }
-    let p = app.store.read(|r| r.profile())?;
-    let screener = crate::domain::safety::Screener::new(app, "thread");
-    let replies: Vec<_> = t
-        .replies
-        .iter()
-        .filter(|r| screener.screen(&r.post, None) != crate::domain::safety::Screen::Hide)
-        .map(|r| context! { post => post_view(app, &r.post, &p, false), depth => r.depth })
-        .collect();
-    let body = app.render.render(
-        "post.html",
-        context! {
-            post => post_view(app, &t.post, &p, true),
-            ancestors => t.ancestors.iter().map(|x| post_view(app, x, &p, false)).collect::<Vec<_>>(),
-            missing_parent => t.missing_parent, reply => reply_form(app, &t.post, o.is_some()), replies, owner => o,
-        },
-    )?;
+    let body = app.render.render("post.html", ctx)?;
     Ok(response::html(body))
 }
 

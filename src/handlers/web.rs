@@ -49,54 +49,58 @@ pub fn notice(req: &Request<Incoming>) -> Option<String> {
 
 /// GET /@NAME
 pub fn profile(app: &App, req: &Request<Incoming>) -> Result<Resp> {
-    let o = auth::owner(app, req.headers());
-    let page = timeline::profile(app, viewer(&o), cursor(req)?)?;
-    let p = owner::profile(app)?;
-    let count = app.store.read(|r| r.own_post_count())?;
-    let posts: Vec<PostView> = page.posts.iter().map(|x| social::post_view(app, x, &p, false)).collect();
-    // Pinned posts head the first page.
-    let pinned: Vec<PostView> = if cursor(req)?.is_none() { app.store.read(|r| r.pinned(5))?.iter().map(|x| social::post_view(app, x, &p, false)).collect() } else { vec![] };
-    let body = app.render.render(
-        "profile.html",
-        context! {
+    let before = cursor(req)?;
+    // One read transaction for everything the page shows (issue 15); rendering happens after.
+    let ctx = app.store.read(|r| {
+        let o = auth::owner_in(app, r, req.headers());
+        let page = timeline::profile_in(r, viewer(&o), before)?;
+        let p = r.profile()?;
+        let count = r.own_post_count()?;
+        let posts: Vec<PostView> = page.posts.iter().map(|x| social::post_view_in(app, r, x, &p, false)).collect();
+        // Pinned posts head the first page.
+        let pinned: Vec<PostView> = if before.is_none() { r.pinned(5)?.iter().map(|x| social::post_view_in(app, r, x, &p, false)).collect() } else { vec![] };
+        Ok(context! {
             pinned,
             profile => ProfileView::new(&p, &app.urls, count),
             posts, next => page.next.map(|n| n.to_string()), owner => o, notice => notice(req),
             actor_url => app.urls.actor(),
             // Public lists are starter packs, linked from the profile.
-            starter_packs => app.store.read(|r| r.lists())?.into_iter().filter(|(_, l)| l.public).map(|(id, l)| context! { id => id.to_string(), name => l.name }).collect::<Vec<_>>(),
-        },
-    )?;
-    Ok(response::html(body))
+            starter_packs => r.lists()?.into_iter().filter(|(_, l)| l.public).map(|(id, l)| context! { id => id.to_string(), name => l.name }).collect::<Vec<_>>(),
+        })
+    })?;
+    Ok(response::html(app.render.render("profile.html", ctx)?))
 }
 
 /// GET /@NAME/ID
 pub fn post_page(app: &App, req: &Request<Incoming>, id: u64) -> Result<Resp> {
-    let o = auth::owner(app, req.headers());
-    let t = timeline::thread(app, viewer(&o), id)?;
-    if o.is_some() {
-        // Replies to the replies may live on servers that never wrote to us: look for them.
-        crate::federation::thread::refresh_in_background(app, &t.post);
-    }
-    let p = owner::profile(app)?;
-    let view = |x: &crate::model::Post| social::post_view(app, x, &p, false);
-    let screener = crate::domain::safety::Screener::new(app, "thread");
-    let replies: Vec<_> = t
-        .replies
-        .iter()
-        .filter(|r| screener.screen(&r.post, None) != crate::domain::safety::Screen::Hide)
-        .map(|r| context! { post => view(&r.post), depth => r.depth })
-        .collect();
-    let body = app.render.render(
-        "post.html",
-        context! {
-            post => social::post_view(app, &t.post, &p, true),
+    // One read transaction for everything the page shows (issue 15); rendering happens after.
+    let (ctx, is_owner, post) = app.store.read(|r| {
+        let o = auth::owner_in(app, r, req.headers());
+        let t = timeline::thread_in(app, r, viewer(&o), id)?;
+        let p = r.profile()?;
+        let view = |x: &crate::model::Post| social::post_view_in(app, r, x, &p, false);
+        let screener = crate::domain::safety::Screener::new_in(app, r, "thread");
+        let replies: Vec<_> = t
+            .replies
+            .iter()
+            .filter(|x| screener.screen_in(r, &x.post, None) != crate::domain::safety::Screen::Hide)
+            .map(|x| context! { post => view(&x.post), depth => x.depth })
+            .collect();
+        let is_owner = o.is_some();
+        let ctx = context! {
+            post => social::post_view_in(app, r, &t.post, &p, true),
             ancestors => t.ancestors.iter().map(view).collect::<Vec<_>>(),
-            missing_parent => t.missing_parent, reply => social::reply_form(app, &t.post, o.is_some()),
+            missing_parent => t.missing_parent, reply => social::reply_form_in(app, r, &t.post, is_owner),
             replies, owner => o, notice => notice(req),
-            webmentions => app.store.read(|r| r.webmentions(t.post.id, 100))?.into_iter().map(|(s, _)| s).collect::<Vec<_>>(),
-        },
-    )?;
+            webmentions => r.webmentions(t.post.id, 100)?.into_iter().map(|(s, _)| s).collect::<Vec<_>>(),
+        };
+        Ok((ctx, is_owner, t.post))
+    })?;
+    if is_owner {
+        // Replies to the replies may live on servers that never wrote to us: look for them.
+        crate::federation::thread::refresh_in_background(app, &post);
+    }
+    let body = app.render.render("post.html", ctx)?;
     let mut r = response::html(body);
     // The Webmention endpoint, discoverable from the header too (W3C Webmention 3.1.2).
     r.headers_mut().insert(hyper::header::LINK, hyper::header::HeaderValue::from_static("</webmention>; rel=\"webmention\""));
@@ -105,13 +109,17 @@ pub fn post_page(app: &App, req: &Request<Incoming>, id: u64) -> Result<Resp> {
 
 /// GET /tags/TAG
 pub fn tag_page(app: &App, req: &Request<Incoming>, tag: &str) -> Result<Resp> {
-    let o = auth::owner(app, req.headers());
-    let page = timeline::tag(app, viewer(&o), tag, cursor(req)?)?;
-    let p = owner::profile(app)?;
-    let posts: Vec<PostView> = social::screened(app, page.posts.iter().map(|x| (x, None)), &p, "public");
-    let followed = app.store.read(|r| r.follows_tag(&tag.to_lowercase()))?;
-    let body = app.render.render("tag.html", context! { tag, posts, followed, next => page.next.map(|n| n.to_string()), owner => o })?;
-    Ok(response::html(body))
+    let before = cursor(req)?;
+    // One read transaction for everything the page shows (issue 15).
+    let ctx = app.store.read(|r| {
+        let o = auth::owner_in(app, r, req.headers());
+        let page = timeline::tag_in(r, viewer(&o), tag, before)?;
+        let p = r.profile()?;
+        let posts: Vec<PostView> = social::screened_in(app, r, page.posts.iter().map(|x| (x, None)), &p, "public");
+        let followed = r.follows_tag(&tag.to_lowercase())?;
+        Ok(context! { tag, posts, followed, next => page.next.map(|n| n.to_string()), owner => o })
+    })?;
+    Ok(response::html(app.render.render("tag.html", ctx)?))
 }
 
 /// GET /about

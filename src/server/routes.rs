@@ -21,7 +21,9 @@ pub async fn handle(app: App, req: Request<Incoming>, peer: SocketAddr) -> Resp 
     // Inbox answers are for servers: JSON whatever their Accept says.
     let inbox_post = method == Method::POST && path.ends_with("/inbox");
     let json = wants_activity_json(req.headers()) || inbox_post || path.starts_with("/api/") || path.starts_with("/.well-known/");
-    let owner_hint = auth::owner(&app, req.headers());
+    // Who is asking matters only for an error page: checked then, so a page reads the store in
+    // one transaction (issue 15).
+    let cookie = req.headers().get(hyper::header::COOKIE).cloned();
     // Anonymous reads of public pages and JSON: rendered once per store change (server/cache.rs).
     let cache = crate::server::cache::key(&app, &method, req.uri(), req.headers()).map(|k| {
         let generation = app.store.generation.load(std::sync::atomic::Ordering::SeqCst);
@@ -35,7 +37,13 @@ pub async fn handle(app: App, req: Request<Incoming>, peer: SocketAddr) -> Resp 
                 Some((k, g, h)) => app.pages.put(k, g, r, h.as_ref()).await,
                 None => r,
             },
-            Err(e) => response::error(&app, &e, json, owner_hint),
+            Err(e) => {
+                let mut h = hyper::HeaderMap::new();
+                if let Some(c) = cookie {
+                    h.insert(hyper::header::COOKIE, c);
+                }
+                response::error(&app, &e, json, auth::owner(&app, &h))
+            }
         },
     };
     let h = resp.headers_mut();

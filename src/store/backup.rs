@@ -58,6 +58,8 @@ impl Store {
             POSTURI_REACTION_COUNT,
             // Cross-posting (issue 14): connections (secrets sealed with keys/crosspost.key, which the backup carries too).
             XPACCT_CONNECTION, XPSTATE_PENDING, XPACCT_POSTID_COPY,
+            // Interaction counts kept on write (issue 15).
+            POSTURI_KIND_COUNT,
         );
         for t in r.list_tables()? {
             if !names.iter().any(|n| n == t.name()) {

@@ -49,7 +49,7 @@ use std::sync::Arc;
 use tables::*;
 
 /// Bumped when a table's layout changes; `migrate` walks old databases up the ladder.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 pub const DB_FILE: &str = "pipit.redb";
 
 #[derive(Clone)]
@@ -65,6 +65,8 @@ pub struct Store {
     pub generation: Arc<std::sync::atomic::AtomicU64>,
     /// Queue of the group-commit writer thread (store/group.rs).
     group: Arc<std::sync::Mutex<std::sync::mpsc::Sender<group::Item>>>,
+    /// Read transactions begun so far (`read_count`).
+    reads: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// The open database, and how to open it again. After an I/O error (a full disk) redb refuses
@@ -195,7 +197,7 @@ impl Store {
         let live: Arc<Live> = Default::default();
         let generation: Arc<std::sync::atomic::AtomicU64> = Default::default();
         let group = group::start(Arc::downgrade(&db), queue_wake.clone(), live.clone(), generation.clone());
-        let store = Store { db, queue_wake, live, generation, group: Arc::new(std::sync::Mutex::new(group)) };
+        let store = Store { db, queue_wake, live, generation, group: Arc::new(std::sync::Mutex::new(group)), reads: Default::default() };
         store.migrate()?;
         Ok(store)
     }
@@ -221,6 +223,7 @@ impl Store {
             w.tx.open_table(POSTURI_KIND_ACTOR)?;
             w.tx.open_table(INTERACTIONURI_KEY)?;
             w.tx.open_table(POSTURI_REACTION_COUNT)?;
+            w.tx.open_table(POSTURI_KIND_COUNT)?;
             w.tx.open_table(AUTHOR_POSTID)?;
             w.tx.open_table(HOMEID_ENTRY)?;
             w.tx.open_table(NOTIFID_NOTIF)?;
@@ -293,6 +296,10 @@ impl Store {
                     from = last + 1;
                 }
             }
+            if version >= 1 && version < 3 {
+                // 3: interaction counts kept on write; count what is already stored.
+                w.fill_interaction_counts()?;
+            }
             if version < SCHEMA_VERSION {
                 w.put_meta("schema_version", &SCHEMA_VERSION.to_le_bytes())?;
             }
@@ -300,11 +307,20 @@ impl Store {
         })
     }
 
+    /// Runs `f` on one read snapshot. A request reads everything it shows through one of these
+    /// (issue 15): helpers take `&Read` instead of opening their own.
     pub fn read<T>(&self, f: impl FnOnce(&Read) -> Result<T>) -> Result<T> {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let db = self.db.get()?;
         let r = self.db.check(db.begin_read().map_err(Error::from))?;
         let r = Read { tx: r };
         self.db.check(f(&r))
+    }
+
+    /// How many read transactions this store has begun since it opened (every `read` call):
+    /// tests compare it before and after a request to hold pages to one transaction each.
+    pub fn read_count(&self) -> u64 {
+        self.reads.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// False after a write failed for an I/O reason (a full disk) while the data folder's disk

@@ -26,15 +26,9 @@ impl Read {
         Ok(self.tx.open_table(POSTURI_KIND_ACTOR)?.get((post_uri, kind, actor))?.is_some())
     }
 
-    /// Counts per kind for a post (bounded scan of its own range).
+    /// How many interactions of `kind` a post has: one lookup of the count kept on write.
     pub fn interaction_count(&self, post_uri: &str, kind: &str) -> Result<u64> {
-        let t = self.tx.open_table(POSTURI_KIND_ACTOR)?;
-        let mut n = 0;
-        for e in t.range((post_uri, kind, "")..(post_uri, kind, "\u{10FFFF}"))? {
-            e?;
-            n += 1;
-        }
-        Ok(n)
+        Ok(self.tx.open_table(POSTURI_KIND_COUNT)?.get((post_uri, kind))?.map(|v| v.value()).unwrap_or(0))
     }
 
     /// Who reacted to a post: (emoji, actor, custom emoji image), by emoji then actor.
@@ -134,6 +128,7 @@ impl Write {
         drop(t);
         if fresh {
             super::reactions::bump(&self.tx, post_uri, kind, true, i.emoji_url.as_deref(), actor)?;
+            count(&self.tx, post_uri, kind, true)?;
         }
         let key = serde_json::to_vec(&(post_uri, kind, actor))?;
         let mut by_activity = self.tx.open_table(INTERACTIONURI_KEY)?;
@@ -160,6 +155,7 @@ impl Write {
             let was = self.tx.open_table(POSTURI_KIND_ACTOR)?.remove((p.as_str(), k.as_str(), a.as_str()))?.is_some();
             if was {
                 super::reactions::bump(&self.tx, &p, &k, false, None, &a)?;
+                count(&self.tx, &p, &k, false)?;
             }
         }
         Ok(Some((p, k, a)))
@@ -175,6 +171,7 @@ impl Write {
         if let Some(i) = &old {
             self.tx.open_table(INTERACTIONURI_KEY)?.remove(i.activity_id.as_str())?;
             super::reactions::bump(&self.tx, post_uri, kind, false, None, actor)?;
+            count(&self.tx, post_uri, kind, false)?;
         }
         Ok(old)
     }
@@ -234,5 +231,53 @@ impl Write {
             out.push(e?.0.value().1);
         }
         Ok(out)
+    }
+}
+
+/// Moves the count of `kind` on `post_uri` (POSTURI_KIND_COUNT) by one, in the transaction that
+/// stores or removes the interaction; a count that reaches zero is removed.
+fn count(tx: &redb::WriteTransaction, post_uri: &str, kind: &str, up: bool) -> Result<()> {
+    let mut t = tx.open_table(POSTURI_KIND_COUNT)?;
+    let old = t.get((post_uri, kind))?.map(|v| v.value()).unwrap_or(0);
+    let new = if up { old + 1 } else { old.saturating_sub(1) };
+    if new == 0 {
+        t.remove((post_uri, kind))?;
+    } else {
+        t.insert((post_uri, kind), new)?;
+    }
+    Ok(())
+}
+
+impl Write {
+    /// Schema 3: counts every stored interaction into POSTURI_KIND_COUNT, 1,000 rows a batch
+    /// (never the whole table in memory). The count table must be empty before.
+    pub(super) fn fill_interaction_counts(&mut self) -> Result<()> {
+        let mut from: Option<(String, String, String)> = None;
+        loop {
+            let keys: Vec<(String, String, String)> = {
+                let t = self.tx.open_table(POSTURI_KIND_ACTOR)?;
+                let mut v = Vec::new();
+                let range = match &from {
+                    None => t.range::<(&str, &str, &str)>(..)?,
+                    Some((p, k, a)) => t.range::<(&str, &str, &str)>((p.as_str(), k.as_str(), a.as_str())..)?,
+                };
+                for e in range.take(1001) {
+                    let (k, _) = e?;
+                    let (p, kind, a) = k.value();
+                    v.push((p.to_string(), kind.to_string(), a.to_string()));
+                }
+                v
+            };
+            // The first key of a later batch is the last one of the batch before: skip it.
+            let skip = usize::from(from.is_some());
+            if keys.len() <= skip {
+                break;
+            }
+            for (p, k, _) in &keys[skip..] {
+                count(&self.tx, p, k, true)?;
+            }
+            from = keys.last().cloned();
+        }
+        Ok(())
     }
 }

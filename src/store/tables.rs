@@ -72,6 +72,11 @@ pub const POSTURI_KIND_ACTOR: TableDefinition<(&str, &str, &str), &[u8]> = Table
 /// e.g. "🎉" or ":blobcat:") → JSON `ReactionCount` (count, a custom emoji's image and whose it is).
 pub const POSTURI_REACTION_COUNT: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("posturi_reaction_count");
 
+/// Interactions of each kind with a post, counted on write (store/social.rs): (post uri, kind)
+/// → how many rows POSTURI_KIND_ACTOR holds under that prefix. Pages read a count with one
+/// lookup instead of scanning every liker (issue 15). Filled for older databases by schema 3.
+pub const POSTURI_KIND_COUNT: TableDefinition<(&str, &str), u64> = TableDefinition::new("posturi_kind_count");
+
 /// Activity id of an interaction → its key in POSTURI_KIND_ACTOR, so Undo finds it.
 pub const INTERACTIONURI_KEY: TableDefinition<&str, &[u8]> = TableDefinition::new("interactionuri_key");
 

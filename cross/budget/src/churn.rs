@@ -26,12 +26,25 @@ async fn request(port: u16, method: &str, path: &str, cookie: &str, form: Option
 
 /// Logs in as the owner the way a browser does (login page, its CSRF cookie and field, POST).
 pub async fn login(port: u16, password: &str) -> u16 {
+    login_cookie(port, password).await.0
+}
+
+/// `login`, also returning the cookies the browser would then send ("name=value; ...").
+pub async fn login_cookie(port: u16, password: &str) -> (u16, String) {
     let (_, cookies, page) = request(port, "GET", "/login", "", None).await;
     let marker = "name=\"csrf\" value=\"";
     let start = page.find(marker).expect("login page has a csrf field") + marker.len();
     let csrf = page[start..start + page[start..].find('"').unwrap()].replace("&amp;", "&");
     let form = format!("csrf={}&password={}", pipit::server::request::percent_encode(&csrf), pipit::server::request::percent_encode(password));
-    request(port, "POST", "/login", &cookies.join("; "), Some(form)).await.0
+    let (status, set, _) = request(port, "POST", "/login", &cookies.join("; "), Some(form)).await;
+    // The session cookie replaces nothing the login page set, so send both.
+    let mut jar: Vec<String> = cookies;
+    for c in set {
+        let name = c.split('=').next().unwrap_or("").to_string();
+        jar.retain(|o| o.split('=').next() != Some(name.as_str()));
+        jar.push(c);
+    }
+    (status, jar.join("; "))
 }
 
 /// A stranger's 10 MiB multipart upload to /compose; returns the status line (pipit answers

@@ -4,7 +4,8 @@
 //!
 //!   cargo run --release --manifest-path cross/budget/Cargo.toml -- [--quick] [--media] [--bin PATH]
 //!
-//! `--media` measures only the 12-megapixel JPEG upload line (media.rs).
+//! `--media` measures only the 12-megapixel JPEG upload line (media.rs); `--only-pages` only the
+//! uncached page lines (pages.rs) and the client API lines.
 //!
 //! The pipit measured is PATH, else cross/out/x86_64-unknown-linux-musl/pipit (static musl, as on
 //! a Pi), else target/release/pipit.
@@ -23,6 +24,7 @@ use std::time::{Duration, Instant};
 
 mod floor;
 mod churn;
+mod pages;
 
 const CHURN_PASSWORD: &str = "correct horse battery staple";
 
@@ -216,6 +218,13 @@ async fn main() {
     if args.iter().any(|a| a == "--only-streams") {
         // Just the streaming line (cheap: runs against any binary, e.g. --bin target/debug/pipit).
         return streams_bench(&bin, &mut rows).await;
+    }
+    if args.iter().any(|a| a == "--only-pages") {
+        // Pages the page cache cannot answer, and the API timelines (issue 15).
+        pages::pages_bench(&bin, quick, &mut rows).await;
+        api_bench(&bin, quick, &mut rows).await;
+        print_table(&rows);
+        return;
     }
     if args.iter().any(|a| a == "--media") {
         // Just the 12 MP upload line.

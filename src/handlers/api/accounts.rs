@@ -68,21 +68,24 @@ pub fn relationships(c: &Call) -> ApiResult {
 /// `exclude_replies`, `exclude_reblogs`, `only_media`, `pinned`, `tagged`.
 pub fn statuses(c: &Call) -> ApiResult {
     let viewer = c.viewer("read:statuses")?;
-    let actor = actor_of(c, c.id_seg(3)?)?;
-    let ctx = Ctx::new(&c.app, viewer)?;
+    let account = c.id_seg(3)?;
     let range = c.range(20, 40);
     let exclude_replies = c.params.flag("exclude_replies")?.unwrap_or(false);
     let only_media = c.params.flag("only_media")?.unwrap_or(false);
     let tagged = c.params.get("tagged").map(|t| t.trim_start_matches('#').to_lowercase());
-    let mine = ctx.is_me(&actor);
-    if c.params.flag("pinned")?.unwrap_or(false) {
-        // Pinned posts are few: one page, no cursors.
-        let pinned: Vec<Post> = if mine { c.app.store.read(|r| r.pinned(20))?.into_iter().filter(|p| timeline::can_see(viewer, p)).collect() } else { vec![] };
-        ctx.prepare(pinned.iter(), []);
-        return ok(&Value::Array(pinned.iter().map(|p| ctx.status(p, None)).collect()));
-    }
-    let mut posts: Vec<Post> = Vec::new();
-    c.app.store.read(|r| {
+    let pinned_only = c.params.flag("pinned")?.unwrap_or(false);
+    // One read transaction for the posts and every status built from them (issue 15).
+    let got = c.app.store.read(|r| {
+        let Some(actor) = r.account_actor(account)? else { return Ok(None) };
+        let ctx = Ctx::new_in(&c.app, r, viewer)?;
+        let mine = ctx.is_me(&actor);
+        if pinned_only {
+            // Pinned posts are few: one page, no cursors.
+            let pinned: Vec<Post> = if mine { r.pinned(20)?.into_iter().filter(|p| timeline::can_see(viewer, p)).collect() } else { vec![] };
+            ctx.prepare(pinned.iter(), []);
+            return Ok(Some((pinned.iter().map(|p| ctx.status(p, None)).collect::<Vec<Value>>(), None, None)));
+        }
+        let mut posts: Vec<Post> = Vec::new();
         let mut keep = |id: u64| -> crate::error::Result<bool> {
             let Some(p) = r.post(id)? else { return Ok(false) };
             let ok = timeline::can_see(viewer, &p)
@@ -99,12 +102,16 @@ pub fn statuses(c: &Call) -> ApiResult {
         } else {
             r.author_post_ids(&actor, &range, &mut keep)?;
         }
-        Ok(())
+        posts.sort_by_key(|p| std::cmp::Reverse(p.id));
+        ctx.prepare(posts.iter(), []);
+        let items: Vec<Value> = posts.iter().map(|p| ctx.status(p, None)).collect();
+        Ok(Some((items, Some(posts.first().map(|p| p.id)), Some(posts.last().map(|p| p.id)))))
     })?;
-    posts.sort_by_key(|p| std::cmp::Reverse(p.id));
-    ctx.prepare(posts.iter(), []);
-    let items: Vec<Value> = posts.iter().map(|p| ctx.status(p, None)).collect();
-    c.paged(items, posts.first().map(|p| p.id), posts.last().map(|p| p.id))
+    let Some((items, first, last)) = got else { return Err(ApiError::not_found()) };
+    match (first, last) {
+        (Some(first), Some(last)) => c.paged(items, first, last),
+        _ => ok(&Value::Array(items)),
+    }
 }
 
 /// Accounts looked at by one search: the owner's following and followers pages (bounded).

@@ -80,6 +80,8 @@ pub fn media_entity(id: u64, a: &Attachment, remote: bool) -> Value {
 /// One request's rendering context: the owner's profile and the account ids seen so far.
 pub struct Ctx<'a> {
     pub app: &'a App,
+    /// The request's read transaction when it has one (`new_in`): every lookup goes through it.
+    tx: Option<&'a crate::store::Read>,
     pub viewer: Viewer,
     pub profile: Profile,
     me: String,
@@ -91,7 +93,22 @@ pub struct Ctx<'a> {
 impl<'a> Ctx<'a> {
     pub fn new(app: &'a App, viewer: Viewer) -> crate::error::Result<Ctx<'a>> {
         let profile = app.store.read(|r| r.profile())?;
-        Ok(Ctx { app, viewer, profile, me: app.urls.actor(), ids: RefCell::new(HashMap::new()), owner: RefCell::new(None) })
+        Ok(Ctx { app, tx: None, viewer, profile, me: app.urls.actor(), ids: RefCell::new(HashMap::new()), owner: RefCell::new(None) })
+    }
+
+    /// `new` for a request that reads everything in one transaction `r` (issue 15): statuses
+    /// and accounts built from this context read through `r` instead of opening their own.
+    pub fn new_in(app: &'a App, r: &'a crate::store::Read, viewer: Viewer) -> crate::error::Result<Ctx<'a>> {
+        let profile = r.profile()?;
+        Ok(Ctx { app, tx: Some(r), viewer, profile, me: app.urls.actor(), ids: RefCell::new(HashMap::new()), owner: RefCell::new(None) })
+    }
+
+    /// Runs `f` in the request's transaction, or in a fresh one when the context has none.
+    fn read<T>(&self, f: impl FnOnce(&crate::store::Read) -> crate::error::Result<T>) -> crate::error::Result<T> {
+        match self.tx {
+            Some(r) => f(r),
+            None => self.app.store.read(f),
+        }
     }
 
     /// Gives every actor these posts show an account id, in one write at most.
@@ -101,7 +118,7 @@ impl<'a> Ctx<'a> {
             actors.push(p.author.clone());
             actors.extend(p.mentions.iter().map(|m| m.href.to_string()));
             if let Some(parent) = &p.in_reply_to {
-                if let Ok(Some(pp)) = self.app.store.read(|r| r.post_by_uri(parent)) {
+                if let Ok(Some(pp)) = self.read(|r| r.post_by_uri(parent)) {
                     actors.push(pp.author);
                 }
             }
@@ -114,7 +131,7 @@ impl<'a> Ctx<'a> {
                 if ids.contains_key(&a) || missing.contains(&a) {
                     continue;
                 }
-                match self.app.store.read(|r| r.account_id(&a)) {
+                match self.read(|r| r.account_id(&a)) {
                     Ok(Some(id)) => {
                         ids.insert(a, id);
                     }
@@ -148,8 +165,6 @@ impl<'a> Ctx<'a> {
     pub fn owner_account(&self, source: bool) -> Value {
         let (u, p) = (&self.app.urls, &self.profile);
         let (followers, following, posts, last) = self
-            .app
-            .store
             .read(|r| {
                 let last = r.own_post_ids(&crate::store::Range { limit: 1, ..Default::default() }, &mut |_| Ok(true))?.first().copied();
                 Ok((r.follower_count()?, r.following_count()?, r.own_post_count()?, last))
@@ -199,7 +214,7 @@ impl<'a> Ctx<'a> {
             v["moved"] = self.account(m);
         }
         if source {
-            let requests = self.app.store.read(|r| r.requests_page(None, 100).map(|p| p.items.len())).unwrap_or(0);
+            let requests = self.read(|r| r.requests_page(None, 100).map(|p| p.items.len())).unwrap_or(0);
             v["source"] = json!({
                 "privacy": "public",
                 "sensitive": false,
@@ -225,7 +240,7 @@ impl<'a> Ctx<'a> {
             *self.owner.borrow_mut() = Some(v.clone());
             return v;
         }
-        match self.app.store.read(|r| r.actor(actor)) {
+        match self.read(|r| r.actor(actor)) {
             Ok(Some(a)) => self.remote_account(&a),
             _ => {
                 let host = crate::federation::vocab::host_of(actor).unwrap_or_default();
@@ -275,7 +290,7 @@ impl<'a> Ctx<'a> {
         if let Some(m) = &a.moved_to {
             if m != &a.id {
                 v["moved"] = json!(null);
-                if let Ok(Some(target)) = self.app.store.read(|r| r.actor(m)) {
+                if let Ok(Some(target)) = self.read(|r| r.actor(m)) {
                     v["moved"] = self.remote_account(&target);
                 }
             }
@@ -297,7 +312,7 @@ impl<'a> Ctx<'a> {
                 let at = crate::ids::id_ms(entry_id);
                 w["id"] = json!(entry_id.to_string());
                 // A boost is its Announce activity (its own uri), as on Mastodon.
-                let announce = self.app.store.read(|r| r.interactions(&p.uri, "boost", 500)).unwrap_or_default().into_iter().find(|(a, _)| a == by).map(|(_, i)| i.activity_id);
+                let announce = self.read(|r| r.interactions(&p.uri, "boost", 500)).unwrap_or_default().into_iter().find(|(a, _)| a == by).map(|(_, i)| i.activity_id);
                 w["uri"] = json!(announce.unwrap_or_else(|| format!("{}#boost-{entry_id}", p.uri)));
                 w["created_at"] = json!(iso(at));
                 w["account"] = self.account(by);
@@ -321,8 +336,6 @@ impl<'a> Ctx<'a> {
         let me = &self.me;
         let owner = self.viewer == Viewer::Owner;
         let (likes, boosts, replies, liked, boosted, bookmarked, pinned, parent) = self
-            .app
-            .store
             .read(|r| {
                 Ok((
                     r.interaction_count(&p.uri, "like")?,
@@ -387,8 +400,6 @@ impl<'a> Ctx<'a> {
         // Emoji reactions as Fedibird and Pleroma clients read them (Mastodon's announcement
         // reaction shape): counted on write (store/reactions.rs), one short range read.
         let reactions: Vec<Value> = self
-            .app
-            .store
             .read(|r| {
                 let mut out = Vec::new();
                 for (e, c) in r.reaction_counts(&p.uri)? {
@@ -427,7 +438,7 @@ impl<'a> Ctx<'a> {
             "favourites_count": likes,
             "favourited": liked,
             "reblogged": boosted,
-            "muted": owner && crate::domain::timeline::thread_muted(self.app, p),
+            "muted": owner && self.read(|r| Ok(crate::domain::timeline::thread_muted_in(r, p))).unwrap_or(false),
             "bookmarked": bookmarked,
             "pinned": pinned,
             "filtered": [],
@@ -450,7 +461,7 @@ impl<'a> Ctx<'a> {
     }
 
     pub fn notification(&self, id: u64, n: &Notification) -> Value {
-        let status = n.post_uri.as_ref().and_then(|u| self.app.store.read(|r| r.post_by_uri(u)).ok().flatten()).map(|p| self.status(&p, None));
+        let status = n.post_uri.as_ref().and_then(|u| self.read(|r| r.post_by_uri(u)).ok().flatten()).map(|p| self.status(&p, None));
         let mut v = json!({
             "id": id.to_string(),
             "type": notification_type(&n.kind),
@@ -474,8 +485,6 @@ impl<'a> Ctx<'a> {
         let now = crate::time::now_ms();
         let host = crate::federation::vocab::host_of(actor).unwrap_or_default();
         let (options, following, requested, followed_by, requested_by, blocking, muting, domain_blocking) = self
-            .app
-            .store
             .read(|r| {
                 let f = r.following(actor)?;
                 Ok((

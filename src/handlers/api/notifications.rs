@@ -17,26 +17,28 @@ pub fn list(c: &Call) -> ApiResult {
         None => None,
     };
     let now = crate::time::now_ms();
-    let mut rows: Vec<(u64, Notification)> = Vec::new();
-    c.app.store.read(|r| {
+    // One read transaction for the scan, the rules and every entity built (issue 15).
+    let (items, first, last) = c.app.store.read(|r| {
+        let mut rows: Vec<(u64, Notification)> = Vec::new();
         r.notification_ids(&range, &mut |id| {
             let Some(n) = r.notification(id)? else { return Ok(false) };
             let t = notification_type(&n.kind);
             let ok = (types.is_empty() || types.contains(&t))
                 && !exclude.contains(&t)
                 && account.as_ref().map(|a| *a == n.actor).unwrap_or(true)
-                && timeline::notification_shown(&c.app, &n, now);
+                && timeline::notification_shown_in(r, &n, now);
             if ok {
                 rows.push((id, n));
             }
             Ok(ok)
-        })
+        })?;
+        rows.sort_by_key(|r| std::cmp::Reverse(r.0));
+        let ctx = Ctx::new_in(&c.app, r, Viewer::Owner)?;
+        ctx.prepare([], rows.iter().map(|(_, n)| n.actor.clone()));
+        let items: Vec<serde_json::Value> = rows.iter().map(|(id, n)| ctx.notification(*id, n)).collect();
+        Ok((items, rows.first().map(|r| r.0), rows.last().map(|r| r.0)))
     })?;
-    rows.sort_by_key(|r| std::cmp::Reverse(r.0));
-    let ctx = Ctx::new(&c.app, Viewer::Owner)?;
-    ctx.prepare([], rows.iter().map(|(_, n)| n.actor.clone()));
-    let items = rows.iter().map(|(id, n)| ctx.notification(*id, n)).collect();
-    c.paged(items, rows.first().map(|r| r.0), rows.last().map(|r| r.0))
+    c.paged(items, first, last)
 }
 
 pub fn get(c: &Call) -> ApiResult {

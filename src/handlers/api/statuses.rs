@@ -143,16 +143,32 @@ pub fn delete(c: &Call) -> ApiResult {
 /// `GET /api/v1/statuses/:id/context`: ancestors oldest first, descendants in thread order.
 pub fn context(c: &Call) -> ApiResult {
     let viewer = c.viewer("read:statuses")?;
-    let p = stored(c, viewer, c.id_seg(3)?)?;
-    let t = timeline::thread(&c.app, viewer, p.id)?;
-    let screener = crate::domain::safety::Screener::new(&c.app, "thread");
-    let replies: Vec<&Post> = t.replies.iter().map(|r| &r.post).filter(|p| screener.screen(p, None) != crate::domain::safety::Screen::Hide).collect();
-    let ctx = Ctx::new(&c.app, viewer)?;
-    ctx.prepare(t.ancestors.iter().chain(replies.iter().copied()), []);
-    ok(&json!({
-        "ancestors": t.ancestors.iter().map(|a| ctx.status(a, None)).collect::<Vec<Value>>(),
-        "descendants": replies.iter().map(|d| ctx.status(d, None)).collect::<Vec<Value>>(),
-    }))
+    let id = c.id_seg(3)?;
+    // One read transaction for the post, its thread and every status built (issue 15).
+    let got = c.app.store.read(|r| {
+        let p = match timeline::post_in(&c.app, r, viewer, id) {
+            Ok(p) => p,
+            // A boost's status id is its home entry (as `stored`).
+            Err(Error::NotFound) => match r.home_entry(id)? {
+                Some(e) if viewer == Viewer::Owner => timeline::post_in(&c.app, r, viewer, e.post_id)?,
+                _ => return Ok(None),
+            },
+            Err(e) => return Err(e),
+        };
+        let t = timeline::thread_in(&c.app, r, viewer, p.id)?;
+        let screener = crate::domain::safety::Screener::new_in(&c.app, r, "thread");
+        let replies: Vec<&Post> = t.replies.iter().map(|x| &x.post).filter(|p| screener.screen_in(r, p, None) != crate::domain::safety::Screen::Hide).collect();
+        let ctx = Ctx::new_in(&c.app, r, viewer)?;
+        ctx.prepare(t.ancestors.iter().chain(replies.iter().copied()), []);
+        Ok(Some(json!({
+            "ancestors": t.ancestors.iter().map(|a| ctx.status(a, None)).collect::<Vec<Value>>(),
+            "descendants": replies.iter().map(|d| ctx.status(d, None)).collect::<Vec<Value>>(),
+        })))
+    })?;
+    match got {
+        Some(v) => ok(&v),
+        None => Err(ApiError::not_found()),
+    }
 }
 
 /// `POST /api/v1/statuses/:id/{favourite,reblog,bookmark,pin,mute}` and their undo: idempotent;

@@ -12,37 +12,43 @@ use crate::model::{HomeEntry, Post, Visibility};
 pub fn home(c: &Call) -> ApiResult {
     c.user("read:statuses")?;
     let range = c.range(20, 40);
-    let screener = Screener::new(&c.app, "home");
-    let mut rows: Vec<(u64, HomeEntry, Post)> = Vec::new();
-    c.app.store.read(|r| {
+    // One read transaction for the entries, the rules and every status built (issue 15).
+    let (items, first, last) = c.app.store.read(|r| {
+        let screener = Screener::new_in(&c.app, r, "home");
+        let mut rows: Vec<(u64, HomeEntry, Post)> = Vec::new();
         r.home_ids(&range, &mut |id| {
             let Some(e) = r.home_entry(id)? else { return Ok(false) };
             let Some(p) = r.post(e.post_id)? else { return Ok(false) };
-            if !timeline::on_home(&c.app, &e, &p) || screener.screen(&p, e.boosted_by.as_deref()) == Screen::Hide {
+            if !timeline::on_home_in(r, &e, &p) || screener.screen_in(r, &p, e.boosted_by.as_deref()) == Screen::Hide {
                 return Ok(false);
             }
             rows.push((id, e, p));
             Ok(true)
-        })
+        })?;
+        // Scans upwards (min_id) visit oldest first: pages are always newest first.
+        rows.sort_by_key(|r| std::cmp::Reverse(r.0));
+        let ctx = Ctx::new_in(&c.app, r, Viewer::Owner)?;
+        ctx.prepare(rows.iter().map(|(_, _, p)| p), rows.iter().filter_map(|(_, e, _)| e.boosted_by.clone()));
+        let items: Vec<serde_json::Value> = rows.iter().map(|(id, e, p)| ctx.home_status(*id, e, p)).collect();
+        Ok((items, rows.first().map(|r| r.0), rows.last().map(|r| r.0)))
     })?;
-    // Scans upwards (min_id) visit oldest first: pages are always newest first.
-    rows.sort_by_key(|r| std::cmp::Reverse(r.0));
-    let ctx = Ctx::new(&c.app, Viewer::Owner)?;
-    ctx.prepare(rows.iter().map(|(_, _, p)| p), rows.iter().filter_map(|(_, e, _)| e.boosted_by.clone()));
-    let items = rows.iter().map(|(id, e, p)| ctx.home_status(*id, e, p)).collect();
-    c.paged(items, rows.first().map(|r| r.0), rows.last().map(|r| r.0))
+    c.paged(items, first, last)
 }
 
-fn posts_page(c: &Call, viewer: Viewer, context: &'static str, scan: &dyn Fn(&crate::store::Range, &mut dyn FnMut(&Post) -> bool) -> crate::error::Result<Vec<Post>>) -> ApiResult {
+fn posts_page(c: &Call, viewer: Viewer, context: &'static str, scan: &dyn Fn(&crate::store::Read, &crate::store::Range, &mut dyn FnMut(&Post) -> bool) -> crate::error::Result<Vec<Post>>) -> ApiResult {
     let range = c.range(20, 40);
     let only_media = c.params.flag("only_media")?.unwrap_or(false);
-    let screener = Screener::new(&c.app, context);
-    let mut posts = scan(&range, &mut |p: &Post| (!only_media || !p.attachments.is_empty()) && screener.screen(p, None) != Screen::Hide)?;
-    posts.sort_by_key(|p| std::cmp::Reverse(p.id));
-    let ctx = Ctx::new(&c.app, viewer)?;
-    ctx.prepare(posts.iter(), []);
-    let items = posts.iter().map(|p| ctx.status(p, None)).collect();
-    c.paged(items, posts.first().map(|p| p.id), posts.last().map(|p| p.id))
+    // One read transaction for the scan, the rules and every status built (issue 15).
+    let (items, first, last) = c.app.store.read(|r| {
+        let screener = Screener::new_in(&c.app, r, context);
+        let mut posts = scan(r, &range, &mut |p: &Post| (!only_media || !p.attachments.is_empty()) && screener.screen_in(r, p, None) != Screen::Hide)?;
+        posts.sort_by_key(|p| std::cmp::Reverse(p.id));
+        let ctx = Ctx::new_in(&c.app, r, viewer)?;
+        ctx.prepare(posts.iter(), []);
+        let items: Vec<serde_json::Value> = posts.iter().map(|p| ctx.status(p, None)).collect();
+        Ok((items, posts.first().map(|p| p.id), posts.last().map(|p| p.id)))
+    })?;
+    c.paged(items, first, last)
 }
 
 /// `GET /api/v1/timelines/public`: public posts pipit holds; `local=true` the owner's only,
@@ -51,9 +57,9 @@ pub fn public(c: &Call) -> ApiResult {
     let viewer = c.viewer("read:statuses")?;
     let local = c.params.flag("local")?.unwrap_or(false);
     let remote = c.params.flag("remote")?.unwrap_or(false);
-    posts_page(c, viewer, "public", &|range, keep| {
+    posts_page(c, viewer, "public", &|r, range, keep| {
         let mut out = Vec::new();
-        c.app.store.read(|r| {
+        {
             let mut k = |id: u64| -> crate::error::Result<bool> {
                 let Some(p) = r.post(id)? else { return Ok(false) };
                 let ok = p.visibility == Visibility::Public && !(remote && p.local) && keep(&p);
@@ -63,11 +69,11 @@ pub fn public(c: &Call) -> ApiResult {
                 Ok(ok)
             };
             if local {
-                r.own_post_ids(range, &mut k)
+                r.own_post_ids(range, &mut k)?;
             } else {
-                r.post_ids(range, &mut k)
+                r.post_ids(range, &mut k)?;
             }
-        })?;
+        }
         Ok(out)
     })
 }
@@ -92,9 +98,9 @@ pub fn tag(c: &Call) -> ApiResult {
     let (all, none) = (tag_names(c, "all"), tag_names(c, "none"));
     let local = c.params.flag("local")?.unwrap_or(false);
     let remote = c.params.flag("remote")?.unwrap_or(false);
-    posts_page(c, viewer, "public", &|range, keep| {
+    posts_page(c, viewer, "public", &|r, range, keep| {
         let mut out: Vec<Post> = Vec::new();
-        c.app.store.read(|r| {
+        {
             for t in &any {
                 r.tag_post_ids(t, range, &mut |id| {
                     if out.iter().any(|p| p.id == id) {
@@ -114,8 +120,7 @@ pub fn tag(c: &Call) -> ApiResult {
                     Ok(ok)
                 })?;
             }
-            Ok(())
-        })?;
+        }
         // Several indexes: keep the `limit` nearest the cursor (the lowest above min_id when
         // paging up, else the newest).
         out.sort_by_key(|p| std::cmp::Reverse(p.id));
