@@ -167,21 +167,37 @@ impl Write {
     }
 }
 
+// The readers below serve both transactions (a page reads in its `Read`; the job that makes a
+// copy checks them inside its `Write`): one body each, over the table handle either opens.
+
+/// The connected accounts, in `acct` order (at most [`MAX_CONNECTIONS`]).
+fn connections_in(t: &impl ReadableTable<&'static str, &'static [u8]>) -> Result<Vec<Connection>> {
+    let mut out = Vec::new();
+    for e in t.iter()?.take(MAX_CONNECTIONS) {
+        out.push(from_json(e?.1.value(), "connection")?);
+    }
+    Ok(out)
+}
+
+fn connection_in(t: &impl ReadableTable<&'static str, &'static [u8]>, acct: &str) -> Result<Option<Connection>> {
+    let v = t.get(acct.to_lowercase().as_str())?;
+    v.map(|v| from_json(v.value(), "connection")).transpose()
+}
+
+fn copy_in(t: &impl ReadableTable<(&'static str, u64), &'static [u8]>, acct: &str, post_id: u64) -> Result<Option<Copy>> {
+    let v = t.get((acct.to_lowercase().as_str(), post_id))?;
+    v.map(|v| from_json(v.value(), "copy")).transpose()
+}
+
 impl Read {
     /// The connected accounts, in `acct` order (at most [`MAX_CONNECTIONS`]).
     pub fn connections(&self) -> Result<Vec<Connection>> {
-        let t = self.tx.open_table(XPACCT_CONNECTION)?;
-        let mut out = Vec::new();
-        for e in t.iter()?.take(MAX_CONNECTIONS) {
-            out.push(from_json(e?.1.value(), "connection")?);
-        }
-        Ok(out)
+        connections_in(&self.tx.open_table(XPACCT_CONNECTION)?)
     }
 
+    /// The connection to `acct` (`user@host`, any case).
     pub fn connection(&self, acct: &str) -> Result<Option<Connection>> {
-        let t = self.tx.open_table(XPACCT_CONNECTION)?;
-        let v = t.get(acct.to_lowercase().as_str())?;
-        v.map(|v| from_json(v.value(), "connection")).transpose()
+        connection_in(&self.tx.open_table(XPACCT_CONNECTION)?, acct)
     }
 
     /// Connect attempts waiting for their callback (expired ones included until the next
@@ -192,31 +208,23 @@ impl Read {
 
     /// The copy of post `post_id` on `acct`, if one was made.
     pub fn copy_of(&self, acct: &str, post_id: u64) -> Result<Option<Copy>> {
-        let t = self.tx.open_table(XPACCT_POSTID_COPY)?;
-        let v = t.get((acct.to_lowercase().as_str(), post_id))?;
-        v.map(|v| from_json(v.value(), "copy")).transpose()
+        copy_in(&self.tx.open_table(XPACCT_POSTID_COPY)?, acct, post_id)
     }
 }
 
 impl Write {
+    /// As [`Read::connections`], inside this write.
     pub fn connections(&self) -> Result<Vec<Connection>> {
-        let t = self.tx.open_table(XPACCT_CONNECTION)?;
-        let mut out = Vec::new();
-        for e in t.iter()?.take(MAX_CONNECTIONS) {
-            out.push(from_json(e?.1.value(), "connection")?);
-        }
-        Ok(out)
+        connections_in(&self.tx.open_table(XPACCT_CONNECTION)?)
     }
 
+    /// As [`Read::connection`], inside this write.
     pub fn connection(&self, acct: &str) -> Result<Option<Connection>> {
-        let t = self.tx.open_table(XPACCT_CONNECTION)?;
-        let v = t.get(acct.to_lowercase().as_str())?;
-        v.map(|v| from_json(v.value(), "connection")).transpose()
+        connection_in(&self.tx.open_table(XPACCT_CONNECTION)?, acct)
     }
 
+    /// As [`Read::copy_of`], inside this write.
     pub fn copy_of(&self, acct: &str, post_id: u64) -> Result<Option<Copy>> {
-        let t = self.tx.open_table(XPACCT_POSTID_COPY)?;
-        let v = t.get((acct.to_lowercase().as_str(), post_id))?;
-        v.map(|v| from_json(v.value(), "copy")).transpose()
+        copy_in(&self.tx.open_table(XPACCT_POSTID_COPY)?, acct, post_id)
     }
 }
