@@ -26,6 +26,26 @@ pub fn escape(s: &str) -> String {
     out
 }
 
+/// `escape` written straight into `out` (the template formatter): the runs between the five
+/// characters are copied whole, and no String is allocated per value.
+pub fn escape_into<W: std::fmt::Write + ?Sized>(out: &mut W, s: &str) -> std::fmt::Result {
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let rep = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            b'\'' => "&#39;",
+            _ => continue,
+        };
+        out.write_str(&s[start..i])?;
+        out.write_str(rep)?;
+        start = i + 1;
+    }
+    out.write_str(&s[start..])
+}
+
 /// Formats post text. `resolve` maps `user@host` to an actor/profile URL (None leaves it as text).
 pub fn format(text: &str, urls: &Urls, resolve: &dyn Fn(&str, &str) -> Option<String>) -> Formatted {
     let mut f = Formatted { html: String::new(), tags: Vec::new(), mentions: Vec::new() };
@@ -172,6 +192,17 @@ fn hashtag_token(rest: &str, urls: &Urls, f: &mut Formatted) -> Option<(usize, S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The template formatter's writer gives exactly `escape`'s output: all five characters,
+    /// at the start, the end, side by side, next to multi-byte text, and none at all.
+    #[test]
+    fn escape_into_matches_escape() {
+        for s in ["", "plain", "<script>alert('x')&\"y\"</script>", "&&<<>>", "é<ü>ß'\"", "a&b", "&", "tail<"] {
+            let mut out = String::new();
+            escape_into(&mut out, s).unwrap();
+            assert_eq!(out, escape(s), "input {s:?}");
+        }
+    }
     fn urls() -> Urls {
         Urls::new(&crate::config::parse_public_url("https://pip.example").unwrap(), "me")
     }

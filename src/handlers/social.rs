@@ -50,8 +50,9 @@ pub fn post_view_in(app: &App, r: &Read, p: &Post, owner: &Profile, full: bool) 
     let mut v = PostView::new(p, &author_in(app, r, owner, &p.author), &app.urls);
     let me = app.urls.actor();
     let got = (|| -> Result<_> {
-        let likes = r.interactions(&p.uri, "like", if full { 200 } else { 0 })?;
-        let boosts = r.interactions(&p.uri, "boost", if full { 200 } else { 0 })?;
+        // Who liked and boosted: the post's own page only. A card needs the counts alone, so it
+        // skips the two range scans (they were ~5 % of an uncached profile page's CPU).
+        let (likes, boosts) = if full { (r.interactions(&p.uri, "like", 200)?, r.interactions(&p.uri, "boost", 200)?) } else { (Vec::new(), Vec::new()) };
         let mut s = Social {
             likes: r.interaction_count(&p.uri, "like")?,
             boosts: r.interaction_count(&p.uri, "boost")?,

@@ -109,12 +109,12 @@ impl Renderer {
         env.set_formatter(|out, state, value| {
             if state.auto_escape() != AutoEscape::None && !value.is_safe() {
                 if let Some(s) = value.as_str() {
-                    return out.write_str(&crate::text::escape(s)).map_err(minijinja::Error::from);
+                    return crate::text::escape_into(out, s).map_err(minijinja::Error::from);
                 }
                 if value.is_undefined() || value.is_none() {
                     return Ok(());
                 }
-                return out.write_str(&crate::text::escape(&value.to_string())).map_err(minijinja::Error::from);
+                return crate::text::escape_into(out, &value.to_string()).map_err(minijinja::Error::from);
             }
             minijinja::escape_formatter(out, state, value)
         });
