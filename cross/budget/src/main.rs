@@ -615,13 +615,14 @@ async fn fanout_bench(bin: &Path, rows: &mut Vec<Row>) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// `clients` keep-alive connections sending `method path` with the owner's bearer token (and a
-/// JSON `body` when given) until `until`; returns the requests answered 200.
-async fn load_api(port: u16, method: &'static str, path: &str, token: &str, body: Option<String>, clients: usize, until: Instant) -> u64 {
+/// `clients` keep-alive connections sending `method path` with `headers` (and a JSON `body`
+/// when given, `{n}` replaced by a per-connection counter) until `until`; returns the requests
+/// answered 200. The API lines send a bearer token, the uncached page lines a session cookie.
+pub(crate) async fn load_with(port: u16, method: &'static str, path: &str, headers: &[(&'static str, String)], body: Option<String>, clients: usize, until: Instant) -> u64 {
     let done = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for _ in 0..clients {
-        let (done, path, token, body) = (done.clone(), path.to_string(), token.to_string(), body.clone());
+        let (done, path, headers, body) = (done.clone(), path.to_string(), headers.to_vec(), body.clone());
         tasks.push(tokio::spawn(async move {
             let s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
             let (mut tx, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(s)).await.unwrap();
@@ -629,7 +630,10 @@ async fn load_api(port: u16, method: &'static str, path: &str, token: &str, body
             let mut i = 0u64;
             while Instant::now() < until {
                 i += 1;
-                let mut req = hyper::Request::builder().method(method).uri(path.as_str()).header("host", format!("127.0.0.1:{port}")).header("authorization", format!("Bearer {token}"));
+                let mut req = hyper::Request::builder().method(method).uri(path.as_str()).header("host", format!("127.0.0.1:{port}"));
+                for (k, v) in &headers {
+                    req = req.header(*k, v.as_str());
+                }
                 let b = match &body {
                     Some(b) => {
                         req = req.header("content-type", "application/json");
@@ -654,6 +658,11 @@ async fn load_api(port: u16, method: &'static str, path: &str, token: &str, body
         let _ = t.await;
     }
     done.load(Ordering::Relaxed)
+}
+
+/// `load_with` as the owner's client app: its bearer token on every request.
+async fn load_api(port: u16, method: &'static str, path: &str, token: &str, body: Option<String>, clients: usize, until: Instant) -> u64 {
+    load_with(port, method, path, &[("authorization", format!("Bearer {token}"))], body, clients, until).await
 }
 
 /// CPU per request of the client API's hottest calls: verify_credentials (every app start),

@@ -5,43 +5,13 @@
 //! write does, and as the owner's own browsing always does.
 
 use crate::{cpu_us, prepare, row, start, Row, CHURN_PASSWORD};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// `clients` keep-alive connections sending GET `path` with `cookie` until `until`; returns the
 /// requests answered 200.
 async fn load_cookie(port: u16, path: &str, accept: &'static str, cookie: &str, clients: usize, until: Instant) -> u64 {
-    let done = Arc::new(AtomicU64::new(0));
-    let mut tasks = Vec::new();
-    for _ in 0..clients {
-        let (done, path, cookie) = (done.clone(), path.to_string(), cookie.to_string());
-        tasks.push(tokio::spawn(async move {
-            let s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-            let (mut tx, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(s)).await.unwrap();
-            tokio::spawn(conn);
-            while Instant::now() < until {
-                let req = hyper::Request::get(path.as_str()).header("host", format!("127.0.0.1:{port}")).header("accept", accept).header("cookie", cookie.as_str()).body(Full::new(Bytes::new())).unwrap();
-                match tx.send_request(req).await {
-                    Ok(r) => {
-                        let ok = r.status() == 200;
-                        let _ = r.into_body().collect().await;
-                        if ok {
-                            done.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                    Err(_) => break,
-                }
-            }
-        }));
-    }
-    for t in tasks {
-        let _ = t.await;
-    }
-    done.load(Ordering::Relaxed)
+    crate::load_with(port, "GET", path, &[("accept", accept.to_string()), ("cookie", cookie.to_string())], None, clients, until).await
 }
 
 /// The same content as the full run's page lines (a root post with 20 replies, 40 more posts),
