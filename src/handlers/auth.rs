@@ -195,8 +195,7 @@ fn check_anon_csrf(app: &App, headers: &HeaderMap, form: &Form) -> Result<()> {
 fn page_with_anon(app: &App, headers: &HeaderMap, template: &str, ctx: impl Fn(&str) -> minijinja::Value, status: u16) -> Result<Resp> {
     let (csrf, new_nonce) = anon_token(app, headers);
     let body = app.render.render(template, ctx(&csrf))?;
-    let mut r = response::html(body);
-    *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::OK);
+    let mut r = response::html_status(status, body);
     if let Some(n) = new_nonce {
         response::set_cookie(&mut r, ANON_COOKIE, &n, 24 * 3600, secure(app));
     }

@@ -37,8 +37,7 @@ fn render(app: &App, owner: crate::render::views::OwnerView, error: Option<Strin
         .map(|c| context! { acct => c.acct, server => c.server, url => c.account_url, max_characters => c.max_characters, default_on => c.default_on, needs_reconnect => c.needs_reconnect, since => crate::time::human_date(c.connected_ms) })
         .collect();
     let body = app.render.render("crosspost.html", context! { accounts, error, done, owner, callback => crate::domain::crosspost::redirect_uri(app) })?;
-    let mut r = response::html(body);
-    *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::OK);
+    let mut r = response::html_status(status, body);
     if let Ok(v) = HeaderValue::from_str(&csp()) {
         r.headers_mut().insert(CONTENT_SECURITY_POLICY, v);
     }

@@ -79,7 +79,5 @@ pub async fn authorize_interaction(app: &App, req: &Request<Incoming>) -> Result
 
 fn page(app: &App, owner: crate::render::views::OwnerView, uri: &str, error: String, status: u16) -> Result<Resp> {
     let body = app.render.render("interact.html", context! { uri, error, owner })?;
-    let mut r = response::html(body);
-    *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::BAD_GATEWAY);
-    Ok(r)
+    Ok(response::html_status(status, body))
 }

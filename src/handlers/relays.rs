@@ -21,9 +21,7 @@ pub fn page(app: &App, req: &Request<Incoming>) -> Result<Resp> {
 fn render(app: &App, owner: crate::render::views::OwnerView, error: Option<String>, done: Option<String>, status: u16) -> Result<Resp> {
     let relays: Vec<_> = app.store.read(|r| r.relays())?.into_iter().map(|(actor, r)| context! { actor, inbox => r.inbox, protocol => r.protocol, state => r.state }).collect();
     let body = app.render.render("relays.html", context! { relays, error, done, retention => app.config.relay_retention_days, owner })?;
-    let mut r = response::html(body);
-    *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::OK);
-    Ok(r)
+    Ok(response::html_status(status, body))
 }
 
 pub async fn action(app: &App, req: Request<Incoming>) -> Result<Resp> {

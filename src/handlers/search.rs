@@ -58,10 +58,8 @@ pub async fn search(app: &App, req: &Request<Incoming>) -> Result<Resp> {
         "search.html",
         context! { query, account, posts, tag, error, next => next.map(|n| n.to_string()), owner => o },
     )?;
-    let mut r = response::html(body);
     // The search form stays on the page; the status says the lookup failed (404 or 502).
-    *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::OK);
-    Ok(r)
+    Ok(response::html_status(status, body))
 }
 
 fn looks_like_handle(q: &str) -> bool {

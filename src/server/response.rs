@@ -24,7 +24,12 @@ pub fn with_type(status: u16, content_type: &str, bytes: impl Into<Bytes>) -> Re
 }
 
 pub fn html(body: String) -> Resp {
-    let mut r = with_type(200, "text/html; charset=utf-8", body);
+    html_status(200, body)
+}
+
+/// A page answered with HTTP `status` (a form shown again with its error: 400, 404, 502…).
+pub fn html_status(status: u16, body: String) -> Resp {
+    let mut r = with_type(status, "text/html; charset=utf-8", body);
     // Pages may carry the owner's CSRF token: never cache them in shared caches.
     r.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
     r
