@@ -118,11 +118,20 @@ async fn refusals_are_json_say_what_is_wrong_and_are_logged_with_the_key_id() {
     let msg = v["error"].as_str().unwrap();
     assert!(msg.contains("\"id\": null") && !msg.contains("another origin"), "says what is wrong: {msg}");
 
-    // Both refusals are in pipit's log at info, with the reason and the sender's key id.
+    // A signed delivery over the 1 MiB cap (tried: a 1.1 MiB Note content): 413, refused before
+    // the body is read, and (unlike before) logged with the sender's key id too.
+    let mut big = create.clone();
+    big["id"] = json!(format!("{}/activities/too-big", b.base));
+    big["object"] = json!({"id": format!("{}/notes/too-big", b.base), "type": "Note", "attributedTo": b.app.urls.actor(), "content": "x".repeat(1100 * 1024), "to": [a.app.urls.actor()]});
+    let r = deliver(&inbox, &big.to_string(), &b, &[]).await;
+    assert_eq!(r.status, 413, "{}", r.body);
+
+    // The refusals are in pipit's log at info, with the reason and the sender's key id.
     let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
     let lines: Vec<&str> = text.lines().filter(|l| l.contains("inbox refused a delivery")).collect();
     assert!(lines.iter().any(|l| l.contains(" INFO ") && l.contains("no valid signature header") && l.contains("401")), "unsigned refusal logged: {text}");
     assert!(lines.iter().any(|l| l.contains(" INFO ") && l.contains(&b.app.urls.key_id()) && l.contains("\"id\": null")), "the null id refusal logged with bob's key id: {text}");
+    assert!(lines.iter().any(|l| l.contains(&b.app.urls.key_id()) && l.contains("413") && l.contains("too large")), "the 413 logged with bob's key id: {text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -119,10 +119,15 @@ async fn mastodon_rendering_rules_for_remote_posts() {
     assert!(v["content"].as_str().unwrap().contains("hello world") && !v["content"].as_str().unwrap().contains("hallo"), "{v}");
     assert_eq!(v["language"], json!("en"), "{v}");
 
-    // Remote h1/h2: Mastodon turns them into <p><strong>. Tried: `<h1>Big title</h1><h2>Sub</h2>`.
-    let a = b.show("heads", json!({"content": "<h1>Big title</h1><h2>Sub</h2><p>text</p>"})).await;
+    // Remote h1–h6: Mastodon turns them into <p><strong>. Tried: `<h1>Big title</h1><h2>Sub</h2>`
+    // and h3–h6 (one of each, h5 holding a link).
+    let a = b.show("heads", json!({"content": "<h1>Big title</h1><h2>Sub</h2><p>text</p><h3>Three</h3><h4>Four</h4><h5>Five <a href=\"https://x.example/5\">link</a></h5><h6>Six</h6>"})).await;
     assert!(!a.contains("<h1") && !a.contains("<h2") && a.contains("<p><strong>Big title</strong></p>"), "{a}");
-    // API: Mastodon's content is "<p><strong>Big title</strong></p><p><strong>Sub</strong></p><p>text</p>".
+    for (n, text) in [(3, "Three"), (4, "Four"), (6, "Six")] {
+        assert!(!a.contains(&format!("<h{n}")) && a.contains(&format!("<p><strong>{text}</strong></p>")), "h{n}: {a}");
+    }
+    assert!(!a.contains("<h5") && a.contains("<p><strong>Five <a href=\"https://x.example/5\""), "h5: {a}");
+    // API: Mastodon's content starts "<p><strong>Big title</strong></p><p><strong>Sub</strong></p><p>text</p>".
     let v = b.status("heads").await;
     let content = v["content"].as_str().unwrap();
     assert!(!content.contains("<h1") && !content.contains("<h2") && content.contains("<p><strong>Big title</strong></p>"), "{v}");

@@ -147,7 +147,8 @@ fn primary(tag: &str) -> String {
 
 /// The content to show and its language, as Mastodon reads them: `content` when present (its
 /// language is the `contentMap` key holding the same text, else the first key); otherwise the
-/// `contentMap` entry in a language the owner reads, else the first in document order.
+/// `contentMap` entry in the first of the owner's languages (config `languages`, in the owner's
+/// order) that it has, else the first in document order.
 pub fn pick_content(obj: &Value, field: &str, map_field: &str) -> (Option<String>, Option<String>) {
     pick_content_for(obj, field, map_field, READS.get().map(Vec::as_slice).unwrap_or_default())
 }
@@ -160,7 +161,9 @@ pub fn pick_content_for(obj: &Value, field: &str, map_field: &str, reads: &[Stri
         let lang = map.iter().find(|(_, v)| *v == c).or(map.first()).map(|(k, _)| k.to_string()).filter(|k| valid_lang(k));
         return (Some(c.to_string()), lang);
     }
-    let chosen = map.iter().find(|(k, _)| reads.contains(&primary(k))).or(map.first());
+    // The owner's own order decides (reads ["de", "en"] and {"en", "de"}: German), then the
+    // document's.
+    let chosen = reads.iter().find_map(|r| map.iter().find(|(k, _)| primary(k) == *r)).or(map.first());
     match chosen {
         Some((k, v)) => (Some(v.to_string()), Some(k.to_string()).filter(|k| valid_lang(k))),
         None => (None, None),
@@ -334,6 +337,13 @@ mod tests {
         // Tried: English first in the document; the old code took the alphabetically first (German).
         assert_eq!(pick_content_for(&o, "content", "contentMap", &[]), (Some("hello".into()), Some("en".into())));
         assert_eq!(pick_content_for(&o, "content", "contentMap", &["de".into()]), (Some("hallo".into()), Some("de".into())));
+        // Tried: the owner reads German first, then English; the map has English first. The
+        // owner's order wins (the old code took the first of the document's the owner reads).
+        assert_eq!(pick_content_for(&o, "content", "contentMap", &["de".into(), "en".into()]), (Some("hallo".into()), Some("de".into())));
+        // Region subtags match by their primary language; none read: document order.
+        let pt: Value = serde_json::from_str(r#"{"contentMap":{"en":"hello","pt-BR":"olá"}}"#).unwrap();
+        assert_eq!(pick_content_for(&pt, "content", "contentMap", &["pt".into()]), (Some("olá".into()), Some("pt-BR".into())));
+        assert_eq!(pick_content_for(&pt, "content", "contentMap", &["fr".into()]), (Some("hello".into()), Some("en".into())));
         let both: Value = serde_json::from_str(r#"{"content":"hallo","contentMap":{"en":"hello","de":"hallo"}}"#).unwrap();
         assert_eq!(pick_content_for(&both, "content", "contentMap", &[]), (Some("hallo".into()), Some("de".into())));
     }

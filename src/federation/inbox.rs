@@ -93,13 +93,21 @@ pub async fn verify_request(app: &App, method: &Method, uri: &Uri, headers: &Hea
 pub async fn receive(app: &App, method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> Result<()> {
     let result = receive_checked(app, method, uri, headers, body).await;
     if let Err(e) = &result {
-        if e.status() < 500 {
-            let key_id = sign::parse(method, uri, headers, &app.urls.scheme).map(|p| p.key_id().to_string()).unwrap_or_else(|_| "(no valid signature header)".into());
-            let actor = serde_json::from_slice::<Value>(body).ok().and_then(|v| v.get("actor").and_then(vocab::id_of).map(str::to_string)).unwrap_or_else(|| "(none)".into());
-            tracing::info!(key_id = key_id.as_str(), actor = actor.as_str(), status = e.status(), "inbox refused a delivery: {e}");
-        }
+        log_refusal(app, method, uri, headers, Some(body), e);
     }
     result
+}
+
+/// Logs a refused delivery (a 4xx; 5xx are logged where they happen) at info with the sender:
+/// the key id of its signature header and the activity's `actor` when `body` was read (None:
+/// the body itself was refused, e.g. 413 over the size cap).
+pub fn log_refusal(app: &App, method: &Method, uri: &Uri, headers: &HeaderMap, body: Option<&[u8]>, e: &Error) {
+    if e.status() >= 500 {
+        return;
+    }
+    let key_id = sign::parse(method, uri, headers, &app.urls.scheme).map(|p| p.key_id().to_string()).unwrap_or_else(|_| "(no valid signature header)".into());
+    let actor = body.and_then(|b| serde_json::from_slice::<Value>(b).ok()).and_then(|v| v.get("actor").and_then(vocab::id_of).map(str::to_string)).unwrap_or_else(|| "(none)".into());
+    tracing::info!(key_id = key_id.as_str(), actor = actor.as_str(), status = e.status(), "inbox refused a delivery: {e}");
 }
 
 async fn receive_checked(app: &App, method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> Result<()> {

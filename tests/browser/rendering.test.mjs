@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +26,9 @@ before(async () => {
   const base = `http://127.0.0.1:${port}`;
   execFileSync(PIPIT, ['init', '--data', dir, '--url', base, '--username', 'ann', '--listen', `127.0.0.1:${port}`, '--allow-private-addresses']);
   execFileSync(PIPIT, ['password', '--data', dir], { input: PW + '\n' });
+  // ann reads Italian (config `languages`, a plain value: before the first table).
+  const conf = join(dir, 'pipit.toml');
+  writeFileSync(conf, 'languages = ["it"]\n' + readFileSync(conf, 'utf8'));
   proc = { p: spawn(PIPIT, ['serve', '--data', dir], { stdio: ['ignore', 'ignore', 'inherit'] }), dir };
   await waitFor('ann up', async () => { try { return (await fetch(`${base}/about`)).ok; } catch { return false; } });
   A = { base, actor: `${base}/users/ann`, handle: `@ann@127.0.0.1:${port}` };
@@ -52,8 +55,17 @@ test('remote posts as their authors meant them', async () => {
   // A CW of markup only (sensitive): Mastodon collapses the post behind the warning "Logo"
   // (the old code showed it expanded).
   await send('<p>cwbody-logo is hidden</p>', { summary: '<img src="https://x.example/l.png" alt="Logo">', sensitive: true });
+  // A CW of markup only with no alt text (`<p></p>`, sensitive): Mastodon still collapses it; we
+  // label it "Sensitive content" (old: shown expanded).
+  await send('<p>cwbody-empty is hidden</p>', { summary: '<p></p>', sensitive: true });
+  // A summary with <wbr>, <del>/<ins> and a script: Mastodon reads "Fernstraßenbau altneu" (old:
+  // "Fernstraßen bau  alt  neu"), never the script's text.
+  await send('<p>cwbody-wbr is hidden</p>', { summary: 'Fernstraßen<wbr/>bau <del>alt</del><ins>neu</ins><script>evil()</script><style>p{}</style>' });
   // contentMap without content, English first: Mastodon shows English, lang="en" (old: German).
   await send(undefined, { contentMap: { en: '<p>hello from the map</p>', de: '<p>hallo aus der Karte</p>' } });
+  // contentMap with English first and Italian, which ann reads: Italian, lang="it" (Mastodon
+  // shows the first entry whatever the reader reads; issue 16 asks for the owner's language).
+  await send(undefined, { contentMap: { en: '<p>hello to a reader of Italian</p>', it: '<p>ciao alla lettrice</p>' } });
   // Remote headings: Mastodon shows bold paragraphs (old: a second <h1> on /home).
   await send('<h1>Remote big title</h1><p>under the title</p>');
   // A hashtag only in `tag`: Mastodon's hashtag bar shows #gardening under the post (old: nothing).
@@ -81,9 +93,9 @@ test('remote posts as their authors meant them', async () => {
   await page.fill('input[name=password]', PW);
   await page.click('button[type=submit]');
   await page.waitForURL(`${A.base}/@ann**`);
-  await waitFor('all seven posts on /home', async () => {
+  await waitFor('all ten posts on /home', async () => {
     await page.goto(`${A.base}/home`);
-    return (await page.locator('article.post').count()) >= 7;
+    return (await page.locator('article.post').count()) >= 10;
   });
 
   const video = page.locator('article.post:has-text("Making bread")');
@@ -106,6 +118,18 @@ test('remote posts as their authors meant them', async () => {
   assert.equal(await page.isVisible('text=cwbody-logo is hidden'), false, 'the post is collapsed behind it');
   await cw.locator('summary').click();
   assert.ok(await page.isVisible('text=cwbody-logo is hidden'), 'and opens on a click');
+
+  const empty = page.locator('article.post:has(details.cw:has-text("Sensitive content"))');
+  assert.equal(await empty.count(), 1, 'a markup-only warning gets a generic label');
+  assert.equal(await page.isVisible('text=cwbody-empty is hidden'), false, 'and stays collapsed');
+  const wbr = page.locator('article.post:has-text("Fernstraßenbau") details.cw summary');
+  const said = (await wbr.textContent()).replace(/\s+/g, ' ');
+  assert.ok(said.includes('Fernstraßenbau altneu') && !said.includes('evil') && !said.includes('p{}'), said);
+  assert.equal(await page.isVisible('text=cwbody-wbr is hidden'), false, 'collapsed behind it');
+
+  const it = page.locator('article.post .e-content:has-text("ciao alla lettrice")');
+  assert.equal(await it.getAttribute('lang'), 'it', 'the owner\'s language, carried onto the page');
+  assert.equal(await page.locator('text=hello to a reader of Italian').count(), 0, 'not the first entry');
 
   const map = page.locator('article.post .e-content:has-text("hello from the map")');
   assert.equal(await map.getAttribute('lang'), 'en', 'the language is carried onto the page');
