@@ -26,9 +26,9 @@ before(async () => {
   const base = `http://127.0.0.1:${port}`;
   execFileSync(PIPIT, ['init', '--data', dir, '--url', base, '--username', 'ann', '--listen', `127.0.0.1:${port}`, '--allow-private-addresses']);
   execFileSync(PIPIT, ['password', '--data', dir], { input: PW + '\n' });
-  // ann reads Italian (config `languages`, a plain value: before the first table).
+  // ann reads Italian, then English (config `languages`, a plain value: before the first table).
   const conf = join(dir, 'pipit.toml');
-  writeFileSync(conf, 'languages = ["it"]\n' + readFileSync(conf, 'utf8'));
+  writeFileSync(conf, 'languages = ["it", "en"]\n' + readFileSync(conf, 'utf8'));
   proc = { p: spawn(PIPIT, ['serve', '--data', dir], { stdio: ['ignore', 'ignore', 'inherit'] }), dir };
   await waitFor('ann up', async () => { try { return (await fetch(`${base}/about`)).ok; } catch { return false; } });
   A = { base, actor: `${base}/users/ann`, handle: `@ann@127.0.0.1:${port}` };
@@ -63,8 +63,9 @@ test('remote posts as their authors meant them', async () => {
   await send('<p>cwbody-wbr is hidden</p>', { summary: 'Fernstraßen<wbr/>bau <del>alt</del><ins>neu</ins><script>evil()</script><style>p{}</style>' });
   // contentMap without content, English first: Mastodon shows English, lang="en" (old: German).
   await send(undefined, { contentMap: { en: '<p>hello from the map</p>', de: '<p>hallo aus der Karte</p>' } });
-  // contentMap with English first and Italian, which ann reads: Italian, lang="it" (Mastodon
-  // shows the first entry whatever the reader reads; issue 16 asks for the owner's language).
+  // contentMap with English first, then Italian; ann reads both, Italian first: Italian, lang="it"
+  // (Mastodon shows the first entry whatever the reader reads; issue 16 asks for the owner's
+  // language; the old code took the document's first that ann reads, English).
   await send(undefined, { contentMap: { en: '<p>hello to a reader of Italian</p>', it: '<p>ciao alla lettrice</p>' } });
   // Remote headings: Mastodon shows bold paragraphs (old: a second <h1> on /home).
   await send('<h1>Remote big title</h1><p>under the title</p>');
