@@ -200,6 +200,16 @@ async fn mastodon_rendering_rules_for_remote_posts() {
     assert!(a.contains("just between us") && a.contains("vis-direct"), "{a}");
     assert!(b.owner.get("/home").await.body.contains("just between us"), "on /home with mentions");
     assert_eq!(b.me.app.store.read(|r| r.notifications(None, 100)).unwrap().0.len(), before, "no notification for a silent mention");
+    // The owner's pages have the same conversations view as the client API: the deck's Direct
+    // column (domain::conversations). Mastodon's web UI lists it under Private mentions.
+    let csrf = b.owner.owner_csrf().await;
+    let r = b.owner.post_form("/deck", &[("csrf", &csrf), ("action", "add"), ("kind", "direct")]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let deck = b.owner.get("/deck").await;
+    let col = &deck.body[deck.body.find("id=\"col-2\"").expect("the Direct column")..];
+    assert!(deck.body.contains(">Direct</a></h2>") && col.contains("just between us"), "{}", deck.body);
+    assert!(!col.contains("hello world") && !col.contains("behind the logo"), "only direct posts: {col}");
+    assert!(b.owner.get("/deck/column/2").await.body.contains("just between us"), "and on the live reload");
     // API: Mastodon shows it as a direct status in /api/v1/conversations (unread, with the
     // sender), and /api/v1/notifications has nothing for it.
     let v = b.status("silent").await;

@@ -2,6 +2,7 @@
 //! these call the store (and, for federation, enqueue deliveries in the same transaction).
 
 pub mod community;
+pub mod conversations;
 pub mod crosspost;
 pub mod follows;
 pub mod oauth;

@@ -1,5 +1,5 @@
-//! /deck: the owner's multi-column view (home, notifications, a list, a hashtag, a saved
-//! search). Columns are server-rendered; with JavaScript on, /deck/events (Server-Sent Events)
+//! /deck: the owner's multi-column view (home, notifications, direct conversations, a list, a
+//! hashtag, a saved search). Columns are server-rendered; with JavaScript on, /deck/events (Server-Sent Events)
 //! says when something arrived and static/deck.js reloads just the columns. Without JavaScript
 //! each column has a refresh link and the page works as it is.
 
@@ -15,7 +15,7 @@ use hyper::Request;
 use minijinja::{context, Value};
 use std::time::Duration;
 
-const KINDS: &[&str] = &["home", "notifications", "list", "tag", "search"];
+const KINDS: &[&str] = &["home", "notifications", "direct", "list", "tag", "search"];
 const MAX_COLUMNS: usize = 8;
 const PER_COLUMN: usize = 20;
 
@@ -60,6 +60,13 @@ fn column_view(app: &App, index: usize, c: &Column) -> Result<Value> {
                 })
                 .collect();
             ("Notifications".into(), "/notifications".into(), vec![], notes)
+        }
+        // The client API's conversations (domain::conversations), newest post of each: direct
+        // posts and silent mentions (issue 16), read here without a notification.
+        "direct" => {
+            let range = crate::store::Range { max_id: None, since_id: None, min_id: None, limit: PER_COLUMN };
+            let rows = crate::domain::conversations::rows(app, &range, None)?;
+            ("Direct".into(), "/deck".into(), social::screened(app, rows.iter().map(|(_, _, p, _)| (p, None)), &profile, "home"), vec![])
         }
         "list" => {
             let id: u64 = c.arg.parse().map_err(|_| Error::BadRequest(format!("“{}” is not one of your lists", c.arg)))?;
@@ -156,7 +163,7 @@ pub async fn edit(app: &App, req: Request<Incoming>) -> Result<Resp> {
             let arg = match kind.as_str() {
                 "list" => find_list(app, &arg)?.to_string(),
                 "tag" => arg.to_lowercase(),
-                "home" | "notifications" => String::new(),
+                "home" | "notifications" | "direct" => String::new(),
                 _ => arg,
             };
             cols.push(Column { kind, arg });

@@ -150,6 +150,17 @@ test('remote posts as their authors meant them', async () => {
   assert.ok(await page.isVisible('article.post:has-text("silent words for ann")'), 'the silent mention is on /home');
   await page.goto(`${A.base}/notifications`);
   assert.equal(await page.locator('text=silent words for ann').count(), 0, 'without a notification');
+  // Where direct posts belong on ann's pages: the deck's Direct column (the client API's
+  // conversations, one domain rule). Mastodon's web UI: Private mentions.
+  await page.goto(`${A.base}/deck`);
+  await page.click('summary:text("Add a column")');
+  await page.selectOption('select[name=kind]', 'direct');
+  await page.click('form.deck-form button[type=submit]');
+  await page.waitForURL(`${A.base}/deck`);
+  const direct = page.locator('section.deck-col').filter({ has: page.locator('h2', { hasText: /^Direct$/ }) });
+  assert.equal(await direct.count(), 1, 'a Direct column');
+  assert.ok(await direct.locator('article.post:has-text("silent words for ann")').isVisible(), 'the silent mention in the Direct column');
+  assert.equal(await direct.locator('article.post:has-text("tagbar post")').count(), 0, 'and no public post');
 
   // An actor with neither preferredUsername nor name (issue 8): Mastodon refuses it; we name it
   // from its id (old: an empty name and the handle "@@host", whose account page was a 404), and

@@ -3,7 +3,7 @@
 //! (a note whose `to` names the owner without a Mention tag: stored, on home, no notification).
 //!
 //! A conversation is a thread: its id is the id of the thread's root post as far as pipit holds
-//! it (walking `in_reply_to` up, at most [`MAX_HOPS`]). Its `last_status` is the newest direct
+//! it (walking `in_reply_to` up, at most [`crate::domain::conversations::MAX_HOPS`]). Its `last_status` is the newest direct
 //! post of the thread, i.e. a direct post with no stored direct reply. Rows come from the home
 //! timeline (where pipit puts the owner's posts, mentions and addressed posts), so the scan is
 //! bounded like every timeline page, and `Link` cursors are home entry ids. Read and removed
@@ -12,60 +12,16 @@
 
 use super::entities::Ctx;
 use super::{ok, ApiError, ApiResult, Call};
-use crate::domain::safety::{Screen, Screener};
-use crate::domain::timeline::{self, Viewer};
-use crate::model::{Post, Visibility};
+use crate::domain::conversations::Row;
+use crate::domain::timeline::Viewer;
+use crate::model::Post;
 use crate::store::Range;
 use serde_json::{json, Value};
 
-/// Parents followed up to find a thread's root.
-pub const MAX_HOPS: usize = 16;
-
-/// One conversation row: (home entry id, conversation id, newest post, read-up-to entry id).
-type Row = (u64, u64, Post, u64);
-
-/// Direct conversations in `range` (home entry ids), newest first; `only` keeps one conversation.
+/// Direct conversations in `range` (home entry ids), newest first; `only` keeps one conversation
+/// (the rule is domain::conversations, shared with the deck's Direct column).
 fn rows(c: &Call, range: &Range, only: Option<u64>) -> Result<Vec<Row>, ApiError> {
-    let screener = Screener::new(&c.app, "home");
-    let mut out: Vec<Row> = Vec::new();
-    c.app.store.read(|r| {
-        r.home_ids(range, &mut |id| {
-            let Some(e) = r.home_entry(id)? else { return Ok(false) };
-            if e.boosted_by.is_some() {
-                return Ok(false);
-            }
-            let Some(p) = r.post(e.post_id)? else { return Ok(false) };
-            if p.visibility != Visibility::Direct || !timeline::on_home(&c.app, &e, &p) || screener.screen(&p, None) == Screen::Hide {
-                return Ok(false);
-            }
-            // Not the newest of its thread: the direct reply below it stands for the conversation.
-            if r.replies(p.uri.as_str(), 20)?.iter().any(|ch| ch.visibility == Visibility::Direct) {
-                return Ok(false);
-            }
-            let mut root = p.id;
-            let mut parent = p.in_reply_to.clone();
-            for _ in 0..MAX_HOPS {
-                let Some(u) = parent else { break };
-                let Some(pp) = r.post_by_uri(u.as_str())? else { break };
-                root = pp.id;
-                parent = pp.in_reply_to.clone();
-            }
-            if only.is_some_and(|o| o != root) || out.iter().any(|(_, conv, _, _)| *conv == root) {
-                return Ok(false);
-            }
-            let (read, removed) = r.conversation_marks(root)?;
-            // Marks are home entry ids: arrival order (a remote post's own id follows its
-            // `published`, which may be older than what the owner already read).
-            if id <= removed {
-                return Ok(false);
-            }
-            out.push((id, root, p, read));
-            Ok(true)
-        })
-    })?;
-    // Scans upwards (min_id) visit oldest first: pages are always newest first.
-    out.sort_by_key(|row| std::cmp::Reverse(row.0));
-    Ok(out)
+    Ok(crate::domain::conversations::rows(&c.app, range, only)?)
 }
 
 /// A Conversation entity: `id`, `unread`, `accounts` (the others in it), `last_status`.
