@@ -694,6 +694,15 @@ fn import_archive_via(app: &App, file: &Path, announce: bool, tmp: &Path) -> Res
     let (mut spooled, mut at) = (0u64, 0u64);
     let (mut skipped, mut skipped_media, mut already) = (0u64, 0u64, 0u64);
     let mut i = 0usize;
+    // Bad items are all listed (the first SHOWN_FAILURES), like a CSV's bad lines; after the
+    // first one the rest are only checked, nothing more is saved.
+    let (mut bad, mut bad_count) = (Vec::<String>::new(), 0usize);
+    let mut refuse = |bad: &mut Vec<String>, why: String| {
+        bad_count += 1;
+        if bad.len() < SHOWN_FAILURES {
+            bad.push(why);
+        }
+    };
     let build = for_each_item(std::io::BufReader::new(outbox), &mut |item: Value| -> Result<()> {
         i += 1;
         let obj = item.get("object").filter(|o| o.is_object());
@@ -703,19 +712,30 @@ fn import_archive_via(app: &App, file: &Path, announce: bool, tmp: &Path) -> Res
         };
         let author_id = obj.get("attributedTo").and_then(vocab::id_of).or_else(|| item.get("actor").and_then(vocab::id_of)).unwrap_or_default();
         if vocab::str_of(obj, "published").and_then(crate::time::parse_rfc3339).is_none() {
-            return Err(Error::BadRequest(format!("outbox.json item {i}: no `published` date; nothing was imported")));
+            refuse(&mut bad, format!("outbox.json item {i}: no `published` date"));
+            return Ok(());
         }
         let Some(origin) = vocab::str_of(obj, "id").filter(|s| !s.is_empty()).map(str::to_string) else {
-            return Err(Error::BadRequest(format!("outbox.json item {i}: the post has no `id`; nothing was imported")));
+            refuse(&mut bad, format!("outbox.json item {i}: the post has no `id`"));
+            return Ok(());
         };
         if app.store.read(|r| r.archived_post(&origin))?.is_some() {
             already += 1;
             return Ok(());
         }
         // The archive's author as an actor record, only to read its posts (never stored).
-        let old: RemoteActor = vocab::parse_actor(&serde_json::json!({"id": author_id, "type": "Person", "inbox": format!("{author_id}/inbox"), "followers": format!("{author_id}/followers")}), 0)
-            .ok_or_else(|| Error::BadRequest(format!("outbox.json item {i}: its author {author_id:?} is not an http(s) actor id; nothing was imported")))?;
-        let mut p = vocab::parse_post(obj, &old).ok_or_else(|| Error::BadRequest(format!("outbox.json item {i}: not a post; nothing was imported")))?;
+        let old: Option<RemoteActor> = vocab::parse_actor(&serde_json::json!({"id": author_id, "type": "Person", "inbox": format!("{author_id}/inbox"), "followers": format!("{author_id}/followers")}), 0);
+        let Some(old) = old else {
+            refuse(&mut bad, format!("outbox.json item {i}: its author {author_id:?} is not an http(s) actor id"));
+            return Ok(());
+        };
+        let Some(mut p) = vocab::parse_post(obj, &old) else {
+            refuse(&mut bad, format!("outbox.json item {i}: not a post"));
+            return Ok(());
+        };
+        if !bad.is_empty() {
+            return Ok(());
+        }
         // The archive names its files by paths (`/media_attachments/files/…`), which the
         // federation parser drops as non-http URLs: read them from the object itself.
         let mut attachments = Vec::new();
@@ -772,6 +792,13 @@ fn import_archive_via(app: &App, file: &Path, announce: bool, tmp: &Path) -> Res
         }
     })
     .and_then(|found| if found { Ok(()) } else { Err(Error::BadRequest("outbox.json has no orderedItems; nothing was imported".into())) });
+    let build = build.and_then(|()| {
+        if bad.is_empty() {
+            return Ok(());
+        }
+        let more = if bad_count > bad.len() { format!("\n… and {} more", bad_count - bad.len()) } else { String::new() };
+        Err(Error::BadRequest(format!("{}: nothing was imported:\n{}{more}", file.display(), bad.join("\n"))))
+    });
     let flushed = build.and_then(|()| {
         spool.flush()?;
         offsets.flush()?;

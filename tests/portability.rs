@@ -296,6 +296,15 @@ async fn backup_survives_kill_9_and_restore_refuses_bad_input() {
     let o = pipit(&["restore", b1.to_str().unwrap(), "--data", other.to_str().unwrap(), "--force"]).await;
     assert!(!o.status.success() && text(&o).contains("another instance"), "{}", text(&o));
     assert!(pipit::Config::load(&other).unwrap().username == "stranger", "untouched");
+    // Bad input: a non-empty folder that is not a pipit data folder, even with --force (the old
+    // code replaced it, deleting whatever was there).
+    let stray = root.join("stray");
+    std::fs::create_dir_all(&stray).unwrap();
+    std::fs::write(stray.join("notes.txt"), b"mine").unwrap();
+    let o = pipit(&["restore", b1.to_str().unwrap(), "--data", stray.to_str().unwrap(), "--force"]).await;
+    assert!(!o.status.success() && text(&o).contains("not a pipit data folder"), "{}", text(&o));
+    assert_eq!(std::fs::read(stray.join("notes.txt")).unwrap(), b"mine", "untouched");
+    std::fs::remove_dir_all(&stray).unwrap();
     no_leftovers(root);
 
     // The last complete backup restores, into a fresh folder, and serves the same posts and keys.
@@ -703,8 +712,9 @@ async fn a_mastodon_archive_becomes_history_with_dates_and_media_not_announced()
         assert!(!o.status.success() && text(&o).contains(needle), "{needle}: {}", text(&o));
     }
     assert_eq!(me.app.store.read(|r| r.own_post_count()).unwrap(), 0, "nothing half-applied");
-    // Bad input: a good post with an image, then a post without a date: the image saved for the
-    // first is removed again when the second fails the import.
+    // Bad input: a good post with an image, then a post without a date and one whose author is
+    // not an http(s) id: both bad items are listed (the old code stopped at the first), and the
+    // image saved for the first post is removed again.
     let made_with_media = |name: &str, outbox: &str, files: &[(&str, &[u8])]| -> String {
         let p = dir.path().join(name);
         let mut b = tar::Builder::new(flate2::write::GzEncoder::new(std::fs::File::create(&p).unwrap(), flate2::Compression::fast()));
@@ -720,9 +730,12 @@ async fn a_mastodon_archive_becomes_history_with_dates_and_media_not_announced()
     let with_image = r#"{"type":"Create","actor":"https://old.example/users/me","object":{"id":"https://old.example/users/me/statuses/7","type":"Note","attributedTo":"https://old.example/users/me","content":"<p>a picture</p>","published":"2019-01-02T03:04:05Z","to":["https://www.w3.org/ns/activitystreams#Public"],"attachment":[{"type":"Document","mediaType":"image/png","url":"/media_attachments/files/1/dot.png","name":"dot"}]}}"#;
     let no_date = r#"{"type":"Create","object":{"id":"https://old.example/users/me/statuses/8","type":"Note","content":"x"}}"#;
     let before = media_files(&me);
-    let f = made_with_media("image-then-bad.tar.gz", &format!(r#"{{"orderedItems":[{with_image},{no_date}]}}"#), &[("media_attachments/files/1/dot.png", PNG)]);
+    let bad_author = r#"{"type":"Create","object":{"id":"https://old.example/users/me/statuses/9","type":"Note","attributedTo":"ftp://old.example/me","content":"x","published":"2019-01-02T03:04:05Z"}}"#;
+    let f = made_with_media("image-then-bad.tar.gz", &format!(r#"{{"orderedItems":[{with_image},{no_date},{bad_author}]}}"#), &[("media_attachments/files/1/dot.png", PNG)]);
     let o = pipit(&["import-archive", &f, "--data", &md]).await;
-    assert!(!o.status.success() && text(&o).contains("no `published` date"), "{}", text(&o));
+    let t = text(&o);
+    assert!(!o.status.success() && t.contains("nothing was imported"), "{t}");
+    assert!(t.contains("item 2: no `published` date") && t.contains("item 3: its author"), "every bad item listed: {t}");
     assert_eq!(media_files(&me), before, "the image saved for the first post was removed");
     assert_eq!(me.app.store.read(|r| r.own_post_count()).unwrap(), 0, "nothing half-applied");
 
