@@ -628,7 +628,8 @@ pub async fn cli_import(data: &Path, kind: &str, file: &Path, overwrite: bool) -
 /// original dates, sent to nobody unless `announce`. Checks the whole archive first (a
 /// truncated or corrupt one is refused); boosts and media pipit cannot keep are skipped and
 /// counted. Posts imported before (by the archive's original object id, store/archive.rs) are
-/// skipped and counted as "already imported": importing the same archive twice adds nothing.
+/// skipped and counted as "already imported", and so are this account's own posts (its own
+/// export imported back): importing the same archive twice adds nothing.
 /// Works from files in a temporary folder under DATA, never holding the posts or a media file
 /// in memory; the posts go in with one write transaction (nothing half-applied) and media saved
 /// for an import that fails are removed.
@@ -719,7 +720,17 @@ fn import_archive_via(app: &App, file: &Path, announce: bool, tmp: &Path) -> Res
             refuse(&mut bad, format!("outbox.json item {i}: the post has no `id`"));
             return Ok(());
         };
-        if app.store.read(|r| r.archived_post(&origin))?.is_some() {
+        // Imported before, or one of this account's own posts (its own export imported back).
+        let there = app.store.read(|r| {
+            if r.archived_post(&origin)?.is_some() {
+                return Ok(true);
+            }
+            Ok(match r.post_id_by_uri(&origin)? {
+                Some(id) => r.post(id)?.is_some_and(|p| p.local),
+                None => false,
+            })
+        })?;
+        if there {
             already += 1;
             return Ok(());
         }

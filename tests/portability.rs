@@ -771,6 +771,12 @@ async fn a_mastodon_archive_becomes_history_with_dates_and_media_not_announced()
         assert_eq!(me.app.store.read(|r| r.own_post_count()).unwrap(), 2, "no duplicates");
         assert_eq!(media_files(&me), files, "no media saved for posts already there");
     }
+    // Bad input: this instance's own export imported back: its posts are there already.
+    let own = dir.path().join("own.tar.gz");
+    pipit::export::export_to(&me.app, &own).unwrap();
+    let o = pipit(&["import-archive", own.to_str().unwrap(), "--data", &md]).await;
+    assert!(o.status.success() && text(&o).contains("imported 0 posts") && text(&o).contains("2 already imported"), "{}", text(&o));
+    assert_eq!(me.app.store.read(|r| r.own_post_count()).unwrap(), 2, "no copies of its own posts");
     // The same post twice in one archive goes in once.
     let twice = made_with_media("twice.tar.gz", &format!(r#"{{"orderedItems":[{with_image},{with_image}]}}"#), &[("media_attachments/files/1/dot.png", PNG)]);
     let o = pipit(&["import-archive", &twice, "--data", &md]).await;
