@@ -634,9 +634,13 @@ pub async fn cli_import(data: &Path, kind: &str, file: &Path, overwrite: bool) -
 /// in memory; the posts go in with one write transaction (nothing half-applied) and media saved
 /// for an import that fails are removed.
 pub fn import_archive(app: &App, file: &Path, announce: bool) -> Result<String> {
-    let tmp = app.data.join(format!("import-tmp-{}", std::process::id()));
+    // Under DATA/tmp, which every start empties and backups leave out: a crash mid-import
+    // leaves nothing behind for good.
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = crate::server::upload::tmp_dir(&app.data).join(format!("import-archive-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir(&tmp)?;
+    std::fs::create_dir_all(&tmp)?;
     let out = import_archive_via(app, file, announce, &tmp);
     let _ = std::fs::remove_dir_all(&tmp);
     out
