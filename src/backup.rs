@@ -217,7 +217,7 @@ fn pack(staging: &Path, staged: &Staged, file: &Path) -> Result<Manifest> {
     let partial = file.with_file_name(format!("{}.partial-{}", name.to_string_lossy(), std::process::id()));
     let pb = bar(bytes, "packing");
     let result = (|| -> Result<()> {
-        let f = std::fs::OpenOptions::new().write(true).create_new(true).open(&partial)?;
+        let f = std::fs::OpenOptions::new().write(true).create_new(true).open(&partial).map_err(|e| Error::BadRequest(format!("{}: {e}", file.display())))?;
         {
             use std::os::unix::fs::PermissionsExt;
             // It holds the private keys.
@@ -304,6 +304,10 @@ pub fn restore(file: &Path, dir: &Path, force: bool) -> Result<Manifest> {
                     dir.display(), there.url, there.username, manifest.url, manifest.username
                 )));
             }
+        }
+        if !Config::path(dir).exists() && !dir.join(crate::store::DB_FILE).exists() {
+            // --force replaces a data folder, never some other folder given by mistake (a home directory).
+            return Err(Error::BadRequest(format!("{} is not empty and is not a pipit data folder: restore into an empty or new folder", dir.display())));
         }
         if !force {
             return Err(Error::BadRequest(format!("{} is not empty: add --force to replace what is there with the backup", dir.display())));

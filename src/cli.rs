@@ -35,8 +35,9 @@ USAGE:
                                     a malformed file imports nothing; then each line is looked
                                     up in the background (a bar shows it), failures listed
   pipit import-archive FILE [--announce]
-                                    posts of a Mastodon archive, with their dates and images
-                                    (sent to followers only with --announce)
+                                    posts of a Mastodon archive, with their dates and media
+                                    (sent to followers only with --announce); posts imported
+                                    before are skipped
   pipit backup FILE                 a consistent copy (database, media, keys, config) as tar.gz,
                                     also while the server runs
                                     (these talk to a running `pipit serve`, or work offline)

@@ -335,7 +335,8 @@ pub fn export_to(app: &App, path: &Path) -> Result<String> {
     let write_file = |dest: &Path, f: &mut dyn FnMut(&mut std::io::BufWriter<std::fs::File>) -> Result<u64>| -> Result<u64> {
         let partial = dest.with_extension(format!("partial-{}", std::process::id()));
         let result = (|| {
-            let mut w = std::io::BufWriter::new(std::fs::File::create(&partial)?);
+            // A folder that does not exist or cannot be written: say which file.
+            let mut w = std::io::BufWriter::new(std::fs::File::create(&partial).map_err(|e| Error::BadRequest(format!("{}: {e}", dest.display())))?);
             let n = f(&mut w)?;
             let file = w.into_inner().map_err(|e| e.into_error())?;
             file.sync_all()?;
@@ -351,7 +352,7 @@ pub fn export_to(app: &App, path: &Path) -> Result<String> {
         let n = write_file(path, &mut |w| write_archive(app, w))?;
         return Ok(format!("wrote {} ({n} posts)", path.display()));
     }
-    std::fs::create_dir_all(path)?;
+    std::fs::create_dir_all(path).map_err(|e| Error::BadRequest(format!("{}: {e}", path.display())))?;
     let mut out = Vec::new();
     for kind in CsvKind::ALL {
         let n = write_file(&path.join(kind.file_name()), &mut |w| write_csv(app, kind, w))?;

@@ -22,7 +22,7 @@ use crate::httpurl::HttpUrl;
 use crate::model::{Post, RemoteActor};
 use crate::store::{IdSpace, ImportJob, ImportRow, RowState};
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::Path;
 
 /// Rows in a file at most (a Mastodon export of a very busy account stays well under).
@@ -624,26 +624,53 @@ pub async fn cli_import(data: &Path, kind: &str, file: &Path, overwrite: bool) -
 
 
 /// `pipit import-archive FILE`: the posts of a Mastodon archive (`outbox.json` Create(Note)
-/// activities and their `media_attachments/…` images) become the owner's posts with their
+/// activities and their `media_attachments/…` files) become the owner's posts with their
 /// original dates, sent to nobody unless `announce`. Checks the whole archive first (a
-/// truncated or corrupt one is refused); boosts and non-image media are skipped and counted.
+/// truncated or corrupt one is refused); boosts and media pipit cannot keep are skipped and
+/// counted. Posts imported before (by the archive's original object id, store/archive.rs) are
+/// skipped and counted as "already imported", and so are this account's own posts (its own
+/// export imported back): importing the same archive twice adds nothing.
+/// Works from files in a temporary folder under DATA, never holding the posts or a media file
+/// in memory; the posts go in with one write transaction (nothing half-applied) and media saved
+/// for an import that fails are removed.
 pub fn import_archive(app: &App, file: &Path, announce: bool) -> Result<String> {
-    let tmp = app.data.join(format!("import-tmp-{}", std::process::id()));
+    // Under DATA/tmp, which every start empties and backups leave out: a crash mid-import
+    // leaves nothing behind for good.
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = crate::server::upload::tmp_dir(&app.data).join(format!("import-archive-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir(&tmp)?;
+    std::fs::create_dir_all(&tmp)?;
     let out = import_archive_via(app, file, announce, &tmp);
     let _ = std::fs::remove_dir_all(&tmp);
     out
 }
 
+/// One built post between the passes of an archive import: one JSON line of the spool file.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Spooled {
+    /// The archive's id of the object (the key of store/archive.rs).
+    origin: String,
+    /// Ready to store but for its id, URI and URL; its attachments are saved under DATA/media.
+    post: Post,
+}
+
+/// The file an archive's `media_attachments/…` entry is extracted to in the temporary folder:
+/// named by the SHA-256 of its path (archive names are never used as paths here, and no map
+/// from names to files is kept in memory).
+fn extracted(tmp: &Path, archive_path: &str) -> std::path::PathBuf {
+    let d = ring::digest::digest(&ring::digest::SHA256, archive_path.trim_start_matches("./").trim_start_matches('/').as_bytes());
+    tmp.join(d.as_ref().iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
 fn import_archive_via(app: &App, file: &Path, announce: bool, tmp: &Path) -> Result<String> {
+    use std::io::{BufRead, Read, Seek, SeekFrom, Write};
     let corrupt = |e: &dyn std::fmt::Display| Error::BadRequest(format!("{} is truncated or corrupt: {e}; nothing was imported", file.display()));
     let f = std::fs::File::open(file).map_err(|e| Error::BadRequest(format!("{}: {e}", file.display())))?;
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(std::io::BufReader::new(f)));
-    // One pass: outbox.json to a spool file, images into memory-bounded spool files by path.
+    // Pass 1: outbox.json to a spool file, media files to the temporary folder.
     let mut outbox: Option<std::fs::File> = None;
-    let mut media: BTreeMap<String, std::path::PathBuf> = BTreeMap::new();
-    let max_media = app.config.max_upload_kib as u64 * 1024;
+    let max_media = app.config.max_upload_kib.max(app.config.max_media_kib) as u64 * 1024;
     for e in archive.entries().map_err(|e| corrupt(&e))? {
         let mut e = e.map_err(|e| corrupt(&e))?;
         let path = e.path().map_err(|e| corrupt(&e))?.to_string_lossy().trim_start_matches("./").to_string();
@@ -653,112 +680,204 @@ fn import_archive_via(app: &App, file: &Path, announce: bool, tmp: &Path) -> Res
             std::io::Seek::rewind(&mut spool)?;
             outbox = Some(spool);
         } else if path.starts_with("media_attachments/") && e.size() <= max_media {
-            // Numbered files in the temporary folder: names from the archive are never paths here.
-            let dest = tmp.join(format!("m{}", media.len()));
-            let mut out = std::fs::File::create(&dest)?;
+            let mut out = std::fs::File::create(extracted(tmp, &path))?;
             std::io::copy(&mut e, &mut out).map_err(|e| corrupt(&e))?;
-            media.insert(path, dest);
         }
     }
     // gzip's CRC is only checked at the very end of the stream.
     std::io::copy(&mut archive.into_inner(), &mut std::io::sink()).map_err(|e| corrupt(&e))?;
     let outbox = outbox.ok_or_else(|| Error::BadRequest(format!("{}: no outbox.json: not a Mastodon archive; nothing was imported", file.display())))?;
-    // Build every post first (saving images); store them all in one transaction. outbox.json is
-    // read one item at a time (a big archive's outbox would not fit a Pi's memory as a tree).
+    // Pass 2: outbox.json, read one item at a time (a big archive's outbox would not fit a Pi's
+    // memory as a tree): each new post is built (its media saved through the upload pipeline,
+    // from their files) and spooled as one JSON line; a second file keeps each line's offset
+    // (8 bytes, little-endian) so that pass 3 can read them back oldest first.
     let me = app.urls.actor();
-    let mut posts: Vec<Post> = Vec::new();
-    let mut saved_files: Vec<String> = Vec::new();
-    let (mut skipped, mut skipped_media) = (0, 0);
+    let spool_path = tmp.join("posts.jsonl");
+    let offsets_path = tmp.join("posts.offsets");
+    let mut spool = std::io::BufWriter::new(std::fs::File::create(&spool_path)?);
+    let mut offsets = std::io::BufWriter::new(std::fs::File::create(&offsets_path)?);
+    let (mut spooled, mut at) = (0u64, 0u64);
+    let (mut skipped, mut skipped_media, mut already) = (0u64, 0u64, 0u64);
     let mut i = 0usize;
+    // Bad items are all listed (the first SHOWN_FAILURES), like a CSV's bad lines; after the
+    // first one the rest are only checked, nothing more is saved.
+    let (mut bad, mut bad_count) = (Vec::<String>::new(), 0usize);
+    let mut refuse = |bad: &mut Vec<String>, why: String| {
+        bad_count += 1;
+        if bad.len() < SHOWN_FAILURES {
+            bad.push(why);
+        }
+    };
     let build = for_each_item(std::io::BufReader::new(outbox), &mut |item: Value| -> Result<()> {
         i += 1;
-        {
-            let obj = item.get("object").filter(|o| o.is_object());
-            let Some(obj) = obj.filter(|_| vocab::has_type(&item, "Create")).filter(|o| vocab::is_post_object(o)) else {
-                skipped += 1; // Announce (boosts), or a bare id
-                return Ok(());
-            };
-            let author_id = obj.get("attributedTo").and_then(vocab::id_of).or_else(|| item.get("actor").and_then(vocab::id_of)).unwrap_or_default();
-            if vocab::str_of(obj, "published").and_then(crate::time::parse_rfc3339).is_none() {
-                return Err(Error::BadRequest(format!("outbox.json item {i}: no `published` date; nothing was imported")));
-            }
-            // The archive's author as an actor record, only to read its posts (never stored).
-            let old: RemoteActor = vocab::parse_actor(&serde_json::json!({"id": author_id, "type": "Person", "inbox": format!("{author_id}/inbox"), "followers": format!("{author_id}/followers")}), 0)
-                .ok_or_else(|| Error::BadRequest(format!("outbox.json item {i}: its author {author_id:?} is not an http(s) actor id; nothing was imported")))?;
-            let mut p = vocab::parse_post(obj, &old).ok_or_else(|| Error::BadRequest(format!("outbox.json item {i}: not a post; nothing was imported")))?;
-            // The archive names its files by paths (`/media_attachments/files/…`), which the
-            // federation parser drops as non-http URLs: read them from the object itself.
-            let mut attachments = Vec::new();
-            for a in vocab::one_or_many(obj.get("attachment")) {
-                let url = match a {
-                    Value::String(s) => Some(s.as_str()),
-                    o => vocab::one_or_many(o.get("url")).into_iter().find_map(vocab::id_of).or_else(|| vocab::str_of(o, "href")),
-                };
-                let Some(path) = url.and_then(|u| media.get(u.trim_start_matches('/'))) else {
-                    skipped_media += 1;
-                    continue;
-                };
-                let bytes = std::fs::read(path)?;
-                match crate::domain::media::save_image(app, &bytes) {
-                    Ok(s) => {
-                        saved_files.push(s.file.clone());
-                        saved_files.extend(s.preview.clone());
-                        let (_, focal_point) = crate::media::remote_extras(a);
-                        attachments.push(crate::model::Attachment {
-                            url: HttpUrl::parse(&app.urls.media(&s.file)).ok_or_else(|| Error::Internal("media URL is not http(s)".into()))?,
-                            media_type: s.media_type.into(),
-                            alt: vocab::str_of(a, "name").or_else(|| vocab::str_of(a, "summary")).unwrap_or_default().chars().take(1500).collect(),
-                            width: s.width,
-                            height: s.height,
-                            blurhash: s.blurhash,
-                            preview_url: s.preview.as_deref().map(|f| app.urls.media(f)),
-                            focal_point,
-                        });
-                    }
-                    Err(_) => skipped_media += 1, // video, audio: pipit keeps images only
-                }
-            }
-            // Ids, URIs and URLs are allocated when the posts are stored, below.
-            p.published_ms = p.published_ms.min(crate::time::now_ms());
-            p.author = me.clone();
-            p.local = true;
-            p.source = crate::render::views::strip_tags(&p.content).trim().to_string();
-            p.attachments = attachments;
-            p.poll = None;
-            posts.push(p);
+        let obj = item.get("object").filter(|o| o.is_object());
+        let Some(obj) = obj.filter(|_| vocab::has_type(&item, "Create")).filter(|o| vocab::is_post_object(o)) else {
+            skipped += 1; // Announce (boosts), or a bare id
+            return Ok(());
+        };
+        let author_id = obj.get("attributedTo").and_then(vocab::id_of).or_else(|| item.get("actor").and_then(vocab::id_of)).unwrap_or_default();
+        if vocab::str_of(obj, "published").and_then(crate::time::parse_rfc3339).is_none() {
+            refuse(&mut bad, format!("outbox.json item {i}: no `published` date"));
+            return Ok(());
         }
-        Ok(())
+        let Some(origin) = vocab::str_of(obj, "id").filter(|s| !s.is_empty()).map(str::to_string) else {
+            refuse(&mut bad, format!("outbox.json item {i}: the post has no `id`"));
+            return Ok(());
+        };
+        // Imported before, or one of this account's own posts (its own export imported back).
+        let there = app.store.read(|r| {
+            if r.archived_post(&origin)?.is_some() {
+                return Ok(true);
+            }
+            Ok(match r.post_id_by_uri(&origin)? {
+                Some(id) => r.post(id)?.is_some_and(|p| p.local),
+                None => false,
+            })
+        })?;
+        if there {
+            already += 1;
+            return Ok(());
+        }
+        // The archive's author as an actor record, only to read its posts (never stored).
+        let old: Option<RemoteActor> = vocab::parse_actor(&serde_json::json!({"id": author_id, "type": "Person", "inbox": format!("{author_id}/inbox"), "followers": format!("{author_id}/followers")}), 0);
+        let Some(old) = old else {
+            refuse(&mut bad, format!("outbox.json item {i}: its author {author_id:?} is not an http(s) actor id"));
+            return Ok(());
+        };
+        let Some(mut p) = vocab::parse_post(obj, &old) else {
+            refuse(&mut bad, format!("outbox.json item {i}: not a post"));
+            return Ok(());
+        };
+        if !bad.is_empty() {
+            return Ok(());
+        }
+        // The archive names its files by paths (`/media_attachments/files/…`), which the
+        // federation parser drops as non-http URLs: read them from the object itself.
+        let mut attachments = Vec::new();
+        for a in vocab::one_or_many(obj.get("attachment")) {
+            let url = match a {
+                Value::String(s) => Some(s.as_str()),
+                o => vocab::one_or_many(o.get("url")).into_iter().find_map(vocab::id_of).or_else(|| vocab::str_of(o, "href")),
+            };
+            let Some(path) = url.filter(|u| u.trim_start_matches('/').starts_with("media_attachments/")).map(|u| extracted(tmp, u)).filter(|p| p.is_file()) else {
+                skipped_media += 1;
+                continue;
+            };
+            let (_, focus) = crate::media::remote_extras(a);
+            let alt = vocab::str_of(a, "name").or_else(|| vocab::str_of(a, "summary")).unwrap_or_default();
+            let upload = crate::domain::posts::Upload {
+                source: crate::domain::media::Source::File(path),
+                alt: alt.trim().chars().take(crate::domain::posts::MAX_ALT).collect(),
+                focus,
+            };
+            // The compose pipeline, from the extracted file: an image is cleaned and gets its
+            // preview and blurhash; a video or audio file is kept as it is; anything else is
+            // skipped and counted.
+            match crate::domain::posts::save_uploads(app, std::slice::from_ref(&upload)) {
+                Ok(saved) => attachments.extend(saved),
+                Err(_) => skipped_media += 1,
+            }
+        }
+        // Ids, URIs and URLs are allocated when the posts are stored, below.
+        p.published_ms = p.published_ms.min(crate::time::now_ms());
+        p.author = me.clone();
+        p.local = true;
+        p.source = crate::render::views::strip_tags(&p.content).trim().to_string();
+        p.attachments = attachments;
+        p.poll = None;
+        let line = Spooled { origin, post: p };
+        let written = (|| -> Result<u64> {
+            let bytes = serde_json::to_vec(&line).map_err(|e| Error::Internal(format!("spooling a post: {e}")))?;
+            offsets.write_all(&at.to_le_bytes())?;
+            spool.write_all(&bytes)?;
+            spool.write_all(b"\n")?;
+            Ok(bytes.len() as u64 + 1)
+        })();
+        match written {
+            Ok(len) => {
+                at += len;
+                spooled += 1;
+                Ok(())
+            }
+            Err(e) => {
+                // Not in the spool, so the clean-up below would not see its files.
+                crate::domain::posts::remove_attachment_files(app, &line.post.attachments);
+                Err(e)
+            }
+        }
     })
     .and_then(|found| if found { Ok(()) } else { Err(Error::BadRequest("outbox.json has no orderedItems; nothing was imported".into())) });
-    let stored = build.and_then(|()| {
+    let build = build.and_then(|()| {
+        if bad.is_empty() {
+            return Ok(());
+        }
+        let more = if bad_count > bad.len() { format!("\n… and {} more", bad_count - bad.len()) } else { String::new() };
+        Err(Error::BadRequest(format!("{}: nothing was imported:\n{}{more}", file.display(), bad.join("\n"))))
+    });
+    let flushed = build.and_then(|()| {
+        spool.flush()?;
+        offsets.flush()?;
+        Ok(())
+    });
+    drop((spool, offsets));
+    // Pass 3: every spooled post in one write transaction, read back one line at a time.
+    let stored = flushed.and_then(|()| {
+        let mut spool = std::io::BufReader::new(std::fs::File::open(&spool_path)?);
+        let mut offsets = std::fs::File::open(&offsets_path)?;
+        let mut line = String::new();
         app.store.write(|w| {
+            let (mut added, mut twice) = (0u64, Vec::new());
             // Items came newest first; storing oldest first lets ids allocated within one
             // millisecond (archives keep whole seconds) keep the posts' order.
-            for p in posts.iter_mut().rev() {
+            for k in (0..spooled).rev() {
+                let mut off = [0u8; 8];
+                offsets.seek(SeekFrom::Start(k * 8))?;
+                offsets.read_exact(&mut off)?;
+                spool.seek(SeekFrom::Start(u64::from_le_bytes(off)))?;
+                line.clear();
+                spool.read_line(&mut line)?;
+                let Spooled { origin, post: mut p } = serde_json::from_str(&line).map_err(|e| Error::Internal(format!("the import's spool file: {e}")))?;
+                if w.archived_post(&origin)?.is_some() {
+                    // The same post twice in one archive, or imported meanwhile by another run.
+                    twice.push(p.attachments);
+                    continue;
+                }
                 let id = w.new_id(IdSpace::Posts, p.published_ms)?;
                 p.id = id;
                 p.uri = app.urls.post_id_url(id);
                 p.url = HttpUrl::parse(&app.urls.post_url(id));
-                w.insert_post(p)?;
-                let p = &*p;
+                w.insert_post(&p)?;
+                w.note_archived(&origin, id)?;
+                added += 1;
                 if announce {
-                    let audience = crate::domain::outbox::post_audience(w, app, p)?;
-                    let create = vocab::create_json(&app.urls, p, "Create", &format!("{}/activity", p.uri));
+                    let audience = crate::domain::outbox::post_audience(w, app, &p)?;
+                    let create = vocab::create_json(&app.urls, &p, "Create", &format!("{}/activity", p.uri));
                     crate::domain::outbox::send(w, app, create, audience)?;
                 }
             }
-            Ok(())
+            Ok((added, twice))
         })
     });
-    if let Err(e) = stored {
-        for f in saved_files {
-            let _ = std::fs::remove_file(app.media_dir().join(f));
+    let (added, twice) = match stored {
+        Ok(out) => out,
+        Err(e) => {
+            // Nothing was stored: remove every file saved for the spooled posts.
+            if let Ok(f) = std::fs::File::open(&spool_path) {
+                for l in std::io::BufReader::new(f).lines().map_while(std::result::Result::ok) {
+                    if let Ok(s) = serde_json::from_str::<Spooled>(&l) {
+                        crate::domain::posts::remove_attachment_files(app, &s.post.attachments);
+                    }
+                }
+            }
+            return Err(e);
         }
-        return Err(e);
+    };
+    already += twice.len() as u64;
+    for a in twice {
+        crate::domain::posts::remove_attachment_files(app, &a);
     }
     Ok(format!(
-        "imported {} posts{} ({skipped} boosts or other items skipped, {skipped_media} media files skipped)",
-        posts.len(),
+        "imported {added} posts{}, {already} already imported ({skipped} boosts or other items skipped, {skipped_media} media files skipped)",
         if announce { " and announced them to your followers" } else { " (not announced)" }
     ))
 }

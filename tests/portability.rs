@@ -296,6 +296,15 @@ async fn backup_survives_kill_9_and_restore_refuses_bad_input() {
     let o = pipit(&["restore", b1.to_str().unwrap(), "--data", other.to_str().unwrap(), "--force"]).await;
     assert!(!o.status.success() && text(&o).contains("another instance"), "{}", text(&o));
     assert!(pipit::Config::load(&other).unwrap().username == "stranger", "untouched");
+    // Bad input: a non-empty folder that is not a pipit data folder, even with --force (the old
+    // code replaced it, deleting whatever was there).
+    let stray = root.join("stray");
+    std::fs::create_dir_all(&stray).unwrap();
+    std::fs::write(stray.join("notes.txt"), b"mine").unwrap();
+    let o = pipit(&["restore", b1.to_str().unwrap(), "--data", stray.to_str().unwrap(), "--force"]).await;
+    assert!(!o.status.success() && text(&o).contains("not a pipit data folder"), "{}", text(&o));
+    assert_eq!(std::fs::read(stray.join("notes.txt")).unwrap(), b"mine", "untouched");
+    std::fs::remove_dir_all(&stray).unwrap();
     no_leftovers(root);
 
     // The last complete backup restores, into a fresh folder, and serves the same posts and keys.
@@ -646,6 +655,7 @@ async fn csv_import_waits_for_a_dead_server_and_survives_a_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mastodon_archive_becomes_history_with_dates_and_media_not_announced() {
+    let media_files = |i: &Instance| std::fs::read_dir(i.app.media_dir()).map(|d| d.count()).unwrap_or(0);
     let source = Instance::start("source").await;
     let first = pipit::actions::publish(&source.app, pipit::actions::Compose { text: "my first post #hello".into(), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, media: vec![pipit::domain::posts::Upload { source: pipit::domain::media::Source::Bytes(PNG.to_vec()), alt: "a dot".into(), focus: None }], quote: None }).await.unwrap();
     tokio::time::sleep(Duration::from_millis(20)).await;
@@ -702,6 +712,32 @@ async fn a_mastodon_archive_becomes_history_with_dates_and_media_not_announced()
         assert!(!o.status.success() && text(&o).contains(needle), "{needle}: {}", text(&o));
     }
     assert_eq!(me.app.store.read(|r| r.own_post_count()).unwrap(), 0, "nothing half-applied");
+    // Bad input: a good post with an image, then a post without a date and one whose author is
+    // not an http(s) id: both bad items are listed (the old code stopped at the first), and the
+    // image saved for the first post is removed again.
+    let made_with_media = |name: &str, outbox: &str, files: &[(&str, &[u8])]| -> String {
+        let p = dir.path().join(name);
+        let mut b = tar::Builder::new(flate2::write::GzEncoder::new(std::fs::File::create(&p).unwrap(), flate2::Compression::fast()));
+        for (path, bytes) in [("outbox.json", outbox.as_bytes())].into_iter().chain(files.iter().copied()) {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(bytes.len() as u64);
+            h.set_mode(0o644);
+            b.append_data(&mut h, path, bytes).unwrap();
+        }
+        b.into_inner().unwrap().finish().unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let with_image = r#"{"type":"Create","actor":"https://old.example/users/me","object":{"id":"https://old.example/users/me/statuses/7","type":"Note","attributedTo":"https://old.example/users/me","content":"<p>a picture</p>","published":"2019-01-02T03:04:05Z","to":["https://www.w3.org/ns/activitystreams#Public"],"attachment":[{"type":"Document","mediaType":"image/png","url":"/media_attachments/files/1/dot.png","name":"dot"}]}}"#;
+    let no_date = r#"{"type":"Create","object":{"id":"https://old.example/users/me/statuses/8","type":"Note","content":"x"}}"#;
+    let before = media_files(&me);
+    let bad_author = r#"{"type":"Create","object":{"id":"https://old.example/users/me/statuses/9","type":"Note","attributedTo":"ftp://old.example/me","content":"x","published":"2019-01-02T03:04:05Z"}}"#;
+    let f = made_with_media("image-then-bad.tar.gz", &format!(r#"{{"orderedItems":[{with_image},{no_date},{bad_author}]}}"#), &[("media_attachments/files/1/dot.png", PNG)]);
+    let o = pipit(&["import-archive", &f, "--data", &md]).await;
+    let t = text(&o);
+    assert!(!o.status.success() && t.contains("nothing was imported"), "{t}");
+    assert!(t.contains("item 2: no `published` date") && t.contains("item 3: its author"), "every bad item listed: {t}");
+    assert_eq!(media_files(&me), before, "the image saved for the first post was removed");
+    assert_eq!(me.app.store.read(|r| r.own_post_count()).unwrap(), 0, "nothing half-applied");
 
     let o = pipit(&["import-archive", archive.to_str().unwrap(), "--data", &md]).await;
     assert!(o.status.success(), "{}", text(&o));
@@ -723,10 +759,44 @@ async fn a_mastodon_archive_becomes_history_with_dates_and_media_not_announced()
     let me_id = me.app.urls.actor();
     assert_eq!(fan.app.store.read(|r| r.posts_by(&me_id, None, 10)).unwrap().len(), 0, "not announced");
 
-    // --announce sends them.
-    let o = pipit(&["import-archive", archive.to_str().unwrap(), "--data", &md, "--announce"]).await;
-    assert!(o.status.success(), "{}", text(&o));
-    eventually("the follower got the announced posts", 15, || fan.app.store.read(|r| r.posts_by(&me_id, None, 10)).unwrap().len() >= 1).await;
+    // Bad input: the same archive again (the old code imported every post a second time), also
+    // with --announce: nothing is added, announced or left behind in the media folder.
+    let files = media_files(&me);
+    for extra in [None, Some("--announce")] {
+        let mut args = vec!["import-archive", archive.to_str().unwrap(), "--data", &md];
+        args.extend(extra);
+        let o = pipit(&args).await;
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(text(&o).contains("imported 0 posts") && text(&o).contains("2 already imported"), "{}", text(&o));
+        assert_eq!(me.app.store.read(|r| r.own_post_count()).unwrap(), 2, "no duplicates");
+        assert_eq!(media_files(&me), files, "no media saved for posts already there");
+    }
+    // Bad input: this instance's own export imported back: its posts are there already.
+    let own = dir.path().join("own.tar.gz");
+    pipit::export::export_to(&me.app, &own).unwrap();
+    let o = pipit(&["import-archive", own.to_str().unwrap(), "--data", &md]).await;
+    assert!(o.status.success() && text(&o).contains("imported 0 posts") && text(&o).contains("2 already imported"), "{}", text(&o));
+    assert_eq!(me.app.store.read(|r| r.own_post_count()).unwrap(), 2, "no copies of its own posts");
+    // The same post twice in one archive goes in once.
+    let twice = made_with_media("twice.tar.gz", &format!(r#"{{"orderedItems":[{with_image},{with_image}]}}"#), &[("media_attachments/files/1/dot.png", PNG)]);
+    let o = pipit(&["import-archive", &twice, "--data", &md]).await;
+    assert!(o.status.success() && text(&o).contains("imported 1 posts") && text(&o).contains("1 already imported"), "{}", text(&o));
+    assert_eq!(me.app.store.read(|r| r.own_post_count()).unwrap(), 3);
+    assert_eq!(media_files(&me), files + 1, "one image kept (no preview for a 1-pixel PNG), the duplicate's removed");
+    queue_drained(&me).await;
+    assert_eq!(fan.app.store.read(|r| r.posts_by(&me_id, None, 10)).unwrap().len(), 0, "nothing announced so far");
+
+    // --announce sends what is new.
+    let f = made_with_media("new.tar.gz", &format!(r#"{{"orderedItems":[{good_item}]}}"#), &[]);
+    let o = pipit(&["import-archive", &f, "--data", &md, "--announce"]).await;
+    assert!(o.status.success() && text(&o).contains("imported 1 posts and announced"), "{}", text(&o));
+    eventually("the follower got the announced post", 15, || fan.app.store.read(|r| r.posts_by(&me_id, None, 10)).unwrap().len() == 1).await;
+    // The archive's original ids are in a backup: the restored instance skips them too.
+    let snap = dir.path().join("snap.redb");
+    me.app.store.snapshot_to(&snap, |_| {}).unwrap();
+    let db = redb::Database::open(&snap).unwrap();
+    let t = redb::ReadableDatabase::begin_read(&db).unwrap().open_table(redb::TableDefinition::<&str, u64>::new("archiveuri_postid")).unwrap();
+    assert_eq!(redb::ReadableTableMetadata::len(&t).unwrap(), 4, "the archive's original ids are in the backup");
 }
 
 // ---------- 6. deleting the account ----------

@@ -8,6 +8,7 @@ use super::community::{REPLIER_REPLYID, REPLYDAY_ACTOR_COUNT, UNANSWERED_REPLYID
 use super::relays::{RELAYED_POSTID, RELAYURI_RELAY};
 use super::webmentions::POSTID_SOURCE_MS;
 use super::crosspost::{XPACCT_CONNECTION, XPACCT_POSTID_COPY, XPSTATE_PENDING};
+use super::archive::ARCHIVEURI_POSTID;
 use super::Store;
 use crate::error::{Error, Result};
 use redb::{Database, Key, MultimapTableHandle, ReadableDatabase, ReadableTable, TableDefinition, TableHandle, Value};
@@ -60,6 +61,8 @@ impl Store {
             XPACCT_CONNECTION, XPSTATE_PENDING, XPACCT_POSTID_COPY,
             // Interaction counts kept on write (issue 15).
             POSTURI_KIND_COUNT,
+            // Posts imported from a Mastodon archive, by their original id (issue 12): no duplicates on a re-import.
+            ARCHIVEURI_POSTID,
         );
         for t in r.list_tables()? {
             if !names.iter().any(|n| n == t.name()) {

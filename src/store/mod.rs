@@ -29,6 +29,7 @@ mod community;
 mod relays;
 mod webmentions;
 mod crosspost;
+mod archive;
 pub use crosspost::{Connection, Copy as CrosspostCopy, PendingConnect};
 pub use relays::Relay;
 pub use community::{reply_day, DAY_MS};
@@ -266,6 +267,7 @@ impl Store {
             w.open_relay_tables()?;
             w.open_webmention_tables()?;
             w.open_crosspost_tables()?;
+            w.open_archive_tables()?;
             let version = w.meta_u32("schema_version")?.unwrap_or(0);
             if version > SCHEMA_VERSION {
                 return Err(Error::Config(format!(
