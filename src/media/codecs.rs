@@ -133,7 +133,8 @@ impl<'a> Rows<'a> {
             },
             Src::Gif { d, left, top, fw, fh, frame, line, canvas } => {
                 canvas.fill(0);
-                if y >= *top && y - *top < *fh {
+                // An empty frame (0 wide) has no data to read: the row stays transparent.
+                if y >= *top && y - *top < *fh && *fw > 0 {
                     let fy = (y - *top) as usize;
                     let fline = match frame {
                         Some(px) => &px[fy * *fw as usize * 4..(fy + 1) * *fw as usize * 4],

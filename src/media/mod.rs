@@ -9,7 +9,9 @@
 //!    text chunks, trailers. The original bytes are never kept.
 //! 3. Size read from the header and checked BEFORE any pixel is decoded (decompression bombs).
 //! 4. Decoded small: JPEG through DCT scaling (1/2, 1/4, 1/8: a 12-megapixel photo becomes a
-//!    500×375 buffer for the preview, never a 36 MB full-size one); other formats within a pixel cap.
+//!    500×375 buffer for the preview, never a 36 MB full-size one); PNG and plain GIF row by
+//!    row, area-averaged to the size needed while they decode (`pixels::Shrink`), so a 4096²
+//!    PNG never needs its 64 MiB RGBA buffer; interlaced PNG/GIF and WebP within a pixel cap.
 //! 5. When the EXIF orientation is not 1, or the picture is larger than `max_side`, it is
 //!    re-encoded with the orientation applied (upright, orientation tag gone) and scaled down;
 //!    otherwise the stripped file is the original.
