@@ -12,15 +12,23 @@ use hyper::body::{Bytes, Incoming};
 /// A distinct, incompressible 40×40 PNG (≈ 5 KB) for each `n`.
 fn noise_png(n: u32) -> Vec<u8> {
     let mut x = n.wrapping_mul(2_654_435_761).wrapping_add(1);
-    let img = image::RgbImage::from_fn(40, 40, |_, _| {
+    rgb_png(40, 40, |_, _| {
         x ^= x << 13;
         x ^= x >> 17;
         x ^= x << 5;
-        image::Rgb([x as u8, (x >> 8) as u8, (x >> 16) as u8])
-    });
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
-    out.into_inner()
+        [x as u8, (x >> 8) as u8, (x >> 16) as u8]
+    })
+}
+
+/// `w`×`h` 8-bit RGB pixels (`f(x, y)` each) as a PNG, written by the `png` crate.
+fn rgb_png(w: u32, h: u32, mut f: impl FnMut(u32, u32) -> [u8; 3]) -> Vec<u8> {
+    let px: Vec<u8> = (0..h).flat_map(|y| (0..w).map(move |x| (x, y))).flat_map(|(x, y)| f(x, y)).collect();
+    let mut out = Vec::new();
+    let mut e = png::Encoder::new(&mut out, w, h);
+    e.set_color(png::ColorType::Rgb);
+    e.set_depth(png::BitDepth::Eight);
+    e.write_header().unwrap().write_image_data(&px).unwrap();
+    out
 }
 
 /// Serves /img/N.png, /evil.png (an SVG with a script, labelled image/png) and /page.png (HTML).

@@ -9,23 +9,27 @@
 //!    text chunks, trailers. The original bytes are never kept.
 //! 3. Size read from the header and checked BEFORE any pixel is decoded (decompression bombs).
 //! 4. Decoded small: JPEG through DCT scaling (1/2, 1/4, 1/8: a 12-megapixel photo becomes a
-//!    500×375 buffer for the preview, never a 36 MB full-size one); other formats within a pixel cap.
+//!    500×375 buffer for the preview, never a 36 MB full-size one); PNG and plain GIF row by
+//!    row, area-averaged to the size needed while they decode (`pixels::Shrink`), so a 4096²
+//!    PNG never needs its 64 MiB RGBA buffer; interlaced PNG/GIF and WebP within a pixel cap.
 //! 5. When the EXIF orientation is not 1, or the picture is larger than `max_side`, it is
 //!    re-encoded with the orientation applied (upright, orientation tag gone) and scaled down;
 //!    otherwise the stripped file is the original.
 //! 6. A preview (longest side [`PREVIEW_SIDE`]) for timelines and a blurhash (4×3 components).
 
+mod codecs;
 pub mod emoji;
+mod pixels;
 mod strip;
 
-use image::DynamicImage;
 use std::io::{BufRead, Cursor, Read, Seek, SeekFrom, Write};
 
 /// Longest side of the timeline preview, in pixels.
 pub const PREVIEW_SIDE: u32 = 400;
 /// Largest JPEG accepted, in pixels (decoded at most at 1/8 scale, so ≈ 1.6 MP in memory).
 pub const MAX_JPEG_PIXELS: u64 = 100_000_000;
-/// Largest PNG/GIF/WebP accepted, in pixels: these decode at full size (RGBA: 4 bytes a pixel).
+/// Largest PNG/GIF/WebP accepted, in pixels. PNG and plain GIF are scaled while they decode, one
+/// row at a time; interlaced PNG/GIF and WebP decode at full size (RGBA: 4 bytes a pixel).
 pub const MAX_OTHER_PIXELS: u64 = 4096 * 4096;
 
 /// Why an upload was refused; each is a clear message for the owner, and nothing was stored.
@@ -99,14 +103,6 @@ impl Kind {
             Kind::Png => "png",
             Kind::Gif => "gif",
             Kind::Webp => "webp",
-        }
-    }
-    fn format(self) -> image::ImageFormat {
-        match self {
-            Kind::Jpeg => image::ImageFormat::Jpeg,
-            Kind::Png => image::ImageFormat::Png,
-            Kind::Gif => image::ImageFormat::Gif,
-            Kind::Webp => image::ImageFormat::WebP,
         }
     }
 }
@@ -196,7 +192,8 @@ pub fn process_into<R: Read + Seek>(mut src: R, max_side: u32, original: &mut im
     };
     let (w, h) = match (size, &other) {
         (Some(s), _) => s,
-        (None, Some(b)) => header_size(b, kind)?,
+        (None, Some(b)) if kind == Kind::Webp => codecs::webp_size(b)?,
+        (None, Some(_)) => return Err(MediaError::Damaged),
         (None, None) => return Err(MediaError::Damaged),
     };
     let cap = if kind == Kind::Jpeg { MAX_JPEG_PIXELS } else { MAX_OTHER_PIXELS };
@@ -208,17 +205,49 @@ pub fn process_into<R: Read + Seek>(mut src: R, max_side: u32, original: &mut im
     }
     let max_side = max_side.max(PREVIEW_SIDE);
     let reencode = orientation != 1 || w.max(h) > max_side;
-    // Decode only as large as needed: at most the re-encode size, or else the preview size.
-    let scale = if reencode { Scale::Within(max_side) } else { Scale::Cover(PREVIEW_SIDE) };
-    let img = match &other {
+    // `small`: the picture at preview size, not yet turned.
+    let (out_kind, width, height, small) = match other {
         Some(b) => {
-            let img = decode(Cursor::new(b), kind, w, h, scale)?;
+            let mut rows = codecs::Rows::new(&b, kind, w, h)?;
+            let ch = rows.channels;
             if !reencode {
-                original.write_all(b).map_err(io)?;
+                // Kept as is: decoded only to make the preview, scaled while decoding.
+                let small = shrink_rows(&mut rows, PREVIEW_SIDE)?;
+                drop(rows);
+                original.write_all(&b).map_err(io)?;
+                (kind, w, h, small)
+            } else if orientation == 1 {
+                // Only too large: scaled while decoding, each scaled row straight into the PNG
+                // encoder and into the preview's scaler. No picture-sized buffer at all.
+                let (bw, bh) = pixels::fit_size(w, h, max_side);
+                let (pw, ph) = pixels::fit_size(bw, bh, PREVIEW_SIDE);
+                let mut big = pixels::Shrink::new(w, h, bw, bh, ch);
+                let mut prev = pixels::Shrink::new(bw, bh, pw, ph, ch);
+                let mut small = Vec::with_capacity(pw as usize * ph as usize * ch);
+                let mut png = codecs::png_writer(&mut *original, bw, bh, ch)?;
+                let mut enc = png.stream_writer().map_err(|_| MediaError::Damaged)?;
+                while let Some(row) = rows.next()? {
+                    big.push(row, |o| {
+                        enc.write_all(o).map_err(|_| MediaError::Damaged)?;
+                        prev.push(o, |p| Ok(small.extend_from_slice(p)))
+                    })?;
+                }
+                enc.finish().and_then(|_| png.finish()).map_err(|_| MediaError::Damaged)?;
+                (Kind::Png, bw, bh, pixels::Pixels { w: pw, h: ph, channels: ch, px: small })
+            } else {
+                // Turned: the scaled picture in memory (at most `max_side` square), turned
+                // row by row while encoding.
+                let big = shrink_rows(&mut rows, max_side)?;
+                drop(rows);
+                drop(b);
+                codecs::write_png(&big, orientation, original)?;
+                let (tw, th) = pixels::turned_size(orientation, big.w, big.h);
+                (Kind::Png, tw, th, big.fit(PREVIEW_SIDE))
             }
-            img
         }
         None => {
+            // Decode only as large as needed: at most the re-encode size, or else the preview size.
+            let scale = if reencode { Scale::Within(max_side) } else { Scale::Cover(PREVIEW_SIDE) };
             if !reencode {
                 // The stripped file is the original: walked again, straight into the sink.
                 src.seek(SeekFrom::Start(0)).map_err(io)?;
@@ -226,60 +255,55 @@ pub fn process_into<R: Read + Seek>(mut src: R, max_side: u32, original: &mut im
             }
             // The upload itself is decoded: the segments strip drops carry no pixels.
             src.seek(SeekFrom::Start(0)).map_err(io)?;
-            decode(std::io::BufReader::with_capacity(32 * 1024, &mut src), kind, w, h, scale)?
+            let img = decode_jpeg(std::io::BufReader::with_capacity(32 * 1024, &mut src), w, h, scale)?;
+            // The preview averaged straight from the decoded picture, before any turn.
+            let small = img.fit(PREVIEW_SIDE);
+            if reencode {
+                let big = if img.w.max(img.h) > max_side {
+                    let b = img.fit(max_side);
+                    drop(img);
+                    b
+                } else {
+                    img
+                };
+                // The big picture is never turned in memory: the JPEG encoder reads it turned,
+                // so one decoded buffer is all there is.
+                let (tw, th) = pixels::turned_size(orientation, big.w, big.h);
+                write_jpeg(&big, orientation, original)?;
+                (Kind::Jpeg, tw, th, small)
+            } else {
+                (Kind::Jpeg, w, h, small)
+            }
         }
     };
-    drop(other);
-    let turn = image::metadata::Orientation::from_exif(orientation).filter(|_| orientation != 1);
-    // The preview from the decoded picture before any turn: `thumbnail` averages straight into
-    // the small buffer (no full-size float copy as `resize` makes); only the small one is turned.
-    let small = if img.width().max(img.height()) > PREVIEW_SIDE {
-        let mut s = img.thumbnail(PREVIEW_SIDE, PREVIEW_SIDE);
-        if let Some(o) = turn {
-            s.apply_orientation(o);
+    let small = if orientation != 1 { small.turned(orientation) } else { small };
+    let preview = if width.max(height) > PREVIEW_SIDE {
+        // JPEG sources get a JPEG preview (quality 85); the others a PNG (lossless, transparency).
+        if out_kind == Kind::Jpeg {
+            write_jpeg(&small, 1, preview)?;
+            Some(Kind::Jpeg)
+        } else {
+            codecs::write_png(&small, 1, preview)?;
+            Some(Kind::Png)
         }
-        Some(s)
     } else {
         None
     };
-    let tiny = match &small {
-        Some(s) => s.thumbnail(32, 32),
-        None => {
-            let mut t = img.thumbnail(32, 32);
-            if let Some(o) = turn {
-                t.apply_orientation(o);
-            }
-            t
-        }
-    }
-    .to_rgba8();
-    let (out_kind, width, height) = if reencode {
-        let big = if img.width().max(img.height()) > max_side {
-            let b = fit(&img, max_side);
-            drop(img);
-            b
-        } else {
-            img
-        };
-        // The big picture is never turned in memory: the JPEG encoder reads it turned, so one
-        // decoded buffer is all there is.
-        let (width, height) = if (5..=8).contains(&orientation) { (big.height(), big.width()) } else { (big.width(), big.height()) };
-        (encode(big, kind, orientation, original)?, width, height)
-    } else {
-        drop(img);
-        (kind, w, h)
-    };
-    let preview = match small {
-        Some(s) if width.max(height) > PREVIEW_SIDE => Some(encode(s, kind, 1, preview)?),
-        _ => None,
-    };
-    let blurhash = blurhash::encode(4, 3, tiny.width(), tiny.height(), tiny.as_raw()).map_err(|_| MediaError::Damaged)?;
+    let tiny = small.fit(32);
+    let blurhash = blurhash::encode(4, 3, tiny.w, tiny.h, &tiny.to_rgba()).map_err(|_| MediaError::Damaged)?;
     Ok(Written { kind: out_kind, width, height, preview, blurhash })
 }
 
-/// Width and height from the header alone (no pixels decoded).
-fn header_size(b: &[u8], kind: Kind) -> Result<(u32, u32), MediaError> {
-    image::ImageReader::with_format(Cursor::new(b), kind.format()).into_dimensions().map_err(|_| MediaError::Damaged)
+/// Decodes all rows, scaled down (never up) so the longest side is at most `side`.
+fn shrink_rows(rows: &mut codecs::Rows, side: u32) -> Result<pixels::Pixels, MediaError> {
+    let (tw, th) = pixels::fit_size(rows.w, rows.h, side);
+    let ch = rows.channels;
+    let mut s = pixels::Shrink::new(rows.w, rows.h, tw, th, ch);
+    let mut px = Vec::with_capacity(tw as usize * th as usize * ch);
+    while let Some(row) = rows.next()? {
+        s.push(row, |o| Ok(px.extend_from_slice(o)))?;
+    }
+    Ok(pixels::Pixels { w: tw, h: th, channels: ch, px })
 }
 
 /// How large a JPEG is decoded (DCT scaling: 1/1, 1/2, 1/4, 1/8 of its size).
@@ -291,20 +315,9 @@ enum Scale {
     Within(u32),
 }
 
-/// Decodes a JPEG at the DCT scale `scale` asks for; other formats at full size (already capped by
-/// [`MAX_OTHER_PIXELS`]). Animated GIF/WebP/APNG: the first frame.
-fn decode(b: impl BufRead + Seek, kind: Kind, w: u32, h: u32, scale: Scale) -> Result<DynamicImage, MediaError> {
-    if kind != Kind::Jpeg {
-        let mut r = image::ImageReader::with_format(b, kind.format());
-        let mut limits = image::Limits::default();
-        limits.max_alloc = Some(MAX_OTHER_PIXELS * 4 + (16 << 20));
-        r.limits(limits);
-        return r.decode().map_err(|e| match e {
-            image::ImageError::Limits(_) => MediaError::TooManyPixels(w, h),
-            image::ImageError::IoError(_) => MediaError::Truncated,
-            _ => MediaError::Damaged,
-        });
-    }
+/// Decodes a JPEG at the DCT scale `scale` asks for, as 8-bit grey or RGB (16-bit grey keeps its
+/// high byte, CMYK is mixed down to RGB).
+fn decode_jpeg(b: impl BufRead, w: u32, h: u32, scale: Scale) -> Result<pixels::Pixels, MediaError> {
     let mut d = jpeg_decoder::Decoder::new(b);
     d.read_info().map_err(|_| MediaError::Damaged)?;
     let (sw, sh) = scaled_request(w, h, scale);
@@ -313,25 +326,24 @@ fn decode(b: impl BufRead + Seek, kind: Kind, w: u32, h: u32, scale: Scale) -> R
     let info = d.info().ok_or(MediaError::Damaged)?;
     let (ow, oh) = (info.width as u32, info.height as u32);
     use jpeg_decoder::PixelFormat as P;
-    let img = match info.pixel_format {
-        P::RGB24 => image::RgbImage::from_raw(ow, oh, px).map(DynamicImage::ImageRgb8),
-        P::L8 => image::GrayImage::from_raw(ow, oh, px).map(DynamicImage::ImageLuma8),
-        P::L16 => {
-            let v: Vec<u16> = px.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]])).collect();
-            image::ImageBuffer::from_raw(ow, oh, v).map(DynamicImage::ImageLuma16)
-        }
-        P::CMYK32 => {
-            let rgb: Vec<u8> = px
-                .chunks_exact(4)
+    let (channels, px) = match info.pixel_format {
+        P::RGB24 => (3, px),
+        P::L8 => (1, px),
+        P::L16 => (1, px.chunks_exact(2).map(|c| c[0]).collect()),
+        P::CMYK32 => (
+            3,
+            px.chunks_exact(4)
                 .flat_map(|c| {
                     let k = c[3] as u32;
                     [c[0], c[1], c[2]].map(|x| (x as u32 * k / 255) as u8)
                 })
-                .collect();
-            image::RgbImage::from_raw(ow, oh, rgb).map(DynamicImage::ImageRgb8)
-        }
+                .collect(),
+        ),
     };
-    img.ok_or(MediaError::Damaged)
+    if ow == 0 || oh == 0 || px.len() != ow as usize * oh as usize * channels {
+        return Err(MediaError::Damaged);
+    }
+    Ok(pixels::Pixels { w: ow, h: oh, channels, px })
 }
 
 /// What to ask jpeg-decoder's `scale()` for; it picks the smallest 1/n (n = 1, 2, 4, 8) at least
@@ -346,36 +358,15 @@ fn scaled_request(w: u32, h: u32, scale: Scale) -> (u16, u16) {
     (f(w), f(h))
 }
 
-/// Scaled down (never up) so the longest side is at most `side`, keeping the aspect ratio.
-/// `thumbnail` averages the source pixels of each output pixel in integers, straight into the
-/// output buffer; `resize` (a separable filter) made a float copy of (new width × old height)
-/// RGBA first: 167 MB for a 4096 × 4096 PNG brought to 2560.
-fn fit(img: &DynamicImage, side: u32) -> DynamicImage {
-    img.thumbnail(side, side)
-}
-
-/// JPEG sources become JPEG (quality 85); others PNG (lossless, keeps transparency). Metadata-free
-/// by construction: the encoders write pixels only. `orientation` (EXIF 1–8) is applied: for JPEG
-/// while encoding, row by row from the unturned buffer (no turned copy); for PNG in memory.
-fn encode(mut img: DynamicImage, from: Kind, orientation: u8, out: &mut impl Write) -> Result<Kind, MediaError> {
-    if from == Kind::Jpeg {
-        if !matches!(img, DynamicImage::ImageRgb8(_) | DynamicImage::ImageLuma8(_)) {
-            img = DynamicImage::ImageRgb8(img.to_rgb8());
-        }
-        let channels = if matches!(img, DynamicImage::ImageLuma8(_)) { 1 } else { 3 };
-        let src = Turned { px: img.as_bytes(), w: img.width(), h: img.height(), channels, orientation };
-        if src.w == 0 || src.h == 0 || src.w > u16::MAX as u32 || src.h > u16::MAX as u32 {
-            return Err(MediaError::Damaged);
-        }
-        jpeg_encoder::Encoder::new(out, 85).encode_image(src).map_err(|_| MediaError::Damaged)?;
-        Ok(Kind::Jpeg)
-    } else {
-        if let Some(o) = image::metadata::Orientation::from_exif(orientation) {
-            img.apply_orientation(o);
-        }
-        img.write_with_encoder(image::codecs::png::PngEncoder::new(out)).map_err(|_| MediaError::Damaged)?;
-        Ok(Kind::Png)
+/// A picture as JPEG (quality 85) into `out`, turned by EXIF `orientation` (1–8) while encoding,
+/// row by row from the unturned buffer (no turned copy). Metadata-free by construction: the
+/// encoder writes pixels only. `p` is grey or RGB (what [`decode_jpeg`] gives).
+fn write_jpeg(p: &pixels::Pixels, orientation: u8, out: &mut impl Write) -> Result<(), MediaError> {
+    let src = Turned { px: &p.px, w: p.w, h: p.h, channels: p.channels, orientation };
+    if src.w == 0 || src.h == 0 || src.w > u16::MAX as u32 || src.h > u16::MAX as u32 || !matches!(p.channels, 1 | 3) {
+        return Err(MediaError::Damaged);
     }
+    jpeg_encoder::Encoder::new(out, 85).encode_image(src).map_err(|_| MediaError::Damaged)
 }
 
 /// A decoded picture (8-bit gray or RGB, rows top to bottom) as the JPEG encoder sees it, turned
@@ -387,21 +378,6 @@ struct Turned<'a> {
     h: u32,
     channels: usize,
     orientation: u8,
-}
-
-/// Where output pixel (x, y) of a picture turned by EXIF `orientation` comes from in the unturned
-/// `w` × `h` source (the same turns as `image`'s `apply_orientation`).
-fn turned_source(orientation: u8, w: u32, h: u32, x: u32, y: u32) -> (u32, u32) {
-    match orientation {
-        2 => (w - 1 - x, y),
-        3 => (w - 1 - x, h - 1 - y),
-        4 => (x, h - 1 - y),
-        5 => (y, x),
-        6 => (y, h - 1 - x),
-        7 => (w - 1 - y, h - 1 - x),
-        8 => (w - 1 - y, x),
-        _ => (x, y),
-    }
 }
 
 impl jpeg_encoder::ImageBuffer for Turned<'_> {
@@ -416,7 +392,7 @@ impl jpeg_encoder::ImageBuffer for Turned<'_> {
     }
     fn fill_buffers(&self, y: u16, b: &mut [Vec<u8>; 4]) {
         for x in 0..self.width() as u32 {
-            let (sx, sy) = turned_source(self.orientation, self.w, self.h, x, y as u32);
+            let (sx, sy) = pixels::turned_source(self.orientation, self.w, self.h, x, y as u32);
             let i = (sy as usize * self.w as usize + sx as usize) * self.channels;
             if self.channels == 1 {
                 b[0].push(self.px[i]);
@@ -479,23 +455,23 @@ mod tests {
     }
 
     #[test]
-    fn turned_source_matches_apply_orientation() {
-        // Every EXIF orientation on a 3 × 2 picture with distinct pixels: the encoder's row-by-row
-        // turn must give what `image` gives when turning in memory (a wrong mapping fails here).
-        let src = image::RgbImage::from_fn(3, 2, |x, y| image::Rgb([x as u8, y as u8, 0]));
+    fn jpeg_rows_are_gathered_turned() {
+        // Every EXIF orientation on a 3 × 2 RGB picture with distinct pixels: the JPEG encoder's
+        // row-by-row gathering must give the same picture as turning in memory (whose layouts
+        // pixels.rs checks against the EXIF definitions); a wrong size or mapping fails here.
+        let px: Vec<u8> = (0..6u8).flat_map(|i| [i * 40, 255 - i * 40, i]).collect();
+        let src = pixels::Pixels { w: 3, h: 2, channels: 3, px: px.clone() };
+        use jpeg_encoder::ImageBuffer;
         for o in 1..=8u8 {
-            let mut want = DynamicImage::ImageRgb8(src.clone());
-            want.apply_orientation(image::metadata::Orientation::from_exif(o).unwrap());
-            let want = want.to_rgb8();
-            for y in 0..want.height() {
-                for x in 0..want.width() {
-                    let (sx, sy) = turned_source(o, 3, 2, x, y);
-                    assert_eq!(src.get_pixel(sx, sy), want.get_pixel(x, y), "orientation {o} at ({x}, {y})");
-                }
+            let want = src.turned(o);
+            let t = Turned { px: &px, w: 3, h: 2, channels: 3, orientation: o };
+            assert_eq!((t.width() as u32, t.height() as u32), (want.w, want.h), "orientation {o}");
+            for y in 0..want.h {
+                let mut b: [Vec<u8>; 4] = Default::default();
+                t.fill_buffers(y as u16, &mut b);
+                let ycc: Vec<u8> = want.row(y).chunks_exact(3).map(|p| jpeg_encoder::rgb_to_ycbcr(p[0], p[1], p[2]).0).collect();
+                assert_eq!(b[0], ycc, "orientation {o}, row {y}");
             }
-            let t = Turned { px: src.as_raw(), w: 3, h: 2, channels: 3, orientation: o };
-            use jpeg_encoder::ImageBuffer;
-            assert_eq!((t.width() as u32, t.height() as u32), want.dimensions(), "orientation {o}");
         }
     }
 

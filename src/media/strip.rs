@@ -20,10 +20,33 @@ pub struct Stripped {
     pub size: Option<(u32, u32)>,
 }
 
-/// Orientation tag 0x0112 of a TIFF-structured EXIF block (with or without the `Exif\0\0` prefix).
+/// Orientation tag 0x0112 of a TIFF-structured EXIF block (with or without the `Exif\0\0` prefix):
+/// 1–8 (EXIF 2.32 §4.6.5); 1 when absent, out of range or the block is malformed. Reads the TIFF
+/// header ("II*\0" little-endian or "MM\0*" big-endian), the offset of IFD0 and its 12-byte entries
+/// (tag, type, count, value), wanting type SHORT (3) and count 1.
 fn exif_orientation(tiff: &[u8]) -> u8 {
-    let tiff = tiff.strip_prefix(b"Exif\0\0").unwrap_or(tiff);
-    image::metadata::Orientation::from_exif_chunk(tiff).map(|o| o.to_exif()).unwrap_or(1)
+    let t = tiff.strip_prefix(b"Exif\0\0").unwrap_or(tiff);
+    let le = match t.get(..4) {
+        Some(b"II*\0") => true,
+        Some(b"MM\0*") => false,
+        _ => return 1,
+    };
+    let u16_at = |i: usize| t.get(i..i + 2).map(|b| if le { u16::from_le_bytes([b[0], b[1]]) } else { u16::from_be_bytes([b[0], b[1]]) });
+    let u32_at = |i: usize| t.get(i..i + 4).map(|b| if le { u32::from_le_bytes([b[0], b[1], b[2], b[3]]) } else { u32::from_be_bytes([b[0], b[1], b[2], b[3]]) });
+    let found = (|| {
+        let ifd = u32_at(4)? as usize;
+        for k in 0..u16_at(ifd)? as usize {
+            let e = ifd.checked_add(2 + 12 * k)?;
+            if u16_at(e)? == 0x0112 && u16_at(e + 2)? == 3 && u32_at(e + 4)? == 1 {
+                return u16_at(e + 8);
+            }
+        }
+        None
+    })();
+    match found {
+        Some(o @ 1..=8) => o as u8,
+        _ => 1,
+    }
 }
 
 /// JPEG (ITU T.81): keeps SOI, DQT, DHT, DAC, DRI, SOFn, SOS + entropy data, RSTn, EOI, and the
@@ -329,5 +352,42 @@ pub fn gif(b: &[u8]) -> Result<Stripped, MediaError> {
             }
             _ => return Err(MediaError::Damaged),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exif_orientation;
+
+    #[test]
+    fn exif_orientation_in_both_byte_orders_and_broken_blocks() {
+        // IFD0 with two entries (ImageWidth first, then Orientation), in each byte order.
+        let block = |le: bool, typ: u16, value: u16| {
+            let (u16b, u32b): (fn(u16) -> [u8; 2], fn(u32) -> [u8; 4]) =
+                if le { (u16::to_le_bytes, u32::to_le_bytes) } else { (u16::to_be_bytes, u32::to_be_bytes) };
+            let mut t = if le { b"II*\0".to_vec() } else { b"MM\0*".to_vec() };
+            t.extend(u32b(8));
+            t.extend(u16b(2));
+            t.extend([u16b(0x0100), u16b(4)].concat());
+            t.extend(u32b(1));
+            t.extend(u32b(640));
+            t.extend([u16b(0x0112), u16b(typ)].concat());
+            t.extend(u32b(1));
+            t.extend([u16b(value), [0, 0]].concat());
+            t.extend(u32b(0));
+            t
+        };
+        assert_eq!(exif_orientation(&block(true, 3, 6)), 6);
+        assert_eq!(exif_orientation(&block(false, 3, 8)), 8);
+        assert_eq!(exif_orientation(&[&b"Exif\0\0"[..], &block(false, 3, 3)].concat()), 3, "with the APP1 prefix");
+        // Bad input: a value outside 1–8, a wrong type, a block cut inside IFD0, an IFD offset
+        // past the end, a foreign header. Each reads as 1 (upright), never a panic.
+        assert_eq!(exif_orientation(&block(true, 3, 9)), 1);
+        assert_eq!(exif_orientation(&block(true, 4, 6)), 1);
+        assert_eq!(exif_orientation(&block(true, 3, 6)[..24]), 1);
+        let mut far = block(true, 3, 6);
+        far[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(exif_orientation(&far), 1);
+        assert_eq!(exif_orientation(b"JUNKJUNKJUNK"), 1);
     }
 }
