@@ -9,7 +9,7 @@
 use crate::app::App;
 use crate::domain::timeline::Viewer;
 use crate::model::{Attachment, HomeEntry, Notification, NotificationKind, Post, Profile, RemoteActor, Visibility};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use std::cell::RefCell;
 use std::collections::HashMap;
 
@@ -417,42 +417,47 @@ impl<'a> Ctx<'a> {
                 Ok(out)
             })
             .unwrap_or_default();
-        json!({
-            "id": p.id.to_string(),
-            "uri": p.uri,
-            "url": url,
-            "created_at": iso(p.published_ms),
-            "edited_at": p.edited_ms.map(iso),
-            "account": self.account(&p.author),
-            "content": p.content,
-            "visibility": visibility(p.visibility),
-            "sensitive": p.sensitive || !p.summary.is_empty(),
-            "spoiler_text": p.summary,
-            "in_reply_to_id": parent.as_ref().map(|pp| pp.id.to_string()),
-            "in_reply_to_account_id": parent.as_ref().map(|pp| self.account_id(&pp.author).to_string()),
-            "language": p.language,
-            // glitch-soc/Hometown: kept on this server (issue 14).
-            "local_only": p.local_only,
-            "replies_count": replies,
-            "reblogs_count": boosts,
-            "favourites_count": likes,
-            "favourited": liked,
-            "reblogged": boosted,
-            "muted": owner && self.read(|r| Ok(crate::domain::timeline::thread_muted_in(r, p))).unwrap_or(false),
-            "bookmarked": bookmarked,
-            "pinned": pinned,
-            "filtered": [],
-            "reblog": null,
-            "application": null,
-            "media_attachments": p.attachments.iter().enumerate().map(|(i, a)| self.attachment(p, i, a)).collect::<Vec<_>>(),
-            "mentions": mentions,
-            "tags": p.tags.iter().map(|t| json!({ "name": t, "url": self.app.urls.tag(t) })).collect::<Vec<_>>(),
-            "emojis": emojis,
-            "emoji_reactions": reactions,
-            "reactions": reactions,
-            "card": card,
-            "poll": poll,
-        })
+        // Built as a map with the entries moved in (issue 15): `json!` would copy every nested
+        // Value (the account, the lists) through `to_value` once more. Same keys, same order.
+        let mut m = Map::with_capacity(40);
+        let mut put = |k: &str, v: Value| {
+            m.insert(k.to_string(), v);
+        };
+        put("id", Value::from(p.id.to_string()));
+        put("uri", Value::from(p.uri.as_str()));
+        put("url", Value::from(url));
+        put("created_at", Value::from(iso(p.published_ms)));
+        put("edited_at", Value::from(p.edited_ms.map(iso)));
+        put("account", self.account(&p.author));
+        put("content", Value::from(p.content.as_str()));
+        put("visibility", Value::from(visibility(p.visibility)));
+        put("sensitive", Value::from(p.sensitive || !p.summary.is_empty()));
+        put("spoiler_text", Value::from(p.summary.as_str()));
+        put("in_reply_to_id", Value::from(parent.as_ref().map(|pp| pp.id.to_string())));
+        put("in_reply_to_account_id", Value::from(parent.as_ref().map(|pp| self.account_id(&pp.author).to_string())));
+        put("language", Value::from(p.language.as_deref()));
+        // glitch-soc/Hometown: kept on this server (issue 14).
+        put("local_only", Value::from(p.local_only));
+        put("replies_count", Value::from(replies));
+        put("reblogs_count", Value::from(boosts));
+        put("favourites_count", Value::from(likes));
+        put("favourited", Value::from(liked));
+        put("reblogged", Value::from(boosted));
+        put("muted", Value::from(owner && self.read(|r| Ok(crate::domain::timeline::thread_muted_in(r, p))).unwrap_or(false)));
+        put("bookmarked", Value::from(bookmarked));
+        put("pinned", Value::from(pinned));
+        put("filtered", Value::Array(Vec::new()));
+        put("reblog", Value::Null);
+        put("application", Value::Null);
+        put("media_attachments", Value::Array(p.attachments.iter().enumerate().map(|(i, a)| self.attachment(p, i, a)).collect()));
+        put("mentions", Value::Array(mentions));
+        put("tags", Value::Array(p.tags.iter().map(|t| json!({ "name": t, "url": self.app.urls.tag(t) })).collect()));
+        put("emojis", Value::Array(emojis));
+        put("emoji_reactions", Value::Array(reactions.clone()));
+        put("reactions", Value::Array(reactions));
+        put("card", card.unwrap_or(Value::Null));
+        put("poll", poll.unwrap_or(Value::Null));
+        Value::Object(m)
     }
 
     /// A home entry: the post, or the boost wrapping it.
