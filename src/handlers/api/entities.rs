@@ -88,19 +88,21 @@ pub struct Ctx<'a> {
     ids: RefCell<HashMap<String, u64>>,
     /// The owner's Account, built once per request (every own post shows it).
     owner: RefCell<Option<Value>>,
+    /// The tables every Status reads, opened once in `tx` (issue 15).
+    facts: RefCell<Option<crate::store::StatusReader>>,
 }
 
 impl<'a> Ctx<'a> {
     pub fn new(app: &'a App, viewer: Viewer) -> crate::error::Result<Ctx<'a>> {
         let profile = app.store.read(|r| r.profile())?;
-        Ok(Ctx { app, tx: None, viewer, profile, me: app.urls.actor(), ids: RefCell::new(HashMap::new()), owner: RefCell::new(None) })
+        Ok(Ctx { app, tx: None, viewer, profile, me: app.urls.actor(), ids: RefCell::new(HashMap::new()), owner: RefCell::new(None), facts: RefCell::new(None) })
     }
 
     /// `new` for a request that reads everything in one transaction `r` (issue 15): statuses
     /// and accounts built from this context read through `r` instead of opening their own.
     pub fn new_in(app: &'a App, r: &'a crate::store::Read, viewer: Viewer) -> crate::error::Result<Ctx<'a>> {
         let profile = r.profile()?;
-        Ok(Ctx { app, tx: Some(r), viewer, profile, me: app.urls.actor(), ids: RefCell::new(HashMap::new()), owner: RefCell::new(None) })
+        Ok(Ctx { app, tx: Some(r), viewer, profile, me: app.urls.actor(), ids: RefCell::new(HashMap::new()), owner: RefCell::new(None), facts: RefCell::new(None) })
     }
 
     /// Runs `f` in the request's transaction, or in a fresh one when the context has none.
@@ -332,26 +334,29 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn plain_status(&self, p: &Post) -> Value {
-        let me = &self.me;
+    /// Counts, the owner's marks and reactions of `p`: through the tables opened once in the
+    /// request's transaction, or a read of its own for a context without one.
+    fn facts(&self, p: &Post) -> crate::store::StatusFacts {
         let owner = self.viewer == Viewer::Owner;
-        let (likes, boosts, replies, liked, boosted, bookmarked, pinned, parent) = self
-            .read(|r| {
-                Ok((
-                    r.interaction_count(&p.uri, "like")?,
-                    r.interaction_count(&p.uri, "boost")?,
-                    r.reply_count(&p.uri, 1000)?,
-                    owner && r.has_interaction(&p.uri, "like", me)?,
-                    owner && r.has_interaction(&p.uri, "boost", me)?,
-                    owner && r.is_bookmarked(p.id)?,
-                    owner && p.local && r.is_pinned(p.id)?,
-                    match &p.in_reply_to {
-                        Some(u) => r.post_by_uri(u)?,
-                        None => None,
-                    },
-                ))
-            })
-            .unwrap_or_default();
+        match self.tx {
+            Some(r) => {
+                let mut t = self.facts.borrow_mut();
+                if t.is_none() {
+                    *t = r.status_reader().ok();
+                }
+                t.as_ref().and_then(|t| t.facts(p, &self.me, owner).ok()).unwrap_or_default()
+            }
+            None => self.app.store.read(|r| r.status_reader()?.facts(p, &self.me, owner)).unwrap_or_default(),
+        }
+    }
+
+    fn plain_status(&self, p: &Post) -> Value {
+        let owner = self.viewer == Viewer::Owner;
+        let crate::store::StatusFacts { likes, boosts, replies, liked, boosted, bookmarked, pinned, reactions: reacted } = self.facts(p);
+        let parent = match &p.in_reply_to {
+            Some(u) => self.read(|r| r.post_by_uri(u)).unwrap_or_default(),
+            None => None,
+        };
         let mentions: Vec<Value> = p
             .mentions
             .iter()
@@ -399,24 +404,20 @@ impl<'a> Ctx<'a> {
             .collect();
         // Emoji reactions as Fedibird and Pleroma clients read them (Mastodon's announcement
         // reaction shape): counted on write (store/reactions.rs), one short range read.
-        let reactions: Vec<Value> = self
-            .read(|r| {
-                let mut out = Vec::new();
-                for (e, c) in r.reaction_counts(&p.uri)? {
-                    let mine = owner && r.has_interaction(&p.uri, &format!("react:{e}"), me)?;
-                    let mut v = json!({ "name": e.trim_matches(':'), "count": c.count, "me": mine });
-                    if let Some(u) = c.url.as_deref().filter(|_| e.starts_with(':')) {
-                        let url = self.app.urls.remote_media(u, &c.by);
-                        v["url"] = json!(url);
-                        v["static_url"] = json!(url);
-                    } else {
-                        v["name"] = json!(e);
-                    }
-                    out.push(v);
+        let reactions: Vec<Value> = reacted
+            .into_iter()
+            .map(|(e, c, mine)| {
+                let mut v = json!({ "name": e.trim_matches(':'), "count": c.count, "me": mine });
+                if let Some(u) = c.url.as_deref().filter(|_| e.starts_with(':')) {
+                    let url = self.app.urls.remote_media(u, &c.by);
+                    v["url"] = json!(url);
+                    v["static_url"] = json!(url);
+                } else {
+                    v["name"] = json!(e);
                 }
-                Ok(out)
+                v
             })
-            .unwrap_or_default();
+            .collect();
         // Built as a map with the entries moved in (issue 15): `json!` would copy every nested
         // Value (the account, the lists) through `to_value` once more. Same keys, same order.
         let mut m = Map::with_capacity(40);
