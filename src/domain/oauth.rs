@@ -340,12 +340,16 @@ pub fn refresh(app: &App, app_id: u64, refresh_token: &str, scope: &str) -> ORes
 
 /// The token behind a bearer string, if it is a live access token of a registered app.
 pub fn token(app: &App, bearer: &str) -> crate::error::Result<Option<OAuthToken>> {
+    app.store.read(|r| token_in(r, bearer))
+}
+
+/// `token` inside the caller's read transaction: an API call that lists statuses checks its
+/// token in the same snapshot it reads the page from (issue 15: one read per call).
+pub fn token_in(r: &crate::store::Read, bearer: &str) -> crate::error::Result<Option<OAuthToken>> {
     let hash = secret::hash_token(bearer);
-    app.store.read(|r| {
-        Ok(match r.oauth_token(&hash)? {
-            Some(t) if t.kind == "access" && r.oauth_app(t.app_id)?.is_some() => Some(t),
-            _ => None,
-        })
+    Ok(match r.oauth_token(&hash)? {
+        Some(t) if t.kind == "access" && r.oauth_app(t.app_id)?.is_some() => Some(t),
+        _ => None,
     })
 }
 

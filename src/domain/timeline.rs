@@ -200,6 +200,12 @@ pub fn thread_muted(app: &App, p: &Post) -> bool {
 }
 
 /// `thread_muted` in the request's read transaction `r`.
+/// The walk starts at `p`'s parent: `p` is in hand, so it is not read and decoded again (issue
+/// 15: that second decode was a tenth of an API timeline page).
 pub fn thread_muted_in(r: &Read, p: &Post) -> bool {
-    r.thread_root(p.uri.as_str(), THREAD_HOPS).and_then(|root| r.is_thread_muted(&root)).unwrap_or(false)
+    let root = match &p.in_reply_to {
+        Some(parent) => r.thread_root(parent.as_str(), THREAD_HOPS - 1),
+        None => Ok(p.uri.to_string()),
+    };
+    root.and_then(|root| r.is_thread_muted(&root)).unwrap_or(false)
 }

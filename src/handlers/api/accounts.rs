@@ -67,15 +67,15 @@ pub fn relationships(c: &Call) -> ApiResult {
 /// `GET /api/v1/accounts/:id/statuses` with `max_id`/`since_id`/`min_id`/`limit`,
 /// `exclude_replies`, `exclude_reblogs`, `only_media`, `pinned`, `tagged`.
 pub fn statuses(c: &Call) -> ApiResult {
-    let viewer = c.viewer("read:statuses")?;
-    let account = c.id_seg(3)?;
+    let need = super::Need::Viewer("read:statuses");
+    let account = c.after_auth(need, c.id_seg(3))?;
     let range = c.range(20, 40);
-    let exclude_replies = c.params.flag("exclude_replies")?.unwrap_or(false);
-    let only_media = c.params.flag("only_media")?.unwrap_or(false);
+    let exclude_replies = c.after_auth(need, c.params.flag("exclude_replies"))?.unwrap_or(false);
+    let only_media = c.after_auth(need, c.params.flag("only_media"))?.unwrap_or(false);
     let tagged = c.params.get("tagged").map(|t| t.trim_start_matches('#').to_lowercase());
-    let pinned_only = c.params.flag("pinned")?.unwrap_or(false);
-    // One read transaction for the posts and every status built from them (issue 15).
-    let got = c.app.store.read(|r| {
+    let pinned_only = c.after_auth(need, c.params.flag("pinned"))?.unwrap_or(false);
+    // One read transaction for the token, the posts and every status built from them (issue 15).
+    let got = c.read_as(need, |r, viewer| {
         let Some(actor) = r.account_actor(account)? else { return Ok(None) };
         let ctx = Ctx::new_in(&c.app, r, viewer)?;
         let mine = ctx.is_me(&actor);

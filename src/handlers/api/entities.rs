@@ -9,7 +9,7 @@
 use crate::app::App;
 use crate::domain::timeline::Viewer;
 use crate::model::{Attachment, HomeEntry, Notification, NotificationKind, Post, Profile, RemoteActor, Visibility};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use std::cell::RefCell;
 use std::collections::HashMap;
 
@@ -88,19 +88,21 @@ pub struct Ctx<'a> {
     ids: RefCell<HashMap<String, u64>>,
     /// The owner's Account, built once per request (every own post shows it).
     owner: RefCell<Option<Value>>,
+    /// The tables every Status reads, opened once in `tx` (issue 15).
+    facts: RefCell<Option<crate::store::StatusReader>>,
 }
 
 impl<'a> Ctx<'a> {
     pub fn new(app: &'a App, viewer: Viewer) -> crate::error::Result<Ctx<'a>> {
         let profile = app.store.read(|r| r.profile())?;
-        Ok(Ctx { app, tx: None, viewer, profile, me: app.urls.actor(), ids: RefCell::new(HashMap::new()), owner: RefCell::new(None) })
+        Ok(Ctx { app, tx: None, viewer, profile, me: app.urls.actor(), ids: RefCell::new(HashMap::new()), owner: RefCell::new(None), facts: RefCell::new(None) })
     }
 
     /// `new` for a request that reads everything in one transaction `r` (issue 15): statuses
     /// and accounts built from this context read through `r` instead of opening their own.
     pub fn new_in(app: &'a App, r: &'a crate::store::Read, viewer: Viewer) -> crate::error::Result<Ctx<'a>> {
         let profile = r.profile()?;
-        Ok(Ctx { app, tx: Some(r), viewer, profile, me: app.urls.actor(), ids: RefCell::new(HashMap::new()), owner: RefCell::new(None) })
+        Ok(Ctx { app, tx: Some(r), viewer, profile, me: app.urls.actor(), ids: RefCell::new(HashMap::new()), owner: RefCell::new(None), facts: RefCell::new(None) })
     }
 
     /// Runs `f` in the request's transaction, or in a fresh one when the context has none.
@@ -332,26 +334,29 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn plain_status(&self, p: &Post) -> Value {
-        let me = &self.me;
+    /// Counts, the owner's marks and reactions of `p`: through the tables opened once in the
+    /// request's transaction, or a read of its own for a context without one.
+    fn facts(&self, p: &Post) -> crate::store::StatusFacts {
         let owner = self.viewer == Viewer::Owner;
-        let (likes, boosts, replies, liked, boosted, bookmarked, pinned, parent) = self
-            .read(|r| {
-                Ok((
-                    r.interaction_count(&p.uri, "like")?,
-                    r.interaction_count(&p.uri, "boost")?,
-                    r.reply_count(&p.uri, 1000)?,
-                    owner && r.has_interaction(&p.uri, "like", me)?,
-                    owner && r.has_interaction(&p.uri, "boost", me)?,
-                    owner && r.is_bookmarked(p.id)?,
-                    owner && p.local && r.is_pinned(p.id)?,
-                    match &p.in_reply_to {
-                        Some(u) => r.post_by_uri(u)?,
-                        None => None,
-                    },
-                ))
-            })
-            .unwrap_or_default();
+        match self.tx {
+            Some(r) => {
+                let mut t = self.facts.borrow_mut();
+                if t.is_none() {
+                    *t = r.status_reader().ok();
+                }
+                t.as_ref().and_then(|t| t.facts(p, &self.me, owner).ok()).unwrap_or_default()
+            }
+            None => self.app.store.read(|r| r.status_reader()?.facts(p, &self.me, owner)).unwrap_or_default(),
+        }
+    }
+
+    fn plain_status(&self, p: &Post) -> Value {
+        let owner = self.viewer == Viewer::Owner;
+        let crate::store::StatusFacts { likes, boosts, replies, liked, boosted, bookmarked, pinned, reactions: reacted } = self.facts(p);
+        let parent = match &p.in_reply_to {
+            Some(u) => self.read(|r| r.post_by_uri(u)).unwrap_or_default(),
+            None => None,
+        };
         let mentions: Vec<Value> = p
             .mentions
             .iter()
@@ -399,60 +404,61 @@ impl<'a> Ctx<'a> {
             .collect();
         // Emoji reactions as Fedibird and Pleroma clients read them (Mastodon's announcement
         // reaction shape): counted on write (store/reactions.rs), one short range read.
-        let reactions: Vec<Value> = self
-            .read(|r| {
-                let mut out = Vec::new();
-                for (e, c) in r.reaction_counts(&p.uri)? {
-                    let mine = owner && r.has_interaction(&p.uri, &format!("react:{e}"), me)?;
-                    let mut v = json!({ "name": e.trim_matches(':'), "count": c.count, "me": mine });
-                    if let Some(u) = c.url.as_deref().filter(|_| e.starts_with(':')) {
-                        let url = self.app.urls.remote_media(u, &c.by);
-                        v["url"] = json!(url);
-                        v["static_url"] = json!(url);
-                    } else {
-                        v["name"] = json!(e);
-                    }
-                    out.push(v);
+        let reactions: Vec<Value> = reacted
+            .into_iter()
+            .map(|(e, c, mine)| {
+                let mut v = json!({ "name": e.trim_matches(':'), "count": c.count, "me": mine });
+                if let Some(u) = c.url.as_deref().filter(|_| e.starts_with(':')) {
+                    let url = self.app.urls.remote_media(u, &c.by);
+                    v["url"] = json!(url);
+                    v["static_url"] = json!(url);
+                } else {
+                    v["name"] = json!(e);
                 }
-                Ok(out)
+                v
             })
-            .unwrap_or_default();
-        json!({
-            "id": p.id.to_string(),
-            "uri": p.uri,
-            "url": url,
-            "created_at": iso(p.published_ms),
-            "edited_at": p.edited_ms.map(iso),
-            "account": self.account(&p.author),
-            "content": p.content,
-            "visibility": visibility(p.visibility),
-            "sensitive": p.sensitive || !p.summary.is_empty(),
-            "spoiler_text": p.summary,
-            "in_reply_to_id": parent.as_ref().map(|pp| pp.id.to_string()),
-            "in_reply_to_account_id": parent.as_ref().map(|pp| self.account_id(&pp.author).to_string()),
-            "language": p.language,
-            // glitch-soc/Hometown: kept on this server (issue 14).
-            "local_only": p.local_only,
-            "replies_count": replies,
-            "reblogs_count": boosts,
-            "favourites_count": likes,
-            "favourited": liked,
-            "reblogged": boosted,
-            "muted": owner && self.read(|r| Ok(crate::domain::timeline::thread_muted_in(r, p))).unwrap_or(false),
-            "bookmarked": bookmarked,
-            "pinned": pinned,
-            "filtered": [],
-            "reblog": null,
-            "application": null,
-            "media_attachments": p.attachments.iter().enumerate().map(|(i, a)| self.attachment(p, i, a)).collect::<Vec<_>>(),
-            "mentions": mentions,
-            "tags": p.tags.iter().map(|t| json!({ "name": t, "url": self.app.urls.tag(t) })).collect::<Vec<_>>(),
-            "emojis": emojis,
-            "emoji_reactions": reactions,
-            "reactions": reactions,
-            "card": card,
-            "poll": poll,
-        })
+            .collect();
+        // Built as a map with the entries moved in (issue 15): `json!` would copy every nested
+        // Value (the account, the lists) through `to_value` once more. Same keys, same order.
+        let mut m = Map::with_capacity(40);
+        let mut put = |k: &str, v: Value| {
+            m.insert(k.to_string(), v);
+        };
+        put("id", Value::from(p.id.to_string()));
+        put("uri", Value::from(p.uri.as_str()));
+        put("url", Value::from(url));
+        put("created_at", Value::from(iso(p.published_ms)));
+        put("edited_at", Value::from(p.edited_ms.map(iso)));
+        put("account", self.account(&p.author));
+        put("content", Value::from(p.content.as_str()));
+        put("visibility", Value::from(visibility(p.visibility)));
+        put("sensitive", Value::from(p.sensitive || !p.summary.is_empty()));
+        put("spoiler_text", Value::from(p.summary.as_str()));
+        put("in_reply_to_id", Value::from(parent.as_ref().map(|pp| pp.id.to_string())));
+        put("in_reply_to_account_id", Value::from(parent.as_ref().map(|pp| self.account_id(&pp.author).to_string())));
+        put("language", Value::from(p.language.as_deref()));
+        // glitch-soc/Hometown: kept on this server (issue 14).
+        put("local_only", Value::from(p.local_only));
+        put("replies_count", Value::from(replies));
+        put("reblogs_count", Value::from(boosts));
+        put("favourites_count", Value::from(likes));
+        put("favourited", Value::from(liked));
+        put("reblogged", Value::from(boosted));
+        put("muted", Value::from(owner && self.read(|r| Ok(crate::domain::timeline::thread_muted_in(r, p))).unwrap_or(false)));
+        put("bookmarked", Value::from(bookmarked));
+        put("pinned", Value::from(pinned));
+        put("filtered", Value::Array(Vec::new()));
+        put("reblog", Value::Null);
+        put("application", Value::Null);
+        put("media_attachments", Value::Array(p.attachments.iter().enumerate().map(|(i, a)| self.attachment(p, i, a)).collect()));
+        put("mentions", Value::Array(mentions));
+        put("tags", Value::Array(p.tags.iter().map(|t| json!({ "name": t, "url": self.app.urls.tag(t) })).collect()));
+        put("emojis", Value::Array(emojis));
+        put("emoji_reactions", Value::Array(reactions.clone()));
+        put("reactions", Value::Array(reactions));
+        put("card", card.unwrap_or(Value::Null));
+        put("poll", poll.unwrap_or(Value::Null));
+        Value::Object(m)
     }
 
     /// A home entry: the post, or the boost wrapping it.

@@ -109,17 +109,85 @@ pub struct Call {
     pub query: Form,
     /// Query and body merged, keys normalised (`x[]`, `x[0]` → `x`).
     pub params: Params,
-    pub auth: Auth,
+    /// The bearer token sent (header, query or body), checked when first needed: by `auth`
+    /// in a read of its own, or by `read_as` inside the call's one read transaction.
+    bearer: Option<String>,
+    auth: std::sync::OnceLock<Auth>,
     pub peer: SocketAddr,
     /// Files of a multipart body (media, avatar, header), streamed to DATA/tmp by
     /// server::upload (the pages' parser); deleted when the call ends.
     pub files: Vec<crate::server::upload::Upload>,
 }
 
+/// Who may make a call: the owner's token with a scope (`Call::user`), or anyone, the owner
+/// seeing more with a scope (`Call::viewer`).
+#[derive(Clone, Copy)]
+pub enum Need<'s> {
+    User(&'s str),
+    Viewer(&'s str),
+}
+
 impl Call {
+    /// The presented token, looked up in `r` the first time (a store error is a 5xx).
+    fn auth_with(&self, r: Option<&crate::store::Read>) -> Result<&Auth, ApiError> {
+        if let Some(a) = self.auth.get() {
+            return Ok(a);
+        }
+        let a = match &self.bearer {
+            None => Auth::None,
+            Some(b) => {
+                let t = match r {
+                    Some(r) => crate::domain::oauth::token_in(r, b)?,
+                    None => crate::domain::oauth::token(&self.app, b)?,
+                };
+                t.map(Auth::Token).unwrap_or(Auth::Invalid)
+            }
+        };
+        Ok(self.auth.get_or_init(|| a))
+    }
+
+    /// What the call's token turned out to be (its own read transaction the first time).
+    pub fn auth(&self) -> Result<&Auth, ApiError> {
+        self.auth_with(None)
+    }
+
+    /// Runs `f` in ONE read transaction that also checks the token against `need` (issue 15:
+    /// an API call listing statuses reads the store once, token included). `f` gets the
+    /// viewer (`Owner` for `Need::User`). Errors as `user` / `viewer`, before `f` runs.
+    pub fn read_as<T>(&self, need: Need, f: impl FnOnce(&crate::store::Read, crate::domain::timeline::Viewer) -> crate::error::Result<T>) -> Result<T, ApiError> {
+        use crate::domain::timeline::Viewer;
+        let out = self.app.store.read(|r| {
+            let checked = self.auth_with(Some(r)).and_then(|a| match need {
+                Need::User(scope) => Self::user_of(a, scope).map(|_| Viewer::Owner),
+                Need::Viewer(scope) => Self::viewer_of(a, scope),
+            });
+            match checked {
+                Ok(v) => f(r, v).map(Ok),
+                Err(e) => Ok(Err(e)),
+            }
+        })?;
+        out
+    }
+
+    /// `Err(e)` of a parameter, after the token check of `need` (a bad token is a 401 before
+    /// any 422, as on Mastodon).
+    pub fn after_auth<T>(&self, need: Need, param: Result<T, ApiError>) -> Result<T, ApiError> {
+        if param.is_err() {
+            match need {
+                Need::User(s) => drop(self.user(s)?),
+                Need::Viewer(s) => drop(self.viewer(s)?),
+            }
+        }
+        param
+    }
+
     /// The owner's token with `scope`, or 401 (no or bad token) / 403 (scope, app-only token).
     pub fn user(&self, scope: &str) -> Result<&OAuthToken, ApiError> {
-        match &self.auth {
+        Self::user_of(self.auth()?, scope)
+    }
+
+    fn user_of<'a>(auth: &'a Auth, scope: &str) -> Result<&'a OAuthToken, ApiError> {
+        match auth {
             Auth::Token(t) => {
                 if !t.owner {
                     return Err(ApiError::new(422, "This method requires an authenticated user"));
@@ -137,8 +205,12 @@ impl Call {
     /// Who is reading a public endpoint: the owner (a user token with `scope`), else the public.
     /// A token that was sent but is invalid is still a 401, as on Mastodon.
     pub fn viewer(&self, scope: &str) -> Result<crate::domain::timeline::Viewer, ApiError> {
+        Self::viewer_of(self.auth()?, scope)
+    }
+
+    fn viewer_of(auth: &Auth, scope: &str) -> Result<crate::domain::timeline::Viewer, ApiError> {
         use crate::domain::timeline::Viewer;
-        match &self.auth {
+        match auth {
             Auth::None => Ok(Viewer::Public),
             Auth::Invalid => Err(ApiError::new(401, "The access token is invalid")),
             Auth::Token(t) if t.owner && crate::domain::oauth::allows(&t.scopes, scope) => Ok(Viewer::Owner),
@@ -376,8 +448,12 @@ async fn call(app: &App, req: Request<Incoming>, peer: SocketAddr, path: String)
     for (k, v) in &query.0 {
         query_params.push(k, v.clone());
     }
+    // Without a body there is no limit to choose: the token is then checked when the handler
+    // needs it, inside the call's one read transaction where it has one (issue 15).
+    let no_body = hyper::body::Body::is_end_stream(req.body());
     let early = match bearer(req.headers(), &query_params) {
         None => None,
+        Some(_) if no_body => None,
         Some(b) => Some(match crate::domain::oauth::token(app, &b)? {
             Some(t) => Auth::Token(t),
             None => Auth::Invalid,
@@ -424,18 +500,13 @@ async fn call(app: &App, req: Request<Incoming>, peer: SocketAddr, path: String)
         let p = parse_params(&parts.headers, &query, &body)?;
         (parts.headers, p, Vec::new())
     };
-    let auth = match early {
-        Some(a) => a,
-        None => match bearer(&headers, &params) {
-            None => Auth::None,
-            Some(b) => match crate::domain::oauth::token(app, &b)? {
-                Some(t) => Auth::Token(t),
-                None => Auth::Invalid,
-            },
-        },
-    };
+    let auth = std::sync::OnceLock::new();
+    if let Some(a) = early {
+        let _ = auth.set(a);
+    }
+    let bearer = bearer(&headers, &params);
     let segs: Vec<String> = path.trim_start_matches('/').split('/').map(percent_decode).collect();
-    let c = Call { app: app.clone(), method, segs, path, headers, query, params, auth, peer, files };
+    let c = Call { app: app.clone(), method, segs, path, headers, query, params, bearer, auth, peer, files };
     route(&c).await
 }
 

@@ -8,17 +8,18 @@ use crate::domain::timeline::{self, Viewer};
 use crate::model::Notification;
 
 pub fn list(c: &Call) -> ApiResult {
-    c.user("read:notifications")?;
     let range = c.range(15, 80);
     let types: Vec<&str> = c.params.all("types");
     let exclude: Vec<&str> = c.params.all("exclude_types");
-    let account = match c.params.get("account_id").filter(|a| !a.is_empty()) {
-        Some(a) => Some(a.parse::<u64>().ok().and_then(|id| c.app.store.read(|r| r.account_actor(id)).ok().flatten()).unwrap_or_default()),
-        None => None,
-    };
+    let account_id = c.params.get("account_id").filter(|a| !a.is_empty());
     let now = crate::time::now_ms();
-    // One read transaction for the scan, the rules and every entity built (issue 15).
-    let (items, first, last) = c.app.store.read(|r| {
+    // One read transaction for the token, the scan, the rules and every entity built (issue 15).
+    let (items, first, last) = c.read_as(super::Need::User("read:notifications"), |r, _| {
+        // An unknown account matches nothing (an empty actor).
+        let account = match account_id {
+            Some(a) => Some(a.parse::<u64>().ok().and_then(|id| r.account_actor(id).ok().flatten()).unwrap_or_default()),
+            None => None,
+        };
         let mut rows: Vec<(u64, Notification)> = Vec::new();
         r.notification_ids(&range, &mut |id| {
             let Some(n) = r.notification(id)? else { return Ok(false) };

@@ -42,7 +42,7 @@ fn application(id: u64, a: &crate::store::OAuthApp) -> Value {
 
 /// `GET /api/v1/apps/verify_credentials`: the app behind any valid token (app or user).
 pub fn verify_app(c: &Call) -> ApiResult {
-    let Auth::Token(t) = &c.auth else { return Err(ApiError::new(401, "The access token is invalid")) };
+    let Auth::Token(t) = c.auth()? else { return Err(ApiError::new(401, "The access token is invalid")) };
     let a = c.app.store.read(|r| r.oauth_app(t.app_id))?.ok_or_else(|| ApiError::new(401, "The access token is invalid"))?;
     ok(&application(t.app_id, &a))
 }

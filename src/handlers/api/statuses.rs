@@ -142,10 +142,10 @@ pub fn delete(c: &Call) -> ApiResult {
 
 /// `GET /api/v1/statuses/:id/context`: ancestors oldest first, descendants in thread order.
 pub fn context(c: &Call) -> ApiResult {
-    let viewer = c.viewer("read:statuses")?;
-    let id = c.id_seg(3)?;
-    // One read transaction for the post, its thread and every status built (issue 15).
-    let got = c.app.store.read(|r| {
+    let need = super::Need::Viewer("read:statuses");
+    let id = c.after_auth(need, c.id_seg(3))?;
+    // One read transaction for the token, the post, its thread and every status built (issue 15).
+    let got = c.read_as(need, |r, viewer| {
         let p = match timeline::post_in(&c.app, r, viewer, id) {
             Ok(p) => p,
             // A boost's status id is its home entry (as `stored`).

@@ -3,23 +3,34 @@
 //! same rules as the /home page (exclusive lists, then blocks, mutes and filters).
 
 use super::entities::Ctx;
-use super::{ApiResult, Call};
+use super::{ApiResult, Call, Need};
 use crate::domain::safety::{Screen, Screener};
 use crate::domain::timeline::{self, Viewer};
 use crate::model::{HomeEntry, Post, Visibility};
 
 /// `GET /api/v1/timelines/home`: cursors are home entry ids (a boost's status id is its entry).
 pub fn home(c: &Call) -> ApiResult {
-    c.user("read:statuses")?;
     let range = c.range(20, 40);
-    // One read transaction for the entries, the rules and every status built (issue 15).
-    let (items, first, last) = c.app.store.read(|r| {
+    // One read transaction for the token, the entries, the rules and every status built (issue 15).
+    let (items, first, last) = c.read_as(Need::User("read:statuses"), |r, _| {
         let screener = Screener::new_in(&c.app, r, "home");
         let mut rows: Vec<(u64, HomeEntry, Post)> = Vec::new();
+        // Whether an account's posts stay off home (an exclusive list), asked once per account:
+        // a page is mostly a few authors.
+        let mut on_home: std::collections::HashMap<String, bool> = std::collections::HashMap::new();
         r.home_ids(&range, &mut |id| {
             let Some(e) = r.home_entry(id)? else { return Ok(false) };
             let Some(p) = r.post(e.post_id)? else { return Ok(false) };
-            if !timeline::on_home_in(r, &e, &p) || screener.screen_in(r, &p, e.boosted_by.as_deref()) == Screen::Hide {
+            let who = e.boosted_by.as_deref().unwrap_or(&p.author);
+            let shown = match on_home.get(who) {
+                Some(s) => *s,
+                None => {
+                    let s = timeline::on_home_in(r, &e, &p);
+                    on_home.insert(who.to_string(), s);
+                    s
+                }
+            };
+            if !shown || screener.screen_in(r, &p, e.boosted_by.as_deref()) == Screen::Hide {
                 return Ok(false);
             }
             rows.push((id, e, p));
@@ -35,13 +46,13 @@ pub fn home(c: &Call) -> ApiResult {
     c.paged(items, first, last)
 }
 
-fn posts_page(c: &Call, viewer: Viewer, context: &'static str, scan: &dyn Fn(&crate::store::Read, &crate::store::Range, &mut dyn FnMut(&Post) -> bool) -> crate::error::Result<Vec<Post>>) -> ApiResult {
+fn posts_page(c: &Call, need: Need, context: &'static str, scan: &dyn Fn(&crate::store::Read, Viewer, &crate::store::Range, &mut dyn FnMut(&Post) -> bool) -> crate::error::Result<Vec<Post>>) -> ApiResult {
     let range = c.range(20, 40);
-    let only_media = c.params.flag("only_media")?.unwrap_or(false);
-    // One read transaction for the scan, the rules and every status built (issue 15).
-    let (items, first, last) = c.app.store.read(|r| {
+    let only_media = c.after_auth(need, c.params.flag("only_media"))?.unwrap_or(false);
+    // One read transaction for the token, the scan, the rules and every status built (issue 15).
+    let (items, first, last) = c.read_as(need, |r, viewer| {
         let screener = Screener::new_in(&c.app, r, context);
-        let mut posts = scan(r, &range, &mut |p: &Post| (!only_media || !p.attachments.is_empty()) && screener.screen_in(r, p, None) != Screen::Hide)?;
+        let mut posts = scan(r, viewer, &range, &mut |p: &Post| (!only_media || !p.attachments.is_empty()) && screener.screen_in(r, p, None) != Screen::Hide)?;
         posts.sort_by_key(|p| std::cmp::Reverse(p.id));
         let ctx = Ctx::new_in(&c.app, r, viewer)?;
         ctx.prepare(posts.iter(), []);
@@ -54,10 +65,10 @@ fn posts_page(c: &Call, viewer: Viewer, context: &'static str, scan: &dyn Fn(&cr
 /// `GET /api/v1/timelines/public`: public posts pipit holds; `local=true` the owner's only,
 /// `remote=true` everyone else's.
 pub fn public(c: &Call) -> ApiResult {
-    let viewer = c.viewer("read:statuses")?;
-    let local = c.params.flag("local")?.unwrap_or(false);
-    let remote = c.params.flag("remote")?.unwrap_or(false);
-    posts_page(c, viewer, "public", &|r, range, keep| {
+    let need = Need::Viewer("read:statuses");
+    let local = c.after_auth(need, c.params.flag("local"))?.unwrap_or(false);
+    let remote = c.after_auth(need, c.params.flag("remote"))?.unwrap_or(false);
+    posts_page(c, need, "public", &|r, _, range, keep| {
         let mut out = Vec::new();
         {
             let mut k = |id: u64| -> crate::error::Result<bool> {
@@ -87,7 +98,7 @@ fn tag_names(c: &Call, key: &str) -> Vec<String> {
 /// of these), `local`, `remote` and `only_media`. Each tag's index is scanned for the same
 /// window and the results merged, so paging stays exact.
 pub fn tag(c: &Call) -> ApiResult {
-    let viewer = c.viewer("read:statuses")?;
+    let need = Need::Viewer("read:statuses");
     let first = c.segs[4].trim_start_matches('#').to_lowercase();
     let mut any = vec![first];
     for t in tag_names(c, "any") {
@@ -96,9 +107,9 @@ pub fn tag(c: &Call) -> ApiResult {
         }
     }
     let (all, none) = (tag_names(c, "all"), tag_names(c, "none"));
-    let local = c.params.flag("local")?.unwrap_or(false);
-    let remote = c.params.flag("remote")?.unwrap_or(false);
-    posts_page(c, viewer, "public", &|r, range, keep| {
+    let local = c.after_auth(need, c.params.flag("local"))?.unwrap_or(false);
+    let remote = c.after_auth(need, c.params.flag("remote"))?.unwrap_or(false);
+    posts_page(c, need, "public", &|r, viewer, range, keep| {
         let mut out: Vec<Post> = Vec::new();
         {
             for t in &any {
