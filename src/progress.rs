@@ -116,14 +116,14 @@ pub fn spinner(what: &str) -> indicatif::ProgressBar {
 #[derive(Clone)]
 pub struct Bar {
     pb: indicatif::ProgressBar,
-    /// Whether the bar style is on (false: the spinner style).
-    counting: Arc<Mutex<Option<bool>>>,
+    /// The phase and kind (bar or count) the style is set for.
+    style: Arc<Mutex<Option<(String, bool)>>>,
 }
 
 impl Bar {
     /// Starts as a spinner saying `what`.
     pub fn new(what: &str) -> Bar {
-        Bar { pb: spinner(what), counting: Arc::new(Mutex::new(None)) }
+        Bar { pb: spinner(what), style: Arc::new(Mutex::new(None)) }
     }
 
     /// Shows one report.
@@ -131,20 +131,24 @@ impl Bar {
         if self.pb.is_hidden() {
             return;
         }
-        let with_total = p.total.is_some();
-        let mut style = self.counting.lock().unwrap_or_else(|e| e.into_inner());
-        if *style != Some(with_total) {
-            let template = if with_total { "{msg:16} [{bar:30}] {pos}/{len} {eta}" } else { "{spinner} {msg:16} {pos}" };
-            if let Ok(s) = indicatif::ProgressStyle::with_template(template) {
+        let mut style = self.style.lock().unwrap_or_else(|e| e.into_inner());
+        let wanted = (p.what.clone(), p.total.is_some());
+        if style.as_ref() != Some(&wanted) {
+            // The phase's name is part of the template, so that the new name, count and total
+            // are drawn together (set_style does not draw; `update` below does, once).
+            let what = format!("{:16}", p.what).replace('{', "{{").replace('}', "}}");
+            let template = if wanted.1 { format!("{what} [{{bar:30}}] {{pos}}/{{len}} {{eta}}") } else { format!("{{spinner}} {what} {{pos}}") };
+            if let Ok(s) = indicatif::ProgressStyle::with_template(&template) {
                 self.pb.set_style(s.progress_chars("=> "));
             }
-            *style = Some(with_total);
+            *style = Some(wanted);
         }
-        if let Some(total) = p.total {
-            self.pb.set_length(total);
-        }
-        self.pb.set_position(p.done);
-        self.pb.set_message(p.what.clone());
+        self.pb.update(|s| {
+            if let Some(total) = p.total {
+                s.set_len(total);
+            }
+            s.set_pos(p.done);
+        });
     }
 
     /// Clears it from the terminal (before the result is printed).
