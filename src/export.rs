@@ -119,7 +119,7 @@ pub fn write_csv_with<W: Write>(app: &App, kind: CsvKind, out: W, progress: &Rep
                     for m in &members {
                         w.write_record([list.name.as_str(), account_address(app, m)?.as_str()]).map_err(csv_err)?;
                         n += 1;
-                    progress.report(what, n, total);
+                        progress.report(what, n, total);
                     }
                     if members.len() < PAGE {
                         break;
