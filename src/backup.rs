@@ -127,28 +127,12 @@ fn remove_stale_staging(data: &Path) {
 
 /// A bar on standard error when it is a terminal, hidden otherwise (logs, pipes, tests).
 fn bar(len: u64, what: &str) -> indicatif::ProgressBar {
-    use std::io::IsTerminal;
-    if !std::io::stderr().is_terminal() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let pb = indicatif::ProgressBar::new(len);
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{msg:12} [{bar:30}] {bytes}/{total_bytes} {eta}") {
-        pb.set_style(style.progress_chars("=> "));
-    }
-    pb.set_message(what.to_string());
-    pb
+    crate::progress::bar(len, what, "{msg:12} [{bar:30}] {bytes}/{total_bytes} {eta}")
 }
 
 /// A spinner on standard error while long work runs (hidden off a terminal).
 pub fn spinner(what: &str) -> indicatif::ProgressBar {
-    use std::io::IsTerminal;
-    if !std::io::stderr().is_terminal() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let pb = indicatif::ProgressBar::new_spinner();
-    pb.set_message(what.to_string());
-    pb.enable_steady_tick(std::time::Duration::from_millis(120));
-    pb
+    crate::progress::spinner(what)
 }
 
 /// `pipit backup FILE`: stage through the running server (or offline), then pack.

@@ -1,11 +1,17 @@
 //! The control socket `DATA/pipit.sock`: how command-line verbs reach a running server (the store
 //! is locked by it). One JSON request line in, one JSON reply line out. Only the user that can
 //! open the data folder can connect (the socket file is 0600).
+//!
+//! Progress (issue 12): a request line with `"progress":true` beside its command (only clients
+//! that read them ask) gets `{"progress":{"done":N,"total":M|null,"what":"posts"}}` lines,
+//! at most ~10 a second, before the reply of a long command (`export`, `import_archive`). The
+//! reply is always the last line.
 
 use crate::actions;
 use crate::app::App;
 use crate::error::{Error, Result};
 use crate::model::Visibility;
+use crate::progress::{Progress, Reporter};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -74,12 +80,35 @@ pub struct Reply {
     pub message: String,
 }
 
+/// A request line: the command, and whether the client reads progress lines. Older clients
+/// send the bare command (`progress` then defaults to false); older servers ignore the field.
+#[derive(Debug, Serialize, Deserialize)]
+struct Request<C> {
+    #[serde(flatten)]
+    cmd: C,
+    #[serde(default)]
+    progress: bool,
+}
+
+/// One line from the server: a progress report, or the reply (the last line).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Line {
+    Progress { progress: Progress },
+    Reply(Reply),
+}
+
 pub fn socket_path(data: &Path) -> PathBuf {
     data.join(SOCKET)
 }
 
 /// Runs one command against an open App (used by both the socket server and the offline path).
 pub async fn execute(app: &App, cmd: Command) -> Result<String> {
+    execute_with(app, cmd, Reporter::none()).await
+}
+
+/// [`execute`], with long commands (`Export`, `ImportArchive`) reporting to `progress`.
+pub async fn execute_with(app: &App, cmd: Command, progress: Reporter) -> Result<String> {
     match cmd {
         Command::Password { password } => {
             let app = app.clone();
@@ -161,7 +190,7 @@ pub async fn execute(app: &App, cmd: Command) -> Result<String> {
         }
         Command::Export { path } => {
             let app = app.clone();
-            tokio::task::spawn_blocking(move || crate::export::export_to(&app, std::path::Path::new(&path))).await.map_err(|e| Error::Internal(e.to_string()))?
+            tokio::task::spawn_blocking(move || crate::export::export_to_with(&app, std::path::Path::new(&path), &progress)).await.map_err(|e| Error::Internal(e.to_string()))?
         }
         Command::Import { kind, file, overwrite } => {
             let k = crate::export::CsvKind::parse(&kind).ok_or_else(|| Error::BadRequest(format!("unknown import `{kind}`: following, lists, blocks, mutes, domain-blocks or bookmarks")))?;
@@ -176,7 +205,7 @@ pub async fn execute(app: &App, cmd: Command) -> Result<String> {
         }
         Command::ImportArchive { file, announce } => {
             let app = app.clone();
-            tokio::task::spawn_blocking(move || crate::import::import_archive(&app, std::path::Path::new(&file), announce)).await.map_err(|e| Error::Internal(e.to_string()))?
+            tokio::task::spawn_blocking(move || crate::import::import_archive_with(&app, std::path::Path::new(&file), announce, &progress)).await.map_err(|e| Error::Internal(e.to_string()))?
         }
         Command::Backup { staging } => {
             let app = app.clone();
@@ -238,8 +267,12 @@ pub async fn listen(app: App) -> Result<()> {
             // One line, bounded: the socket is local but still input.
             let mut reader = BufReader::new(read.take(1024 * 1024));
             let reply = match reader.read_line(&mut line).await {
-                Ok(_) => match serde_json::from_str::<Command>(&line) {
-                    Ok(cmd) => match execute(&app, cmd).await {
+                Ok(_) => match serde_json::from_str::<Request<Command>>(&line) {
+                    Ok(Request { cmd, progress: false }) => match execute(&app, cmd).await {
+                        Ok(message) => Reply { ok: true, message },
+                        Err(e) => Reply { ok: false, message: e.to_string() },
+                    },
+                    Ok(Request { cmd, progress: true }) => match execute_reporting(&app, cmd, &mut write).await {
                         Ok(message) => Reply { ok: true, message },
                         Err(e) => Reply { ok: false, message: e.to_string() },
                     },
@@ -254,27 +287,103 @@ pub async fn listen(app: App) -> Result<()> {
     }
 }
 
+/// Runs `cmd` while writing its progress reports to the client as `{"progress":…}` lines. A
+/// client that went away does not stop the work (its result is still stored).
+async fn execute_reporting(app: &App, cmd: Command, write: &mut tokio::net::unix::OwnedWriteHalf) -> Result<String> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Progress>();
+    let work = execute_with(app, cmd, Reporter::new(move |p| {
+        let _ = tx.send(p);
+    }));
+    tokio::pin!(work);
+    let mut gone = false;
+    let mut write_one = async |p: Progress, gone: &mut bool| {
+        if *gone {
+            return;
+        }
+        let mut out = serde_json::to_vec(&serde_json::json!({ "progress": p })).unwrap_or_default();
+        out.push(b'\n');
+        *gone = write.write_all(&out).await.is_err();
+    };
+    let result = loop {
+        tokio::select! {
+            r = &mut work => break r,
+            Some(p) = rx.recv() => write_one(p, &mut gone).await,
+        }
+    };
+    // The reports sent just before the work ended (the reporter is dropped with it).
+    while let Ok(p) = rx.try_recv() {
+        write_one(p, &mut gone).await;
+    }
+    result
+}
+
 /// Sends a command to a running server; Ok(None) if none is listening.
 pub async fn send(data: &Path, cmd: &Command) -> Result<Option<Reply>> {
+    send_with(data, cmd, |_| {}).await
+}
+
+/// [`send`], asking for progress lines and handing each to `on_progress` until the reply.
+/// Errors: the server closing the socket before its reply, or a line that is neither progress
+/// nor a reply (not valid JSON, or another shape), each said in plain words.
+pub async fn send_with(data: &Path, cmd: &Command, mut on_progress: impl FnMut(&Progress)) -> Result<Option<Reply>> {
     let stream = match UnixStream::connect(socket_path(data)).await {
         Ok(s) => s,
         Err(_) => return Ok(None),
     };
     let (read, mut write) = stream.into_split();
-    let mut line = serde_json::to_vec(cmd)?;
+    let mut line = serde_json::to_vec(&Request { cmd, progress: true })?;
     line.push(b'\n');
     write.write_all(&line).await?;
-    let mut reply = String::new();
-    BufReader::new(read).read_line(&mut reply).await?;
-    Ok(Some(serde_json::from_str(&reply)?))
+    let mut reader = BufReader::new(read);
+    loop {
+        let mut line = String::new();
+        // One line, bounded: a reply lists at most a few bad items.
+        if (&mut reader).take(16 * 1024 * 1024).read_line(&mut line).await? == 0 || !line.ends_with('\n') {
+            return Err(Error::Internal("the running server closed the control socket without a reply: the command may or may not have been done (see the server's log)".into()));
+        }
+        match serde_json::from_str::<Line>(&line) {
+            Ok(Line::Progress { progress }) => on_progress(&progress),
+            Ok(Line::Reply(reply)) => return Ok(Some(reply)),
+            Err(e) => {
+                let shown: String = line.trim_end().chars().take(200).collect();
+                return Err(Error::Internal(format!("the running server sent a line that is neither progress nor a reply ({e}): {shown}")));
+            }
+        }
+    }
 }
 
 /// Runs a command through the running server if there is one, otherwise directly on the store
 /// (deliveries then wait in the queue until `pipit serve` runs).
 pub async fn run(data: &Path, cmd: Command) -> Result<String> {
-    if let Some(reply) = send(data, &cmd).await? {
+    run_with(data, cmd, |_| {}).await
+}
+
+/// [`run`], handing progress reports to `on_progress`: the server's, or (with no server
+/// running) the work's own, through the same [`Reporter`].
+pub async fn run_with(data: &Path, cmd: Command, on_progress: impl Fn(&Progress) + Send + Sync + 'static) -> Result<String> {
+    if let Some(reply) = send_with(data, &cmd, &on_progress).await? {
         return if reply.ok { Ok(reply.message) } else { Err(Error::BadRequest(reply.message)) };
     }
     let app = App::open(data)?;
-    execute(&app, cmd).await
+    execute_with(&app, cmd, Reporter::new(move |p| on_progress(&p))).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_asking_for_progress_still_reads_as_a_bare_command_and_back() {
+        // An older server reads the new request line as the bare command (the field ignored).
+        for cmd in [Command::Queue, Command::Export { path: "/tmp/x".into() }] {
+            let line = serde_json::to_string(&Request { cmd: &cmd, progress: true }).unwrap();
+            let old: Command = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line}: {e}"));
+            assert_eq!(format!("{old:?}"), format!("{cmd:?}"));
+        }
+        // A newer server reads an older client's bare command as asking for no progress.
+        let r: Request<Command> = serde_json::from_str(r#"{"cmd":"export","path":"/tmp/x"}"#).unwrap();
+        assert!(!r.progress && matches!(r.cmd, Command::Export { .. }));
+        // Bad input: an unknown command is still refused.
+        assert!(serde_json::from_str::<Request<Command>>(r#"{"cmd":"format_disk","progress":true}"#).is_err());
+    }
 }

@@ -20,6 +20,7 @@ use crate::federation::vocab;
 use serde_json::{json, Value};
 use std::io::{Seek, Write};
 use std::path::Path;
+use crate::progress::Reporter;
 
 const PAGE: usize = 200;
 
@@ -79,6 +80,17 @@ fn csv_err(e: csv::Error) -> Error {
 
 /// Writes one CSV export to `out`; returns the number of rows.
 pub fn write_csv<W: Write>(app: &App, kind: CsvKind, out: W) -> Result<u64> {
+    write_csv_with(app, kind, out, &Reporter::none())
+}
+
+/// [`write_csv`], reporting the rows written as `progress` phase `kind.file_name()` (out of the
+/// following count for `following_accounts.csv`, the only one the store counts cheaply).
+pub fn write_csv_with<W: Write>(app: &App, kind: CsvKind, out: W, progress: &Reporter) -> Result<u64> {
+    let what = kind.file_name();
+    let total = match kind {
+        CsvKind::Following => Some(app.store.read(|r| r.following_count())?),
+        _ => None,
+    };
     let mut w = csv::WriterBuilder::new().flexible(true).from_writer(out);
     let mut n = 0u64;
     match kind {
@@ -91,6 +103,7 @@ pub fn write_csv<W: Write>(app: &App, kind: CsvKind, out: W) -> Result<u64> {
                     let o = &f.options;
                     w.write_record([account_address(app, id)?.as_str(), if o.reblogs { "true" } else { "false" }, if o.notify { "true" } else { "false" }, o.languages.join(", ").as_str()]).map_err(csv_err)?;
                     n += 1;
+                    progress.report(what, n, total);
                 }
                 match page.next.or_else(|| if page.items.len() == PAGE { page.items.last().map(|(k, _)| k.clone()) } else { None }) {
                     Some(next) => after = Some(next),
@@ -106,6 +119,7 @@ pub fn write_csv<W: Write>(app: &App, kind: CsvKind, out: W) -> Result<u64> {
                     for m in &members {
                         w.write_record([list.name.as_str(), account_address(app, m)?.as_str()]).map_err(csv_err)?;
                         n += 1;
+                        progress.report(what, n, total);
                     }
                     if members.len() < PAGE {
                         break;
@@ -133,6 +147,7 @@ pub fn write_csv<W: Write>(app: &App, kind: CsvKind, out: W) -> Result<u64> {
                     }
                     .map_err(csv_err)?;
                     n += 1;
+                    progress.report(what, n, total);
                 }
                 if page.len() < PAGE {
                     break;
@@ -147,6 +162,7 @@ pub fn write_csv<W: Write>(app: &App, kind: CsvKind, out: W) -> Result<u64> {
                 for p in &posts {
                     w.write_record([p.uri.as_str()]).map_err(csv_err)?;
                     n += 1;
+                    progress.report(what, n, total);
                 }
                 match next {
                     Some(b) => before = Some(b),
@@ -156,6 +172,7 @@ pub fn write_csv<W: Write>(app: &App, kind: CsvKind, out: W) -> Result<u64> {
         }
     }
     w.flush()?;
+    progress.finish(what, n);
     Ok(n)
 }
 
@@ -213,6 +230,13 @@ fn local_media_name(app: &App, url: &str) -> Option<String> {
 
 /// Writes the posts archive as tar.gz to `out`. Returns the number of posts.
 pub fn write_archive<W: Write>(app: &App, out: W) -> Result<u64> {
+    write_archive_with(app, out, &Reporter::none())
+}
+
+/// [`write_archive`], reporting its phases to `progress`: `posts` (written to outbox.json, out
+/// of the store's count of own posts), `likes` and `bookmarks` (counts), `media` (posts whose
+/// files were packed, out of the posts written).
+pub fn write_archive_with<W: Write>(app: &App, out: W, progress: &Reporter) -> Result<u64> {
     let gz = flate2::write::GzEncoder::new(out, flate2::Compression::default());
     let mut b = tar::Builder::new(gz);
     // actor.json, with the pictures beside it as Mastodon's archive has them.
@@ -240,6 +264,8 @@ pub fn write_archive<W: Write>(app: &App, out: W) -> Result<u64> {
     let mut before = None;
     let mut done = false;
     let mut posts = 0u64;
+    let own = app.store.read(|r| r.own_post_count())?;
+    progress.report("posts", 0, Some(own));
     let (f, len) = spool_collection(app, "outbox.json", || loop {
         if done {
             return Ok(vec![]);
@@ -248,6 +274,7 @@ pub fn write_archive<W: Write>(app: &App, out: W) -> Result<u64> {
         before = page.next;
         done = page.next.is_none();
         posts += page.posts.len() as u64;
+        progress.report("posts", posts, Some(own));
         // A page may come back empty without being the last (store/posts.rs MAX_SCAN).
         if page.posts.is_empty() {
             continue;
@@ -271,11 +298,13 @@ pub fn write_archive<W: Write>(app: &App, out: W) -> Result<u64> {
             })
             .collect());
     })?;
+    progress.finish("posts", posts);
     append_file(&mut b, "outbox.json", f, len)?;
     // likes.json: the posts the owner liked.
     let me = app.urls.actor();
     let mut cursor: Option<(String, String, String)> = None;
     let mut likes_done = false;
+    let mut likes = 0u64;
     let (f, len) = spool_collection(app, "likes.json", || loop {
         if likes_done {
             return Ok(vec![]);
@@ -283,14 +312,18 @@ pub fn write_archive<W: Write>(app: &App, out: W) -> Result<u64> {
         let (found, next) = app.store.read(|r| r.interactions_by(&me, "like", cursor.as_ref(), 2000))?;
         likes_done = next.is_none();
         cursor = next;
+        likes += found.len() as u64;
+        progress.report("likes", likes, None);
         if !found.is_empty() || likes_done {
             return Ok(found.into_iter().map(|(uri, _)| json!(uri)).collect());
         }
     })?;
+    progress.finish("likes", likes);
     append_file(&mut b, "likes.json", f, len)?;
     // bookmarks.json
     let mut bm_before = None;
     let mut bm_done = false;
+    let mut bookmarks = 0u64;
     let (f, len) = spool_collection(app, "bookmarks.json", || loop {
         if bm_done {
             return Ok(vec![]);
@@ -298,16 +331,22 @@ pub fn write_archive<W: Write>(app: &App, out: W) -> Result<u64> {
         let (page, next) = app.store.read(|r| r.bookmarks(bm_before, PAGE))?;
         bm_before = next;
         bm_done = next.is_none();
+        bookmarks += page.len() as u64;
+        progress.report("bookmarks", bookmarks, None);
         if page.is_empty() && !bm_done {
             continue;
         }
         return Ok(page.into_iter().map(|p| json!(p.uri)).collect());
     })?;
+    progress.finish("bookmarks", bookmarks);
     append_file(&mut b, "bookmarks.json", f, len)?;
     // media_attachments/files/NAME for every own post's local media (a second pass).
     let mut before = None;
+    let mut scanned = 0u64;
     loop {
         let page = app.store.read(|r| r.own_posts(before, PAGE, |_| true))?;
+        scanned += page.posts.len() as u64;
+        progress.report("media", scanned, Some(posts));
         for p in &page.posts {
             for a in &p.attachments {
                 let Some(name) = local_media_name(app, &a.url) else { continue };
@@ -322,6 +361,7 @@ pub fn write_archive<W: Write>(app: &App, out: W) -> Result<u64> {
             None => break,
         }
     }
+    progress.finish("media", scanned);
     let gz = b.into_inner()?;
     let mut out = gz.finish()?;
     out.flush()?;
@@ -332,6 +372,12 @@ pub fn write_archive<W: Write>(app: &App, out: W) -> Result<u64> {
 /// the six CSVs and `archive.tar.gz`. Files appear complete or not at all (written to a partial
 /// name, then renamed). Returns a summary line.
 pub fn export_to(app: &App, path: &Path) -> Result<String> {
+    export_to_with(app, path, &Reporter::none())
+}
+
+/// [`export_to`], reporting each file's rows or posts to `progress` ([`write_csv_with`],
+/// [`write_archive_with`]).
+pub fn export_to_with(app: &App, path: &Path, progress: &Reporter) -> Result<String> {
     let write_file = |dest: &Path, f: &mut dyn FnMut(&mut std::io::BufWriter<std::fs::File>) -> Result<u64>| -> Result<u64> {
         let partial = dest.with_extension(format!("partial-{}", std::process::id()));
         let result = (|| {
@@ -349,16 +395,16 @@ pub fn export_to(app: &App, path: &Path) -> Result<String> {
         result
     };
     if path.to_string_lossy().ends_with(".tar.gz") {
-        let n = write_file(path, &mut |w| write_archive(app, w))?;
+        let n = write_file(path, &mut |w| write_archive_with(app, w, progress))?;
         return Ok(format!("wrote {} ({n} posts)", path.display()));
     }
     std::fs::create_dir_all(path).map_err(|e| Error::BadRequest(format!("{}: {e}", path.display())))?;
     let mut out = Vec::new();
     for kind in CsvKind::ALL {
-        let n = write_file(&path.join(kind.file_name()), &mut |w| write_csv(app, kind, w))?;
+        let n = write_file(&path.join(kind.file_name()), &mut |w| write_csv_with(app, kind, w, progress))?;
         out.push(format!("{} ({n})", kind.file_name()));
     }
-    let n = write_file(&path.join("archive.tar.gz"), &mut |w| write_archive(app, w))?;
+    let n = write_file(&path.join("archive.tar.gz"), &mut |w| write_archive_with(app, w, progress))?;
     out.push(format!("archive.tar.gz ({n} posts)"));
     Ok(format!("wrote into {}: {}", path.display(), out.join(", ")))
 }

@@ -24,6 +24,7 @@ use crate::store::{IdSpace, ImportJob, ImportRow, RowState};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
+use crate::progress::Reporter;
 
 /// Rows in a file at most (a Mastodon export of a very busy account stays well under).
 pub const MAX_ROWS: usize = 20_000;
@@ -539,15 +540,7 @@ pub fn recent_imports(app: &App) -> Result<Vec<ImportView>> {
 }
 
 fn progress_bar(total: u64) -> indicatif::ProgressBar {
-    use std::io::IsTerminal;
-    if !std::io::stderr().is_terminal() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let pb = indicatif::ProgressBar::new(total);
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{msg:20} [{bar:30}] {pos}/{len} lines {eta}") {
-        pb.set_style(style.progress_chars("=> "));
-    }
-    pb
+    crate::progress::bar(total, "", "{msg:20} [{bar:30}] {pos}/{len} lines {eta}")
 }
 
 /// `pipit import KIND FILE [--overwrite]`: hands the file to the running server (or, with none
@@ -634,6 +627,13 @@ pub async fn cli_import(data: &Path, kind: &str, file: &Path, overwrite: bool) -
 /// in memory; the posts go in with one write transaction (nothing half-applied) and media saved
 /// for an import that fails are removed.
 pub fn import_archive(app: &App, file: &Path, announce: bool) -> Result<String> {
+    import_archive_with(app, file, announce, &Reporter::none())
+}
+
+/// [`import_archive`], reporting its phases to `progress`: `reading the archive` (bytes of the
+/// file read, out of its size), `items checked` (outbox.json items, a count), `posts stored`
+/// (out of the posts to store).
+pub fn import_archive_with(app: &App, file: &Path, announce: bool, progress: &Reporter) -> Result<String> {
     // Under DATA/tmp, which every start empties and backups leave out: a crash mid-import
     // leaves nothing behind for good.
     static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -641,7 +641,7 @@ pub fn import_archive(app: &App, file: &Path, announce: bool) -> Result<String> 
     let tmp = crate::server::upload::tmp_dir(&app.data).join(format!("import-archive-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp)?;
-    let out = import_archive_via(app, file, announce, &tmp);
+    let out = import_archive_via(app, file, announce, &tmp, progress);
     let _ = std::fs::remove_dir_all(&tmp);
     out
 }
@@ -663,11 +663,34 @@ fn extracted(tmp: &Path, archive_path: &str) -> std::path::PathBuf {
     tmp.join(d.as_ref().iter().map(|b| format!("{b:02x}")).collect::<String>())
 }
 
-fn import_archive_via(app: &App, file: &Path, announce: bool, tmp: &Path) -> Result<String> {
+/// Counts the bytes read through it, for the `reading the archive` phase.
+struct Counted<'a, R> {
+    inner: R,
+    read: u64,
+    size: u64,
+    progress: &'a Reporter,
+}
+
+impl<R: std::io::Read> std::io::Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        self.progress.report(READING, self.read, Some(self.size));
+        Ok(n)
+    }
+}
+
+const READING: &str = "reading the archive";
+const CHECKED: &str = "items checked";
+const STORED: &str = "posts stored";
+
+fn import_archive_via(app: &App, file: &Path, announce: bool, tmp: &Path, progress: &Reporter) -> Result<String> {
     use std::io::{BufRead, Read, Seek, SeekFrom, Write};
     let corrupt = |e: &dyn std::fmt::Display| Error::BadRequest(format!("{} is truncated or corrupt: {e}; nothing was imported", file.display()));
     let f = std::fs::File::open(file).map_err(|e| Error::BadRequest(format!("{}: {e}", file.display())))?;
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(std::io::BufReader::new(f)));
+    let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let counted = Counted { inner: f, read: 0, size, progress };
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(std::io::BufReader::new(counted)));
     // Pass 1: outbox.json to a spool file, media files to the temporary folder.
     let mut outbox: Option<std::fs::File> = None;
     let max_media = app.config.max_upload_kib.max(app.config.max_media_kib) as u64 * 1024;
@@ -685,7 +708,9 @@ fn import_archive_via(app: &App, file: &Path, announce: bool, tmp: &Path) -> Res
         }
     }
     // gzip's CRC is only checked at the very end of the stream.
-    std::io::copy(&mut archive.into_inner(), &mut std::io::sink()).map_err(|e| corrupt(&e))?;
+    let mut gz = archive.into_inner();
+    std::io::copy(&mut gz, &mut std::io::sink()).map_err(|e| corrupt(&e))?;
+    progress.finish(READING, gz.get_ref().get_ref().read);
     let outbox = outbox.ok_or_else(|| Error::BadRequest(format!("{}: no outbox.json: not a Mastodon archive; nothing was imported", file.display())))?;
     // Pass 2: outbox.json, read one item at a time (a big archive's outbox would not fit a Pi's
     // memory as a tree): each new post is built (its media saved through the upload pipeline,
@@ -710,6 +735,7 @@ fn import_archive_via(app: &App, file: &Path, announce: bool, tmp: &Path) -> Res
     };
     let build = for_each_item(std::io::BufReader::new(outbox), &mut |item: Value| -> Result<()> {
         i += 1;
+        progress.report(CHECKED, i as u64, None);
         let obj = item.get("object").filter(|o| o.is_object());
         let Some(obj) = obj.filter(|_| vocab::has_type(&item, "Create")).filter(|o| vocab::is_post_object(o)) else {
             skipped += 1; // Announce (boosts), or a bare id
@@ -807,6 +833,7 @@ fn import_archive_via(app: &App, file: &Path, announce: bool, tmp: &Path) -> Res
         }
     })
     .and_then(|found| if found { Ok(()) } else { Err(Error::BadRequest("outbox.json has no orderedItems; nothing was imported".into())) });
+    progress.finish(CHECKED, i as u64);
     let build = build.and_then(|()| {
         if bad.is_empty() {
             return Ok(());
@@ -829,7 +856,8 @@ fn import_archive_via(app: &App, file: &Path, announce: bool, tmp: &Path) -> Res
             let (mut added, mut twice) = (0u64, Vec::new());
             // Items came newest first; storing oldest first lets ids allocated within one
             // millisecond (archives keep whole seconds) keep the posts' order.
-            for k in (0..spooled).rev() {
+            for (n, k) in (0..spooled).rev().enumerate() {
+                progress.report(STORED, n as u64, Some(spooled));
                 let mut off = [0u8; 8];
                 offsets.seek(SeekFrom::Start(k * 8))?;
                 offsets.read_exact(&mut off)?;
@@ -855,6 +883,7 @@ fn import_archive_via(app: &App, file: &Path, announce: bool, tmp: &Path) -> Res
                     crate::domain::outbox::send(w, app, create, audience)?;
                 }
             }
+            progress.finish(STORED, spooled);
             Ok((added, twice))
         })
     });

@@ -29,6 +29,7 @@ pub mod ids;
 pub mod keygen;
 pub mod media;
 pub mod model;
+pub mod progress;
 pub mod render;
 pub mod secret;
 pub mod server;

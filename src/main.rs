@@ -103,9 +103,10 @@ fn main() -> ExitCode {
             (Ok(()), [path]) => runtime.block_on(async {
                 // The server may run in another folder: hand it an absolute path.
                 let path = std::path::absolute(path).map_err(|e| Error::BadRequest(format!("{path}: {e}")))?;
-                let sp = pipit::backup::spinner("exporting");
-                let out = control::run(&args.data(), Command::Export { path: path.to_string_lossy().into_owned() }).await;
-                sp.finish_and_clear();
+                let bar = pipit::progress::Bar::new("exporting");
+                let b = bar.clone();
+                let out = control::run_with(&args.data(), Command::Export { path: path.to_string_lossy().into_owned() }, move |p| b.show(p)).await;
+                bar.finish();
                 println!("{}", out?);
                 Ok(())
             }),
@@ -125,9 +126,10 @@ fn main() -> ExitCode {
             (Ok(()), [file]) => runtime.block_on(async {
                 let file = std::path::absolute(file).map_err(|e| Error::BadRequest(format!("{file}: {e}")))?;
                 let cmd = Command::ImportArchive { file: file.to_string_lossy().into_owned(), announce: args.has("announce") };
-                let sp = pipit::backup::spinner("importing posts");
-                let out = control::run(&args.data(), cmd).await;
-                sp.finish_and_clear();
+                let bar = pipit::progress::Bar::new("importing posts");
+                let b = bar.clone();
+                let out = control::run_with(&args.data(), cmd, move |p| b.show(p)).await;
+                bar.finish();
                 println!("{}", out?);
                 Ok(())
             }),

@@ -892,3 +892,141 @@ async fn csv_import_keeps_show_boosts_notify_and_languages() {
     pipit::export::write_csv(&me.app, pipit::export::CsvKind::Following, &mut out).unwrap();
     assert_eq!(String::from_utf8(out).unwrap(), format!("Account address,Show boosts,Notify on new posts,Languages\n{bob_acct},false,true,de\n"));
 }
+
+// ---------- 6. progress of long commands over the control socket ----------
+
+/// Sends one raw request line to a data folder's control socket; every line of the answer.
+async fn raw_lines(data: &Path, request: &Value) -> Vec<String> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let mut s = tokio::net::UnixStream::connect(pipit::control::socket_path(data)).await.unwrap();
+    s.write_all(format!("{request}\n").as_bytes()).await.unwrap();
+    let mut lines = tokio::io::BufReader::new(s).lines();
+    let mut out = Vec::new();
+    while let Some(l) = lines.next_line().await.unwrap() {
+        out.push(l);
+    }
+    out
+}
+
+/// Checks a run's progress reports: each phase's done never passes its total (when one is
+/// given) nor goes back, and ends at its total. Returns each phase's last report, in order.
+fn phases(reports: &[pipit::progress::Progress]) -> Vec<(String, u64)> {
+    let mut out: Vec<(String, u64)> = Vec::new();
+    let mut last: Option<&pipit::progress::Progress> = None;
+    for p in reports {
+        if let Some(t) = p.total {
+            assert!(p.done <= t, "done ≤ total: {p:?}");
+        }
+        match last {
+            Some(l) if l.what == p.what => assert!(p.done >= l.done, "never goes back: {l:?} then {p:?}"),
+            Some(l) => {
+                assert_eq!(l.total, Some(l.done), "phase {} ends at its total: {l:?}", l.what);
+                out.push((l.what.clone(), l.done));
+            }
+            None => {}
+        }
+        last = Some(p);
+    }
+    let l = last.expect("some progress");
+    assert_eq!(l.total, Some(l.done), "the last phase ends at its total: {l:?}");
+    out.push((l.what.clone(), l.done));
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_and_import_archive_report_progress_before_the_same_reply() {
+    let me = Instance::start("me").await;
+    let other = Instance::start("other").await;
+    for n in 0..3 {
+        pipit::actions::publish(&me.app, pipit::actions::Compose { text: format!("post {n}"), cw: String::new(), visibility: Visibility::Public, in_reply_to: None, media: vec![], quote: None }).await.unwrap();
+    }
+    with_control(&me);
+    with_control(&other);
+    wait_socket(&me).await;
+    wait_socket(&other).await;
+    let dir = TempDir::new("progress");
+
+    // Export, raw: progress lines first, the reply last and as before.
+    let archive = dir.path().join("a.tar.gz");
+    let lines = raw_lines(me.dir.path(), &serde_json::json!({"cmd": "export", "path": archive, "progress": true})).await;
+    let (reply, reports) = lines.split_last().expect("lines");
+    let reply: pipit::control::Reply = serde_json::from_str(reply).unwrap();
+    assert!(reply.ok, "{}", reply.message);
+    assert_eq!(reply.message, format!("wrote {} (3 posts)", archive.display()));
+    let reports: Vec<pipit::progress::Progress> = reports.iter().map(|l| serde_json::from_value(serde_json::from_str::<Value>(l).unwrap()["progress"].take()).unwrap_or_else(|e| panic!("{l}: {e}"))).collect();
+    assert_eq!(phases(&reports), vec![("posts".into(), 3), ("likes".into(), 0), ("bookmarks".into(), 0), ("media".into(), 3)]);
+    assert_eq!(reports[0], pipit::progress::Progress { done: 0, total: Some(3), what: "posts".into() }, "the total comes from the store's count up front");
+    // An older client (no "progress" in its request) gets exactly one line, the same reply.
+    let again = dir.path().join("b.tar.gz");
+    let lines = raw_lines(me.dir.path(), &serde_json::json!({"cmd": "export", "path": again})).await;
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let old: pipit::control::Reply = serde_json::from_str(&lines[0]).unwrap();
+    assert_eq!((old.ok, old.message), (true, format!("wrote {} (3 posts)", again.display())));
+    // A folder export: each CSV is a phase too.
+    let folder = dir.path().join("folder");
+    let mut seen = Vec::new();
+    let reply = pipit::control::send_with(me.dir.path(), &pipit::control::Command::Export { path: folder.to_string_lossy().into_owned() }, |p| seen.push(p.clone())).await.unwrap().expect("a server");
+    assert!(reply.ok && reply.message.contains("archive.tar.gz (3 posts)"), "{}", reply.message);
+    let names: Vec<String> = phases(&seen).into_iter().map(|(w, _)| w).collect();
+    assert_eq!(names[..2], ["following_accounts.csv".to_string(), "lists.csv".to_string()]);
+    assert!(names.ends_with(&["posts".into(), "likes".into(), "bookmarks".into(), "media".into()]), "{names:?}");
+
+    // Import the archive elsewhere through the client library (what the command line uses).
+    let mut seen = Vec::new();
+    let cmd = pipit::control::Command::ImportArchive { file: archive.to_string_lossy().into_owned(), announce: false };
+    let reply = pipit::control::send_with(other.dir.path(), &cmd, |p| seen.push(p.clone())).await.unwrap().expect("a server");
+    assert!(reply.ok && reply.message.starts_with("imported 3 posts (not announced), 0 already imported"), "{}", reply.message);
+    let size = std::fs::metadata(&archive).unwrap().len();
+    assert_eq!(phases(&seen), vec![("reading the archive".into(), size), ("items checked".into(), 3), ("posts stored".into(), 3)]);
+    // The command line (a pipe: no bar drawn) prints the reply as before.
+    let o = pipit(&["import-archive", archive.to_str().unwrap(), "--data", other.dir.path().to_str().unwrap()]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let out: Vec<String> = String::from_utf8_lossy(&o.stdout).lines().map(str::to_string).collect();
+    assert!(out.len() == 1 && out[0].starts_with("imported 0 posts") && out[0].contains("3 already imported"), "only the reply: {out:?}");
+}
+
+/// A fake server on `data`'s control socket: answers one request with `answer` (raw), then
+/// closes. Returns the request line it got.
+async fn fake_server(data: &Path, answer: &'static str) -> tokio::task::JoinHandle<String> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let path = pipit::control::socket_path(data);
+    let _ = std::fs::remove_file(&path);
+    let listener = tokio::net::UnixListener::bind(&path).unwrap();
+    tokio::spawn(async move {
+        let (s, _) = listener.accept().await.unwrap();
+        let (r, mut w) = s.into_split();
+        let mut line = String::new();
+        tokio::io::BufReader::new(r).read_line(&mut line).await.unwrap();
+        w.write_all(answer.as_bytes()).await.unwrap();
+        line
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_progress_line_or_a_server_that_closes_early_is_a_clear_error_not_a_hang() {
+    let dir = TempDir::new("fake-server");
+    let cmd = pipit::control::Command::Export { path: "/nowhere/x.tar.gz".into() };
+    let first = r#"{"progress":{"done":1,"total":2,"what":"posts"}}"#;
+    // Bad input: a progress line of the wrong shape after a good one.
+    let server = fake_server(dir.path(), Box::leak(format!("{first}\n{{\"progress\":\"half\"}}\n").into_boxed_str())).await;
+    let mut seen = Vec::new();
+    let err = pipit::control::send_with(dir.path(), &cmd, |p| seen.push(p.clone())).await.expect_err("malformed line");
+    assert!(err.to_string().contains("neither progress nor a reply") && err.to_string().contains("half"), "{err}");
+    assert_eq!(seen, vec![pipit::progress::Progress { done: 1, total: Some(2), what: "posts".into() }]);
+    let request: Value = serde_json::from_str(&server.await.unwrap()).unwrap();
+    assert_eq!((request["cmd"].as_str(), request["progress"].as_bool()), (Some("export"), Some(true)), "asks for progress: {request}");
+    // Bad input: not JSON at all.
+    fake_server(dir.path(), "garbage\n").await;
+    let err = pipit::control::send_with(dir.path(), &cmd, |_| {}).await.expect_err("not JSON");
+    assert!(err.to_string().contains("neither progress nor a reply"), "{err}");
+    // Bad input: the server closes after some progress, and mid-line.
+    for answer in [Box::leak(format!("{first}\n").into_boxed_str()) as &'static str, r#"{"ok":true,"mess"#] {
+        fake_server(dir.path(), answer).await;
+        let err = pipit::control::send_with(dir.path(), &cmd, |_| {}).await.expect_err("closed early");
+        assert!(err.to_string().contains("closed the control socket without a reply"), "{answer}: {err}");
+    }
+    // The command line says so too, and fails.
+    fake_server(dir.path(), Box::leak(format!("{first}\n").into_boxed_str())).await;
+    let o = pipit(&["export", dir.path().join("x.tar.gz").to_str().unwrap(), "--data", dir.path().to_str().unwrap()]).await;
+    assert!(!o.status.success() && text(&o).contains("closed the control socket without a reply"), "{}", text(&o));
+}
