@@ -65,3 +65,26 @@ async fn missing_certificate_is_a_startup_error() {
     let err = pipit::run(app, listener, std::future::pending()).await.expect_err("no certificate");
     assert!(err.to_string().contains("tls.cert"), "{err}");
 }
+
+/// Outbound HTTPS (federation fetches) builds its rustls config with the system roots on the
+/// first HTTPS connection, not at startup (issue 15: an idle server held ~0.5 MiB of parsed
+/// roots it never used). Two fetches race to build it; a server whose certificate is not in
+/// the system's roots (the test's self-signed one) is refused with a certificate error, so the
+/// roots really were loaded and used, and nothing panics. (Plain-HTTP fetches, which never
+/// build it, are what every federation test does.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbound_https_loads_roots_on_first_use() {
+    let certs = TempDir::new("certs-out");
+    assert!(self_signed(certs.path()), "openssl made a test certificate");
+    let (cert, key) = (certs.path().join("cert.pem"), certs.path().join("key.pem"));
+    let (c2, k2) = (cert.to_str().unwrap().to_string(), key.to_str().unwrap().to_string());
+    let a = Instance::start_with("alice", Box::new(move |c| c.tls = Some(pipit::config::Tls { cert: c2, key: k2, ..Default::default() }))).await;
+    let client = pipit::federation::client::HttpClient::new(true, None);
+    let url = format!("https://127.0.0.1:{}/about", a.addr.port());
+    let none = |_: &mut hyper::Request<http_body_util::Full<hyper::body::Bytes>>| {};
+    let (r1, r2) = tokio::join!(client.get(&url, &[], &none), client.get(&url, &[], &none));
+    for r in [r1, r2] {
+        let e = r.err().expect("a self-signed certificate is not trusted").to_string();
+        assert!(e.to_lowercase().contains("certificate"), "refused for its certificate: {e}");
+    }
+}

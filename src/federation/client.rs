@@ -61,7 +61,10 @@ pub fn is_private(ip: IpAddr) -> bool {
 #[derive(Clone)]
 pub struct Connector {
     allow_private: bool,
-    tls: tokio_rustls::TlsConnector,
+    /// Built on the first HTTPS connection, not at startup: loading and parsing the system's
+    /// ~150 root certificates touches rustls/webpki code and holds the trust anchors, which an
+    /// idle server (or one federating only over plain HTTP in tests) never needs (issue 15).
+    tls: Arc<tokio::sync::OnceCell<tokio_rustls::TlsConnector>>,
     /// Benchmarks only: connect every request here (a local sink answering for many hosts).
     override_addr: Option<SocketAddr>,
 }
@@ -145,7 +148,8 @@ impl tower_service::Service<Uri> for Connector {
                 return Ok(TokioIo::new(Stream::Plain(tcp)));
             }
             let name = rustls::pki_types::ServerName::try_from(host.clone()).map_err(|_| io_err(format!("bad TLS name {host}")))?;
-            let tls = tokio::time::timeout(TIMEOUT, this.tls.connect(name, tcp)).await.map_err(|_| io_err("TLS handshake timed out"))??;
+            let connector = this.tls.get_or_init(|| async { tokio::task::spawn_blocking(tls_connector).await.unwrap_or_else(|_| tls_connector()) }).await;
+            let tls = tokio::time::timeout(TIMEOUT, connector.connect(name, tcp)).await.map_err(|_| io_err("TLS handshake timed out"))??;
             Ok(TokioIo::new(Stream::Tls(Box::new(tls))))
         })
     }
@@ -178,15 +182,20 @@ fn root_store() -> rustls::RootCertStore {
     roots
 }
 
+/// rustls with ring and the system's roots (read from disk: call it off the async threads).
+fn tls_connector() -> tokio_rustls::TlsConnector {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default TLS versions")
+        .with_root_certificates(root_store())
+        .with_no_client_auth();
+    tokio_rustls::TlsConnector::from(Arc::new(tls))
+}
+
 impl HttpClient {
     pub fn new(allow_private: bool, override_addr: Option<SocketAddr>) -> HttpClient {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("ring supports the default TLS versions")
-            .with_root_certificates(root_store())
-            .with_no_client_auth();
-        let connector = Connector { allow_private, tls: tokio_rustls::TlsConnector::from(Arc::new(tls)), override_addr };
+        let connector = Connector { allow_private, tls: Default::default(), override_addr };
         let client = Client::builder(TokioExecutor::new())
             // No idle connections kept: shared inboxes make one delivery per host per post, so a
             // pool rarely gets reused, while a fan-out to 2,000 hosts kept 2,000 idle connections
