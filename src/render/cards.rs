@@ -6,8 +6,8 @@
 //! whole post view `p` as the template receives it (content, counts, the owner's liked, boosted,
 //! bookmarked and pinned marks, author name and avatar, "Reply to" name, poll state, the
 //! relative time text "5m", …), the viewer `owner` (none for visitors; the owner's CSRF token,
-//! which the card's forms carry) and `full`. The macro reads nothing else but constant globals
-//! (icons). Any change to the post or to what the card shows is a different key: the old card
+//! which the card's forms carry), `full` and the page's `back` (imported macros see the page's
+//! context). The macro reads nothing else but constant globals (icons). Any change to the post or to what the card shows is a different key: the old card
 //! is simply never asked for again and ages out. Nothing has to be told about writes.
 //!
 //! The key walks the value into bytes with kinds, lengths and end marks written (so no two
@@ -63,14 +63,16 @@ impl Default for Cards {
 }
 
 impl Cards {
-    /// The key of a card: `p` (the post view), `owner` (none/undefined for visitors) and `full`.
-    pub fn key(&self, p: &Value, owner: &Value, full: bool) -> Key {
+    /// The key of a card: `p` (the post view), `owner` (none/undefined for visitors), `full`
+    /// and `back` (the page's return path for the card's forms, undefined on most pages).
+    pub fn key(&self, p: &Value, owner: &Value, full: bool, back: &Value) -> Key {
         // The walk writes into one buffer, hashed in one go: a hasher fed hundreds of small
         // writes cost more than the macro it replaces.
         let mut buf = Vec::with_capacity(4096);
         feed(&mut buf, p);
         feed(&mut buf, owner);
         buf.push(full as u8);
+        feed(&mut buf, back);
         (self.keys.0.hash_one(&buf), self.keys.1.hash_one(&buf))
     }
 
@@ -195,7 +197,7 @@ mod tests {
     #[test]
     fn different_views_have_different_keys() {
         let c = Cards::default();
-        let base = c.key(&Value::from_serialize(context! { likes => 1, tags => vec!["a", "b"] }), &Value::from(()), false);
+        let base = c.key(&Value::from_serialize(context! { likes => 1, tags => vec!["a", "b"] }), &Value::from(()), false, &Value::UNDEFINED);
         // Moved sequence boundaries, a count, safe vs plain text, the viewer and `full`.
         for (p, owner, full) in [
             (Value::from_serialize(context! { likes => 1, tags => vec!["ab"] }), Value::from(()), false),
@@ -205,9 +207,9 @@ mod tests {
             (Value::from_serialize(context! { likes => 1, tags => vec!["a", "b"] }), Value::from(()), true),
             (Value::from_serialize(context! { likes => 1, tags => vec![Value::from_safe_string("a".into()), Value::from("b")] }), Value::from(()), false),
         ] {
-            assert_ne!(c.key(&p, &owner, full), base, "{p:?} {owner:?} {full}");
+            assert_ne!(c.key(&p, &owner, full, &Value::UNDEFINED), base, "{p:?} {owner:?} {full}");
         }
-        assert_eq!(c.key(&Value::from_serialize(context! { likes => 1, tags => vec!["a", "b"] }), &Value::from(()), false), base);
+        assert_eq!(c.key(&Value::from_serialize(context! { likes => 1, tags => vec!["a", "b"] }), &Value::from(()), false, &Value::UNDEFINED), base);
     }
 
     #[test]

@@ -144,14 +144,16 @@ impl Renderer {
         env.add_function("post_card", move |state: &minijinja::State, p: minijinja::Value, owner: Option<minijinja::Value>, full: Option<bool>| -> std::result::Result<minijinja::Value, minijinja::Error> {
             let owner = owner.unwrap_or(minijinja::Value::UNDEFINED);
             let full = full.unwrap_or(false);
-            let key = held.key(&p, &owner, full);
+            // Imported macros see the page's context: the card's forms carry the page's `back`
+            // (the community page sets one), so it is part of the key and of the render.
+            let back = state.lookup("back").unwrap_or(minijinja::Value::UNDEFINED);
+            let key = held.key(&p, &owner, full, &back);
             if let Some(html) = held.get(key) {
                 return Ok(minijinja::Value::from_safe_string(html.to_string()));
             }
-            // The macro as macros.html defines it (imported without the page's context, as
-            // `{% import %}` does, so the card sees only its arguments and the globals).
+            // The macro as macros.html defines it, with the one page variable it reads.
             let template = state.env().get_template("macros.html")?;
-            let macros = template.render_captured(minijinja::context! {})?;
+            let macros = template.render_captured(minijinja::context! { back })?;
             let html = macros.state().call_macro("post_card", &[p, owner, minijinja::Value::from(full)])?;
             held.put(key, Arc::from(html.as_str()));
             Ok(minijinja::Value::from_safe_string(html))
@@ -184,5 +186,21 @@ mod tests {
         for (name, _) in super::TEMPLATES {
             r.env.get_template(name).unwrap_or_else(|e| panic!("{name}: {e:#}"));
         }
+    }
+
+    /// Bad input tried: the same card on a page with a `back` path (the community page) and on
+    /// one without: the cached card must not carry the other page's path.
+    #[test]
+    fn a_card_carries_its_pages_back_path() {
+        use minijinja::context;
+        let cfg = crate::config::Config::new("https://pipit.example", "me", "127.0.0.1:8080");
+        let r = super::Renderer::new(crate::urls::Urls::new(&cfg.public_url(), "me")).unwrap();
+        let p = context! { id => "1", page => "https://pipit.example/@me/1", url => "https://pipit.example/@me/1", visibility => "public", local => true, social => context! { likes => 0 } };
+        let owner = context! { csrf => "tok" };
+        let t = "{{ post_card(p, owner) }}";
+        let a = r.env.render_str(t, context! { p => p.clone(), owner => owner.clone(), back => "/community?days=7" }).unwrap();
+        assert!(a.contains("name=\"back\" value=\"/community?days=7\""), "{a}");
+        let b = r.env.render_str(t, context! { p, owner }).unwrap();
+        assert!(b.contains("name=\"back\" value=\"\"") && !b.contains("/community"), "{b}");
     }
 }
