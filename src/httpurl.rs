@@ -23,7 +23,10 @@ impl HttpUrl {
     /// every other scheme (`javascript:`, `data:`, …), relative and protocol-relative URLs,
     /// whitespace, control characters and anything `hyper::Uri` refuses.
     pub fn parse(s: &str) -> Option<HttpUrl> {
-        if s.is_empty() || s.len() > MAX_LEN || !s.bytes().all(|b| b.is_ascii_graphic()) {
+        // Printable ASCII only, and none of the characters that would end an attribute or a
+        // tag: they have no business in a URL. One pass over the bytes (issue 13: a `contains`
+        // with a set of chars was ~4 % of an uncached page).
+        if s.is_empty() || s.len() > MAX_LEN || !s.bytes().all(|b| b.is_ascii_graphic() && !matches!(b, b'"' | b'\'' | b'<' | b'>' | b'`' | b'\\')) {
             return None;
         }
         // Scheme check on the raw text first: hyper would accept e.g. "javascript://x".
@@ -38,10 +41,6 @@ impl HttpUrl {
         }
         let auth = uri.authority()?;
         if auth.host().is_empty() || auth.as_str().contains('@') {
-            return None;
-        }
-        // Characters that would end an attribute or a tag have no business in a URL.
-        if s.contains(['"', '\'', '<', '>', '`', '\\']) {
             return None;
         }
         Some(HttpUrl(s.to_string()))

@@ -1,11 +1,13 @@
 //! Server-rendered pages and feeds with minijinja. Templates live in templates/ and are compiled
 //! into the binary. This module sees view structs only: no store, no network, no federation.
 
+pub mod cards;
 pub mod views;
 
 use crate::error::Result;
 use crate::urls::Urls;
 use minijinja::{AutoEscape, Environment};
+use std::sync::Arc;
 
 /// Every template, embedded at build time (the single binary carries its pages).
 const TEMPLATES: &[(&str, &str)] = &[
@@ -91,6 +93,7 @@ fn icon_sprite() -> String {
 
 pub struct Renderer {
     env: Environment<'static>,
+    cards: Arc<cards::Cards>,
 }
 
 impl Renderer {
@@ -134,16 +137,42 @@ impl Renderer {
                 .map(|(_, v)| v.clone())
                 .ok_or_else(|| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, format!("no icon named {name:?} in static/icons")))
         });
+        // `{{ post_card(p, owner, full) }}`: the `post_card` macro of macros.html through the
+        // card cache (cards.rs). Output is the macro's, byte for byte.
+        let cards = Arc::new(cards::Cards::default());
+        let held = cards.clone();
+        env.add_function("post_card", move |state: &minijinja::State, p: minijinja::Value, owner: Option<minijinja::Value>, full: Option<bool>| -> std::result::Result<minijinja::Value, minijinja::Error> {
+            let owner = owner.unwrap_or(minijinja::Value::UNDEFINED);
+            let full = full.unwrap_or(false);
+            // Imported macros see the page's context: the card's forms carry the page's `back`
+            // (the community page sets one), so it is part of the key and of the render.
+            let back = state.lookup("back").unwrap_or(minijinja::Value::UNDEFINED);
+            let key = held.key(&p, &owner, full, &back);
+            if let Some(html) = held.get(key) {
+                return Ok(minijinja::Value::from_safe_string(html.to_string()));
+            }
+            // The macro as macros.html defines it, with the one page variable it reads.
+            let template = state.env().get_template("macros.html")?;
+            let macros = template.render_captured(minijinja::context! { back })?;
+            let html = macros.state().call_macro("post_card", &[p, owner, minijinja::Value::from(full)])?;
+            held.put(key, Arc::from(html.as_str()));
+            Ok(minijinja::Value::from_safe_string(html))
+        });
         env.add_global("icon_sprite", minijinja::Value::from_safe_string(icon_sprite()));
         env.add_global("site_base", urls.base.clone());
         env.add_global("site_handle", urls.handle());
         env.add_global("site_profile", urls.profile());
         env.add_global("version", env!("CARGO_PKG_VERSION"));
-        Ok(Renderer { env })
+        Ok(Renderer { env, cards })
     }
 
     pub fn render(&self, template: &str, ctx: impl serde::Serialize) -> Result<String> {
         Ok(self.env.get_template(template)?.render(ctx)?)
+    }
+
+    /// Hits, misses and size of the post card cache (cards.rs).
+    pub fn card_stats(&self) -> cards::CardStats {
+        self.cards.stats()
     }
 }
 
@@ -157,5 +186,21 @@ mod tests {
         for (name, _) in super::TEMPLATES {
             r.env.get_template(name).unwrap_or_else(|e| panic!("{name}: {e:#}"));
         }
+    }
+
+    /// Bad input tried: the same card on a page with a `back` path (the community page) and on
+    /// one without: the cached card must not carry the other page's path.
+    #[test]
+    fn a_card_carries_its_pages_back_path() {
+        use minijinja::context;
+        let cfg = crate::config::Config::new("https://pipit.example", "me", "127.0.0.1:8080");
+        let r = super::Renderer::new(crate::urls::Urls::new(&cfg.public_url(), "me")).unwrap();
+        let p = context! { id => "1", page => "https://pipit.example/@me/1", url => "https://pipit.example/@me/1", visibility => "public", local => true, social => context! { likes => 0 } };
+        let owner = context! { csrf => "tok" };
+        let t = "{{ post_card(p, owner) }}";
+        let a = r.env.render_str(t, context! { p => p.clone(), owner => owner.clone(), back => "/community?days=7" }).unwrap();
+        assert!(a.contains("name=\"back\" value=\"/community?days=7\""), "{a}");
+        let b = r.env.render_str(t, context! { p, owner }).unwrap();
+        assert!(b.contains("name=\"back\" value=\"\"") && !b.contains("/community"), "{b}");
     }
 }

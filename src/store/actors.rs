@@ -37,7 +37,7 @@ fn page<T: serde::de::DeserializeOwned>(
 
 impl Read {
     pub fn actor(&self, uri: &str) -> Result<Option<RemoteActor>> {
-        let t = self.tx.open_table(ACTORURI_ACTOR)?;
+        let t = self.table(ACTORURI_ACTOR)?;
         let v = t.get(uri)?;
         v.map(|v| from_json(v.value(), "actor")).transpose()
     }

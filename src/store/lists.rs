@@ -100,10 +100,10 @@ impl Read {
         Ok(out)
     }
     pub fn is_pinned(&self, post_id: u64) -> Result<bool> {
-        Ok(self.tx.open_table(PINNED_POSTID_MS)?.get(post_id)?.is_some())
+        Ok(self.table(PINNED_POSTID_MS)?.get(post_id)?.is_some())
     }
     pub fn is_bookmarked(&self, post_id: u64) -> Result<bool> {
-        Ok(self.tx.open_table(POSTID_BOOKMARKID)?.get(post_id)?.is_some())
+        Ok(self.table(POSTID_BOOKMARKID)?.get(post_id)?.is_some())
     }
     /// Bookmarked posts, most recently bookmarked first.
     pub fn bookmarks(&self, before: Option<u64>, limit: usize) -> Result<(Vec<Post>, Option<u64>)> {

@@ -168,6 +168,27 @@ impl Slot {
 /// A read snapshot.
 pub struct Read {
     tx: redb::ReadTransaction,
+    /// Tables `table` opened in this snapshot, by name, for its later lookups: a page of 20
+    /// post cards asks the same ~8 tables ~200 times, and each `open_table` walks the table
+    /// tree (~15 % of an uncached page, issue 13). A handful of entries; dropped with the
+    /// snapshot.
+    opened: std::sync::Mutex<Vec<(String, Arc<dyn std::any::Any + Send + Sync>)>>,
+}
+
+impl Read {
+    /// `tx.open_table(def)`, opened once per snapshot (see `opened`). Same errors.
+    pub(crate) fn table<K: redb::Key + Send + Sync + 'static, V: redb::Value + Send + Sync + 'static>(&self, def: redb::TableDefinition<K, V>) -> std::result::Result<Arc<redb::ReadOnlyTable<K, V>>, redb::TableError> {
+        use redb::TableHandle;
+        let mut opened = self.opened.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, t)) = opened.iter().find(|(n, _)| n == def.name()) {
+            if let Ok(t) = t.clone().downcast::<redb::ReadOnlyTable<K, V>>() {
+                return Ok(t);
+            }
+        }
+        let t = Arc::new(self.tx.open_table(def)?);
+        opened.push((def.name().to_string(), t.clone()));
+        Ok(t)
+    }
 }
 
 /// An open write transaction; committed when the `write` closure returns Ok.
@@ -317,7 +338,7 @@ impl Store {
         self.reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let db = self.db.get()?;
         let r = self.db.check(db.begin_read().map_err(Error::from))?;
-        let r = Read { tx: r };
+        let r = Read { tx: r, opened: Default::default() };
         self.db.check(f(&r))
     }
 

@@ -214,7 +214,7 @@ impl Read {
     }
     /// Number of direct replies to a post, counted up to `cap`.
     pub fn reply_count(&self, uri: &str, cap: usize) -> Result<u64> {
-        let t = self.tx.open_table(PARENTURI_CHILDID)?;
+        let t = self.table(PARENTURI_CHILDID)?;
         let mut n = 0;
         for e in t.range((uri, 0u64)..=(uri, u64::MAX))?.take(cap) {
             e?;

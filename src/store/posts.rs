@@ -19,13 +19,13 @@ const MAX_SCAN: usize = 2000;
 
 impl Read {
     pub fn post(&self, id: u64) -> Result<Option<Post>> {
-        let t = self.tx.open_table(POSTID_POST)?;
+        let t = self.table(POSTID_POST)?;
         let v = t.get(id)?;
         v.map(|v| from_json(v.value(), "post")).transpose()
     }
 
     pub fn post_id_by_uri(&self, uri: &str) -> Result<Option<u64>> {
-        Ok(self.tx.open_table(POSTURI_POSTID)?.get(uri)?.map(|v| v.value()))
+        Ok(self.table(POSTURI_POSTID)?.get(uri)?.map(|v| v.value()))
     }
 
     pub fn post_by_uri(&self, uri: &str) -> Result<Option<Post>> {

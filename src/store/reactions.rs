@@ -28,7 +28,7 @@ pub const MAX_DISTINCT: usize = 40;
 impl Read {
     /// A post's reactions: (emoji, count), in key order, at most [`MAX_DISTINCT`].
     pub fn reaction_counts(&self, post_uri: &str) -> Result<Vec<(String, ReactionCount)>> {
-        let t = self.tx.open_table(POSTURI_REACTION_COUNT)?;
+        let t = self.table(POSTURI_REACTION_COUNT)?;
         let mut out = Vec::new();
         for e in t.range((post_uri, "")..(post_uri, "\u{10FFFF}"))?.take(MAX_DISTINCT) {
             let (k, v) = e?;

@@ -23,12 +23,12 @@ impl Read {
 
     /// Did `actor` do `kind` to the post? (A point lookup.)
     pub fn has_interaction(&self, post_uri: &str, kind: &str, actor: &str) -> Result<bool> {
-        Ok(self.tx.open_table(POSTURI_KIND_ACTOR)?.get((post_uri, kind, actor))?.is_some())
+        Ok(self.table(POSTURI_KIND_ACTOR)?.get((post_uri, kind, actor))?.is_some())
     }
 
     /// How many interactions of `kind` a post has: one lookup of the count kept on write.
     pub fn interaction_count(&self, post_uri: &str, kind: &str) -> Result<u64> {
-        Ok(self.tx.open_table(POSTURI_KIND_COUNT)?.get((post_uri, kind))?.map(|v| v.value()).unwrap_or(0))
+        Ok(self.table(POSTURI_KIND_COUNT)?.get((post_uri, kind))?.map(|v| v.value()).unwrap_or(0))
     }
 
     /// Who reacted to a post: (emoji, actor, custom emoji image), by emoji then actor.
