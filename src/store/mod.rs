@@ -35,7 +35,7 @@ pub use relays::Relay;
 pub use community::{reply_day, DAY_MS};
 pub mod reactions;
 mod status_facts;
-pub use status_facts::{StatusFacts, StatusReader};
+pub use status_facts::StatusFacts;
 pub use oauth::{OAuthApp, OAuthCode, OAuthToken, PendingMedia, Range};
 pub use search::query_terms;
 pub use alloc::IdSpace;

@@ -88,21 +88,19 @@ pub struct Ctx<'a> {
     ids: RefCell<HashMap<String, u64>>,
     /// The owner's Account, built once per request (every own post shows it).
     owner: RefCell<Option<Value>>,
-    /// The tables every Status reads, opened once in `tx` (issue 15).
-    facts: RefCell<Option<crate::store::StatusReader>>,
 }
 
 impl<'a> Ctx<'a> {
     pub fn new(app: &'a App, viewer: Viewer) -> crate::error::Result<Ctx<'a>> {
         let profile = app.store.read(|r| r.profile())?;
-        Ok(Ctx { app, tx: None, viewer, profile, me: app.urls.actor(), ids: RefCell::new(HashMap::new()), owner: RefCell::new(None), facts: RefCell::new(None) })
+        Ok(Ctx { app, tx: None, viewer, profile, me: app.urls.actor(), ids: RefCell::new(HashMap::new()), owner: RefCell::new(None) })
     }
 
     /// `new` for a request that reads everything in one transaction `r` (issue 15): statuses
     /// and accounts built from this context read through `r` instead of opening their own.
     pub fn new_in(app: &'a App, r: &'a crate::store::Read, viewer: Viewer) -> crate::error::Result<Ctx<'a>> {
         let profile = r.profile()?;
-        Ok(Ctx { app, tx: Some(r), viewer, profile, me: app.urls.actor(), ids: RefCell::new(HashMap::new()), owner: RefCell::new(None), facts: RefCell::new(None) })
+        Ok(Ctx { app, tx: Some(r), viewer, profile, me: app.urls.actor(), ids: RefCell::new(HashMap::new()), owner: RefCell::new(None) })
     }
 
     /// Runs `f` in the request's transaction, or in a fresh one when the context has none.
@@ -334,20 +332,11 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Counts, the owner's marks and reactions of `p`: through the tables opened once in the
-    /// request's transaction, or a read of its own for a context without one.
+    /// Counts, the owner's marks and reactions of `p`, in the request's transaction when it
+    /// has one (its tables opened once per page), else a read of its own.
     fn facts(&self, p: &Post) -> crate::store::StatusFacts {
         let owner = self.viewer == Viewer::Owner;
-        match self.tx {
-            Some(r) => {
-                let mut t = self.facts.borrow_mut();
-                if t.is_none() {
-                    *t = r.status_reader().ok();
-                }
-                t.as_ref().and_then(|t| t.facts(p, &self.me, owner).ok()).unwrap_or_default()
-            }
-            None => self.app.store.read(|r| r.status_reader()?.facts(p, &self.me, owner)).unwrap_or_default(),
-        }
+        self.read(|r| r.status_facts(p, &self.me, owner)).unwrap_or_default()
     }
 
     fn plain_status(&self, p: &Post) -> Value {
