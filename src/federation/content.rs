@@ -189,7 +189,8 @@ pub fn type_facts(obj: &Value) -> String {
             };
             out.push_str(&format!("<p>When: {}</p>", escape(&when)));
         }
-        for place in one_or_many(obj.get("location")) {
+        // The first place only: a list of places is rare and one line reads best.
+        for place in one_or_many(obj.get("location")).into_iter().take(1) {
             let name = str_of(place, "name").unwrap_or_default();
             let address = match place.get("address") {
                 Some(Value::String(s)) => s.clone(),
@@ -200,7 +201,6 @@ pub fn type_facts(obj: &Value) -> String {
             if !line.is_empty() {
                 out.push_str(&format!("<p>Where: {}</p>", escape(&line.chars().take(300).collect::<String>())));
             }
-            break;
         }
     }
     if let Some(d) = str_of(obj, "duration").and_then(duration_secs) {
