@@ -4,37 +4,16 @@
 //! posts of 4 KB each (the old import read the video whole with `std::fs::read` and kept every
 //! built post in a `Vec<Post>` until the end: well over 12 MB at its peak).
 
-use std::alloc::{GlobalAlloc, Layout, System};
+#[path = "heap/mod.rs"]
+mod heap;
 use std::io::Read;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-struct Counting;
-static NOW: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(l) };
-        if !p.is_null() {
-            let n = NOW.fetch_add(l.size(), Ordering::SeqCst) + l.size();
-            PEAK.fetch_max(n, Ordering::SeqCst);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        unsafe { System.dealloc(p, l) };
-        NOW.fetch_sub(l.size(), Ordering::SeqCst);
-    }
-}
-
-#[global_allocator]
-static A: Counting = Counting;
 
 const VIDEO_BYTES: usize = 12 * 1024 * 1024;
 const POSTS: usize = 300;
 
 #[test]
 fn a_big_archive_is_imported_without_holding_posts_or_media_in_memory() {
+    let _turn = heap::turn();
     let dir = std::env::temp_dir().join(format!("pipit-test-{}-archive-memory", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -74,10 +53,7 @@ fn a_big_archive_is_imported_without_holding_posts_or_media_in_memory() {
         b.into_inner().unwrap().finish().unwrap();
     }
 
-    let base = NOW.load(Ordering::SeqCst);
-    PEAK.store(base, Ordering::SeqCst);
-    let report = pipit::import::import_archive(&app, &archive, false).unwrap();
-    let peak = PEAK.load(Ordering::SeqCst) - base;
+    let (report, peak) = heap::peak_during(|| pipit::import::import_archive(&app, &archive, false).unwrap());
     eprintln!("{report}; peak heap {peak} bytes ({} KiB)", peak / 1024);
     assert!(report.starts_with(&format!("imported {} posts", POSTS + 1)), "{report}");
     let first = app.store.read(|r| r.own_posts(None, 1, |_| true)).unwrap().posts.pop().expect("the newest post, the first item");

@@ -210,17 +210,6 @@ async fn votes_reach_other_followers_in_one_debounced_update_and_the_close_sends
 
 // ---------- 3. attachments on posts scheduled from the page ----------
 
-/// `w`×`h` 8-bit RGB pixels (`f(x, y)` each) as a PNG, written by the `png` crate.
-fn rgb_png(w: u32, h: u32, mut f: impl FnMut(u32, u32) -> [u8; 3]) -> Vec<u8> {
-    let px: Vec<u8> = (0..h).flat_map(|y| (0..w).map(move |x| (x, y))).flat_map(|(x, y)| f(x, y)).collect();
-    let mut out = Vec::new();
-    let mut e = png::Encoder::new(&mut out, w, h);
-    e.set_color(png::ColorType::Rgb);
-    e.set_depth(png::BitDepth::Eight);
-    e.write_header().unwrap().write_image_data(&px).unwrap();
-    out
-}
-
 fn png(w: u32, h: u32) -> Vec<u8> {
     rgb_png(w, h, |x, y| [(x * 7) as u8, (y * 5) as u8, 120])
 }

@@ -93,17 +93,6 @@ fn png_chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
     c
 }
 
-/// `w`×`h` 8-bit RGB pixels (`f(x, y)` each) as a PNG, written by the `png` crate.
-fn rgb_png(w: u32, h: u32, mut f: impl FnMut(u32, u32) -> [u8; 3]) -> Vec<u8> {
-    let px: Vec<u8> = (0..h).flat_map(|y| (0..w).map(move |x| (x, y))).flat_map(|(x, y)| f(x, y)).collect();
-    let mut out = Vec::new();
-    let mut e = png::Encoder::new(&mut out, w, h);
-    e.set_color(png::ColorType::Rgb);
-    e.set_depth(png::BitDepth::Eight);
-    e.write_header().unwrap().write_image_data(&px).unwrap();
-    out
-}
-
 /// A `w`×`h` PNG with tEXt, iTXt, eXIf (GPS, camera, `orientation`) and tIME chunks after IHDR.
 fn png_with_metadata(w: u32, h: u32, orientation: u16) -> Vec<u8> {
     let plain = rgb_png(w, h, |x, _| if x < w / 8 { [255, 0, 0] } else { [0, 90, 200] });

@@ -20,17 +20,6 @@ fn noise_png(n: u32) -> Vec<u8> {
     })
 }
 
-/// `w`×`h` 8-bit RGB pixels (`f(x, y)` each) as a PNG, written by the `png` crate.
-fn rgb_png(w: u32, h: u32, mut f: impl FnMut(u32, u32) -> [u8; 3]) -> Vec<u8> {
-    let px: Vec<u8> = (0..h).flat_map(|y| (0..w).map(move |x| (x, y))).flat_map(|(x, y)| f(x, y)).collect();
-    let mut out = Vec::new();
-    let mut e = png::Encoder::new(&mut out, w, h);
-    e.set_color(png::ColorType::Rgb);
-    e.set_depth(png::BitDepth::Eight);
-    e.write_header().unwrap().write_image_data(&px).unwrap();
-    out
-}
-
 /// Serves /img/N.png, /evil.png (an SVG with a script, labelled image/png) and /page.png (HTML).
 /// Returns its address and the accept loop's handle (abort it to take the origin down).
 async fn origin() -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {

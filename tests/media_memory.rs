@@ -1,39 +1,13 @@
 //! Issue 11: processing a 12-megapixel JPEG never needs a full-size RGB buffer (36 MB), nor a
 //! 4096 × 4096 PNG its 64 MiB RGBA one. A counting allocator measures the pipeline's peak heap;
-//! this binary holds only these tests, one at a time (`ONE_AT_A_TIME`), so nothing else allocates
+//! this binary holds only these tests, one at a time (`heap::turn`), so nothing else allocates
 //! meanwhile. Bad input tried: a 4000×3000 photo with EXIF orientation 6, which must be turned and
 //! scaled (the path that would decode at full size without DCT scaling, and that used to hold the
 //! decoded picture and its turned copy at once); a 4096 × 4096 RGBA PNG larger than the stored
 //! size (decoded whole by `image` before, then scaled).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
-
-/// The counters are global: the tests take turns.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-struct Counting;
-static NOW: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(l) };
-        if !p.is_null() {
-            let n = NOW.fetch_add(l.size(), Ordering::SeqCst) + l.size();
-            PEAK.fetch_max(n, Ordering::SeqCst);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        unsafe { System.dealloc(p, l) };
-        NOW.fetch_sub(l.size(), Ordering::SeqCst);
-    }
-}
-
-#[global_allocator]
-static A: Counting = Counting;
+#[path = "heap/mod.rs"]
+mod heap;
 
 /// A 4000×3000 photo-like picture generated row by row (no 36 MB source buffer in the test).
 struct Photo;
@@ -73,14 +47,11 @@ fn with_orientation_6(jpeg: &[u8]) -> Vec<u8> {
 
 #[test]
 fn a_12_megapixel_jpeg_is_processed_without_a_full_size_buffer() {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = heap::turn();
     let mut jpeg = Vec::new();
     jpeg_encoder::Encoder::new(&mut jpeg, 85).encode_image(Photo).unwrap();
     let jpeg = with_orientation_6(&jpeg);
-    let base = NOW.load(Ordering::SeqCst);
-    PEAK.store(base, Ordering::SeqCst);
-    let p = pipit::media::process(&jpeg, 2560).expect("processed");
-    let peak = PEAK.load(Ordering::SeqCst) - base;
+    let (p, peak) = heap::peak_during(|| pipit::media::process(&jpeg, 2560).expect("processed"));
     assert_eq!((p.width, p.height), (1500, 2000), "turned upright and DCT-scaled to 1/2");
     assert!(p.preview.is_some());
     eprintln!("12 MP JPEG ({} KiB): peak heap {peak} bytes ({} KiB)", jpeg.len() / 1024, peak / 1024);
@@ -95,7 +66,7 @@ fn a_12_megapixel_jpeg_is_processed_without_a_full_size_buffer() {
 
 #[test]
 fn a_large_png_is_scaled_while_it_decodes() {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = heap::turn();
     // 2048 × 2048 RGBA (16 MiB decoded, above the JPEG line) stored at most 1280 px: kept small
     // so that the test stays fast in a debug build; the pipeline's memory does not grow with it.
     let (side, max_side) = (2048u32, 1280u32);
@@ -120,10 +91,7 @@ fn a_large_png_is_scaled_while_it_decodes() {
         s.finish().unwrap();
         w.finish().unwrap();
     }
-    let base = NOW.load(Ordering::SeqCst);
-    PEAK.store(base, Ordering::SeqCst);
-    let p = pipit::media::process(&png, max_side).expect("processed");
-    let peak = PEAK.load(Ordering::SeqCst) - base;
+    let (p, peak) = heap::peak_during(|| pipit::media::process(&png, max_side).expect("processed"));
     eprintln!("{side} × {side} RGBA PNG ({} KiB): peak heap {peak} bytes ({} KiB)", png.len() / 1024, peak / 1024);
     assert_eq!((p.width, p.height), (max_side, max_side), "scaled to the stored size");
     assert_eq!(p.original.kind, pipit::media::Kind::Png);
