@@ -214,10 +214,10 @@ pub async fn inbox(app: &App, req: Request<Incoming>) -> Result<Resp> {
     }
     // Mastodon caps activities at 1 MB; so do we. A body refused here (too large, too slow) is
     // logged with its sender like every other refusal.
-    let (method, uri, headers) = (req.method().clone(), req.uri().clone(), req.headers().clone());
-    let (parts, body) = request::body(req, 1024 * 1024, std::time::Duration::from_secs(app.config.request_timeout_secs))
+    let (parts, body) = req.into_parts();
+    let body = request::body_of(&parts.headers, body, 1024 * 1024, std::time::Duration::from_secs(app.config.request_timeout_secs))
         .await
-        .inspect_err(|e| crate::federation::inbox::log_refusal(app, &method, &uri, &headers, None, e))?;
+        .inspect_err(|e| crate::federation::inbox::log_refusal(app, &parts.method, &parts.uri, &parts.headers, None, e))?;
     crate::federation::inbox::receive(app, &parts.method, &parts.uri, &parts.headers, &body).await?;
     Ok(response::with_type(202, "application/json", "{}"))
 }

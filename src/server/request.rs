@@ -12,7 +12,14 @@ use std::time::Duration;
 /// is declared) and a client that takes longer than `deadline` to send it.
 pub async fn body(req: Request<Incoming>, limit: usize, deadline: Duration) -> Result<(hyper::http::request::Parts, Bytes)> {
     let (parts, body) = req.into_parts();
-    if let Some(len) = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok()) {
+    let bytes = body_of(&parts.headers, body, limit, deadline).await?;
+    Ok((parts, bytes))
+}
+
+/// `body` for a request already split into its parts (`headers` give the declared length), so
+/// the caller keeps the parts when the body is refused (e.g. to log who sent it).
+pub async fn body_of(headers: &HeaderMap, body: Incoming, limit: usize, deadline: Duration) -> Result<Bytes> {
+    if let Some(len) = headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok()) {
         if len > limit as u64 {
             return Err(Error::PayloadTooLarge(limit as u64));
         }
@@ -22,7 +29,7 @@ pub async fn body(req: Request<Incoming>, limit: usize, deadline: Duration) -> R
         Err(_) => Err(Error::Timeout),
         Ok(Err(e)) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(Error::PayloadTooLarge(limit as u64)),
         Ok(Err(e)) => Err(Error::BadRequest(format!("could not read request body: {e}"))),
-        Ok(Ok(c)) => Ok((parts, c.to_bytes())),
+        Ok(Ok(c)) => Ok(c.to_bytes()),
     }
 }
 
