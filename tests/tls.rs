@@ -17,13 +17,21 @@ fn self_signed(dir: &std::path::Path) -> bool {
         .unwrap_or(false)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn serves_https_with_configured_certificate() {
-    let certs = TempDir::new("certs");
+/// An instance serving HTTPS with a fresh self-signed certificate (`cert.pem` in the returned
+/// folder, which must live as long as the instance).
+async fn https_instance(dir: &str) -> (Instance, TempDir) {
+    let certs = TempDir::new(dir);
     assert!(self_signed(certs.path()), "openssl made a test certificate");
     let (cert, key) = (certs.path().join("cert.pem"), certs.path().join("key.pem"));
     let (c2, k2) = (cert.to_str().unwrap().to_string(), key.to_str().unwrap().to_string());
     let a = Instance::start_with("alice", Box::new(move |c| c.tls = Some(pipit::config::Tls { cert: c2, key: k2, ..Default::default() }))).await;
+    (a, certs)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_https_with_configured_certificate() {
+    let (a, certs) = https_instance("certs").await;
+    let cert = certs.path().join("cert.pem");
 
     let mut roots = rustls::RootCertStore::empty();
     use rustls::pki_types::pem::PemObject;
@@ -74,11 +82,7 @@ async fn missing_certificate_is_a_startup_error() {
 /// build it, are what every federation test does.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outbound_https_loads_roots_on_first_use() {
-    let certs = TempDir::new("certs-out");
-    assert!(self_signed(certs.path()), "openssl made a test certificate");
-    let (cert, key) = (certs.path().join("cert.pem"), certs.path().join("key.pem"));
-    let (c2, k2) = (cert.to_str().unwrap().to_string(), key.to_str().unwrap().to_string());
-    let a = Instance::start_with("alice", Box::new(move |c| c.tls = Some(pipit::config::Tls { cert: c2, key: k2, ..Default::default() }))).await;
+    let (a, _certs) = https_instance("certs-out").await;
     let client = pipit::federation::client::HttpClient::new(true, None);
     let url = format!("https://127.0.0.1:{}/about", a.addr.port());
     let none = |_: &mut hyper::Request<http_body_util::Full<hyper::body::Bytes>>| {};
