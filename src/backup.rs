@@ -7,9 +7,10 @@
 //!    are never rewritten in place) and copies the keys and config, all into a staging folder
 //!    inside the data folder.
 //! 2. `pack` (in the command's process, with a progress bar on a terminal) streams that folder
-//!    into `FILE.partial-PID` as tar.gz, fsyncs it, renames it to FILE and removes the staging
+//!    into `FILE.partial-PID` as tar.gz, fsyncs it, moves it to FILE and removes the staging
 //!    folder. A killed backup leaves no FILE, only a partial file and a staging folder that the
-//!    next backup removes.
+//!    next backup removes. An existing FILE is never replaced without `--force` (a mistyped
+//!    name must not destroy the last good backup), and with it only once the new one is whole.
 //!
 //! Archive layout (tar.gz): `pipit-backup.json` first (format, instance, counts), then
 //! `pipit.toml`, `keys/…`, `pipit.redb`, `media/…`, and `pipit-backup-end.json` last. Restore
@@ -118,8 +119,7 @@ fn remove_stale_staging(data: &Path) {
         let name = e.file_name().to_string_lossy().into_owned();
         let Some(pid) = name.strip_prefix(STAGING_PREFIX).and_then(|p| p.parse::<i32>().ok()) else { continue };
         // kill(pid, 0) fails with ESRCH when no such process exists.
-        let alive = unsafe { libc::kill(pid, 0) } == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH);
-        if !alive || pid as u32 == std::process::id() {
+        if !crate::fsutil::process_alive(pid) || pid as u32 == std::process::id() {
             let _ = std::fs::remove_dir_all(e.path());
         }
     }
@@ -135,12 +135,24 @@ pub fn spinner(what: &str) -> indicatif::ProgressBar {
     crate::progress::spinner(what)
 }
 
-/// `pipit backup FILE`: stage through the running server (or offline), then pack.
-pub async fn backup(data: &Path, file: &Path) -> Result<Manifest> {
+/// The refusal of an existing FILE (backup, export): names it and says how to replace it.
+pub fn exists_error(file: &Path) -> Error {
+    Error::BadRequest(format!("{} exists already: nothing was written; choose another name, or add --force to replace it", file.display()))
+}
+
+/// `pipit backup FILE [--force]`: stage through the running server (or offline), then pack.
+/// Errors: FILE exists and `force` is not given ([`exists_error`], checked before any work and
+/// again, atomically, when the finished file is moved into place); FILE cannot be written (its
+/// name in the error; no partial file is left).
+pub async fn backup(data: &Path, file: &Path, force: bool) -> Result<Manifest> {
     let data = std::fs::canonicalize(data).map_err(|e| Error::Config(format!("{}: {e}", data.display())))?;
     if !Config::path(&data).exists() {
         return Err(Error::Config(format!("{} is not a pipit data folder", data.display())));
     }
+    if !force && std::fs::symlink_metadata(file).is_ok() {
+        return Err(exists_error(file));
+    }
+    crate::fsutil::remove_stale_partials(file);
     let staging = data.join(format!("{STAGING_PREFIX}{}", std::process::id()));
     let sp = spinner("copying the database");
     let staged = crate::control::run(&data, crate::control::Command::Backup { staging: staging.to_string_lossy().into_owned() }).await;
@@ -148,7 +160,7 @@ pub async fn backup(data: &Path, file: &Path) -> Result<Manifest> {
     let staged: Staged = serde_json::from_str(&staged?).map_err(|e| Error::Internal(format!("backup: unexpected reply: {e}")))?;
     let file = file.to_path_buf();
     let staging2 = staging.clone();
-    let out = tokio::task::spawn_blocking(move || pack(&staging2, &staged, &file)).await.map_err(|e| Error::Internal(e.to_string()));
+    let out = tokio::task::spawn_blocking(move || pack(&staging2, &staged, &file, force)).await.map_err(|e| Error::Internal(e.to_string()));
     let _ = std::fs::remove_dir_all(&staging);
     out?
 }
@@ -183,8 +195,9 @@ fn json_entry<W: Write>(b: &mut tar::Builder<W>, name: &str, v: &impl Serialize)
     Ok(())
 }
 
-/// Streams the staging folder into FILE (via a partial file renamed at the end).
-fn pack(staging: &Path, staged: &Staged, file: &Path) -> Result<Manifest> {
+/// Streams the staging folder into FILE (via a partial file moved into place at the end: over
+/// an existing FILE only when `force`).
+fn pack(staging: &Path, staged: &Staged, file: &Path, force: bool) -> Result<Manifest> {
     let files = files_under(staging)?;
     let bytes: u64 = files.iter().map(|(_, n)| n).sum();
     let manifest = Manifest {
@@ -224,13 +237,20 @@ fn pack(staging: &Path, staged: &Staged, file: &Path) -> Result<Manifest> {
         let out = gz.finish()?;
         let f = out.into_inner().map_err(|e| e.into_error())?;
         f.sync_all()?;
-        std::fs::rename(&partial, file)?;
+        crate::fsutil::finish_file(&partial, file, force).map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => exists_error(file),
+            _ => Error::BadRequest(format!("{}: {e}", file.display())),
+        })?;
         Ok(())
     })();
     pb.finish_and_clear();
     if let Err(e) = result {
         let _ = std::fs::remove_file(&partial);
-        return Err(e);
+        // A write that failed half-way (a full disk): say which file, and that it is not there.
+        return Err(match e {
+            Error::Io(e) => Error::BadRequest(format!("{}: {e}; nothing was written", file.display())),
+            e => e,
+        });
     }
     Ok(manifest)
 }

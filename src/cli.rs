@@ -29,7 +29,9 @@ USAGE:
                                     actor URL: LitePub), unsubscribe, or list them
   pipit move @user@host|URL         move to a new account that lists this one as an alias:
                                     followers are sent a Move, the profile points there
-  pipit export DIR|FILE.tar.gz       Mastodon's CSVs and posts archive into DIR, or the archive only
+  pipit export DIR|FILE.tar.gz [--force]
+                                    Mastodon's CSVs and posts archive into DIR, or the archive only
+                                    (files already there are kept unless --force)
   pipit import following|lists|blocks|mutes|domain-blocks|bookmarks FILE.csv [--overwrite]
                                     Mastodon's CSV exports: merged, or replacing (--overwrite);
                                     a malformed file imports nothing; then each line is looked
@@ -38,8 +40,9 @@ USAGE:
                                     posts of a Mastodon archive, with their dates and media
                                     (sent to followers only with --announce); posts imported
                                     before are skipped
-  pipit backup FILE                 a consistent copy (database, media, keys, config) as tar.gz,
-                                    also while the server runs
+  pipit backup FILE [--force]       a consistent copy (database, media, keys, config) as tar.gz,
+                                    also while the server runs (an existing FILE is kept
+                                    unless --force)
                                     (these talk to a running `pipit serve`, or work offline)
   pipit restore FILE [--data DIR] [--force]
                                     unpack a backup into DIR (stopped; --force replaces a

@@ -64,7 +64,12 @@ pub enum Command {
     /// folder) for `pipit backup` to pack (backup.rs).
     Backup { staging: String },
     /// `pipit export PATH` (absolute): export.rs `export_to`.
-    Export { path: String },
+    Export {
+        path: String,
+        /// Replace files already there (`--force`); absent from older clients: never.
+        #[serde(default)]
+        force: bool,
+    },
     /// `pipit import KIND FILE [--overwrite]` (FILE absolute): import.rs `start_import`; the
     /// reply is the new import's `ImportView` (JSON).
     Import { kind: String, file: String, overwrite: bool },
@@ -188,9 +193,9 @@ pub async fn execute_with(app: &App, cmd: Command, progress: Reporter) -> Result
             let a = actions::move_account(app, &target).await?;
             Ok(format!("moved to {} ({}): your followers were sent a Move", a.handle(), a.id))
         }
-        Command::Export { path } => {
+        Command::Export { path, force } => {
             let app = app.clone();
-            tokio::task::spawn_blocking(move || crate::export::export_to_with(&app, std::path::Path::new(&path), &progress)).await.map_err(|e| Error::Internal(e.to_string()))?
+            tokio::task::spawn_blocking(move || crate::export::export_to_with(&app, std::path::Path::new(&path), force, &progress)).await.map_err(|e| Error::Internal(e.to_string()))?
         }
         Command::Import { kind, file, overwrite } => {
             let k = crate::export::CsvKind::parse(&kind).ok_or_else(|| Error::BadRequest(format!("unknown import `{kind}`: following, lists, blocks, mutes, domain-blocks or bookmarks")))?;
@@ -375,7 +380,7 @@ mod tests {
     #[test]
     fn a_request_asking_for_progress_still_reads_as_a_bare_command_and_back() {
         // An older server reads the new request line as the bare command (the field ignored).
-        for cmd in [Command::Queue, Command::Export { path: "/tmp/x".into() }] {
+        for cmd in [Command::Queue, Command::Export { path: "/tmp/x".into(), force: true }] {
             let line = serde_json::to_string(&Request { cmd: &cmd, progress: true }).unwrap();
             let old: Command = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line}: {e}"));
             assert_eq!(format!("{old:?}"), format!("{cmd:?}"));

@@ -369,31 +369,54 @@ pub fn write_archive_with<W: Write>(app: &App, out: W, progress: &Reporter) -> R
 }
 
 /// `pipit export PATH`: a `.tar.gz` path gets the archive; anything else is a folder that gets
-/// the six CSVs and `archive.tar.gz`. Files appear complete or not at all (written to a partial
-/// name, then renamed). Returns a summary line.
+/// the six CSVs and `archive.tar.gz`. Files appear complete or not at all (written to
+/// `NAME.partial-PID`, then moved into place). A file already there is never replaced: the
+/// export is refused before anything is written ([`crate::backup::exists_error`]). Returns a
+/// summary line.
 pub fn export_to(app: &App, path: &Path) -> Result<String> {
-    export_to_with(app, path, &Reporter::none())
+    export_to_with(app, path, false, &Reporter::none())
 }
 
-/// [`export_to`], reporting each file's rows or posts to `progress` ([`write_csv_with`],
+/// [`export_to`], replacing files already there when `force` (each only once its new version
+/// is whole), and reporting each file's rows or posts to `progress` ([`write_csv_with`],
 /// [`write_archive_with`]).
-pub fn export_to_with(app: &App, path: &Path, progress: &Reporter) -> Result<String> {
+pub fn export_to_with(app: &App, path: &Path, force: bool, progress: &Reporter) -> Result<String> {
     let write_file = |dest: &Path, f: &mut dyn FnMut(&mut std::io::BufWriter<std::fs::File>) -> Result<u64>| -> Result<u64> {
-        let partial = dest.with_extension(format!("partial-{}", std::process::id()));
+        crate::fsutil::remove_stale_partials(dest);
+        let name = dest.file_name().ok_or_else(|| Error::BadRequest(format!("{}: not a file name", dest.display())))?;
+        let partial = dest.with_file_name(format!("{}.partial-{}", name.to_string_lossy(), std::process::id()));
         let result = (|| {
             // A folder that does not exist or cannot be written: say which file.
-            let mut w = std::io::BufWriter::new(std::fs::File::create(&partial).map_err(|e| Error::BadRequest(format!("{}: {e}", dest.display())))?);
+            let mut w = std::io::BufWriter::new(std::fs::OpenOptions::new().write(true).create_new(true).open(&partial).map_err(|e| Error::BadRequest(format!("{}: {e}", dest.display())))?);
             let n = f(&mut w)?;
             let file = w.into_inner().map_err(|e| e.into_error())?;
             file.sync_all()?;
-            std::fs::rename(&partial, dest)?;
+            crate::fsutil::finish_file(&partial, dest, force).map_err(|e| match e.kind() {
+                std::io::ErrorKind::AlreadyExists => crate::backup::exists_error(dest),
+                _ => Error::BadRequest(format!("{}: {e}", dest.display())),
+            })?;
             Ok(n)
         })();
         if result.is_err() {
             let _ = std::fs::remove_file(&partial);
         }
-        result
+        // A write that failed half-way (a full disk): say which file, and that it is not there.
+        result.map_err(|e| match e {
+            Error::Io(e) => Error::BadRequest(format!("{}: {e}; nothing was written", dest.display())),
+            e => e,
+        })
     };
+    // Refused before anything is written: not five new CSVs and one old one.
+    if !force {
+        let archive_only = path.to_string_lossy().ends_with(".tar.gz");
+        let names: Vec<&str> = if archive_only { vec![""] } else { CsvKind::ALL.iter().map(|k| k.file_name()).chain(["archive.tar.gz"]).collect() };
+        for n in names {
+            let dest = if n.is_empty() { path.to_path_buf() } else { path.join(n) };
+            if std::fs::symlink_metadata(&dest).is_ok() {
+                return Err(crate::backup::exists_error(&dest));
+            }
+        }
+    }
     if path.to_string_lossy().ends_with(".tar.gz") {
         let n = write_file(path, &mut |w| write_archive_with(app, w, progress))?;
         return Ok(format!("wrote {} ({n} posts)", path.display()));

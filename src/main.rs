@@ -90,22 +90,22 @@ fn main() -> ExitCode {
             (Err(e), _) => return usage(&e),
             _ => return usage("`pipit move` takes the new account: @user@host or URL"),
         },
-        "backup" => match (args.only(&["data"]), args.positional.as_slice()) {
+        "backup" => match (args.only(&["data", "force"]), args.positional.as_slice()) {
             (Ok(()), [file]) => runtime.block_on(async {
-                let m = pipit::backup::backup(&args.data(), std::path::Path::new(file)).await?;
+                let m = pipit::backup::backup(&args.data(), std::path::Path::new(file), args.has("force")).await?;
                 println!("backed up {} ({} files, {} bytes) to {file}", m.actor, m.files, m.bytes);
                 Ok(())
             }),
             (Err(e), _) => return usage(&e),
             _ => return usage("`pipit backup` takes the file to write"),
         },
-        "export" => match (args.only(&["data"]), args.positional.as_slice()) {
+        "export" => match (args.only(&["data", "force"]), args.positional.as_slice()) {
             (Ok(()), [path]) => runtime.block_on(async {
                 // The server may run in another folder: hand it an absolute path.
                 let path = std::path::absolute(path).map_err(|e| Error::BadRequest(format!("{path}: {e}")))?;
                 let bar = pipit::progress::Bar::new("exporting");
                 let b = bar.clone();
-                let out = control::run_with(&args.data(), Command::Export { path: path.to_string_lossy().into_owned() }, move |p| b.show(p)).await;
+                let out = control::run_with(&args.data(), Command::Export { path: path.to_string_lossy().into_owned(), force: args.has("force") }, move |p| b.show(p)).await;
                 bar.finish();
                 println!("{}", out?);
                 Ok(())

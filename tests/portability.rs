@@ -214,6 +214,74 @@ fn no_leftovers(parent: &Path) {
     }
 }
 
+/// No `NAME.partial-…` file under `dir`.
+fn no_partials(dir: &Path) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        assert!(!n.contains(".partial-"), "a partial file was left: {n}");
+    }
+}
+
+/// `pipit backup` never replaces an existing file without --force (a mistyped name used to
+/// destroy the last good backup), and a backup whose write fails half-way leaves neither a
+/// partial file nor a damaged FILE. `b1` is a complete backup of the running server at `ds`.
+async fn never_replaced_without_force(root: &Path, b1: &Path, ds: &str) {
+    let good = std::fs::read(b1).unwrap();
+    let b1s = b1.to_str().unwrap();
+    // Bad input: the name of an existing backup, without --force.
+    let o = pipit(&["backup", b1s, "--data", ds]).await;
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains(b1s) && text(&o).contains("exists already") && text(&o).contains("--force"), "names the file and the way out: {}", text(&o));
+    assert_eq!(std::fs::read(b1).unwrap(), good, "the existing backup is byte-identical");
+    // Bad input: a write that fails half-way (the file size limit, as a full disk would: the
+    // server stages, this process packs until the kernel refuses past 64 KiB), with --force.
+    let limited = {
+        use std::os::unix::process::CommandExt;
+        let mut c = bin();
+        c.args(["backup", b1s, "--data", ds, "--force"]);
+        unsafe {
+            c.pre_exec(|| {
+                // A write past the limit then fails with EFBIG instead of killing the process.
+                libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                let lim = libc::rlimit { rlim_cur: 64 * 1024, rlim_max: 64 * 1024 };
+                if libc::setrlimit(libc::RLIMIT_FSIZE, &lim) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        tokio::task::spawn_blocking(move || c.output().unwrap()).await.unwrap()
+    };
+    assert!(!limited.status.success(), "{}", text(&limited));
+    assert!(text(&limited).contains(b1s) && text(&limited).contains("nothing was written"), "{}", text(&limited));
+    assert_eq!(std::fs::read(b1).unwrap(), good, "a failed --force backup leaves the old one as it was");
+    no_partials(root);
+    // Bad input: FILE is a folder (with --force): everything is packed, the last step fails.
+    let folder = root.join("a-folder");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::write(folder.join("kept.txt"), b"kept").unwrap();
+    let o = pipit(&["backup", folder.to_str().unwrap(), "--data", ds]).await;
+    assert!(!o.status.success() && text(&o).contains("exists already"), "{}", text(&o));
+    let o = pipit(&["backup", folder.to_str().unwrap(), "--data", ds, "--force"]).await;
+    assert!(!o.status.success() && text(&o).contains(folder.to_str().unwrap()), "{}", text(&o));
+    assert_eq!(std::fs::read(folder.join("kept.txt")).unwrap(), b"kept", "the folder is untouched");
+    std::fs::remove_dir_all(&folder).unwrap();
+    no_partials(root);
+    // A partial file a killed backup left (its process is gone) is removed by the next backup
+    // to that name; --force replaces the file with a complete new backup.
+    let stale = root.join("b1.tar.gz.partial-2147483646");
+    std::fs::write(&stale, b"half").unwrap();
+    let o = pipit(&["backup", b1s, "--data", ds, "--force"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!stale.exists(), "the dead backup's partial file is gone");
+    no_partials(root);
+    let new = std::fs::read(b1).unwrap();
+    assert_ne!(new, good, "replaced");
+    let entries = untar(&new);
+    assert_eq!(entries.first().map(|e| e.0.as_str()), Some(pipit::backup::MANIFEST));
+    assert_eq!(entries.last().map(|e| e.0.as_str()), Some(pipit::backup::TRAILER), "complete");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backup_survives_kill_9_and_restore_refuses_bad_input() {
     let dir = TempDir::new("backup");
@@ -238,6 +306,7 @@ async fn backup_survives_kill_9_and_restore_refuses_bad_input() {
     let o = pipit(&["backup", b1.to_str().unwrap(), "--data", &ds]).await;
     assert!(o.status.success(), "{}", text(&o));
     assert!(b1.exists());
+    never_replaced_without_force(root, &b1, &ds).await;
 
     // A second one, killed -9 (the backup and the server) while it packs.
     let o = pipit(&["post", "--data", &ds, "second words"]).await;
@@ -431,6 +500,37 @@ async fn export_writes_mastodons_csvs_and_archive_from_the_cli_and_the_settings_
     let r = owner.get("/settings/export/archive.tar.gz").await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some("application/gzip"));
+
+    // Bad input: exporting again over files already there, without --force: refused before
+    // anything is written (the old code replaced them), each file byte-identical.
+    let md = me.dir.path().to_str().unwrap();
+    let only = out.path().join("only.tar.gz");
+    let before_only = std::fs::read(&only).unwrap();
+    std::fs::write(dest.join("lists.csv"), b"my own edits\n").unwrap();
+    let files = |d: &Path| -> Vec<(String, Vec<u8>)> {
+        let mut v: Vec<_> = std::fs::read_dir(d).unwrap().flatten().map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap())).collect();
+        v.sort();
+        v
+    };
+    let before = files(&dest);
+    let o = pipit(&["export", only.to_str().unwrap(), "--data", md]).await;
+    assert!(!o.status.success() && text(&o).contains(only.to_str().unwrap()) && text(&o).contains("--force"), "{}", text(&o));
+    assert_eq!(std::fs::read(&only).unwrap(), before_only);
+    let o = pipit(&["export", dest.to_str().unwrap(), "--data", md]).await;
+    assert!(!o.status.success() && text(&o).contains("exists already") && text(&o).contains("--force"), "{}", text(&o));
+    assert_eq!(files(&dest), before, "nothing in the folder changed, nothing added");
+    // --force replaces them with whole new files, and leaves no partial file.
+    let o = pipit(&["export", dest.to_str().unwrap(), "--data", md, "--force"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(read("lists.csv"), format!("\"Friends, close\",{bob_acct}\n"), "replaced");
+    no_partials(&dest);
+    // Bad input: FILE.tar.gz is a folder, with --force: the export fails naming it, no partial left.
+    let folder = out.path().join("folder.tar.gz");
+    std::fs::create_dir(&folder).unwrap();
+    let o = pipit(&["export", folder.to_str().unwrap(), "--data", md, "--force"]).await;
+    assert!(!o.status.success() && text(&o).contains(folder.to_str().unwrap()), "{}", text(&o));
+    assert!(folder.is_dir());
+    no_partials(out.path());
 }
 
 // ---------- 5. import ----------
@@ -965,7 +1065,7 @@ async fn export_and_import_archive_report_progress_before_the_same_reply() {
     // A folder export: each CSV is a phase too.
     let folder = dir.path().join("folder");
     let mut seen = Vec::new();
-    let reply = pipit::control::send_with(me.dir.path(), &pipit::control::Command::Export { path: folder.to_string_lossy().into_owned() }, |p| seen.push(p.clone())).await.unwrap().expect("a server");
+    let reply = pipit::control::send_with(me.dir.path(), &pipit::control::Command::Export { path: folder.to_string_lossy().into_owned(), force: false }, |p| seen.push(p.clone())).await.unwrap().expect("a server");
     assert!(reply.ok && reply.message.contains("archive.tar.gz (3 posts)"), "{}", reply.message);
     let names: Vec<String> = phases(&seen).into_iter().map(|(w, _)| w).collect();
     assert_eq!(names[..2], ["following_accounts.csv".to_string(), "lists.csv".to_string()]);
@@ -1005,7 +1105,7 @@ async fn fake_server(data: &Path, answer: &'static str) -> tokio::task::JoinHand
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_malformed_progress_line_or_a_server_that_closes_early_is_a_clear_error_not_a_hang() {
     let dir = TempDir::new("fake-server");
-    let cmd = pipit::control::Command::Export { path: "/nowhere/x.tar.gz".into() };
+    let cmd = pipit::control::Command::Export { path: "/nowhere/x.tar.gz".into(), force: false };
     let first = r#"{"progress":{"done":1,"total":2,"what":"posts"}}"#;
     // Bad input: a progress line of the wrong shape after a good one.
     let server = fake_server(dir.path(), Box::leak(format!("{first}\n{{\"progress\":\"half\"}}\n").into_boxed_str())).await;
