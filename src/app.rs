@@ -64,6 +64,10 @@ impl App {
         // Uploads left behind by a crash (the store lock above says no other pipit runs here).
         let _ = std::fs::remove_dir_all(crate::server::upload::tmp_dir(data));
         crate::domain::media::sweep_parts(&data.join("media"));
+        // Media of an archive import that crashed before its posts were stored.
+        if let Err(e) = crate::domain::media::sweep_pending(&store, &data.join("media")) {
+            tracing::warn!("removing media of an interrupted import: {e}");
+        }
         let secret = store.write(|w| w.ensure_secret())?;
         let mut urls = Urls::new(&config.public_url(), &config.username);
         if config.media_cache_mib > 0 {

@@ -641,6 +641,8 @@ pub fn import_archive_with(app: &App, file: &Path, announce: bool, progress: &Re
     let tmp = crate::server::upload::tmp_dir(&app.data).join(format!("import-archive-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp)?;
+    // What an earlier import that crashed (in this long-running process's store) left.
+    crate::domain::media::sweep_pending(&app.store, &app.media_dir())?;
     let out = import_archive_via(app, file, announce, &tmp, progress);
     let _ = std::fs::remove_dir_all(&tmp);
     out
@@ -717,6 +719,10 @@ fn import_archive_via(app: &App, file: &Path, announce: bool, tmp: &Path, progre
     // from their files) and spooled as one JSON line; a second file keeps each line's offset
     // (8 bytes, little-endian) so that pass 3 can read them back oldest first.
     let me = app.urls.actor();
+    // Every media file is journaled before it appears and cleared when its post is stored;
+    // when this ends (dropped) the files still pending are removed, and if the process dies
+    // the next start removes them (domain::media::PendingMedia).
+    let pending = crate::domain::media::PendingMedia::begin(app);
     let spool_path = tmp.join("posts.jsonl");
     let offsets_path = tmp.join("posts.offsets");
     let mut spool = std::io::BufWriter::new(std::fs::File::create(&spool_path)?);
@@ -799,7 +805,7 @@ fn import_archive_via(app: &App, file: &Path, announce: bool, tmp: &Path, progre
             // The compose pipeline, from the extracted file: an image is cleaned and gets its
             // preview and blurhash; a video or audio file is kept as it is; anything else is
             // skipped and counted.
-            match crate::domain::posts::save_uploads(app, std::slice::from_ref(&upload)) {
+            match crate::domain::posts::save_uploads_with(app, std::slice::from_ref(&upload), Some(&pending)) {
                 Ok(saved) => attachments.extend(saved),
                 Err(_) => skipped_media += 1,
             }
@@ -876,6 +882,12 @@ fn import_archive_via(app: &App, file: &Path, announce: bool, tmp: &Path, progre
                 p.url = HttpUrl::parse(&app.urls.post_url(id));
                 w.insert_post(&p)?;
                 w.note_archived(&origin, id)?;
+                // Its files are referenced by a stored post from this commit on.
+                for a in &p.attachments {
+                    if let Some(f) = pending.file_of(&a.url) {
+                        w.clear_pending_media(pending.run, f)?;
+                    }
+                }
                 added += 1;
                 if announce {
                     let audience = crate::domain::outbox::post_audience(w, app, &p)?;

@@ -899,6 +899,78 @@ async fn a_mastodon_archive_becomes_history_with_dates_and_media_not_announced()
     assert_eq!(redb::ReadableTableMetadata::len(&t).unwrap(), 4, "the archive's original ids are in the backup");
 }
 
+/// The media files under DATA/media (not the hidden `.TOKEN.part` files being written).
+fn media_names(data: &Path) -> std::collections::BTreeSet<String> {
+    std::fs::read_dir(data.join("media")).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| !n.starts_with('.')).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_archive_import_killed_after_saving_media_leaves_no_orphans_after_the_next_start() {
+    let dir = TempDir::new("orphans");
+    let image = rgb_png(48, 48, |x, y| [(x * 5) as u8, (y * 5) as u8, 90]);
+    let item = |n: usize| format!(r#"{{"type":"Create","actor":"https://old.example/users/me","object":{{"id":"https://old.example/users/me/statuses/{n}","type":"Note","attributedTo":"https://old.example/users/me","content":"<p>picture {n}</p>","published":"2019-01-02T03:04:05Z","to":["https://www.w3.org/ns/activitystreams#Public"],"attachment":[{{"type":"Document","mediaType":"image/png","url":"/media_attachments/files/1/p.png","name":"p"}}]}}}}"#);
+    let archive = |name: &str, items: std::ops::Range<usize>| -> std::path::PathBuf {
+        let outbox = format!(r#"{{"orderedItems":[{}]}}"#, items.map(item).collect::<Vec<_>>().join(","));
+        let p = dir.path().join(name);
+        let mut b = tar::Builder::new(flate2::write::GzEncoder::new(std::fs::File::create(&p).unwrap(), flate2::Compression::fast()));
+        for (path, bytes) in [("outbox.json", outbox.as_bytes()), ("media_attachments/files/1/p.png", &image[..])] {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(bytes.len() as u64);
+            h.set_mode(0o644);
+            b.append_data(&mut h, path, bytes).unwrap();
+        }
+        b.into_inner().unwrap().finish().unwrap();
+        p
+    };
+    // Committed posts with media first: these files must survive everything below.
+    let me = Instance::start("me").await;
+    let o = pipit::import::import_archive(&me.app, &archive("small.tar.gz", 0..2), false).unwrap();
+    assert!(o.contains("imported 2 posts"), "{o}");
+    let data = me.dir.path().to_path_buf();
+    let committed = media_names(&data);
+    assert!(!committed.is_empty());
+    let dir_arc = me.stop().await;
+
+    // Bad input: a big import killed -9 (no server runs: the command does the import itself)
+    // once it has saved media and before its posts are stored.
+    let big = archive("big.tar.gz", 100..600);
+    let mut child = bin().args(["import-archive", big.to_str().unwrap(), "--data", data.to_str().unwrap()]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if media_names(&data).len() > committed.len() + 3 {
+            break;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+            panic!("the import ended ({status}) before it could be killed: {err}");
+        }
+        assert!(Instant::now() < deadline, "no media file appeared");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let left = media_names(&data);
+    let orphans: Vec<&String> = left.difference(&committed).collect();
+    assert!(orphans.len() > 3, "the killed import left media files no post references: {orphans:?}");
+    assert!(committed.is_subset(&left));
+
+    // The next start removes them, and only them.
+    let me = Instance::restart(dir_arc).await;
+    assert_eq!(me.app.store.read(|r| r.own_post_count()).unwrap(), 2, "none of the killed import's posts were stored");
+    assert_eq!(media_names(&data), committed, "the orphans are gone, the committed posts' media untouched");
+    let posts = me.app.store.read(|r| r.own_posts(None, 10, |_| true)).unwrap().posts;
+    for p in &posts {
+        let r = me.client().get(&p.attachments[0].url).await;
+        assert_eq!(r.status, 200, "{} still served", p.attachments[0].url);
+    }
+    // An import after that works and keeps its media (nothing of it is swept as pending).
+    let o = pipit::import::import_archive(&me.app, &archive("third.tar.gz", 700..703), false).unwrap();
+    assert!(o.contains("imported 3 posts"), "{o}");
+    pipit::domain::media::sweep_pending(&me.app.store, &me.app.media_dir()).unwrap();
+    assert_eq!(media_names(&data).len(), committed.len() + 3, "the new posts' media are kept");
+}
+
 // ---------- 6. deleting the account ----------
 
 async fn pipit_stdin(args: &[&str], input: &str) -> Output {

@@ -130,7 +130,13 @@ impl Drop for Part {
 /// on any error nothing is left on disk. A file input is read from disk as it is processed and
 /// the results are written straight to DATA/media ([`crate::media::process_into`]).
 pub fn save_image<'a>(app: &App, input: impl Into<Input<'a>>) -> Result<Saved> {
-    let input = input.into();
+    save_image_noting(app, input.into(), &mut |_| Ok(()))
+}
+
+/// [`save_image`], calling `note` with the original's final file name after the bytes are
+/// processed and before any file is moved into place under that name (an error from `note`
+/// leaves nothing behind): what [`PendingMedia`] journals.
+fn save_image_noting(app: &App, input: Input<'_>, note: &mut dyn FnMut(&str) -> Result<()>) -> Result<Saved> {
     let limit = app.config.max_upload_kib as u64 * 1024;
     if input.len()? > limit {
         return Err(Error::PayloadTooLarge(limit));
@@ -150,6 +156,7 @@ pub fn save_image<'a>(app: &App, input: impl Into<Input<'a>>) -> Result<Saved> {
     };
     let token = crate::secret::token();
     let file = format!("{token}.{}", written.kind.ext());
+    note(&file)?;
     let preview_name = match written.preview {
         Some(kind) => {
             let name = format!("{token}-small.{}", kind.ext());
@@ -178,9 +185,13 @@ pub fn save_image<'a>(app: &App, input: impl Into<Input<'a>>) -> Result<Saved> {
 /// [`crate::media::sniff_av`]) stored unchanged up to `max_media_kib` (copied from its file in
 /// constant memory). Errors as `save_image`.
 pub fn save_upload<'a>(app: &App, input: impl Into<Input<'a>>) -> Result<Saved> {
-    let input = input.into();
+    save_upload_noting(app, input.into(), &mut |_| Ok(()))
+}
+
+/// [`save_upload`], with `note` called as in [`save_image_noting`].
+pub fn save_upload_noting(app: &App, input: Input<'_>, note: &mut dyn FnMut(&str) -> Result<()>) -> Result<Saved> {
     let Some((media_type, ext)) = crate::media::sniff_av(&input.head(64)?) else {
-        return save_image(app, input);
+        return save_image_noting(app, input, note);
     };
     let limit = app.config.max_media_kib as u64 * 1024;
     if input.len()? > limit {
@@ -195,6 +206,7 @@ pub fn save_upload<'a>(app: &App, input: impl Into<Input<'a>>) -> Result<Saved> 
         Input::Bytes(b) => part.file().write_all(b)?,
     }
     let file = format!("{}.{ext}", crate::secret::token());
+    note(&file)?;
     part.keep(&dir.join(&file))?;
     Ok(Saved { file, preview: None, media_type, width: None, height: None, blurhash: None })
 }
@@ -213,13 +225,106 @@ pub fn sweep_parts(dir: &Path) {
 
 /// Removes an upload and its preview (`NAME.ext` and `NAME-small.*`).
 pub fn remove(app: &App, file: &str) {
+    remove_in(&app.media_dir(), file)
+}
+
+/// [`remove`] in the media folder `dir`.
+fn remove_in(dir: &Path, file: &str) {
     if !valid_name(file) {
         return;
     }
-    let _ = std::fs::remove_file(app.media_dir().join(file));
+    let _ = std::fs::remove_file(dir.join(file));
     if let Some((stem, _)) = file.rsplit_once('.') {
         for ext in ["jpg", "png"] {
-            let _ = std::fs::remove_file(app.media_dir().join(format!("{stem}-small.{ext}")));
+            let _ = std::fs::remove_file(dir.join(format!("{stem}-small.{ext}")));
+        }
+    }
+}
+
+/// Runs of [`PendingMedia`] alive in this process (the store's lock keeps other processes out
+/// of the data folder): their entries are not swept.
+static LIVE_RUNS: std::sync::Mutex<Vec<u64>> = std::sync::Mutex::new(Vec::new());
+
+fn is_live(run: u64) -> bool {
+    LIVE_RUNS.lock().unwrap_or_else(|e| e.into_inner()).contains(&run)
+}
+
+/// Media saved for posts that are not stored yet, journaled in the store
+/// (`pendingmedia_run`, store/archive.rs) so that a crash between saving the files and
+/// storing the posts (an archive import killed half-way) leaves no orphaned files for good.
+/// Each file is noted, in its own committed transaction, before it is moved into place
+/// ([`PendingMedia::save`]); the transaction that stores a post clears its files
+/// (`Write::clear_pending_media`). Whatever is still noted when the run ends (dropped: its
+/// posts failed, or were duplicates) is removed then, and what a crashed run left is removed
+/// by [`sweep_pending`] at the next start or run.
+pub struct PendingMedia {
+    app: App,
+    /// Random, so that runs of a crashed process never look alive.
+    pub run: u64,
+}
+
+impl PendingMedia {
+    /// A new run, alive until dropped.
+    pub fn begin(app: &App) -> PendingMedia {
+        let mut b = [0u8; 8];
+        crate::secret::fill(&mut b);
+        let run = u64::from_le_bytes(b);
+        LIVE_RUNS.lock().unwrap_or_else(|e| e.into_inner()).push(run);
+        PendingMedia { app: app.clone(), run }
+    }
+
+    /// [`save_upload`], the file noted as pending for this run before it appears.
+    pub fn save(&self, input: Input<'_>) -> Result<Saved> {
+        let (app, run) = (&self.app, self.run);
+        save_upload_noting(app, input, &mut |file| app.store.write(|w| w.note_pending_media(run, file)))
+    }
+
+    /// The file name under DATA/media of a media URL of this instance (what the transaction
+    /// storing a post passes to `Write::clear_pending_media`).
+    pub fn file_of<'u>(&self, url: &'u str) -> Option<&'u str> {
+        url.strip_prefix(&self.app.urls.media(""))
+    }
+}
+
+impl Drop for PendingMedia {
+    /// Removes the files still pending for this run (no stored post references them).
+    fn drop(&mut self) {
+        if let Err(e) = sweep(&self.app.store, &self.app.media_dir(), Some(self.run)) {
+            tracing::warn!("removing the media of an unfinished import: {e}");
+        }
+        LIVE_RUNS.lock().unwrap_or_else(|e| e.into_inner()).retain(|r| *r != self.run);
+    }
+}
+
+/// Removes the media files (and their previews) of pending entries whose run is not alive in
+/// this process: what a crash left between saving media and storing their posts. Called when
+/// the data folder is opened and before each archive import. A page of the journal at a time.
+/// Returns the number of files removed.
+pub fn sweep_pending(store: &crate::store::Store, dir: &Path) -> Result<u64> {
+    sweep(store, dir, None)
+}
+
+/// Entries of `only` (one run, alive or not), or of every run not alive.
+fn sweep(store: &crate::store::Store, dir: &Path, only: Option<u64>) -> Result<u64> {
+    const PAGE: usize = 200;
+    let mut after: Option<(u64, String)> = only.map(|r| (r, String::new()));
+    let mut removed = 0u64;
+    loop {
+        let page = store.read(|r| r.pending_media_page(after.as_ref().map(|(r, f)| (*r, f.as_str())), PAGE))?;
+        let full = page.len() == PAGE;
+        let gone: Vec<&(u64, String)> = page.iter().take_while(|(r, _)| only.is_none_or(|o| o == *r)).filter(|(r, _)| only.is_some() || !is_live(*r)).collect();
+        // The file first: a crash in between leaves an entry naming nothing, which is harmless.
+        for (_, file) in &gone {
+            remove_in(dir, file);
+        }
+        if !gone.is_empty() {
+            store.write(|w| gone.iter().try_for_each(|(r, f)| w.clear_pending_media(*r, f)))?;
+            removed += gone.len() as u64;
+        }
+        let ended = only.is_some_and(|o| page.last().is_some_and(|(r, _)| *r != o));
+        match page.last() {
+            Some(last) if full && !ended => after = Some(last.clone()),
+            _ => return Ok(removed),
         }
     }
 }

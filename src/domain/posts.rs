@@ -357,6 +357,12 @@ pub fn publish_with(app: &App, new: NewPost, media: Vec<Attachment>, how: Publis
 /// or audio file (MP4, WebM, MP3, Ogg; passed through unchanged). On any error the files already
 /// written are removed and nothing is left.
 pub(crate) fn save_uploads(app: &App, media: &[Upload]) -> Result<Vec<Attachment>> {
+    save_uploads_with(app, media, None)
+}
+
+/// [`save_uploads`], each file journaled in `pending` before it appears (an archive import,
+/// whose posts are stored later: domain::media::PendingMedia).
+pub(crate) fn save_uploads_with(app: &App, media: &[Upload], pending: Option<&crate::domain::media::PendingMedia>) -> Result<Vec<Attachment>> {
     if media.len() > MAX_ATTACHMENTS {
         return Err(Error::BadRequest(format!("A post can have at most {MAX_ATTACHMENTS} attachments")));
     }
@@ -370,7 +376,10 @@ pub(crate) fn save_uploads(app: &App, media: &[Upload]) -> Result<Vec<Attachment
             if is_av && media.len() > 1 {
                 return Err(Error::BadRequest("A video or audio file goes alone in a post, without other attachments".into()));
             }
-            let saved = crate::domain::media::save_upload(app, u.source.input())?;
+            let saved = match pending {
+                Some(p) => p.save(u.source.input())?,
+                None => crate::domain::media::save_upload(app, u.source.input())?,
+            };
             Ok(Attachment {
                 url: HttpUrl::parse(&app.urls.media(&saved.file)).ok_or_else(|| Error::Internal("media URL is not http(s)".into()))?,
                 media_type: saved.media_type.into(),

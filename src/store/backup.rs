@@ -8,7 +8,7 @@ use super::community::{REPLIER_REPLYID, REPLYDAY_ACTOR_COUNT, UNANSWERED_REPLYID
 use super::relays::{RELAYED_POSTID, RELAYURI_RELAY};
 use super::webmentions::POSTID_SOURCE_MS;
 use super::crosspost::{XPACCT_CONNECTION, XPACCT_POSTID_COPY, XPSTATE_PENDING};
-use super::archive::ARCHIVEURI_POSTID;
+use super::archive::{ARCHIVEURI_POSTID, PENDINGMEDIA_RUN};
 use super::Store;
 use crate::error::{Error, Result};
 use redb::{Database, Key, MultimapTableHandle, ReadableDatabase, ReadableTable, TableDefinition, TableHandle, Value};
@@ -63,6 +63,8 @@ impl Store {
             POSTURI_KIND_COUNT,
             // Posts imported from a Mastodon archive, by their original id (issue 12): no duplicates on a re-import.
             ARCHIVEURI_POSTID,
+            // Media saved for posts not stored yet (their files are in the copy too): a restore sweeps them.
+            PENDINGMEDIA_RUN,
         );
         for t in r.list_tables()? {
             if !names.iter().any(|n| n == t.name()) {
