@@ -578,6 +578,8 @@ pub async fn cli_import(data: &Path, kind: &str, file: &Path, overwrite: bool) -
     let id = started.job.id;
     let pb = progress_bar(started.job.total);
     pb.set_message("looking up accounts");
+    // Off a terminal the bar is hidden: plain lines, so that a log shows the retries.
+    let lines = crate::progress::Lines::new("pipit import");
     let view = loop {
         let view = match &local {
             None => match control::send(data, &Command::ImportStatus { import: id }).await? {
@@ -597,6 +599,14 @@ pub async fn cli_import(data: &Path, kind: &str, file: &Path, overwrite: bool) -
         pb.set_position(view.job.done + view.job.failed);
         if !view.retrying.is_empty() {
             pb.set_message(format!("{} retrying", view.retrying.len()));
+        }
+        match view.retrying.first() {
+            _ if view.finished => {}
+            None => lines.show("looking up accounts", &view.summary()),
+            Some(first) => {
+                let more = if view.retrying.len() > 1 { format!(" (and {} more)", view.retrying.len() - 1) } else { String::new() };
+                lines.show("retrying", &format!("{}; waiting to try again: {first}{more}", view.summary()));
+            }
         }
         if view.finished {
             break view;

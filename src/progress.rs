@@ -5,7 +5,9 @@
 //! and the command line shows them on one [`Bar`]. With no server running, the command line
 //! runs the work itself and the same reporter drives the same bar. Bars and spinners are drawn
 //! on standard error when it is a terminal and hidden otherwise (logs, pipes, tests): that rule
-//! lives here, in [`bar`] and [`spinner`], for every bar pipit draws.
+//! lives here, in [`bar`] and [`spinner`], for every bar pipit draws. Off a terminal, work
+//! that can wait a long time with nothing to show (`pipit import` retrying a dead server)
+//! prints plain, throttled [`Lines`] instead.
 
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
@@ -66,21 +68,64 @@ impl Reporter {
 
     fn send(&self, what: &str, done: u64, total: Option<u64>, always: bool) {
         let Some(inner) = &self.0 else { return };
-        {
-            let mut last = inner.last.lock().unwrap_or_else(|e| e.into_inner());
-            let now = Instant::now();
-            let due = match &*last {
-                Some((at, phase)) => always || phase != what || now.duration_since(*at) >= inner.every,
-                None => true,
-            };
-            if !due {
-                return;
-            }
-            *last = Some((now, what.to_string()));
+        if !due(&inner.last, inner.every, what, always) {
+            return;
         }
         // A count can pass a total read earlier (posts written meanwhile): never done > total.
         let total = total.map(|t| t.max(done));
         (inner.sink)(Progress { done, total, what: what.to_string() });
+    }
+}
+
+/// The throttle of [`Reporter`] and [`Lines`]: true (and `last` set to now and `what`) when
+/// `always`, when the phase `what` differs from the last one, or when `every` has passed.
+fn due(last: &Mutex<Option<(Instant, String)>>, every: Duration, what: &str, always: bool) -> bool {
+    let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
+    let now = Instant::now();
+    let due = match &*last {
+        Some((at, phase)) => always || phase != what || now.duration_since(*at) >= every,
+        None => true,
+    };
+    if due {
+        *last = Some((now, what.to_string()));
+    }
+    due
+}
+
+/// At most this often a plain progress line goes out within one phase: a log stays readable.
+const LINE_EVERY: Duration = Duration::from_secs(5);
+
+/// Plain progress lines on standard error when it is not a terminal (a pipe, a log file, a
+/// service's journal), where bars are hidden: `pipit VERB: PHASE: DETAIL`. The first line of
+/// a phase always goes out, then at most one every 5 s. On a terminal it prints nothing: the
+/// bar shows the same.
+pub struct Lines {
+    /// `pipit import`: what starts each line.
+    prefix: String,
+    /// False on a terminal.
+    on: bool,
+    every: Duration,
+    last: Mutex<Option<(Instant, String)>>,
+}
+
+impl Lines {
+    /// Lines starting with `prefix` (`"pipit import"`), printed only when standard error is
+    /// not a terminal.
+    pub fn new(prefix: &str) -> Lines {
+        use std::io::IsTerminal;
+        Lines { prefix: prefix.to_string(), on: !std::io::stderr().is_terminal(), every: LINE_EVERY, last: Mutex::new(None) }
+    }
+
+    /// Prints `PREFIX: PHASE: DETAIL` unless a line of the same phase went out less than 5 s ago.
+    pub fn show(&self, phase: &str, detail: &str) {
+        if let Some(line) = self.line(phase, detail) {
+            eprintln!("{line}");
+        }
+    }
+
+    /// The line [`Lines::show`] prints, if one is due.
+    fn line(&self, phase: &str, detail: &str) -> Option<String> {
+        (self.on && due(&self.last, self.every, phase, false)).then(|| format!("{}: {phase}: {detail}", self.prefix))
     }
 }
 
@@ -182,5 +227,20 @@ mod tests {
         let got: Vec<(u64, Option<u64>, &str)> = seen.iter().map(|p| (p.done, p.total, p.what.as_str())).collect();
         assert_eq!(got, vec![(0, Some(1000), "posts"), (0, None, "media"), (7, Some(7), "media"), (7, Some(7), "media"), (3, Some(3), "late"), (12, Some(12), "late2")]);
         Reporter::none().report("nothing", 1, None); // no sink, no panic
+    }
+
+    #[test]
+    fn plain_lines_go_out_per_phase_then_throttled_and_never_on_a_terminal() {
+        let l = Lines { prefix: "pipit import".into(), on: true, every: Duration::from_secs(3600), last: Mutex::new(None) };
+        assert_eq!(l.line("looking up accounts", "a.csv: 0 of 3").as_deref(), Some("pipit import: looking up accounts: a.csv: 0 of 3"));
+        // Bad input: a burst of polls in the same phase: throttled.
+        for _ in 0..100 {
+            assert_eq!(l.line("looking up accounts", "a.csv: 1 of 3"), None);
+        }
+        // A new phase (a server stopped answering) always goes out, then waits too.
+        assert_eq!(l.line("retrying", "line 4").as_deref(), Some("pipit import: retrying: line 4"));
+        assert_eq!(l.line("retrying", "line 4"), None);
+        let tty = Lines { prefix: "pipit import".into(), on: false, every: Duration::ZERO, last: Mutex::new(None) };
+        assert_eq!(tty.line("retrying", "line 4"), None, "a terminal has the bar instead");
     }
 }

@@ -717,6 +717,42 @@ async fn csv_import_checks_the_file_whole_then_applies_each_row_through_the_queu
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csv_import_off_a_terminal_prints_plain_lines_while_it_retries_a_dead_server() {
+    // Retries slow enough (about a minute in all) that the row is still waiting when seen.
+    let me = Instance::start_with("me", Box::new(|c| c.delivery_backoff_unit_ms = 50)).await;
+    with_control(&me);
+    wait_socket(&me).await;
+    let dir = TempDir::new("import-lines");
+    let f = dir.path().join("dead.csv");
+    // Bad input: an account on a server that does not answer (nothing listens on port 1).
+    std::fs::write(&f, "Account address,Show boosts,Notify on new posts,Languages\nsomeone@127.0.0.1:1,true,false,\n").unwrap();
+    // Standard error is a pipe, not a terminal: the old code's bar was hidden there and the
+    // command printed nothing at all until the last try, many minutes later by default.
+    let mut child = bin().args(["import", "following", f.to_str().unwrap(), "--data", me.dir.path().to_str().unwrap()]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let reader = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        let mut seen = Vec::new();
+        for line in std::io::BufReader::new(stderr).lines().map_while(std::result::Result::ok) {
+            let found = line.contains("retrying") && line.contains("line 2: someone@127.0.0.1:1");
+            seen.push(line);
+            if found {
+                return (true, seen);
+            }
+        }
+        (false, seen)
+    });
+    let got = tokio::time::timeout(Duration::from_secs(40), reader).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let (found, seen) = got.expect("no retry line within 40 s").unwrap();
+    assert!(found, "a plain line names the retried row: {seen:?}");
+    let line = seen.last().unwrap();
+    assert!(line.starts_with("pipit import: retrying: following_accounts.csv: 0 done, 0 failed, 1 pending of 1 lines; waiting to try again: line 2: someone@127.0.0.1:1"), "{line}");
+    assert!(seen.iter().all(|l| !l.contains('\r') && !l.contains('\x1b')), "plain text, no terminal control: {seen:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn csv_import_waits_for_a_dead_server_and_survives_a_restart() {
     // Retries a little slower here, so the row is still pending across the restart.
     let me = Instance::start_with("me", Box::new(|c| c.delivery_backoff_unit_ms = 50)).await;
