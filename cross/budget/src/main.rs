@@ -208,9 +208,11 @@ fn post(id: u64, author: &str, uri: String, text: &str, local: bool, in_reply_to
 
 /// `--soak ROUNDS [--secs S]`: the flat-RSS line's load (64 clients on the mixed endpoints), one
 /// warm-up round and then ROUNDS rounds of S seconds, printing after each the server's VmRSS,
-/// RssAnon (heap and other private memory: where a leak shows), its thread count and the
-/// requests made. `PIPIT_SOAK_WRAP` (words split on spaces) runs the server under a tool, e.g.
-/// `heaptrack -o /tmp/soak`; the server is killed (SIGKILL) after the last round.
+/// RssAnon (heap and other private memory: where a leak shows), RssFile, VmHWM, its threads and
+/// open fds, the store file's size and the requests made. `PIPIT_SOAK_WRAP` (words split on
+/// spaces) runs the server under a tool, e.g. `heaptrack -o /tmp/soak`; the server is killed
+/// (SIGKILL) after the last round. `PIPIT_SOAK_ONLY`, `PIPIT_SOAK_CLIENTS`, `PIPIT_SOAK_TRIM`:
+/// see below and cross/BENCHMARKS.md, "Issue 15 (branch soak)".
 async fn soak(bin: &Path, rounds: usize, secs: u64) {
     let (dir, port, thread_root) = pages_folder(bin);
     let wrap: Vec<String> = std::env::var("PIPIT_SOAK_WRAP").unwrap_or_default().split_whitespace().map(String::from).collect();
@@ -225,11 +227,11 @@ async fn soak(bin: &Path, rounds: usize, secs: u64) {
     };
     // Under a wrapper the server is the wrapper's newest descendant named like the binary.
     let pid = server_pid(child.id(), bin);
-    // `PIPIT_SOAK_ONLY=Profile HTML,Atom feed` loads only the endpoints so named (to tell apart
-    // which answers the memory grows with).
+    // `PIPIT_SOAK_ONLY=Profile HTML|Atom feed` loads only the endpoints so named (to tell apart
+    // which answers the memory grows with; `|` since one name has a comma).
     let only = std::env::var("PIPIT_SOAK_ONLY").ok();
     let mixed: Arc<Vec<(String, &'static str)>> = Arc::new(mixed_endpoints(port, &thread_root.to_string()).into_iter()
-        .filter(|(name, ..)| only.as_deref().is_none_or(|o| o.split(',').any(|n| n.trim() == *name)))
+        .filter(|(name, ..)| only.as_deref().is_none_or(|o| o.split('|').any(|n| n.trim() == *name)))
         .map(|(_, p, a, _)| (p, a)).collect());
     let line = |round: &str, n: u64| {
         // The store's file too: a GET that writes would grow it (and redb's cache with it).
@@ -238,12 +240,15 @@ async fn soak(bin: &Path, rounds: usize, secs: u64) {
             status_kib(pid, "VmRSS:") as f64 / 1024.0, status_kib(pid, "RssAnon:") as f64 / 1024.0, status_kib(pid, "RssFile:") as f64 / 1024.0,
             status_kib(pid, "VmHWM:") as f64 / 1024.0, status_kib(pid, "Threads:"), std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0), db / 1024);
     };
-    println!("soak: pid {pid}, 64 clients × {} endpoints, warm-up + {rounds} rounds of {secs} s", mixed.len());
+    // `PIPIT_SOAK_CLIENTS=8`: fewer clients at once (fewer renders of one page at once when its
+    // cache entry expires).
+    let clients: usize = std::env::var("PIPIT_SOAK_CLIENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(64);
+    println!("soak: pid {pid}, {clients} clients × {} endpoints, warm-up + {rounds} rounds of {secs} s", mixed.len());
     line("idle", 0);
-    let n = load(port, mixed.clone(), 64, Instant::now() + Duration::from_secs(secs)).await;
+    let n = load(port, mixed.clone(), clients, Instant::now() + Duration::from_secs(secs)).await;
     line("warm-up", n);
     for r in 1..=rounds {
-        let n = load(port, mixed.clone(), 64, Instant::now() + Duration::from_secs(secs)).await;
+        let n = load(port, mixed.clone(), clients, Instant::now() + Duration::from_secs(secs)).await;
         line(&r.to_string(), n);
     }
     if std::env::var_os("PIPIT_SOAK_TRIM").is_some() {
