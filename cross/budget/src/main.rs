@@ -5,7 +5,8 @@
 //!   cargo run --release --manifest-path cross/budget/Cargo.toml -- [--quick] [--media] [--bin PATH]
 //!
 //! `--media` measures only the 12-megapixel JPEG upload line (media.rs); `--only-pages` only the
-//! uncached page lines (pages.rs) and the client API lines.
+//! uncached page lines (pages.rs) and the client API lines. `--soak ROUNDS [--secs S]` runs only
+//! the flat-RSS line's load, for ROUNDS rounds after the warm-up, printing the memory after each.
 //!
 //! The pipit measured is PATH, else cross/out/x86_64-unknown-linux-musl/pipit (static musl, as on
 //! a Pi), else target/release/pipit.
@@ -205,6 +206,129 @@ fn post(id: u64, author: &str, uri: String, text: &str, local: bool, in_reply_to
     }
 }
 
+/// `--soak ROUNDS [--secs S]`: the flat-RSS line's load (64 clients on the mixed endpoints), one
+/// warm-up round and then ROUNDS rounds of S seconds, printing after each the server's VmRSS,
+/// RssAnon (heap and other private memory: where a leak shows), RssFile, VmHWM, its threads and
+/// open fds, the store file's size and the requests made. `PIPIT_SOAK_WRAP` (words split on
+/// spaces) runs the server under a tool, e.g. `heaptrack -o /tmp/soak`; the server is killed
+/// (SIGKILL) after the last round. `PIPIT_SOAK_ONLY`, `PIPIT_SOAK_CLIENTS`, `PIPIT_SOAK_TRIM`:
+/// see below and cross/BENCHMARKS.md, "Issue 15 (branch soak)".
+async fn soak(bin: &Path, rounds: usize, secs: u64) {
+    let (dir, port, thread_root) = pages_folder(bin);
+    let wrap: Vec<String> = std::env::var("PIPIT_SOAK_WRAP").unwrap_or_default().split_whitespace().map(String::from).collect();
+    let mut child = if wrap.is_empty() {
+        start(bin, &dir, port).await.0
+    } else {
+        let child = Command::new(&wrap[0]).args(&wrap[1..]).arg(bin).args(["serve", "--data", dir.to_str().unwrap()]).stdout(Stdio::null()).stderr(Stdio::inherit()).spawn().unwrap();
+        while get(port, "/.well-known/nodeinfo").await != Ok(200) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        child
+    };
+    // Under a wrapper the server is the wrapper's newest descendant named like the binary.
+    let pid = server_pid(child.id(), bin);
+    // `PIPIT_SOAK_ONLY=Profile HTML|Atom feed` loads only the endpoints so named (to tell apart
+    // which answers the memory grows with; `|` since one name has a comma).
+    let only = std::env::var("PIPIT_SOAK_ONLY").ok();
+    let mixed: Arc<Vec<(String, &'static str)>> = Arc::new(mixed_endpoints(port, &thread_root.to_string()).into_iter()
+        .filter(|(name, ..)| only.as_deref().is_none_or(|o| o.split('|').any(|n| n.trim() == *name)))
+        .map(|(_, p, a, _)| (p, a)).collect());
+    let line = |round: &str, n: u64| {
+        // The store's file too: a GET that writes would grow it (and redb's cache with it).
+        let db = std::fs::metadata(dir.join(pipit::store::DB_FILE)).map(|m| m.len()).unwrap_or(0);
+        println!("round {round:>7}: VmRSS {:6.2} MiB  RssAnon {:6.2} MiB  RssFile {:6.2} MiB  VmHWM {:6.2} MiB  threads {:2}  fds {:3}  pipit.redb {} KiB  requests {n}",
+            status_kib(pid, "VmRSS:") as f64 / 1024.0, status_kib(pid, "RssAnon:") as f64 / 1024.0, status_kib(pid, "RssFile:") as f64 / 1024.0,
+            status_kib(pid, "VmHWM:") as f64 / 1024.0, status_kib(pid, "Threads:"), std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0), db / 1024);
+    };
+    // `PIPIT_SOAK_CLIENTS=8`: fewer clients at once (fewer renders of one page at once when its
+    // cache entry expires).
+    let clients: usize = std::env::var("PIPIT_SOAK_CLIENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(64);
+    println!("soak: pid {pid}, {clients} clients × {} endpoints, warm-up + {rounds} rounds of {secs} s", mixed.len());
+    line("idle", 0);
+    let n = load(port, mixed.clone(), clients, Instant::now() + Duration::from_secs(secs)).await;
+    line("warm-up", n);
+    for r in 1..=rounds {
+        let n = load(port, mixed.clone(), clients, Instant::now() + Duration::from_secs(secs)).await;
+        line(&r.to_string(), n);
+    }
+    if std::env::var_os("PIPIT_SOAK_TRIM").is_some() {
+        // glibc only: what malloc_trim(0) gives back is memory the allocator kept after it was
+        // freed (fragmentation), not memory pipit holds.
+        let out = Command::new("gdb").args(["-p", &pid.to_string(), "-batch", "-ex", "call (int)malloc_trim(0)"]).output();
+        println!("malloc_trim(0) via gdb: {}", out.map(|o| o.status.to_string()).unwrap_or_else(|e| e.to_string()));
+        line("trimmed", 0);
+    }
+    if !wrap.is_empty() {
+        // SIGKILL, not SIGTERM: a graceful stop frees the caches, and the tool is to see what is
+        // alive after the last round (heaptrack's "leaked" is then the live heap by call stack).
+        Command::new("kill").args(["-KILL", &pid.to_string()]).status().ok();
+        child.wait().ok();
+    } else {
+        child.kill().ok();
+        child.wait().ok();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `pid` itself, or under a wrapper tool the descendant process running `bin`.
+fn server_pid(pid: u32, bin: &Path) -> u32 {
+    let name: String = bin.file_name().unwrap().to_string_lossy().chars().take(15).collect();
+    let mut found = pid;
+    let mut frontier = vec![pid];
+    while let Some(p) = frontier.pop() {
+        let children = std::fs::read_to_string(format!("/proc/{p}/task/{p}/children")).unwrap_or_default();
+        for c in children.split_whitespace().filter_map(|c| c.parse::<u32>().ok()) {
+            if std::fs::read_to_string(format!("/proc/{c}/comm")).unwrap_or_default().trim() == name {
+                found = c;
+            }
+            frontier.push(c);
+        }
+    }
+    found
+}
+
+/// The data folder of the page lines: a profile of 61 posts, one of them with a 20-reply thread,
+/// and the owner's password. Returns the folder, its port and the thread's root id.
+fn pages_folder(bin: &Path) -> (PathBuf, u16, u64) {
+    let mut thread_root = 0u64;
+    let (dir, port) = prepare(bin, "pages", |app| {
+        let me = app.urls.actor();
+        app.store.write(|w| {
+            let root_id = pipit::ids::next_id();
+            thread_root = root_id;
+            let root = post(root_id, &me, app.urls.post_uri(root_id), "the root post with a thread", true, None);
+            w.put_post(&root)?;
+            for i in 0..20 {
+                let id = pipit::ids::next_id();
+                w.put_post(&post(id, &me, app.urls.post_uri(id), &format!("reply {i}"), true, Some(root.uri.to_string())))?;
+            }
+            for i in 0..40 {
+                let id = pipit::ids::next_id();
+                w.put_post(&post(id, &me, app.urls.post_uri(id), &format!("post {i} with some words in it"), true, None))?;
+            }
+            Ok(())
+        }).unwrap();
+        pipit::domain::owner::set_password(app, CHURN_PASSWORD).unwrap();
+    }, |_| {});
+    (dir, port, thread_root)
+}
+
+/// The mixed load's endpoints: (name, path, Accept, CPU budget in µs per request). Budgets: the
+/// lower of the old line and a fifth of snac2's figure from issue 15 (snac2 was not built here:
+/// its figures are the issue's, measured on the same kind of machine).
+fn mixed_endpoints(port: u16, thread_id: &str) -> Vec<(&'static str, String, &'static str, u64)> {
+    let host = format!("127.0.0.1:{port}");
+    vec![
+        ("WebFinger", format!("/.well-known/webfinger?resource=acct:me@{host}"), "application/jrd+json", 32),
+        ("Actor JSON", "/users/me".into(), "application/activity+json", 50),
+        ("Post JSON", format!("/users/me/statuses/{thread_id}"), "application/activity+json", 47),
+        ("Profile HTML", "/@me".into(), "text/html", 56),
+        ("Post HTML, 20-reply thread", format!("/@me/{thread_id}"), "text/html", 100),
+        ("Outbox page", "/users/me/outbox?page=true".into(), "application/activity+json", 100),
+        ("Atom feed", "/@me.atom".into(), "application/atom+xml", 100),
+    ]
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -226,6 +350,12 @@ async fn main() {
         print_table(&rows);
         return;
     }
+    if let Some(i) = args.iter().position(|a| a == "--soak") {
+        // The flat-RSS line's load for many rounds (issue 15: plateau or leak?).
+        let rounds: usize = args.get(i + 1).and_then(|v| v.parse().ok()).expect("--soak ROUNDS");
+        let secs: u64 = args.iter().position(|a| a == "--secs").and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(if quick { 5 } else { 30 });
+        return soak(&bin, rounds, secs).await;
+    }
     if args.iter().any(|a| a == "--media") {
         // Just the 12 MP upload line.
         media::media_bench(&bin, &mut rows).await;
@@ -241,26 +371,7 @@ async fn main() {
     }
 
     // 2–4. A profile with a post that has a 20-reply thread.
-    let mut thread_root = 0u64;
-    let (dir, port) = prepare(&bin, "pages", |app| {
-        let me = app.urls.actor();
-        app.store.write(|w| {
-            let root_id = pipit::ids::next_id();
-            thread_root = root_id;
-            let root = post(root_id, &me, app.urls.post_uri(root_id), "the root post with a thread", true, None);
-            w.put_post(&root)?;
-            for i in 0..20 {
-                let id = pipit::ids::next_id();
-                w.put_post(&post(id, &me, app.urls.post_uri(id), &format!("reply {i}"), true, Some(root.uri.to_string())))?;
-            }
-            for i in 0..40 {
-                let id = pipit::ids::next_id();
-                w.put_post(&post(id, &me, app.urls.post_uri(id), &format!("post {i} with some words in it"), true, None))?;
-            }
-            Ok(())
-        }).unwrap();
-        pipit::domain::owner::set_password(app, CHURN_PASSWORD).unwrap();
-    }, |_| {});
+    let (dir, port, thread_root) = pages_folder(&bin);
     let (mut child, _) = start(&bin, &dir, port).await;
     let pid = child.id();
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -272,18 +383,7 @@ async fn main() {
     let thread_id = thread_root.to_string();
     let check = reqwest_body(port, &format!("/@me/{thread_id}")).await;
     assert!(check.contains("reply 19"), "the thread page shows its 20 replies");
-    let host = format!("127.0.0.1:{port}");
-    // Budget: the lower of the old line and a fifth of snac2's figure from issue 15 (snac2 was
-    // not built here: its figures are the issue's, measured on the same kind of machine).
-    let endpoints: Vec<(&str, String, &'static str, u64)> = vec![
-        ("WebFinger", format!("/.well-known/webfinger?resource=acct:me@{host}"), "application/jrd+json", 32),
-        ("Actor JSON", "/users/me".into(), "application/activity+json", 50),
-        ("Post JSON", format!("/users/me/statuses/{thread_id}"), "application/activity+json", 47),
-        ("Profile HTML", "/@me".into(), "text/html", 56),
-        ("Post HTML, 20-reply thread", format!("/@me/{thread_id}"), "text/html", 100),
-        ("Outbox page", "/users/me/outbox?page=true".into(), "application/activity+json", 100),
-        ("Atom feed", "/@me.atom".into(), "application/atom+xml", 100),
-    ];
+    let endpoints = mixed_endpoints(port, &thread_id);
     let secs = if quick { 5 } else { 30 };
     let mixed: Arc<Vec<(String, &'static str)>> = Arc::new(endpoints.iter().map(|(_, p, a, _)| (p.clone(), *a)).collect());
     // One warm-up round fills redb's cache and the allocator's pools; then three measured rounds.
@@ -503,7 +603,7 @@ async fn inbox_bench(bin: &Path, quick: bool, rows: &mut Vec<Row>) {
     }, |_| {});
     let (mut child, _) = start(bin, &dir, port).await;
     let pid = child.id();
-    let db = dir.join("pipit.redb");
+    let db = dir.join(pipit::store::DB_FILE);
     let (cpu0, wb0, size0) = (cpu_us(pid), write_bytes(pid), std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0));
     let next = Arc::new(AtomicU64::new(0));
     let accepted = Arc::new(AtomicU64::new(0));
