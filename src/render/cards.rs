@@ -169,8 +169,9 @@ impl<T: Serialize> fmt::Debug for Keyed<T> {
 
 /// Every operation is the serialised view's (a map), so a template cannot tell the two apart.
 impl<T: Serialize + Send + Sync + 'static> Object for Keyed<T> {
+    // Views are structs: a map, known without serialising (`kind()` asks on every use).
     fn repr(self: &Arc<Self>) -> ObjectRepr {
-        self.value().as_object().map_or(ObjectRepr::Map, |o| o.repr())
+        ObjectRepr::Map
     }
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         self.value().as_object()?.get_value(key)
