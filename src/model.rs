@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::httpurl::HttpUrl;
 use crate::httpurl::{lenient_opt, lenient_vec};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Visibility {
     /// Everyone, listed on the profile and in feeds.
@@ -215,7 +215,7 @@ pub struct Profile {
 }
 
 /// What a new post starts with when the composer, CLI or API does not say.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 pub struct PostingDefaults {
     /// Public and unlisted posts stay on this site unless the post says to federate.
     #[serde(default)]

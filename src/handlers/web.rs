@@ -14,7 +14,8 @@ use crate::server::request;
 use crate::server::response::{self, Resp};
 use hyper::body::Incoming;
 use hyper::Request;
-use minijinja::context;
+use crate::render::cards::keyed;
+use minijinja::{context, Value};
 use std::time::Duration;
 
 fn viewer(o: &Option<OwnerView>) -> Viewer {
@@ -56,13 +57,14 @@ pub fn profile(app: &App, req: &Request<Incoming>) -> Result<Resp> {
         let page = timeline::profile_in(r, viewer(&o), before)?;
         let p = r.profile()?;
         let count = r.own_post_count()?;
-        let posts: Vec<PostView> = page.posts.iter().map(|x| social::post_view_in(app, r, x, &p, false)).collect();
+        // Keyed: a card drawn before is found by the Rust view's hash, never serialised (cards.rs).
+        let posts: Vec<Value> = page.posts.iter().map(|x| keyed(social::post_view_in(app, r, x, &p, false))).collect();
         // Pinned posts head the first page.
-        let pinned: Vec<PostView> = if before.is_none() { r.pinned(5)?.iter().map(|x| social::post_view_in(app, r, x, &p, false)).collect() } else { vec![] };
+        let pinned: Vec<Value> = if before.is_none() { r.pinned(5)?.iter().map(|x| keyed(social::post_view_in(app, r, x, &p, false))).collect() } else { vec![] };
         Ok(context! {
             pinned,
             profile => ProfileView::new(&p, &app.urls, count),
-            posts, next => page.next.map(|n| n.to_string()), owner => o, notice => notice(req),
+            posts, next => page.next.map(|n| n.to_string()), owner => o.map(keyed), notice => notice(req),
             actor_url => app.urls.actor(),
             // Public lists are starter packs, linked from the profile.
             starter_packs => r.lists()?.into_iter().filter(|(_, l)| l.public).map(|(id, l)| context! { id => id.to_string(), name => l.name }).collect::<Vec<_>>(),
@@ -78,7 +80,7 @@ pub fn post_page(app: &App, req: &Request<Incoming>, id: u64) -> Result<Resp> {
         let o = auth::owner_in(app, r, req.headers());
         let t = timeline::thread_in(app, r, viewer(&o), id)?;
         let p = r.profile()?;
-        let view = |x: &crate::model::Post| social::post_view_in(app, r, x, &p, false);
+        let view = |x: &crate::model::Post| keyed(social::post_view_in(app, r, x, &p, false));
         let screener = crate::domain::safety::Screener::new_in(app, r, "thread");
         let replies: Vec<_> = t
             .replies
@@ -88,10 +90,10 @@ pub fn post_page(app: &App, req: &Request<Incoming>, id: u64) -> Result<Resp> {
             .collect();
         let is_owner = o.is_some();
         let ctx = context! {
-            post => social::post_view_in(app, r, &t.post, &p, true),
+            post => keyed(social::post_view_in(app, r, &t.post, &p, true)),
             ancestors => t.ancestors.iter().map(view).collect::<Vec<_>>(),
             missing_parent => t.missing_parent, reply => social::reply_form_in(app, r, &t.post, is_owner),
-            replies, owner => o, notice => notice(req),
+            replies, owner => o.map(keyed), notice => notice(req),
             webmentions => r.webmentions(t.post.id, 100)?.into_iter().map(|(s, _)| s).collect::<Vec<_>>(),
         };
         Ok((ctx, is_owner, t.post))

@@ -10,19 +10,30 @@
 //! context). The macro reads nothing else but constant globals (icons). Any change to the post or to what the card shows is a different key: the old card
 //! is simply never asked for again and ages out. Nothing has to be told about writes.
 //!
-//! The key walks the value into bytes with kinds, lengths and end marks written (so no two
-//! different views give the same bytes), hashed by two SipHashers with random per-process keys:
-//! a chance collision is ~2^-128 and nobody outside can aim at one.
+//! Pages hand their post views and the viewer over as `Keyed` values (`keyed(view)`): the Rust
+//! view inside a template value. Its key bytes come from `#[derive(Hash)]` on the view structs
+//! (render/views.rs), so every field is in the key, including one added later, and a hit never
+//! turns the view into a template value at all (a miss does, once, and the macro reads that
+//! value). A plain template value (pages not handing `Keyed` views) is walked instead, with
+//! kinds, lengths and end marks written. Either way no two different views give the same bytes
+//! (derive(Hash) writes lengths before sequences and ends every string with 0xFF, which UTF-8
+//! never holds; each argument starts with a tag saying which encoding follows). The bytes are
+//! hashed by two SipHashers with random per-process keys: a chance collision is ~2^-128 and
+//! nobody outside can aim at one.
 //!
 //! Bounded: at most `BUDGET` bytes of card HTML (256 KiB, ~60–80 owner cards: a profile page,
 //! a thread and a few timeline pages) plus ~50 bytes of bookkeeping per card. Two generations
 //! approximate LRU: new cards go into `current`; when it holds half the budget, `previous` is
 //! dropped and `current` becomes it; a hit in `previous` moves the card back into `current`.
 
-use minijinja::value::{Value, ValueKind};
+use super::views::{OwnerView, PostView};
+use minijinja::value::{Enumerator, Object, ObjectRepr, Value, ValueKind};
+use minijinja::State;
+use serde::Serialize;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
-use std::sync::{Arc, Mutex};
+use std::fmt;
+use std::hash::{BuildHasher, Hash, Hasher, RandomState};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Card HTML kept at most, in bytes (both generations together). The Pi's idle budget is a
 /// few MiB, so this stays a small fraction of it; it fills only as pages are rendered.
@@ -38,9 +49,9 @@ pub struct Cards {
 
 #[derive(Default)]
 struct Generations {
-    current: HashMap<Key, Arc<str>>,
+    current: HashMap<Key, Value>,
     current_bytes: usize,
-    previous: HashMap<Key, Arc<str>>,
+    previous: HashMap<Key, Value>,
     hits: u64,
     misses: u64,
 }
@@ -65,19 +76,20 @@ impl Default for Cards {
 impl Cards {
     /// The key of a card: `p` (the post view), `owner` (none/undefined for visitors), `full`
     /// and `back` (the page's return path for the card's forms, undefined on most pages).
+    /// `p` and `owner` are read as their Rust views when they are `Keyed` (`keyed`).
     pub fn key(&self, p: &Value, owner: &Value, full: bool, back: &Value) -> Key {
-        // The walk writes into one buffer, hashed in one go: a hasher fed hundreds of small
-        // writes cost more than the macro it replaces.
+        // Everything goes into one buffer, hashed in one go: a SipHasher fed hundreds of
+        // small writes cost more than the macro it replaces.
         let mut buf = Vec::with_capacity(4096);
-        feed(&mut buf, p);
-        feed(&mut buf, owner);
+        part(&mut buf, p);
+        part(&mut buf, owner);
         buf.push(full as u8);
         feed(&mut buf, back);
         (self.keys.0.hash_one(&buf), self.keys.1.hash_one(&buf))
     }
 
-    /// The card drawn before under `key`, if still held.
-    pub fn get(&self, key: Key) -> Option<Arc<str>> {
+    /// The card drawn before under `key`, if still held (a safe string: shared, not copied).
+    pub fn get(&self, key: Key) -> Option<Value> {
         let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(html) = g.current.get(&key).cloned() {
             g.hits += 1;
@@ -96,9 +108,9 @@ impl Cards {
         }
     }
 
-    /// Keeps `html` under `key` (a card larger than half the budget is not kept).
-    pub fn put(&self, key: Key, html: Arc<str>) {
-        if html.len() > BUDGET / 2 {
+    /// Keeps `html` (a safe string) under `key` (a card larger than half the budget is not kept).
+    pub fn put(&self, key: Key, html: Value) {
+        if size(&html) > BUDGET / 2 {
             return;
         }
         self.inner.lock().unwrap_or_else(|e| e.into_inner()).insert(key, html);
@@ -106,21 +118,128 @@ impl Cards {
 
     pub fn stats(&self) -> CardStats {
         let g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let prev_bytes: usize = g.previous.values().map(|h| h.len()).sum();
+        let prev_bytes: usize = g.previous.values().map(size).sum();
         CardStats { hits: g.hits, misses: g.misses, cards: g.current.len() + g.previous.len(), bytes: g.current_bytes + prev_bytes }
     }
 }
 
 impl Generations {
-    fn insert(&mut self, key: Key, html: Arc<str>) {
-        if self.current_bytes + html.len() > BUDGET / 2 {
+    fn insert(&mut self, key: Key, html: Value) {
+        if self.current_bytes + size(&html) > BUDGET / 2 {
             self.previous = std::mem::take(&mut self.current);
             self.current_bytes = 0;
         }
-        self.current_bytes += html.len();
+        self.current_bytes += size(&html);
         if let Some(old) = self.current.insert(key, html) {
-            self.current_bytes -= old.len();
+            self.current_bytes -= size(&old);
         }
+    }
+}
+
+/// Bytes of card HTML in a held value.
+fn size(html: &Value) -> usize {
+    html.as_str().map_or(0, str::len)
+}
+
+/// A view handed to templates as itself: `keyed(post_view)`, `keyed(owner_view)`. Templates
+/// see the same value as `Value::from_serialize(&view)` (made on first use, then kept), while
+/// `post_card` hashes the Rust view for its key and, on a hit, never makes that value at all.
+pub struct Keyed<T> {
+    view: T,
+    value: OnceLock<Value>,
+}
+
+/// `view` as a template value that `post_card` keys by its Rust fields (see `Keyed`).
+pub fn keyed<T: Serialize + Hash + Send + Sync + 'static>(view: T) -> Value {
+    Value::from_object(Keyed { view, value: OnceLock::new() })
+}
+
+impl<T: Serialize> Keyed<T> {
+    /// The view as `Value::from_serialize` makes it: what the template reads.
+    fn value(&self) -> &Value {
+        self.value.get_or_init(|| Value::from_serialize(&self.view))
+    }
+}
+
+impl<T: Serialize> fmt::Debug for Keyed<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.value(), f)
+    }
+}
+
+/// Every operation is the serialised view's (a map), so a template cannot tell the two apart.
+impl<T: Serialize + Send + Sync + 'static> Object for Keyed<T> {
+    // Views are structs: a map, known without serialising (`kind()` asks on every use).
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.value().as_object()?.get_value(key)
+    }
+    fn get_value_by_str(self: &Arc<Self>, key: &str) -> Option<Value> {
+        self.value().as_object()?.get_value_by_str(key)
+    }
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        match self.value().as_object() {
+            Some(o) => o.enumerate(),
+            None => Enumerator::Empty,
+        }
+    }
+    fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
+        self.value().as_object()?.enumerator_len()
+    }
+    fn is_true(self: &Arc<Self>) -> bool {
+        self.value().is_true()
+    }
+    fn call_method(self: &Arc<Self>, state: &State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, minijinja::Error> {
+        match self.value().as_object() {
+            Some(o) => o.call_method(state, method, args),
+            None => Err(minijinja::Error::from(minijinja::ErrorKind::UnknownMethod)),
+        }
+    }
+    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self.value(), f)
+    }
+}
+
+/// `v` as the macro reads it: a `Keyed` view's serialised value, anything else as it is.
+pub fn plain(v: Value) -> Value {
+    if let Some(k) = v.downcast_object_ref::<Keyed<PostView>>() {
+        return k.value().clone();
+    }
+    if let Some(k) = v.downcast_object_ref::<Keyed<OwnerView>>() {
+        return k.value().clone();
+    }
+    v
+}
+
+/// Tags before a `Keyed` view's derive(Hash) bytes; `feed`'s own tags are 0–10 and `END`.
+const KEYED_POST: u8 = 0x20;
+const KEYED_OWNER: u8 = 0x21;
+
+/// Writes one argument of the macro: a `Keyed` post or owner view by its Rust fields, any
+/// other value by walking it (`feed`).
+fn part(out: &mut Vec<u8>, v: &Value) {
+    if let Some(k) = v.downcast_object_ref::<Keyed<PostView>>() {
+        out.push(KEYED_POST);
+        k.view.hash(&mut Bytes(out));
+    } else if let Some(k) = v.downcast_object_ref::<Keyed<OwnerView>>() {
+        out.push(KEYED_OWNER);
+        k.view.hash(&mut Bytes(out));
+    } else {
+        feed(out, v);
+    }
+}
+
+/// A `Hasher` that only collects what derive(Hash) writes, for one SipHash pass at the end.
+struct Bytes<'a>(&'a mut Vec<u8>);
+
+impl Hasher for Bytes<'_> {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.extend_from_slice(bytes);
+    }
+    fn finish(&self) -> u64 {
+        0 // never asked: the collected bytes are hashed by `Cards::key`
     }
 }
 
@@ -215,7 +334,7 @@ mod tests {
     #[test]
     fn holds_at_most_the_budget() {
         let c = Cards::default();
-        let card: Arc<str> = "x".repeat(3000).into();
+        let card = Value::from_safe_string("x".repeat(3000));
         for i in 0..1000u64 {
             c.put((i, i), card.clone());
             assert!(c.stats().bytes <= BUDGET, "{:?}", c.stats());

@@ -149,14 +149,16 @@ impl Renderer {
             let back = state.lookup("back").unwrap_or(minijinja::Value::UNDEFINED);
             let key = held.key(&p, &owner, full, &back);
             if let Some(html) = held.get(key) {
-                return Ok(minijinja::Value::from_safe_string(html.to_string()));
+                return Ok(html);
             }
-            // The macro as macros.html defines it, with the one page variable it reads.
+            // The macro as macros.html defines it, with the one page variable it reads, given
+            // the views as plain serialised values (a `Keyed` view becomes one only here).
             let template = state.env().get_template("macros.html")?;
             let macros = template.render_captured(minijinja::context! { back })?;
-            let html = macros.state().call_macro("post_card", &[p, owner, minijinja::Value::from(full)])?;
-            held.put(key, Arc::from(html.as_str()));
-            Ok(minijinja::Value::from_safe_string(html))
+            let html = macros.state().call_macro("post_card", &[cards::plain(p), cards::plain(owner), minijinja::Value::from(full)])?;
+            let html = minijinja::Value::from_safe_string(html);
+            held.put(key, html.clone());
+            Ok(html)
         });
         env.add_global("icon_sprite", minijinja::Value::from_safe_string(icon_sprite()));
         env.add_global("site_base", urls.base.clone());
@@ -186,6 +188,60 @@ mod tests {
         for (name, _) in super::TEMPLATES {
             r.env.get_template(name).unwrap_or_else(|e| panic!("{name}: {e:#}"));
         }
+    }
+
+    /// Bad inputs tried: one post handed to the card as a `Keyed` Rust view (cards.rs) and as
+    /// the plain serialised value, and the viewer likewise: the cards must be the same bytes,
+    /// from the macro and from the cache, and the page around them must read the keyed views
+    /// as it reads plain ones (fields, truthiness, length). Then fields deep inside the view
+    /// (a poll option's share, the owner's CSRF token, the relative time) are changed one at
+    /// a time: each must draw a new card, never the cached one, since the key is the Rust
+    /// view's derive(Hash) and a field missing from it would show the old card.
+    #[test]
+    fn keyed_views_draw_the_same_cards_and_every_field_is_in_the_key() {
+        use crate::render::cards::keyed;
+        use crate::render::views::{AuthorView, OwnerView, PostView};
+        use minijinja::{context, Value};
+        let cfg = crate::config::Config::new("https://pipit.example", "me", "127.0.0.1:8080");
+        let urls = crate::urls::Urls::new(&cfg.public_url(), "me");
+        let post: crate::model::Post = serde_json::from_value(serde_json::json!({
+            "id": 7, "uri": "https://elsewhere.example/notes/7", "author": "https://elsewhere.example/users/them", "local": false,
+            "content": "<p>a question</p>", "visibility": "public", "published_ms": 1_700_000_000_000u64,
+            "poll": { "options": [["yes", 1], ["no", 2]], "multiple": false, "closed": true },
+        }))
+        .unwrap();
+        let view = || PostView::new(&post, &AuthorView::unknown("https://elsewhere.example/users/them", &urls), &urls);
+        let owner = || OwnerView { csrf: "tok".into(), posting: Default::default(), crosspost: vec![("me@other.example".into(), true)] };
+        let t = "{% if owner %}[{{ owner.csrf }} {{ p.id }} {{ p|length }} {{ owner.crosspost[0][0] }}]{% endif %}{{ post_card(p, owner) }}";
+        let plain = |p: &PostView, o: &OwnerView| {
+            let r = super::Renderer::new(urls.clone()).unwrap();
+            r.env.render_str(t, context! { p => Value::from_serialize(p), owner => Value::from_serialize(o) }).unwrap()
+        };
+        let r = super::Renderer::new(urls.clone()).unwrap();
+        let with_keyed = |p: PostView, o: OwnerView| r.env.render_str(t, context! { p => keyed(p), owner => keyed(o) }).unwrap();
+
+        let fresh = plain(&view(), &owner());
+        assert!(fresh.starts_with("[tok 7 ") && fresh.contains(" me@other.example]") && fresh.contains("id=\"post-7\""), "{fresh}");
+        assert_eq!(with_keyed(view(), owner()), fresh, "drawn by the macro from a keyed view");
+        let hits = r.card_stats().hits;
+        assert_eq!(with_keyed(view(), owner()), fresh, "drawn from the cache");
+        assert_eq!(r.card_stats().hits, hits + 1, "the second card is a hit");
+
+        let changed = || {
+            let mut v = view();
+            v.poll.as_mut().unwrap().options[1].percent = 90;
+            v
+        };
+        let drawn = with_keyed(changed(), owner());
+        assert!(drawn != fresh && drawn.contains("data-pct=\"90\""), "a poll option's share: {drawn}");
+        assert_eq!(drawn, plain(&changed(), &owner()));
+        let mut o = owner();
+        o.csrf = "other".into();
+        let other = with_keyed(view(), o);
+        assert!(other.contains("value=\"other\"") && !other.contains("value=\"tok\""), "the owner's CSRF token: {other}");
+        let mut v = view();
+        v.published_ago = "1m".into();
+        assert!(with_keyed(v, owner()).contains(">1m<"), "the relative time");
     }
 
     /// Bad input tried: the same card on a page with a `back` path (the community page) and on
