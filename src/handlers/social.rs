@@ -8,6 +8,7 @@ use crate::domain::timeline::{self, Viewer};
 use crate::error::{Error, Result};
 use crate::handlers::auth::{self, require_owner_post};
 use crate::model::{Post, Profile};
+use crate::render::cards::keyed;
 use crate::render::views::{AuthorView, PostView, ReactionView, Social};
 use crate::store::Read;
 use crate::server::request;
@@ -180,7 +181,9 @@ pub fn home(app: &App, req: &Request<Incoming>) -> Result<Resp> {
         Ok(Some((o, posts, next)))
     })?;
     let Some((o, posts, next)) = got else { return Ok(response::redirect("/login")) };
-    let body = app.render.render("home.html", context! { posts, next => next.map(|n| n.to_string()), owner => o, notice => crate::handlers::web::notice(req) })?;
+    // Keyed views: a cached card never turns its view into a template value (render/cards.rs).
+    let posts: Vec<_> = posts.into_iter().map(keyed).collect();
+    let body = app.render.render("home.html", context! { posts, next => next.map(|n| n.to_string()), owner => keyed(o), notice => crate::handlers::web::notice(req) })?;
     Ok(response::html(body))
 }
 
@@ -200,12 +203,12 @@ pub fn post_page(app: &App, req: &Request<Incoming>, id: u64) -> Result<Resp> {
             .replies
             .iter()
             .filter(|x| screener.screen_in(r, &x.post, None) != crate::domain::safety::Screen::Hide)
-            .map(|x| context! { post => post_view_in(app, r, &x.post, &p, false), depth => x.depth })
+            .map(|x| context! { post => keyed(post_view_in(app, r, &x.post, &p, false)), depth => x.depth })
             .collect();
         let ctx = context! {
-            post => post_view_in(app, r, &t.post, &p, true),
-            ancestors => t.ancestors.iter().map(|x| post_view_in(app, r, x, &p, false)).collect::<Vec<_>>(),
-            missing_parent => t.missing_parent, reply => reply_form_in(app, r, &t.post, o.is_some()), replies, owner => o,
+            post => keyed(post_view_in(app, r, &t.post, &p, true)),
+            ancestors => t.ancestors.iter().map(|x| keyed(post_view_in(app, r, x, &p, false))).collect::<Vec<_>>(),
+            missing_parent => t.missing_parent, reply => reply_form_in(app, r, &t.post, o.is_some()), replies, owner => o.clone().map(keyed),
         };
         Ok(Ok((ctx, o.is_some(), t.post)))
     })?;
