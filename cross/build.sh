@@ -63,6 +63,11 @@ fi
 
 # --- build -----------------------------------------------------------------------------------
 mkdir -p "$CARGO_TARGET_DIR" "$OUT"
+# Link with symbols and strip the copy in cross/out below: the unstripped binary left in
+# $CARGO_TARGET_DIR/<target>/release/pipit is then exactly the shipped one plus a symbol table,
+# which cross/startup-order.sh profiles (issue 15). Same code and layout as `strip = true`
+# (llvm-strip drops only non-loaded sections); the profile setting is kept for plain builds.
+export CARGO_PROFILE_RELEASE_STRIP=false
 jobs=()
 [ -n "${CROSS_JOBS:-}" ] && jobs=(--jobs "$CROSS_JOBS")
 declare -A secs how
@@ -89,7 +94,7 @@ for t in "${TARGETS[@]}"; do
     if [ "${how[$t]}" = build-std ]; then bin="$CARGO_TARGET_DIR/build-std/$t/release/pipit"; else bin="$CARGO_TARGET_DIR/$t/release/pipit"; fi
     mkdir -p "$OUT/$t"
     cp "$bin" "$OUT/$t/pipit.tmp" && mv "$OUT/$t/pipit.tmp" "$OUT/$t/pipit"
-    # The release profile strips; make sure anyway (no-op on an already stripped file).
+    # Built with symbols (CARGO_PROFILE_RELEASE_STRIP above): strip the shipped copy.
     if readelf -S "$OUT/$t/pipit" | grep -q '\.symtab'; then
         log "stripping $OUT/$t/pipit"
         llvm-strip "$OUT/$t/pipit" || echo "build.sh: warning: could not strip $OUT/$t/pipit" >&2
