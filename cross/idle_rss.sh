@@ -4,12 +4,19 @@
 # the resident part of the binary's mappings (smaps).
 #
 #   cross/idle_rss.sh BIN [RUNS]      prints VmRSS, RssAnon, resident text, startup ms per run
+#   IDLE_DATA=DIR cross/idle_rss.sh BIN   a copy of a prepared data folder instead of a fresh one
+#                                         (its own `listen` port), e.g. one like cross/budget's
 set -euo pipefail
 BIN=$(readlink -f "$1"); RUNS=${2:-3}
 for run in $(seq "$RUNS"); do
     dir=$(mktemp -d /tmp/pipit-idle-XXXXXX)
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    "$BIN" init --data "$dir" --url "http://127.0.0.1:$port" --username me --listen "127.0.0.1:$port" --allow-private-addresses >/dev/null
+    if [ -n "${IDLE_DATA:-}" ]; then
+        cp -a "$IDLE_DATA/." "$dir/"
+        port=$(sed -n 's/^listen = ".*:\([0-9]*\)"/\1/p' "$dir/pipit.toml")
+    else
+        port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+        "$BIN" init --data "$dir" --url "http://127.0.0.1:$port" --username me --listen "127.0.0.1:$port" --allow-private-addresses >/dev/null
+    fi
     sed -i 's/^log = .*/log = "warn"/' "$dir/pipit.toml"
     t0=$(date +%s%N)
     "$BIN" serve --data "$dir" >/dev/null 2>"$dir/stderr" &
