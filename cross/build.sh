@@ -95,11 +95,13 @@ for t in "${TARGETS[@]}"; do
     mkdir -p "$OUT/$t"
     cp "$bin" "$OUT/$t/pipit.tmp" && mv "$OUT/$t/pipit.tmp" "$OUT/$t/pipit"
     # Built with symbols (CARGO_PROFILE_RELEASE_STRIP above): strip the shipped copy.
-    if readelf -S "$OUT/$t/pipit" | grep -q '\.symtab'; then
+    # (grep without -q: with pipefail, -q's early exit can kill readelf with SIGPIPE and
+    # make the test false on an unstripped file.)
+    if readelf -S "$OUT/$t/pipit" | grep '\.symtab' >/dev/null; then
         log "stripping $OUT/$t/pipit"
         llvm-strip "$OUT/$t/pipit" || echo "build.sh: warning: could not strip $OUT/$t/pipit" >&2
     fi
-    if readelf -l "$OUT/$t/pipit" | grep -q 'INTERP'; then
+    if readelf -l "$OUT/$t/pipit" | grep 'INTERP' >/dev/null; then
         echo "build.sh: $OUT/$t/pipit is dynamically linked (has an ELF interpreter)" >&2
         exit 1
     fi
