@@ -93,14 +93,18 @@ for t in "${TARGETS[@]}"; do
     secs[$t]=$(( $(date +%s) - start ))
     if [ "${how[$t]}" = build-std ]; then bin="$CARGO_TARGET_DIR/build-std/$t/release/pipit"; else bin="$CARGO_TARGET_DIR/$t/release/pipit"; fi
     mkdir -p "$OUT/$t"
-    cp "$bin" "$OUT/$t/pipit.tmp" && mv "$OUT/$t/pipit.tmp" "$OUT/$t/pipit"
-    # Built with symbols (CARGO_PROFILE_RELEASE_STRIP above): strip the shipped copy.
-    # (grep without -q: with pipefail, -q's early exit can kill readelf with SIGPIPE and
-    # make the test false on an unstripped file.)
-    if readelf -S "$OUT/$t/pipit" | grep '\.symtab' >/dev/null; then
-        log "stripping $OUT/$t/pipit"
-        llvm-strip "$OUT/$t/pipit" || echo "build.sh: warning: could not strip $OUT/$t/pipit" >&2
+    # Built with symbols (CARGO_PROFILE_RELEASE_STRIP above): strip into a scratch file, then
+    # copy it into place as before (llvm-strip writing cross/out's file itself left it in the
+    # page cache in larger folios: idle_rss.sh read ~1.2 MiB more, see BENCHMARKS issue 15 idle2).
+    # (grep without -q: with pipefail, -q's early exit can kill readelf with SIGPIPE and make
+    # the test false on an unstripped file.)
+    src=$bin
+    if readelf -S "$bin" | grep '\.symtab' >/dev/null; then
+        log "stripping into $OUT/$t/pipit"
+        if llvm-strip -o "$OUT/$t/pipit.stripped" "$bin"; then src="$OUT/$t/pipit.stripped"; else echo "build.sh: warning: could not strip $bin" >&2; fi
     fi
+    cp "$src" "$OUT/$t/pipit.tmp" && mv "$OUT/$t/pipit.tmp" "$OUT/$t/pipit"
+    rm -f "$OUT/$t/pipit.stripped"
     if readelf -l "$OUT/$t/pipit" | grep 'INTERP' >/dev/null; then
         echo "build.sh: $OUT/$t/pipit is dynamically linked (has an ELF interpreter)" >&2
         exit 1
