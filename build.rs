@@ -1,10 +1,11 @@
 //! Link-time layout for the shipped static binaries (issue 15, idle memory).
 //!
 //! Musl release builds (cross/build.sh, every Pi target) link with cross/startup.ld: the functions
-//! `pipit serve` runs from start to idle go first in the text segment, together. The kernel maps
-//! 64 KiB around each page fault in the binary, so startup code scattered over 8 MiB of text made
-//! most of the text resident; packed together it is a few hundred KiB. Regenerate the list with
-//! cross/startup-order.sh. Debug and glibc builds (tests) link as before.
+//! `pipit serve` runs from start to idle go first in the text segment, together. A page fault in
+//! the binary maps the whole page-cache folio around it (up to 128 KiB), so startup code scattered
+//! over 8 MiB of text made most of the text resident; packed together it is about 1 MiB.
+//! Regenerate the list with cross/startup-order.sh (hash-less patterns: it survives rebuilds and
+//! dependency changes). Debug and glibc builds (tests) link as before.
 fn main() {
     println!("cargo:rerun-if-changed=cross/startup.ld");
     println!("cargo:rerun-if-changed=build.rs");

@@ -63,6 +63,11 @@ fi
 
 # --- build -----------------------------------------------------------------------------------
 mkdir -p "$CARGO_TARGET_DIR" "$OUT"
+# Link with symbols and strip the copy in cross/out below: the unstripped binary left in
+# $CARGO_TARGET_DIR/<target>/release/pipit is then exactly the shipped one plus a symbol table,
+# which cross/startup-order.sh profiles (issue 15). Same code and layout as `strip = true`
+# (llvm-strip drops only non-loaded sections); the profile setting is kept for plain builds.
+export CARGO_PROFILE_RELEASE_STRIP=false
 jobs=()
 [ -n "${CROSS_JOBS:-}" ] && jobs=(--jobs "$CROSS_JOBS")
 declare -A secs how
@@ -88,13 +93,19 @@ for t in "${TARGETS[@]}"; do
     secs[$t]=$(( $(date +%s) - start ))
     if [ "${how[$t]}" = build-std ]; then bin="$CARGO_TARGET_DIR/build-std/$t/release/pipit"; else bin="$CARGO_TARGET_DIR/$t/release/pipit"; fi
     mkdir -p "$OUT/$t"
-    cp "$bin" "$OUT/$t/pipit.tmp" && mv "$OUT/$t/pipit.tmp" "$OUT/$t/pipit"
-    # The release profile strips; make sure anyway (no-op on an already stripped file).
-    if readelf -S "$OUT/$t/pipit" | grep -q '\.symtab'; then
-        log "stripping $OUT/$t/pipit"
-        llvm-strip "$OUT/$t/pipit" || echo "build.sh: warning: could not strip $OUT/$t/pipit" >&2
+    # Built with symbols (CARGO_PROFILE_RELEASE_STRIP above): strip into a scratch file, then
+    # copy it into place as before (llvm-strip writing cross/out's file itself left it in the
+    # page cache in larger folios: idle_rss.sh read ~1.2 MiB more, see BENCHMARKS issue 15 idle2).
+    # (grep without -q: with pipefail, -q's early exit can kill readelf with SIGPIPE and make
+    # the test false on an unstripped file.)
+    src=$bin
+    if readelf -S "$bin" | grep '\.symtab' >/dev/null; then
+        log "stripping into $OUT/$t/pipit"
+        if llvm-strip -o "$OUT/$t/pipit.stripped" "$bin"; then src="$OUT/$t/pipit.stripped"; else echo "build.sh: warning: could not strip $bin" >&2; fi
     fi
-    if readelf -l "$OUT/$t/pipit" | grep -q 'INTERP'; then
+    cp "$src" "$OUT/$t/pipit.tmp" && mv "$OUT/$t/pipit.tmp" "$OUT/$t/pipit"
+    rm -f "$OUT/$t/pipit.stripped"
+    if readelf -l "$OUT/$t/pipit" | grep 'INTERP' >/dev/null; then
         echo "build.sh: $OUT/$t/pipit is dynamically linked (has an ELF interpreter)" >&2
         exit 1
     fi

@@ -1,18 +1,33 @@
 #!/usr/bin/env bash
 # Regenerates cross/startup.ld: the functions `pipit serve` runs from start to idle (open the
 # data folder, bind, answer one request, idle 2 s), placed together at the front of the text
-# segment so the pages startup faults in (64 KiB fault-around each) are few (issue 15).
+# segment so the page-cache folios startup faults in are few (issue 15).
 #
-#   cross/startup-order.sh BIN      BIN: an unstripped release build (symbols), e.g.
-#       cargo zigbuild rustc --release --target x86_64-unknown-linux-musl --bin pipit -- -C strip=none
+#   cross/startup-order.sh [BIN]    default: cross/target/x86_64-unknown-linux-musl/release/pipit
 #
-# Needs valgrind (callgrind lists every function executed, exactly; sampling would miss the
-# short ones). Names are written without their hash suffix (`17h<16 hex>E`), so the list
-# survives code changes elsewhere; a function that is renamed just falls back to normal placement.
+# BIN must be the unstripped binary cross/build.sh leaves in its target dir: build.sh links with
+# symbols and strips only the copy in cross/out, so what is profiled is exactly what ships
+# (same flags, same symbol hashes). Needs valgrind (callgrind lists every function executed,
+# exactly; sampling would miss the short ones) and llvm-objdump.
+#
+# Patterns, in the order the functions first ran:
+# - Rust legacy names (`…17h<16 hex>E`): without their hash (`…17h*`), so a crate bump, a
+#   feature change (both change every hash) or another target still matches. Where the hash-less
+#   name also covers other instances worth more than 4 KiB (tokio's `poll` for every future,
+#   `Store::write` closures), the exact name goes in `.text.startup_hot` and the hash-less one
+#   in `.text.startup_warm` right after it: with matching hashes the unused instances stay
+#   untouched behind the hot code; with changed hashes the right one is still close by.
+# - Rust v0 names (std): crate disambiguators (`Cs<hash>_`) as `*`, for build-std targets.
+# - C, Zig and assembly (musl, zig's libc and compiler_rt, ring): the input section that holds
+#   the symbol, looked up in the archives the link used; sections named just `.text` (assembly)
+#   are placed by object file (`*-x86_64-mont-elf.o(.text)`, ring's, reached through its rlib).
+# - Every function name also as `.text.unlikely.NAME`, where LLVM puts #[cold] functions.
+# lld matches the first rule in script order, and a pattern that matches nothing is harmless.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-BIN=$(readlink -f "$1")
+BIN=$(readlink -f "${1:-$HERE/target/x86_64-unknown-linux-musl/release/pipit}")
 command -v valgrind >/dev/null || { echo "startup-order.sh: needs valgrind (apt-get install valgrind)" >&2; exit 1; }
+readelf -S "$BIN" | grep -q '\.symtab' || { echo "startup-order.sh: $BIN has no symbols (use the one in cross/build.sh's target dir)" >&2; exit 1; }
 work=$(mktemp -d /tmp/pipit-order-XXXXXX)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$BIN" init --data "$work/data" --url "http://127.0.0.1:$port" --username me --listen "127.0.0.1:$port" --allow-private-addresses >/dev/null
@@ -25,20 +40,30 @@ sleep 3
 callgrind_control -d "$vg" >/dev/null 2>&1 || true
 sleep 2
 kill -TERM "$vg" 2>/dev/null || true
-pkill_pid=$(pgrep -P "$vg" || true)
 wait "$vg" 2>/dev/null || true
 # The dump taken at idle (cg.out.1) if there is one, else the one at exit.
 out=$(ls "$work"/cg.out.1 2>/dev/null || echo "$work/cg.out")
-python3 - "$out" "$BIN" "$HERE/startup.ld" <<'PY'
-import collections, re, subprocess, sys
-out, binary, dest = sys.argv[1:4]
+# The non-Rust archives the link pulled in: ring's (from the target dir next to BIN) and zig's
+# libc, libzigc, compiler_rt and crt objects (its cache), for BIN's machine.
+machine=$(readelf -h "$BIN" | sed -n 's/^ *Machine: *//p')
+archives=$(ls -t "$(dirname "$BIN")"/build/ring-*/out/libring_core_*.a 2>/dev/null | grep -v _test | head -1 || true)
+for f in "${ZIG_GLOBAL_CACHE_DIR:-$HOME/.cache/zig}"/o/*/{libc.a,libzigc.a,libcompiler_rt.a,crt1.o,rcrt1.o,Scrt1.o}; do
+    [ -e "$f" ] || continue
+    [ "$(readelf -h "$f" 2>/dev/null | sed -n 's/^ *Machine: *//p' | head -1)" = "$machine" ] && archives="$archives $f"
+done
+for a in $archives; do llvm-objdump -t "$a" 2>/dev/null | sed "s|^|$a\t|"; done >"$work/objsyms.txt"
+python3 - "$out" "$BIN" "$HERE/startup.ld" "$work/objsyms.txt" <<'PY'
+import collections, os, re, subprocess, sys
+out, binary, dest, objsyms = sys.argv[1:5]
 ran = []
+seen_ran = set()
 for line in open(out):
     m = re.match(r"c?fn=(?:\(\d+\) )?(.*)", line)
     if m:
         # callgrind marks recursion as name'2
         name = re.sub(r"'\d+$", "", m.group(1).strip())
-        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.$]*", name) and name not in ran:
+        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.$]*", name) and name not in seen_ran:
+            seen_ran.add(name)
             ran.append(name)
 sizes, family = {}, collections.defaultdict(list)
 for line in subprocess.run(["nm", "-S", "--defined-only", binary], capture_output=True, text=True, check=True).stdout.splitlines():
@@ -48,30 +73,88 @@ for line in subprocess.run(["nm", "-S", "--defined-only", binary], capture_outpu
         m = re.fullmatch(r"(.*17h)[0-9a-f]{16}E", f[3])
         if m:
             family[m.group(1)].append(f[3])
-pats, hot, seen = [], 0, set()
+# symbol -> input sections (file pattern, section) from the non-Rust archives
+where = collections.defaultdict(list)
+member = None
+for line in open(objsyms):
+    path, _, rest = line.rstrip("\n").partition("\t")
+    m = re.match(r"(.*)\((.*)\):\s+file format", rest) or re.match(r"(.*?)():\s+file format", rest)
+    if m:
+        arch, mem = m.group(1), m.group(2)
+        # lld matches a file pattern against `archive:member`. ring's objects reach the link
+        # inside ring's rlib (`…/libring-<hash>.rlib:4f70…-x86_64-mont-elf.o`), zig's as members
+        # named by cache path (`…/libc.a:/root/.cache/zig/o/<hash>/open.o`): match the member
+        # alone, without the hashes.
+        base = os.path.basename(mem or arch)
+        m2 = re.match(r"[0-9a-f]{16}(-.*)", base)
+        member = "*" + m2.group(1) if m2 else "*/" + base
+        continue
+    m = re.match(r"[0-9a-f]+\s+[lgw!u ]+\s*[dDFfO ]*\s*F\s+(\S+)\s+[0-9a-f]+\s+(?:\.hidden\s+|\.protected\s+)?(\S+)$", rest)
+    if m and member:
+        sec, sym = m.group(1), m.group(2)
+        pat = "%s(.text)" % member if sec == ".text" else "*(%s)" % sec
+        if pat not in where[sym]:
+            where[sym].append(pat)
+hot, warm, seen = [], [], set()
+# valgrind reports the code below main() as "(below main)", so musl's start-up is named here.
+for name in ["_start", "_start_c", "__libc_start_main", "__init_libc", "libc_start_init", "libc_start_main_stage2", "__init_tls", "static_init_tls", "__copy_tls", "__init_tp", "__init_ssp"]:
+    if name in sizes and name not in seen_ran:
+        ran.insert(0, name)
+def sec(name):
+    # LLVM puts #[cold] functions (hashbrown's reserve_rehash, OnceLock::initialize, RawVec's
+    # grow_one, lock_contended ...) in `.text.unlikely.NAME`.
+    return "*(.text.%s .text.unlikely.%s)" % (name, name)
+hot_bytes = warm_bytes = 0
+def add(lst, pat):
+    if pat in seen:
+        return False
+    seen.add(pat)
+    lst.append(pat)
+    return True
 for name in ran:
     if name not in sizes:
         continue
     m = re.fullmatch(r"(.*17h)[0-9a-f]{16}E", name)
-    # A legacy Rust name without its hash survives rebuilds and other targets; use that form
-    # unless it also matches other monomorphisations worth more than 4 KiB (tokio's poll,
-    # Store::write closures): those keep their exact name, right for this build only.
-    if m and sum(sizes[n] for n in family[m.group(1)]) - sizes[name] <= 4096:
-        pat, members = m.group(1) + "*", family[m.group(1)]
+    if m:
+        fam = family[m.group(1)]
+        if sum(sizes[n] for n in fam) - sizes[name] <= 4096:
+            if add(hot, sec(m.group(1) + "*")):
+                hot_bytes += sum(sizes[n] for n in fam)
+        else:
+            if add(hot, sec(name)):
+                hot_bytes += sizes[name]
+            if add(warm, sec(m.group(1) + "*")):
+                warm_bytes += sum(sizes[n] for n in fam)
+    elif name.startswith("_R"):
+        if add(hot, sec(re.sub(r"Cs[0-9A-Za-z]+_", "Cs*_", name))):
+            hot_bytes += sizes[name]
+    elif name in where:
+        for pat in where[name]:
+            add(hot, pat)
+        hot_bytes += sizes[name]
     else:
-        pat, members = name, [name]
-    if pat not in seen:
-        seen.add(pat)
-        pats.append(pat)
-        hot += sum(sizes[n] for n in members)
+        if add(hot, sec(name)):
+            hot_bytes += sizes[name]
+# Code callgrind cannot see: crt1's _start and musl's assembly below main, and paths chosen by
+# CPU features valgrind's virtual CPU lacks (AVX-512 xxh3 in redb, ring's ADX x25519), found
+# with `perf record -e page-faults -d` on the real CPU (cross/BENCHMARKS.md, branch idle2).
+for pat in ["*crt1.o(.text .text.*)", "*/__set_thread_area.o(.text)",
+            "*(.text._ZN4redb10tree_store10page_store4xxh3* .text.unlikely._ZN4redb10tree_store10page_store4xxh3*)",
+            "*-curve25519_64_adx.o(.text .text.*)", "*-fiat_curve25519_adx_mul.o(.text)", "*-fiat_curve25519_adx_square.o(.text)"]:
+    add(hot, pat)
 with open(dest, "w") as f:
-    f.write("/* Generated by cross/startup-order.sh: the %d functions (%d KiB on x86_64) that `pipit serve`\n"
-            "   runs from start to idle, first in the text segment (issue 15). Linked in by build.rs for\n"
-            "   musl release builds; regenerate after large changes to startup code. */\n" % (len(pats), hot // 1024))
+    f.write("/* Generated by cross/startup-order.sh: the functions that `pipit serve` runs from start to\n"
+            "   idle, first in the text segment (issue 15): %d patterns, %d KiB on x86_64 hot, then %d\n"
+            "   hash-less patterns of large generic families (%d KiB, fallback when hashes change).\n"
+            "   Linked in by build.rs for musl release builds; regenerate after large changes to startup\n"
+            "   code (cross/README.md). */\n" % (len(hot), hot_bytes // 1024, len(warm), warm_bytes // 1024))
     f.write("SECTIONS {\n  .text.startup_hot : {\n")
-    for p in pats:
-        f.write("    *(.text.%s)\n" % p)
+    for p in hot:
+        f.write("    %s\n" % p)
+    f.write("  }\n  .text.startup_warm : {\n")
+    for p in warm:
+        f.write("    %s\n" % p)
     f.write("  }\n}\nINSERT BEFORE .text;\n")
-print("startup.ld: %d patterns, %d KiB of functions" % (len(pats), hot // 1024))
+print("startup.ld: %d hot patterns (%d KiB), %d warm (%d KiB)" % (len(hot), hot_bytes // 1024, len(warm), warm_bytes // 1024))
 PY
 echo "(callgrind output kept in $work)"

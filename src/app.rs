@@ -34,7 +34,7 @@ pub struct Inner {
     pub pages: crate::server::cache::PageCache,
 }
 
-/// The actor's private keys as PKCS#8 DER, checked to parse at startup.
+/// The actor's private keys as PKCS#8 DER, parsed once at startup (`App::open_with`).
 pub struct KeyPairs {
     pub rsa_pkcs8: Vec<u8>,
     pub ed25519_pkcs8: Vec<u8>,
@@ -76,10 +76,14 @@ impl App {
             // Derived from the server secret: cache URLs stay valid across restarts.
             urls.media_cache_key = Some(ring::hmac::sign(&ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &secret), b"media-cache").as_ref().to_vec());
         }
-        let actor_keys = crate::federation::keys::ActorKeys::from_pkcs8(&keys.rsa_pkcs8, &keys.ed25519_pkcs8)
-            .map_err(|e| Error::Config(format!("key `keys`: {e}")))?;
-        let instance_keys = crate::federation::keys::ActorKeys::from_rsa_pkcs8(&keys.instance_rsa_pkcs8)
-            .map_err(|e| Error::Config(format!("key `keys.instance_rsa`: {e}")))?;
+        // Each key is parsed once, here (ring checks it); the instance actor has no Ed25519 key.
+        let rsa = |key: &str, der: &[u8]| {
+            ring::signature::RsaKeyPair::from_pkcs8(der).map_err(|e| Error::Config(format!("key `keys.{key}`: not a usable RSA key: {e}")))
+        };
+        let ed = ring::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(&keys.ed25519_pkcs8)
+            .map_err(|e| Error::Config(format!("key `keys.ed25519`: not a usable Ed25519 key: {e}")))?;
+        let actor_keys = crate::federation::keys::ActorKeys::new(rsa("rsa", &keys.rsa_pkcs8)?, Some(ed));
+        let instance_keys = crate::federation::keys::ActorKeys::new(rsa("instance_rsa", &keys.instance_rsa_pkcs8)?, None);
         let override_addr = config.connect_override.as_deref().and_then(|a| a.parse().ok());
         Ok(App(Arc::new(Inner {
             http: crate::federation::client::HttpClient::new(config.allow_private_addresses, override_addr),
@@ -145,10 +149,6 @@ impl KeyPairs {
         }
         let instance_rsa_pkcs8 = read("instance_rsa", &config.keys.instance_rsa)?;
         let ed25519_pkcs8 = read("ed25519", &config.keys.ed25519)?;
-        ring::signature::RsaKeyPair::from_pkcs8(&rsa_pkcs8)
-            .map_err(|e| Error::Config(format!("key `keys.rsa`: not a usable RSA key: {e}")))?;
-        ring::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(&ed25519_pkcs8)
-            .map_err(|e| Error::Config(format!("key `keys.ed25519`: not a usable Ed25519 key: {e}")))?;
         Ok(KeyPairs { rsa_pkcs8, ed25519_pkcs8, instance_rsa_pkcs8 })
     }
 }

@@ -9,32 +9,47 @@ const OID_ED25519: &[u8] = &[0x2b, 0x65, 0x70];
 
 pub struct ActorKeys {
     rsa: RsaKeyPair,
-    ed: Ed25519KeyPair,
+    /// None for the instance actor, which signs HTTP requests only.
+    ed: Option<Ed25519KeyPair>,
     rsa_pem: String,
     ed_multibase: String,
 }
 
 impl ActorKeys {
+    /// Parses both PKCS#8 DER documents (ring checks them). Errors name the key that failed.
     pub fn from_pkcs8(rsa_der: &[u8], ed_der: &[u8]) -> Result<ActorKeys, String> {
         let rsa = RsaKeyPair::from_pkcs8(rsa_der).map_err(|e| format!("RSA key: {e}"))?;
         let ed = Ed25519KeyPair::from_pkcs8_maybe_unchecked(ed_der).map_err(|e| format!("Ed25519 key: {e}"))?;
-        let rsa_pem = crate::keygen::pem_encode("PUBLIC KEY", &rsa_spki(rsa.public().as_ref()));
-        let mut mk = vec![0xed, 0x01];
-        mk.extend_from_slice(ed.public_key().as_ref());
-        let ed_multibase = format!("z{}", base58_encode(&mk));
-        Ok(ActorKeys { rsa, ed, rsa_pem, ed_multibase })
+        Ok(ActorKeys::new(rsa, Some(ed)))
     }
-    /// An RSA key alone, for an actor that only signs HTTP requests (the instance actor). Its
-    /// Ed25519 half is a throwaway made here: never published, never used for a proof.
+    /// Keys already parsed (App::open_with parses each key once, with its own error message).
+    pub fn new(rsa: RsaKeyPair, ed: Option<Ed25519KeyPair>) -> ActorKeys {
+        let rsa_pem = crate::keygen::pem_encode("PUBLIC KEY", &rsa_spki(rsa.public().as_ref()));
+        let ed_multibase = match &ed {
+            Some(ed) => {
+                let mut mk = vec![0xed, 0x01];
+                mk.extend_from_slice(ed.public_key().as_ref());
+                format!("z{}", base58_encode(&mk))
+            }
+            None => String::new(),
+        };
+        ActorKeys { rsa, ed, rsa_pem, ed_multibase }
+    }
+    /// An RSA key alone, for an actor that only signs HTTP requests (the instance actor): no
+    /// Ed25519 half (there used to be a throwaway one, generated on every start for nothing).
     pub fn from_rsa_pkcs8(rsa_der: &[u8]) -> Result<ActorKeys, String> {
-        let ed = Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new()).map_err(|_| "Ed25519 key generation failed".to_string())?;
-        ActorKeys::from_pkcs8(rsa_der, ed.as_ref())
+        let rsa = RsaKeyPair::from_pkcs8(rsa_der).map_err(|e| format!("RSA key: {e}"))?;
+        Ok(ActorKeys::new(rsa, None))
+    }
+    fn ed(&self) -> &Ed25519KeyPair {
+        // Only the owner's keys make proofs and publish an Ed25519 key; they always have one.
+        self.ed.as_ref().expect("an Ed25519 key: the instance actor's keys (RSA only) never sign proofs")
     }
     /// `-----BEGIN PUBLIC KEY-----` (SPKI), as `publicKeyPem` wants it.
     pub fn rsa_public_pem(&self) -> String {
         self.rsa_pem.clone()
     }
-    /// FEP-521a `publicKeyMultibase`: "z" + base58btc(0xed01 ‖ key).
+    /// FEP-521a `publicKeyMultibase`: "z" + base58btc(0xed01 ‖ key); empty for RSA-only keys.
     pub fn ed25519_multibase(&self) -> String {
         self.ed_multibase.clone()
     }
@@ -47,15 +62,16 @@ impl ActorKeys {
             .expect("RSA signing with a correctly sized buffer");
         sig
     }
+    /// Ed25519 signature (64 bytes). Panics on RSA-only keys (the instance actor's).
     pub fn sign_ed25519(&self, msg: &[u8]) -> Vec<u8> {
-        self.ed.sign(msg).as_ref().to_vec()
+        self.ed().sign(msg).as_ref().to_vec()
     }
     pub fn rsa_public(&self) -> PublicKey {
         PublicKey::Rsa(self.rsa.public().as_ref().to_vec())
     }
     pub fn ed25519_public(&self) -> PublicKey {
         let mut k = [0u8; 32];
-        k.copy_from_slice(self.ed.public_key().as_ref());
+        k.copy_from_slice(self.ed().public_key().as_ref());
         PublicKey::Ed25519(k)
     }
 }
@@ -292,5 +308,18 @@ mod tests {
         let from_mb = PublicKey::from_multibase(&k.ed25519_multibase()).unwrap();
         assert_eq!(from_mb, k.ed25519_public());
         assert!(from_mb.verify(b"msg", &k.sign_ed25519(b"msg")));
+    }
+
+    /// Issue 15: the instance actor's keys used to carry an Ed25519 key generated on every start
+    /// (an x25519 scalar multiplication and its code paged in at startup, for a key nobody used).
+    /// Bad input tried: an RSA-only key asked for its Ed25519 form gives nothing, not a fresh key.
+    #[test]
+    fn instance_keys_are_rsa_only() {
+        let rsa = crate::keygen::pem_decode(&crate::keygen::rsa_pkcs8_pem().unwrap(), "PRIVATE KEY").unwrap();
+        let k = ActorKeys::from_rsa_pkcs8(&rsa).unwrap();
+        assert_eq!(k.ed25519_multibase(), "", "no throwaway Ed25519 key");
+        assert!(k.ed.is_none());
+        assert!(PublicKey::from_pem(&k.rsa_public_pem()).unwrap().verify(b"msg", &k.sign_rsa(b"msg")));
+        assert!(ActorKeys::from_rsa_pkcs8(b"garbage").is_err());
     }
 }
