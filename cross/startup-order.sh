@@ -27,7 +27,8 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 BIN=$(readlink -f "${1:-$HERE/target/x86_64-unknown-linux-musl/release/pipit}")
 command -v valgrind >/dev/null || { echo "startup-order.sh: needs valgrind (apt-get install valgrind)" >&2; exit 1; }
-readelf -S "$BIN" | grep -q '\.symtab' || { echo "startup-order.sh: $BIN has no symbols (use the one in cross/build.sh's target dir)" >&2; exit 1; }
+# (Not `readelf | grep -q` under pipefail: grep stops reading early and readelf's SIGPIPE fails the pipe.)
+[[ "$(readelf -S "$BIN")" == *.symtab* ]] || { echo "startup-order.sh: $BIN has no symbols (use the one in cross/build.sh's target dir)" >&2; exit 1; }
 work=$(mktemp -d /tmp/pipit-order-XXXXXX)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$BIN" init --data "$work/data" --url "http://127.0.0.1:$port" --username me --listen "127.0.0.1:$port" --allow-private-addresses >/dev/null
