@@ -140,6 +140,34 @@ pub fn exists_error(file: &Path) -> Error {
     Error::BadRequest(format!("{} exists already: nothing was written; choose another name, or add --force to replace it", file.display()))
 }
 
+/// Writes `file` whole or not at all (backup, export): `write` fills `NAME.partial-PID` (made new
+/// beside it) and hands the file back; it is fsynced and moved to `file`, over an existing one
+/// only with `force`. Partial files of killed writers are removed first. Errors name `file`:
+/// [`exists_error`], a folder that cannot be written, a write that failed half-way (a full
+/// disk: "nothing was written"); no partial file is left behind.
+pub fn write_whole<T>(file: &Path, force: bool, write: impl FnOnce(std::fs::File) -> Result<(std::fs::File, T)>) -> Result<T> {
+    crate::fsutil::remove_stale_partials(file);
+    let name = file.file_name().ok_or_else(|| Error::BadRequest(format!("{}: not a file name", file.display())))?;
+    let partial = file.with_file_name(format!("{}.partial-{}", name.to_string_lossy(), std::process::id()));
+    let result = (|| {
+        let f = std::fs::OpenOptions::new().write(true).create_new(true).open(&partial).map_err(|e| Error::BadRequest(format!("{}: {e}", file.display())))?;
+        let (f, out) = write(f)?;
+        f.sync_all()?;
+        crate::fsutil::finish_file(&partial, file, force).map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => exists_error(file),
+            _ => Error::BadRequest(format!("{}: {e}", file.display())),
+        })?;
+        Ok(out)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    result.map_err(|e| match e {
+        Error::Io(e) => Error::BadRequest(format!("{}: {e}; nothing was written", file.display())),
+        e => e,
+    })
+}
+
 /// `pipit backup FILE [--force]`: stage through the running server (or offline), then pack.
 /// Errors: FILE exists and `force` is not given ([`exists_error`], checked before any work and
 /// again, atomically, when the finished file is moved into place); FILE cannot be written (its
@@ -152,7 +180,6 @@ pub async fn backup(data: &Path, file: &Path, force: bool) -> Result<Manifest> {
     if !force && std::fs::symlink_metadata(file).is_ok() {
         return Err(exists_error(file));
     }
-    crate::fsutil::remove_stale_partials(file);
     let staging = data.join(format!("{STAGING_PREFIX}{}", std::process::id()));
     let sp = spinner("copying the database");
     let staged = crate::control::run(&data, crate::control::Command::Backup { staging: staging.to_string_lossy().into_owned() }).await;
@@ -210,11 +237,8 @@ fn pack(staging: &Path, staged: &Staged, file: &Path, force: bool) -> Result<Man
         files: files.len() as u64,
         bytes,
     };
-    let name = file.file_name().ok_or_else(|| Error::BadRequest(format!("{}: not a file name", file.display())))?;
-    let partial = file.with_file_name(format!("{}.partial-{}", name.to_string_lossy(), std::process::id()));
     let pb = bar(bytes, "packing");
-    let result = (|| -> Result<()> {
-        let f = std::fs::OpenOptions::new().write(true).create_new(true).open(&partial).map_err(|e| Error::BadRequest(format!("{}: {e}", file.display())))?;
+    let result = write_whole(file, force, |f| {
         {
             use std::os::unix::fs::PermissionsExt;
             // It holds the private keys.
@@ -235,23 +259,10 @@ fn pack(staging: &Path, staged: &Staged, file: &Path, force: bool) -> Result<Man
         json_entry(&mut b, TRAILER, &Trailer { files: manifest.files, bytes })?;
         let gz = b.into_inner()?;
         let out = gz.finish()?;
-        let f = out.into_inner().map_err(|e| e.into_error())?;
-        f.sync_all()?;
-        crate::fsutil::finish_file(&partial, file, force).map_err(|e| match e.kind() {
-            std::io::ErrorKind::AlreadyExists => exists_error(file),
-            _ => Error::BadRequest(format!("{}: {e}", file.display())),
-        })?;
-        Ok(())
-    })();
+        Ok((out.into_inner().map_err(|e| e.into_error())?, ()))
+    });
     pb.finish_and_clear();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&partial);
-        // A write that failed half-way (a full disk): say which file, and that it is not there.
-        return Err(match e {
-            Error::Io(e) => Error::BadRequest(format!("{}: {e}; nothing was written", file.display())),
-            e => e,
-        });
-    }
+    result?;
     Ok(manifest)
 }
 

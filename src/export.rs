@@ -382,28 +382,10 @@ pub fn export_to(app: &App, path: &Path) -> Result<String> {
 /// [`write_archive_with`]).
 pub fn export_to_with(app: &App, path: &Path, force: bool, progress: &Reporter) -> Result<String> {
     let write_file = |dest: &Path, f: &mut dyn FnMut(&mut std::io::BufWriter<std::fs::File>) -> Result<u64>| -> Result<u64> {
-        crate::fsutil::remove_stale_partials(dest);
-        let name = dest.file_name().ok_or_else(|| Error::BadRequest(format!("{}: not a file name", dest.display())))?;
-        let partial = dest.with_file_name(format!("{}.partial-{}", name.to_string_lossy(), std::process::id()));
-        let result = (|| {
-            // A folder that does not exist or cannot be written: say which file.
-            let mut w = std::io::BufWriter::new(std::fs::OpenOptions::new().write(true).create_new(true).open(&partial).map_err(|e| Error::BadRequest(format!("{}: {e}", dest.display())))?);
+        crate::backup::write_whole(dest, force, |file| {
+            let mut w = std::io::BufWriter::new(file);
             let n = f(&mut w)?;
-            let file = w.into_inner().map_err(|e| e.into_error())?;
-            file.sync_all()?;
-            crate::fsutil::finish_file(&partial, dest, force).map_err(|e| match e.kind() {
-                std::io::ErrorKind::AlreadyExists => crate::backup::exists_error(dest),
-                _ => Error::BadRequest(format!("{}: {e}", dest.display())),
-            })?;
-            Ok(n)
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&partial);
-        }
-        // A write that failed half-way (a full disk): say which file, and that it is not there.
-        result.map_err(|e| match e {
-            Error::Io(e) => Error::BadRequest(format!("{}: {e}; nothing was written", dest.display())),
-            e => e,
+            Ok((w.into_inner().map_err(|e| e.into_error())?, n))
         })
     };
     // Refused before anything is written: not five new CSVs and one old one.
