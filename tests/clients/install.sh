@@ -6,6 +6,11 @@
 set -euo pipefail
 VENV=${1:-"$(cd "$(dirname "$0")/../.." && pwd)/target/tmp/clients-venv"}
 MASTODON_PY=2.3.3
+# One install at a time: client_api.rs's three tests call this concurrently under plain `cargo test`
+# (tests/run installs first), and two pips or two `npm ci`s into one place break each other.
+mkdir -p "$(dirname "$VENV")"
+exec 9>"$VENV.install-lock"
+flock 9
 if ! { [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c "import mastodon, sys; from importlib.metadata import version; sys.exit(version('Mastodon.py') != '$MASTODON_PY')" 2>/dev/null; }; then
   command -v python3 >/dev/null || { echo "python3 is missing: the client API tests need Python 3.9+ with venv" >&2; exit 1; }
   echo "   installing Mastodon.py $MASTODON_PY into $VENV (pip, PyPI)"
