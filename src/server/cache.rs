@@ -122,6 +122,10 @@ impl PageCache {
         let etag = HeaderValue::from_str(&format!("\"{:016x}\"", hash(&body))).expect("hex is a valid header value");
         let resp = build(&parts.headers, &etag, &body, if_none_match);
         if body.len() <= MAX_BODY {
+            // A copy of exactly the body's length (made before taking the lock): the rendered body
+            // usually sits in a String grown by doubling, and keeping that allocation would hold up
+            // to twice what `bytes` counts.
+            let body = Bytes::copy_from_slice(&body);
             let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(old) = inner.entries.remove(&key) {
                 inner.bytes -= old.body.len();

@@ -36,6 +36,12 @@ pub fn turn() -> std::sync::MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Heap bytes alive now (all threads). Compare two readings while holding `turn()`.
+#[allow(dead_code)] // not every memory test binary reads it
+pub fn live() -> usize {
+    NOW.load(Ordering::SeqCst)
+}
+
 /// Runs `f` and returns its result and its peak heap in bytes above the heap alive when it
 /// started. Call it while holding `turn()`.
 pub fn peak_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
