@@ -99,13 +99,18 @@ pub async fn publish_scheduled_due(app: &App, job: u64, id: u64) -> Result<()> {
     app.store.write(|w| w.finish_job(job))
 }
 
-/// A post by URL: stored already, or fetched (with its author) and stored now.
+/// A post by URL: stored already, or fetched (with its author) and stored now. BadRequest when
+/// `url` is not an http(s) URL (the owner typed it), else the fetch's errors.
 pub async fn remote_post(app: &App, url: &str) -> Result<Post> {
     if let Some(id) = app.urls.local_post_id(url) {
         return app.store.read(|r| r.post(id))?.ok_or(Error::NotFound);
     }
     if let Some(p) = app.store.read(|r| r.post_by_uri(url))? {
         return Ok(p);
+    }
+    // The owner's input (a reply or quote target): a clear 400, not a failed fetch.
+    if crate::httpurl::HttpUrl::parse(url).is_none() {
+        return Err(Error::BadRequest(format!("`{url}` is not a post's http(s) URL")));
     }
     let budget = Budget::new(6);
     let p = crate::federation::inbox::fetch_post(app, url, &budget).await?;

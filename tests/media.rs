@@ -255,6 +255,10 @@ async fn bad_images_are_refused_and_nothing_is_stored() {
         let r = owner.post_multipart("/settings/images", &[("csrf", &csrf)], &[("avatar", name, "image/png", bytes)]).await;
         assert_eq!(r.status, *status, "avatar {what}");
     }
+    // A good image with a bad quote URL: refused, and the image is not left behind (the quote
+    // used to be checked after the files were written).
+    let r = owner.post_multipart("/compose", &[("csrf", &csrf), ("content", "pic"), ("quote", "javascript:alert(1)")], &[("image", "ok.jpg", "image/jpeg", &jpeg)]).await;
+    assert_eq!(r.status, 400, "bad quote URL: {}", r.body);
     assert_eq!(a.app.store.read(|r| r.own_post_count()).unwrap(), 0, "no post stored");
     assert!(a.app.store.read(|r| r.profile()).unwrap().avatar.is_none(), "no avatar stored");
     assert_eq!(media_files(&a), before, "no file left in DATA/media");
@@ -265,6 +269,11 @@ async fn bad_images_are_refused_and_nothing_is_stored() {
     let post = a.app.store.read(|r| r.own_posts(None, 1, |_| true)).unwrap().posts.into_iter().next().unwrap();
     assert_eq!(post.attachments[0].media_type, "image/png");
     assert!(post.attachments[0].url.ends_with(".png"));
+    // Compose journals its uploads until the post is stored (a crash in between leaves nothing
+    // behind); the stored post's file is no longer journaled, so the sweep at the next start keeps it.
+    assert!(a.app.store.read(|r| r.pending_media_page(None, 10)).unwrap().is_empty(), "the stored post's media are not pending");
+    assert_eq!(pipit::domain::media::sweep_pending(&a.app.store, &a.app.media_dir()).unwrap(), 0);
+    assert!(media_files(&a).contains(&file_of(&post.attachments[0].url).to_string()), "the post's image is still there");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

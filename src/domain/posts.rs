@@ -267,8 +267,17 @@ pub fn publish_with(app: &App, new: NewPost, media: Vec<Attachment>, how: Publis
     }
     check_text(&new.text, &new.cw, !new.media.is_empty() || !media.is_empty())?;
     let in_reply_to = new.in_reply_to.as_deref().filter(|s| !s.trim().is_empty()).map(|t| reply_target(app, t)).transpose()?;
+    // Every check on the input before any file is written: an error after the uploads would
+    // return without removing them.
+    let quote = match new.quote.as_deref() {
+        Some(q) => Some(HttpUrl::parse(q).ok_or_else(|| Error::BadRequest("quote is not an http(s) URL".into()))?),
+        None => None,
+    };
+    // The uploads are journaled until the transaction storing the post references them, so a
+    // crash in between leaves no orphaned files (swept at the next start).
+    let pending = (!new.media.is_empty()).then(|| crate::domain::media::PendingMedia::begin(app));
     let mut attachments = media;
-    attachments.extend(save_uploads(app, &new.media)?);
+    attachments.extend(save_uploads_with(app, &new.media, pending.as_ref())?);
     let f = format(app, &new.text, &new.resolved);
     // The id (and so the URI) is allocated inside the write below, where it is checked free.
     let mut post = Post {
@@ -289,10 +298,7 @@ pub fn publish_with(app: &App, new: NewPost, media: Vec<Attachment>, how: Publis
         mentions: f.mentions,
         sensitive: !new.cw.trim().is_empty(),
         attachments,
-        quote: match new.quote.as_deref() {
-            Some(q) => Some(HttpUrl::parse(q).ok_or_else(|| Error::BadRequest("quote is not an http(s) URL".into()))?),
-            None => None,
-        },
+        quote,
         poll: how.poll.as_ref().map(|p| crate::model::Poll {
             options: p.options.iter().map(|o| (o.trim().to_string(), 0)).collect(),
             multiple: p.multiple,
@@ -327,6 +333,13 @@ pub fn publish_with(app: &App, new: NewPost, media: Vec<Attachment>, how: Publis
             post.held_until_ms = Some(post.published_ms + window_ms);
         }
         w.insert_post(&post)?;
+        if let Some(pending) = &pending {
+            for a in &post.attachments {
+                if let Some(f) = pending.file_of(&a.url) {
+                    w.clear_pending_media(pending.run, f)?;
+                }
+            }
+        }
         // The owner's own posts are part of their home timeline, as on Mastodon.
         w.add_home_as(post.id, &crate::model::HomeEntry { post_id: post.id, boosted_by: None }, now_ms())?;
         if hold {
