@@ -8,8 +8,11 @@ use pipit::App;
 use std::io::Read;
 use std::process::ExitCode;
 
+mod alloc;
+
 fn main() -> ExitCode {
     fixed_mmap_threshold();
+    alloc::init();
     let args = match Args::parse(std::env::args()) {
         Ok(a) => a,
         Err(e) => return usage(&e),
