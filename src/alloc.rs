@@ -1,34 +1,83 @@
 //! The process's global allocator.
 //!
-//! Static musl builds (what ships to the Pi) use mimalloc: musl's own allocator (mallocng) keeps
-//! resident what a mixed load frees, so RSS grew without a plateau while pipit's live heap stayed
-//! flat (issue 15, cross/BENCHMARKS.md). glibc builds keep the system allocator (it plateaus).
-//! Without transparent huge pages: mimalloc's aligned arenas would otherwise be backed by 2 MiB
-//! pages, and the idle server held 8.2 MiB of anonymous memory instead of ~1 MiB (the crate's
-//! `no_thp` drops its MADV_HUGEPAGE; [`init`] turns THP off for the process where the kernel
-//! uses them for every mapping).
+//! Linux builds (the static musl binary that ships to the Pi, and glibc builds: dev, tests that
+//! spawn the binary, the budget's glibc line) use mimalloc (v3, the crate's default). musl's own
+//! allocator (mallocng) keeps resident what a mixed load frees, so RSS grew without a plateau
+//! while pipit's live heap stayed flat; glibc's plateaus, but in steps and keeping ~2.3 MiB of
+//! free memory (issue 15, cross/BENCHMARKS.md branches soak, alloc, alloc2). One allocator on
+//! both builds: what the tests and the dev build run is what ships, and the budget's glibc and
+//! musl lines measure the same memory behaviour.
+//!
+//! Idle cost, set in code (not by `MIMALLOC_*` environment variables: the Pi's unit file must
+//! not be what keeps RSS small), before mimalloc's first allocation by an `.init_array` entry
+//! ([`SET_OPTIONS`]; Rust's runtime allocates before `main`):
+//! - arenas reserved [`ARENA_RESERVE_KIB`] (64 MiB) at a time instead of 1 GiB: an arena's
+//!   bitmaps and page infos scale with its size, and for 1 GiB they kept ~160 KiB resident at
+//!   idle (RssAnon 968 → 816 KiB, x86_64 musl). Under the budget's 64-client mix the heap
+//!   plateaus near 5–6 MiB, inside one arena; mimalloc reserves another when one is full.
+//! - transparent huge pages off for the process (prctl PR_SET_THP_DISABLE, plus the crate's
+//!   `no_thp`, which drops mimalloc's MADV_HUGEPAGE): the aligned arenas would otherwise be
+//!   backed by 2 MiB pages, and the idle server held 8.2 MiB of anonymous memory instead of
+//!   ~1 MiB. Done before the first arena page is touched, so also where the kernel's THP mode
+//!   is `always`.
+//!
+//! Both are defaults: a `MIMALLOC_ARENA_RESERVE` in the environment still overrides the first
+//! (for measurements).
 //!
 //! `--features alloc-count` (an experiment, never on by default): a counting wrapper around the
-//! system allocator that prints the live heap to stderr every `PIPIT_ALLOC_COUNT_SECS` seconds
+//! base allocator that prints the live heap to stderr every `PIPIT_ALLOC_COUNT_SECS` seconds
 //! (default 5), as `alloc-count: live_bytes=N live_allocs=N peak_bytes=N allocs_total=N` with
 //! peak_bytes the highest live_bytes since the previous line. Issue 15 used it to tell pipit's
 //! live heap from what the allocator keeps resident on the static musl build.
 
-/// The allocator underneath: mimalloc on musl, the system's elsewhere.
-#[cfg(target_env = "musl")]
+/// The allocator underneath: mimalloc on Linux, the system's elsewhere.
+#[cfg(target_os = "linux")]
 type Base = mimalloc::MiMalloc;
-#[cfg(target_env = "musl")]
+#[cfg(target_os = "linux")]
 const BASE: Base = mimalloc::MiMalloc;
-#[cfg(not(target_env = "musl"))]
+#[cfg(not(target_os = "linux"))]
 #[allow(dead_code)] // used by the alloc-count feature only
 type Base = std::alloc::System;
-#[cfg(not(target_env = "musl"))]
+#[cfg(not(target_os = "linux"))]
 #[allow(dead_code)]
 const BASE: Base = std::alloc::System;
 
-#[cfg(all(target_env = "musl", not(feature = "alloc-count")))]
+#[cfg(all(target_os = "linux", not(feature = "alloc-count")))]
 #[global_allocator]
 static GLOBAL: Base = BASE;
+
+/// mimalloc's `arena_reserve` default set by [`SET_OPTIONS`], in KiB (mimalloc's unit for it):
+/// 64 MiB, virtual address space (pages are committed and touched as used). Smaller values gain
+/// nothing: mimalloc v3 raises a reservation to the allocation plus its largest in-arena chunk
+/// (32 MiB on 64-bit), rounded up to that chunk, i.e. 64 MiB. Its own default is 1 GiB on 64-bit
+/// and 128 MiB on 32-bit targets.
+#[cfg(target_os = "linux")]
+const ARENA_RESERVE_KIB: std::ffi::c_long = 64 * 1024;
+
+/// Runs [`set_options`] before `main` and before Rust's runtime or mimalloc's own constructor
+/// (`constructor(101)`, which may already allocate) run: `.init_array.NNNNN` entries are sorted
+/// by NNNNN, lower first, ahead of the unnumbered ones.
+#[cfg(target_os = "linux")]
+#[used]
+#[link_section = ".init_array.00100"]
+static SET_OPTIONS: extern "C" fn() = set_options;
+
+/// See the module docs. Called once, single-threaded, before any allocation.
+#[cfg(target_os = "linux")]
+extern "C" fn set_options() {
+    // mimalloc.h (v3; v2 numbers these the same): enum mi_option_e, mi_option_arena_reserve = 23.
+    const MI_OPTION_ARENA_RESERVE: std::ffi::c_int = 23;
+    extern "C" {
+        fn mi_option_set_default(option: std::ffi::c_int, value: std::ffi::c_long);
+    }
+    // SAFETY: prctl(PR_SET_THP_DISABLE) takes plain integers and touches no memory of ours (an
+    // error is ignored: THP only costs memory); mi_option_set_default stores into mimalloc's
+    // static option table, which needs no initialisation.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+        mi_option_set_default(MI_OPTION_ARENA_RESERVE, ARENA_RESERVE_KIB);
+    }
+}
 
 #[cfg(feature = "alloc-count")]
 mod count {
@@ -108,15 +157,9 @@ mod count {
 #[global_allocator]
 static GLOBAL: count::Counting = count::Counting;
 
-/// Called first thing in `main`: on musl turns transparent huge pages off for this process
-/// (prctl PR_SET_THP_DISABLE; an error is ignored: THP only costs memory); with `alloc-count`
-/// starts the report thread.
+/// Called first thing in `main`: with `alloc-count` starts the report thread (the allocator's
+/// options are set earlier, by [`SET_OPTIONS`]).
 pub fn init() {
-    #[cfg(all(target_os = "linux", target_env = "musl"))]
-    // SAFETY: PR_SET_THP_DISABLE takes plain integers and touches no memory of ours.
-    unsafe {
-        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
-    }
     #[cfg(feature = "alloc-count")]
     count::start_report();
 }
