@@ -15,14 +15,19 @@
 //!   bitmaps and page infos scale with its size, and for 1 GiB they kept ~160 KiB resident at
 //!   idle (RssAnon 968 → 816 KiB, x86_64 musl). Under the budget's 64-client mix the heap
 //!   plateaus near 5–6 MiB, inside one arena; mimalloc reserves another when one is full.
+//! - blocks above [`ARENA_MAX_OBJECT_KIB`] (4 MiB; argon2's 19 MiB working memory at each
+//!   login, an upload's decoded picture and planes) mapped from the OS and unmapped when freed,
+//!   as glibc's malloc did with pipit's former `mallopt` threshold, instead of kept in an arena
+//!   until a purge `purge_delay` (1 s) later at mimalloc's next call: an idle server kept
+//!   argon2's memory after a login (RSS +22 MiB, tests/hardening.rs `fifty_logins_...`).
 //! - transparent huge pages off for the process (prctl PR_SET_THP_DISABLE, plus the crate's
 //!   `no_thp`, which drops mimalloc's MADV_HUGEPAGE): the aligned arenas would otherwise be
 //!   backed by 2 MiB pages, and the idle server held 8.2 MiB of anonymous memory instead of
 //!   ~1 MiB. Done before the first arena page is touched, so also where the kernel's THP mode
 //!   is `always`.
 //!
-//! Both are defaults: a `MIMALLOC_ARENA_RESERVE` in the environment still overrides the first
-//! (for measurements).
+//! The two mimalloc options are defaults: `MIMALLOC_ARENA_RESERVE` / `MIMALLOC_ARENA_MAX_OBJECT_SIZE`
+//! in the environment still override them (for measurements).
 //!
 //! `--features alloc-count` (an experiment, never on by default): a counting wrapper around the
 //! base allocator that prints the live heap to stderr every `PIPIT_ALLOC_COUNT_SECS` seconds
@@ -54,6 +59,12 @@ static GLOBAL: Base = BASE;
 #[cfg(target_os = "linux")]
 const ARENA_RESERVE_KIB: std::ffi::c_long = 64 * 1024;
 
+/// mimalloc's `arena_max_object_size` default set by [`SET_OPTIONS`], in KiB: 4 MiB, mimalloc v3's
+/// large page on 64-bit (2 MiB on 32-bit), so every block of a regular page stays in the arenas
+/// and only single blocks above it go to the OS. Its own default is 2 GiB.
+#[cfg(target_os = "linux")]
+const ARENA_MAX_OBJECT_KIB: std::ffi::c_long = 4 * 1024;
+
 /// Runs [`set_options`] before `main` and before Rust's runtime or mimalloc's own constructor
 /// (`constructor(101)`, which may already allocate) run: `.init_array.NNNNN` entries are sorted
 /// by NNNNN, lower first, ahead of the unnumbered ones.
@@ -65,8 +76,10 @@ static SET_OPTIONS: extern "C" fn() = set_options;
 /// See the module docs. Called once, single-threaded, before any allocation.
 #[cfg(target_os = "linux")]
 extern "C" fn set_options() {
-    // mimalloc.h (v3; v2 numbers these the same): enum mi_option_e, mi_option_arena_reserve = 23.
+    // mimalloc.h (v3): enum mi_option_e, mi_option_arena_reserve = 23,
+    // mi_option_arena_max_object_size = 45 (`MIMALLOC_VERBOSE=1` prints the values in effect).
     const MI_OPTION_ARENA_RESERVE: std::ffi::c_int = 23;
+    const MI_OPTION_ARENA_MAX_OBJECT_SIZE: std::ffi::c_int = 45;
     extern "C" {
         fn mi_option_set_default(option: std::ffi::c_int, value: std::ffi::c_long);
     }
@@ -76,6 +89,7 @@ extern "C" fn set_options() {
     unsafe {
         libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
         mi_option_set_default(MI_OPTION_ARENA_RESERVE, ARENA_RESERVE_KIB);
+        mi_option_set_default(MI_OPTION_ARENA_MAX_OBJECT_SIZE, ARENA_MAX_OBJECT_KIB);
     }
 }
 

@@ -2,10 +2,10 @@
 //! its first allocation to reserve 64 MiB arenas (not mimalloc's default 1 GiB, whose bitmaps
 //! and page infos kept ~160 KiB resident at idle) with transparent huge pages off for the process
 //! (else each touched arena chunk can become a 2 MiB page: 8 MiB idle RssAnon). A real
-//! `pipit serve` child is read through /proc. Bad setups this fails on: glibc's malloc (no
-//! arena mapping, THP left on: the build before branch alloc2), mimalloc with its defaults
-//! (a 1 GiB arena), and options set in `main` instead of before the runtime's first allocation
-//! (the first arena would already be 1 GiB).
+//! `pipit serve` child is read through /proc. Bad setups: mimalloc's default reserve (tried:
+//! `MIMALLOC_ARENA_RESERVE=1GiB` in the environment fails the 1 GiB assert), glibc's malloc as
+//! before branch alloc2 (THP left on, no arena mapping), options set in `main` rather than
+//! before the runtime's first allocation (the first arena would already be 1 GiB).
 
 mod common;
 use common::{spawn_serve, Client, TempDir};
