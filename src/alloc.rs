@@ -8,7 +8,7 @@
 //! both builds: what the tests and the dev build run is what ships, and the budget's glibc and
 //! musl lines measure the same memory behaviour.
 //!
-//! Idle cost, set in code (not by `MIMALLOC_*` environment variables: the Pi's unit file must
+//! Options, set in code (not by `MIMALLOC_*` environment variables: the Pi's unit file must
 //! not be what keeps RSS small), before mimalloc's first allocation by an `.init_array` entry
 //! ([`SET_OPTIONS`]; Rust's runtime allocates before `main`):
 //! - arenas reserved [`ARENA_RESERVE_KIB`] (64 MiB) at a time instead of 1 GiB: an arena's
@@ -76,8 +76,10 @@ static SET_OPTIONS: extern "C" fn() = set_options;
 /// See the module docs. Called once, single-threaded, before any allocation.
 #[cfg(target_os = "linux")]
 extern "C" fn set_options() {
-    // mimalloc.h (v3): enum mi_option_e, mi_option_arena_reserve = 23,
-    // mi_option_arena_max_object_size = 45 (`MIMALLOC_VERBOSE=1` prints the values in effect).
+    // mimalloc.h of libmimalloc-sys 0.1.49 (mimalloc 3.3.2): enum mi_option_e,
+    // mi_option_arena_reserve = 23, mi_option_arena_max_object_size = 45. Re-check on an update
+    // (`MIMALLOC_VERBOSE=1` prints the values in effect; tests/allocator.rs sees the arena size,
+    // tests/hardening.rs `fifty_logins_...` the large blocks going back).
     const MI_OPTION_ARENA_RESERVE: std::ffi::c_int = 23;
     const MI_OPTION_ARENA_MAX_OBJECT_SIZE: std::ffi::c_int = 45;
     extern "C" {
