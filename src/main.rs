@@ -8,8 +8,10 @@ use pipit::App;
 use std::io::Read;
 use std::process::ExitCode;
 
+mod alloc;
+
 fn main() -> ExitCode {
-    fixed_mmap_threshold();
+    alloc::init();
     let args = match Args::parse(std::env::args()) {
         Ok(a) => a,
         Err(e) => return usage(&e),
@@ -237,28 +239,6 @@ fn init(args: &Args) -> Result<()> {
     println!("Start it with: pipit serve --data {}", data.display());
     Ok(())
 }
-
-/// glibc only (the shipped static musl binary needs nothing: musl maps every block above ~128 KiB
-/// and unmaps it when freed). glibc's mmap threshold is dynamic: after a mapped block of N bytes
-/// is freed, blocks up to N come from the heap arenas, and each tokio thread's arena keeps what was
-/// freed at its top. One login (argon2, 19 MiB) then made every later picture buffer of an upload
-/// (9 MB decoded, 4.5 MB planes) stay resident for good. Setting the threshold fixes it (and the
-/// trim threshold) at 256 KiB: large buffers are mapped and returned when freed.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn fixed_mmap_threshold() {
-    // glibc <malloc.h>: M_TRIM_THRESHOLD -1, M_MMAP_THRESHOLD -3.
-    extern "C" {
-        fn mallopt(param: std::ffi::c_int, value: std::ffi::c_int) -> std::ffi::c_int;
-    }
-    // SAFETY: mallopt only sets allocator parameters; called first thing in main, before any thread.
-    unsafe {
-        mallopt(-3, 256 * 1024);
-        mallopt(-1, 256 * 1024);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn fixed_mmap_threshold() {}
 
 async fn serve(args: &Args) -> Result<()> {
     let data = args.data();
