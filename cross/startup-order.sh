@@ -4,6 +4,8 @@
 # segment so the page-cache folios startup faults in are few (issue 15).
 #
 #   cross/startup-order.sh [BIN]    default: cross/target/x86_64-unknown-linux-musl/release/pipit
+#   ORDER_DATA=DIR cross/startup-order.sh   also profile a copy of the data folder DIR (its own
+#                                           `listen`), e.g. the budget's: `pipit-budget --pages-folder DIR`
 #
 # BIN must be the unstripped binary cross/build.sh leaves in its target dir: build.sh links with
 # symbols and strips only the copy in cross/out, so what is profiled is exactly what ships
@@ -30,20 +32,35 @@ command -v valgrind >/dev/null || { echo "startup-order.sh: needs valgrind (apt-
 # (Not `readelf | grep -q` under pipefail: grep stops reading early and readelf's SIGPIPE fails the pipe.)
 [[ "$(readelf -S "$BIN")" == *.symtab* ]] || { echo "startup-order.sh: $BIN has no symbols (use the one in cross/build.sh's target dir)" >&2; exit 1; }
 work=$(mktemp -d /tmp/pipit-order-XXXXXX)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$BIN" init --data "$work/data" --url "http://127.0.0.1:$port" --username me --listen "127.0.0.1:$port" --allow-private-addresses >/dev/null
-sed -i 's/^log = .*/log = "warn"/' "$work/data/pipit.toml"
-(cd "$work" && exec valgrind --tool=callgrind --demangle=no --compress-strings=no --dump-instr=no \
-    --callgrind-out-file="$work/cg.out" "$BIN" serve --data "$work/data" >/dev/null 2>"$work/vg.log") &
-vg=$!
-for _ in $(seq 600); do curl -sf -o /dev/null "http://127.0.0.1:$port/.well-known/nodeinfo" && break; sleep 0.1; done
-sleep 3
-callgrind_control -d "$vg" >/dev/null 2>&1 || true
-sleep 2
-kill -TERM "$vg" 2>/dev/null || true
-wait "$vg" 2>/dev/null || true
-# The dump taken at idle (cg.out.1) if there is one, else the one at exit.
-out=$(ls "$work"/cg.out.1 2>/dev/null || echo "$work/cg.out")
+# One profiled run of `serve` on the data folder $1 (made by init if missing); writes $2.
+profile() {
+    local data=$1 cg=$2 port
+    if [ -e "$data/pipit.toml" ]; then
+        port=$(sed -n 's/^listen = ".*:\([0-9]*\)"/\1/p' "$data/pipit.toml")
+    else
+        port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+        "$BIN" init --data "$data" --url "http://127.0.0.1:$port" --username me --listen "127.0.0.1:$port" --allow-private-addresses >/dev/null
+    fi
+    sed -i 's/^log = .*/log = "warn"/' "$data/pipit.toml"
+    (cd "$work" && exec valgrind --tool=callgrind --demangle=no --compress-strings=no --dump-instr=no \
+        --callgrind-out-file="$cg" "$BIN" serve --data "$data" >/dev/null 2>>"$work/vg.log") &
+    local vg=$!
+    for _ in $(seq 600); do curl -sf -o /dev/null "http://127.0.0.1:$port/.well-known/nodeinfo" && break; sleep 0.1; done
+    sleep 3
+    callgrind_control -d "$vg" >/dev/null 2>&1 || true
+    sleep 2
+    kill -TERM "$vg" 2>/dev/null || true
+    wait "$vg" 2>/dev/null || true
+    # The dump taken at idle ($cg.1) if there is one, else the one at exit.
+    ls "$cg".1 2>/dev/null || echo "$cg"
+}
+# A fresh folder, then (ORDER_DATA=DIR) a copy of a prepared one, e.g. the budget's
+# (`pipit-budget --pages-folder DIR`): the list is the union, fresh order first.
+outs=$(profile "$work/data" "$work/cg.out")
+if [ -n "${ORDER_DATA:-}" ]; then
+    mkdir -p "$work/data2" && cp -a "$ORDER_DATA/." "$work/data2/"
+    outs="$outs $(profile "$work/data2" "$work/cg2.out")"
+fi
 # The non-Rust archives the link pulled in: ring's (from the target dir next to BIN) and zig's
 # libc, libzigc, compiler_rt and crt objects (its cache), for BIN's machine.
 machine=$(readelf -h "$BIN" | sed -n 's/^ *Machine: *//p')
@@ -53,12 +70,12 @@ for f in "${ZIG_GLOBAL_CACHE_DIR:-$HOME/.cache/zig}"/o/*/{libc.a,libzigc.a,libco
     [ "$(readelf -h "$f" 2>/dev/null | sed -n 's/^ *Machine: *//p' | head -1)" = "$machine" ] && archives="$archives $f"
 done
 for a in $archives; do llvm-objdump -t "$a" 2>/dev/null | sed "s|^|$a\t|"; done >"$work/objsyms.txt"
-python3 - "$out" "$BIN" "$HERE/startup.ld" "$work/objsyms.txt" <<'PY'
+python3 - "$BIN" "$HERE/startup.ld" "$work/objsyms.txt" $outs <<'PY'
 import collections, os, re, subprocess, sys
-out, binary, dest, objsyms = sys.argv[1:5]
+binary, dest, objsyms = sys.argv[1:4]
 ran = []
 seen_ran = set()
-for line in open(out):
+for line in (l for out in sys.argv[4:] for l in open(out)):
     m = re.match(r"c?fn=(?:\(\d+\) )?(.*)", line)
     if m:
         # callgrind marks recursion as name'2
@@ -71,7 +88,7 @@ for line in subprocess.run(["nm", "-S", "--defined-only", binary], capture_outpu
     f = line.split()
     if len(f) == 4 and f[2] in "tTwW":
         sizes[f[3]] = int(f[1], 16)
-        m = re.fullmatch(r"(.*17h)[0-9a-f]{16}E", f[3])
+        m = re.fullmatch(r"(.*17h)[0-9a-f]{16}E(?:\.llvm)?(?:\.\d+)?", f[3])
         if m:
             family[m.group(1)].append(f[3])
 # symbol -> input sections (file pattern, section) from the non-Rust archives
@@ -115,7 +132,9 @@ def add(lst, pat):
 for name in ran:
     if name not in sizes:
         continue
-    m = re.fullmatch(r"(.*17h)[0-9a-f]{16}E", name)
+    # LTO's local copies carry a number (`…Hasher5write.5827`, `….llvm.123`) that changes from
+    # build to build: matched as `NAME.*`.
+    m = re.fullmatch(r"(.*17h)[0-9a-f]{16}E(?:\.llvm)?(?:\.\d+)?", name)
     if m:
         fam = family[m.group(1)]
         if sum(sizes[n] for n in fam) - sizes[name] <= 4096:
@@ -127,19 +146,34 @@ for name in ran:
             if add(warm, sec(m.group(1) + "*")):
                 warm_bytes += sum(sizes[n] for n in fam)
     elif name.startswith("_R"):
-        if add(hot, sec(re.sub(r"Cs[0-9A-Za-z]+_", "Cs*_", name))):
+        if add(hot, sec(re.sub(r"Cs[0-9A-Za-z]+_", "Cs*_", re.sub(r"(?:\.llvm)?\.\d+$", ".*", name)))):
             hot_bytes += sizes[name]
     elif name in where:
-        for pat in where[name]:
+        # The archive's section, and the plain one: Rust's compiler_builtins can provide the
+        # same symbol (`__floattidf`) in `.text.NAME`.
+        for pat in where[name] + [sec(name)]:
             add(hot, pat)
         hot_bytes += sizes[name]
     else:
-        if add(hot, sec(name)):
+        if add(hot, sec(re.sub(r"(?:\.llvm)?\.\d+$", ".*", name))):
             hot_bytes += sizes[name]
 # Code callgrind cannot see: crt1's _start and musl's assembly below main, and paths chosen by
 # CPU features valgrind's virtual CPU lacks (AVX-512 xxh3 in redb, ring's ADX x25519), found
-# with `perf record -e page-faults -d` on the real CPU (cross/BENCHMARKS.md, branch idle2).
+# with `perf record -e page-faults -d` on the real CPU (cross/BENCHMARKS.md, branches idle2 and
+# idle3): musl's vDSO lookup (`__vdsosym` calls zig's strcmp; valgrind hides the vDSO), musl's
+# `__clone` (assembly; valgrind makes threads itself), io::Error::kind (a WouldBlock) and
+# tokio's deregistration when the first connection closes, tokio's
+# schedule from outside a worker and hyper's timers dropped at the end of the first connection
+# (valgrind runs one thread at a time, so these paths ran only sometimes under it).
 for pat in ["*crt1.o(.text .text.*)", "*/__set_thread_area.o(.text)",
+            "*(.text.c.string.strcmp .text..Lc.string.strcmp)", "*/clone.o(.text)",
+            sec("_ZN5tokio7runtime4task3raw8schedule17h*"),
+            sec("_RNvMs*_NtNtCs*_3std2io5errorNtB*_5Error4kind*"),
+            sec("_ZN5tokio7runtime2io16registration_set15RegistrationSet6remove17h*"),
+            sec("_ZN82_$LT$hyper_util..rt..tokio..TokioSleep$u20$as$u20$core..future..future..Future$GT$4poll17h*"),
+            sec("_ZN5tokio7runtime4time5entry1_91_$LT$impl$u20$core..ops..drop..Drop$u20$for$u20$tokio..runtime..time..entry..TimerEntry$GT$4drop17h*"),
+            sec("_ZN5tokio7runtime4time5wheel5Wheel6remove17h*"),
+            sec("_ZN4core3ptr*drop_in_place$LT$tokio..task..coop..Coop$LT$tokio..sync..watch..Receiver$LT$bool$GT$..wait_for_inner*"),
             "*(.text._ZN4redb10tree_store10page_store4xxh3* .text.unlikely._ZN4redb10tree_store10page_store4xxh3*)",
             "*-curve25519_64_adx.o(.text .text.*)", "*-fiat_curve25519_adx_mul.o(.text)", "*-fiat_curve25519_adx_square.o(.text)"]:
     add(hot, pat)

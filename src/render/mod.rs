@@ -7,7 +7,7 @@ pub mod views;
 use crate::error::Result;
 use crate::urls::Urls;
 use minijinja::{AutoEscape, Environment};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Every template, embedded at build time (the single binary carries its pages).
 const TEMPLATES: &[(&str, &str)] = &[
@@ -50,7 +50,7 @@ const TEMPLATES: &[(&str, &str)] = &[
 ];
 
 /// The interface's icons (static/icons/*.svg, 24×24 strokes in `currentColor`). Each page carries
-/// them once, as `<symbol>`s in `{{ icon_sprite }}` (base.html), and `{{ icon("name") }}` writes a
+/// them once, as `<symbol>`s in `{{ icon_sprite() }}` (base.html), and `{{ icon("name") }}` writes a
 /// 70-byte `<svg><use href="#i-name"/></svg>`: no extra request, the theme's colours, no CSP
 /// exception, and a timeline of 20 cards does not repeat the paths 120 times. Icons are
 /// aria-hidden: the button or link around each one is named in text.
@@ -126,12 +126,17 @@ impl Renderer {
         // no template ASTs (issue 15, idle memory). `every_template_compiles` below keeps the
         // build-time check that they all parse.
         env.set_loader(|name| Ok(TEMPLATES.iter().find(|(n, _)| *n == name).map(|(_, source)| source.to_string())));
-        // Built once: each call hands out a shared string (a reference count), not a new one.
-        let uses: Vec<(&'static str, minijinja::Value)> = ICONS
-            .iter()
-            .map(|(n, _)| (*n, minijinja::Value::from_safe_string(format!(r##"<svg class="icon" width="20" height="20" aria-hidden="true" focusable="false"><use href="#i-{n}"/></svg>"##))))
-            .collect();
+        // Built on first use (the first page that draws an icon), once: each call hands out a
+        // shared string (a reference count), not a new one. Not at start: an idle server has
+        // not read the icon names or held the 22 strings (issue 15, idle memory).
+        static USES: OnceLock<Vec<(&'static str, minijinja::Value)>> = OnceLock::new();
         env.add_function("icon", move |name: &str| -> std::result::Result<minijinja::Value, minijinja::Error> {
+            let uses = USES.get_or_init(|| {
+                ICONS
+                    .iter()
+                    .map(|(n, _)| (*n, minijinja::Value::from_safe_string(format!(r##"<svg class="icon" width="20" height="20" aria-hidden="true" focusable="false"><use href="#i-{n}"/></svg>"##))))
+                    .collect()
+            });
             uses.iter()
                 .find(|(n, _)| *n == name)
                 .map(|(_, v)| v.clone())
@@ -160,7 +165,10 @@ impl Renderer {
             held.put(key, html.clone());
             Ok(html)
         });
-        env.add_global("icon_sprite", minijinja::Value::from_safe_string(icon_sprite()));
+        // `{{ icon_sprite() }}` (base.html): built by the first page, not at start, so an idle
+        // server has not read the SVGs out of the binary nor holds the sprite (issue 15).
+        static SPRITE: OnceLock<minijinja::Value> = OnceLock::new();
+        env.add_function("icon_sprite", || SPRITE.get_or_init(|| minijinja::Value::from_safe_string(icon_sprite())).clone());
         env.add_global("site_base", urls.base.clone());
         env.add_global("site_handle", urls.handle());
         env.add_global("site_profile", urls.profile());
@@ -188,6 +196,28 @@ mod tests {
         for (name, _) in super::TEMPLATES {
             r.env.get_template(name).unwrap_or_else(|e| panic!("{name}: {e:#}"));
         }
+    }
+
+    /// The sprite and the icon uses are built on first use (not at start, issue 15): the first
+    /// page a fresh Renderer draws must carry every icon's `<symbol>` once and `icon()` must
+    /// point at one of them, on the first call and the next. Bad input tried: an icon name that
+    /// does not exist (an error, not an empty string).
+    #[test]
+    fn lazy_icon_sprite_and_uses_are_whole_on_the_first_page() {
+        use minijinja::context;
+        let cfg = crate::config::Config::new("https://pipit.example", "me", "127.0.0.1:8080");
+        let r = super::Renderer::new(crate::urls::Urls::new(&cfg.public_url(), "me")).unwrap();
+        let page = r.render("error.html", context! { title => "t", message => "m" }).unwrap();
+        assert_eq!(page.matches("<symbol id=\"i-").count(), super::ICONS.len(), "{page}");
+        for (name, _) in super::ICONS {
+            assert_eq!(page.matches(&format!("<symbol id=\"i-{name}\" viewBox=\"0 0 24 24\"><")).count(), 1, "{name} in {page}");
+        }
+        assert!(page.contains("class=\"sprite\"") && !page.contains("&lt;symbol"), "the sprite is written unescaped: {page}");
+        for _ in 0..2 {
+            let like = r.env.render_str("{{ icon('like') }}", ()).unwrap();
+            assert!(like.contains("<use href=\"#i-like\"/>") && like.starts_with("<svg class=\"icon\""), "{like}");
+        }
+        assert!(r.env.render_str("{{ icon('no-such-icon') }}", ()).is_err(), "an unknown icon is an error");
     }
 
     /// Bad inputs tried: one post handed to the card as a `Keyed` Rust view (cards.rs) and as

@@ -7,6 +7,10 @@
 //! `--media` measures only the 12-megapixel JPEG upload line (media.rs); `--only-pages` only the
 //! uncached page lines (pages.rs) and the client API lines. `--soak ROUNDS [--secs S]` runs only
 //! the flat-RSS line's load, for ROUNDS rounds after the warm-up, printing the memory after each.
+//! `--only-idle [--hold]` only the two idle lines, on the same folder and the same start as the
+//! full run (`--hold` leaves that serve running and prints its pid and folder);
+//! `--pages-folder DIR` only prepares that folder at DIR (for `IDLE_DATA=DIR cross/idle_rss.sh`,
+//! `IDLE_DATA=DIR cross/startup-order.sh`) and exits.
 //!
 //! The pipit measured is PATH, else cross/out/x86_64-unknown-linux-musl/pipit (static musl, as on
 //! a Pi), else target/release/pipit.
@@ -313,6 +317,14 @@ fn pages_folder(bin: &Path) -> (PathBuf, u16, u64) {
     (dir, port, thread_root)
 }
 
+/// The two idle lines, read from a `serve` started by `start` 2 s ago.
+fn idle_rows(pid: u32, rows: &mut Vec<Row>) {
+    let idle = status_kib(pid, "VmRSS:");
+    row(rows, "Idle RSS of pipit serve", "≤ 4 MiB", format!("{:.1} MiB ({idle} KiB)", idle as f64 / 1024.0), Some(idle <= 4 * 1024));
+    let anon = status_kib(pid, "RssAnon:");
+    row(rows, "Idle RssAnon of pipit serve", "≤ 1.5 MiB", format!("{:.2} MiB ({anon} KiB)", anon as f64 / 1024.0), Some(anon <= 1536));
+}
+
 /// The mixed load's endpoints: (name, path, Accept, CPU budget in µs per request). Budgets: the
 /// lower of the old line and a fifth of snac2's figure from issue 15 (snac2 was not built here:
 /// its figures are the issue's, measured on the same kind of machine).
@@ -356,6 +368,33 @@ async fn main() {
         let secs: u64 = args.iter().position(|a| a == "--secs").and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(if quick { 5 } else { 30 });
         return soak(&bin, rounds, secs).await;
     }
+    if let Some(i) = args.iter().position(|a| a == "--pages-folder") {
+        // The page lines' folder at a path of the caller's, for cross/idle_rss.sh (issue 15).
+        let dest = PathBuf::from(args.get(i + 1).expect("--pages-folder DIR"));
+        let (dir, _, _) = pages_folder(&bin);
+        let _ = std::fs::remove_dir_all(&dest);
+        assert!(Command::new("cp").arg("-a").arg(&dir).arg(&dest).status().unwrap().success(), "cp -a {} {}", dir.display(), dest.display());
+        let _ = std::fs::remove_dir_all(&dir);
+        println!("{}", dest.display());
+        return;
+    }
+    if args.iter().any(|a| a == "--only-idle") {
+        // Just the idle lines, measured exactly as in the full run (issue 15).
+        let (dir, port, _) = pages_folder(&bin);
+        let (mut child, _) = start(&bin, &dir, port).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        idle_rows(child.id(), &mut rows);
+        if args.iter().any(|a| a == "--hold") {
+            // For smaps/pagemap: the caller ends it (`kill PID`) and removes the folder.
+            println!("serve left running: pid {} folder {}", child.id(), dir.display());
+            return;
+        }
+        child.kill().ok();
+        child.wait().ok();
+        let _ = std::fs::remove_dir_all(&dir);
+        print_table(&rows);
+        return;
+    }
     if args.iter().any(|a| a == "--media") {
         // Just the 12 MP upload line.
         media::media_bench(&bin, &mut rows).await;
@@ -375,10 +414,7 @@ async fn main() {
     let (mut child, _) = start(&bin, &dir, port).await;
     let pid = child.id();
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let idle = status_kib(pid, "VmRSS:");
-    row(&mut rows, "Idle RSS of pipit serve", "≤ 4 MiB", format!("{:.1} MiB", idle as f64 / 1024.0), Some(idle <= 4 * 1024));
-    let anon = status_kib(pid, "RssAnon:");
-    row(&mut rows, "Idle RssAnon of pipit serve", "≤ 1.5 MiB", format!("{:.2} MiB", anon as f64 / 1024.0), Some(anon <= 1536));
+    idle_rows(pid, &mut rows);
 
     let thread_id = thread_root.to_string();
     let check = reqwest_body(port, &format!("/@me/{thread_id}")).await;
