@@ -892,12 +892,7 @@ fn import_archive_via(app: &App, file: &Path, announce: bool, tmp: &Path, progre
                 p.url = HttpUrl::parse(&app.urls.post_url(id));
                 w.insert_post(&p)?;
                 w.note_archived(&origin, id)?;
-                // Its files are referenced by a stored post from this commit on.
-                for a in &p.attachments {
-                    if let Some(f) = pending.file_of(&a.url) {
-                        w.clear_pending_media(pending.run, f)?;
-                    }
-                }
+                pending.stored(w, &p.attachments)?;
                 added += 1;
                 if announce {
                     let audience = crate::domain::outbox::post_audience(w, app, &p)?;

@@ -251,10 +251,11 @@ fn is_live(run: u64) -> bool {
 
 /// Media saved for posts that are not stored yet, journaled in the store
 /// (`pendingmedia_run`, store/archive.rs) so that a crash between saving the files and
-/// storing the posts (an archive import killed half-way) leaves no orphaned files for good.
+/// storing the posts (an archive import killed half-way, a crash mid-compose) leaves no
+/// orphaned files for good.
 /// Each file is noted, in its own committed transaction, before it is moved into place
 /// ([`PendingMedia::save`]); the transaction that stores a post clears its files
-/// (`Write::clear_pending_media`). Whatever is still noted when the run ends (dropped: its
+/// ([`PendingMedia::stored`]). Whatever is still noted when the run ends (dropped: its
 /// posts failed, or were duplicates) is removed then, and what a crashed run left is removed
 /// by [`sweep_pending`] at the next start or run.
 pub struct PendingMedia {
@@ -279,10 +280,17 @@ impl PendingMedia {
         save_upload_noting(app, input, &mut |file| app.store.write(|w| w.note_pending_media(run, file)))
     }
 
-    /// The file name under DATA/media of a media URL of this instance (what the transaction
-    /// storing a post passes to `Write::clear_pending_media`).
-    pub fn file_of<'u>(&self, url: &'u str) -> Option<&'u str> {
-        url.strip_prefix(&self.app.urls.media(""))
+    /// Inside the write transaction `w` that stores a post: its `attachments` saved by this run
+    /// are no longer pending (a stored post references them from this commit on). Attachments
+    /// that are not this instance's media files are skipped.
+    pub fn stored(&self, w: &mut crate::store::Write, attachments: &[crate::model::Attachment]) -> Result<()> {
+        let prefix = self.app.urls.media("");
+        for a in attachments {
+            if let Some(file) = a.url.strip_prefix(&prefix) {
+                w.clear_pending_media(self.run, file)?;
+            }
+        }
+        Ok(())
     }
 }
 

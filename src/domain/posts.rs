@@ -334,11 +334,7 @@ pub fn publish_with(app: &App, new: NewPost, media: Vec<Attachment>, how: Publis
         }
         w.insert_post(&post)?;
         if let Some(pending) = &pending {
-            for a in &post.attachments {
-                if let Some(f) = pending.file_of(&a.url) {
-                    w.clear_pending_media(pending.run, f)?;
-                }
-            }
+            pending.stored(w, &post.attachments)?;
         }
         // The owner's own posts are part of their home timeline, as on Mastodon.
         w.add_home_as(post.id, &crate::model::HomeEntry { post_id: post.id, boosted_by: None }, now_ms())?;
